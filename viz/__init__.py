@@ -1,0 +1,1 @@
+"""Graph pictures of tinygrad_lite computations (DOT / Graphviz rendering)."""
