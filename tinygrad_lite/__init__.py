@@ -1,0 +1,39 @@
+"""tinygrad_lite: a small, exact, fast reverse-mode autograd engine on numpy, with PyTorch's API names."""
+from . import dtypes
+from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32, int64, long,
+                     set_default_dtype, uint8)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor, cat, matmul, stack, where
+from .creation import (arange, empty, eye, full, full_like, linspace, multinomial, ones, ones_like, rand,
+                       rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .random import manual_seed
+from . import autograd
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import REGISTRY as ops_registry
+
+bool = bool_  # noqa: A001  (torch.bool)
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+
+
+def _fn(name, doc):
+    def f(x, *args, **kwargs):
+        return getattr(x if isinstance(x, Tensor) else Tensor(x), name)(*args, **kwargs)
+    f.__name__, f.__doc__ = name, doc
+    return f
+
+
+for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "sum", "mean", "var", "std", "max",
+              "min", "amax", "amin", "logsumexp", "softmax", "log_softmax", "reshape", "flatten", "transpose",
+              "permute", "squeeze", "unsqueeze", "split", "chunk", "maximum", "minimum", "clamp", "tril", "triu",
+              "masked_fill", "argmax", "argmin", "gather", "square", "rsqrt", "reciprocal", "sign", "isnan",
+              "isfinite", "t"):
+    globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
+clip = clamp  # noqa: F821
+
+try:  # the layers, optimizers and checkpoints live in sibling modules (imported when present)
+    from .serialize import load, save  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+__version__ = "0.1.0"

@@ -1,0 +1,70 @@
+"""Whether operations are being recorded for autograd: `no_grad`, `enable_grad`, `set_grad_enabled`.
+
+The flag lives in one module-level object so the hot path reads it with a single attribute lookup.
+"""
+import functools
+
+
+class _GradMode:
+    __slots__ = ("enabled",)
+
+    def __init__(self):
+        self.enabled = True
+
+
+GRAD = _GradMode()
+
+
+def is_grad_enabled():
+    """True when new operations are recorded in the graph."""
+    return GRAD.enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns recording on or off, restoring the old mode on exit."""
+
+    def __init__(self, mode):
+        self.prev = GRAD.enabled
+        GRAD.enabled = bool(mode)
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        GRAD.enabled = self.prev
+        return False
+
+
+class _Mode:
+    """Base of no_grad/enable_grad: a re-entrant context manager that also works as a decorator."""
+    mode = True
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(GRAD.enabled)
+        GRAD.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        GRAD.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_Mode):
+    """Do not record operations: results have requires_grad=False. Use for evaluation and updates."""
+    mode = False
+
+
+class enable_grad(_Mode):
+    """Record operations again inside a `no_grad` block."""
+    mode = True

@@ -1,0 +1,97 @@
+"""Check analytical gradients against float64 central finite differences."""
+import numpy as np
+
+from .tensor import Tensor
+
+
+class GradcheckError(RuntimeError):
+    """Raised when an analytical gradient disagrees with the numerical one."""
+
+
+def _outputs(fn, inputs):
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o for o in outs if isinstance(o, Tensor)]
+
+
+def _check_inputs(name, inputs):
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
+            raise GradcheckError(f"{name}: input {i} has dtype {t.dtype}; finite differences need float64 "
+                                 "(use .double())")
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Compare d fn(*inputs) / d input, from backward, with central differences, element by element.
+
+    inputs: a Tensor or a tuple (the float64 tensors with requires_grad=True are checked).
+    Returns True, or raises GradcheckError naming the input, the worst element and both values."""
+    from .autograd import grad
+    from .grad_mode import no_grad
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _check_inputs("gradcheck", inputs)
+    wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not wrt:
+        raise GradcheckError("gradcheck: no input requires grad, nothing to check")
+    outs = _outputs(fn, inputs)
+    for k, out in enumerate(outs):
+        if not out.requires_grad:
+            continue
+        n_out = out._data.size
+        analytic = {i: np.zeros((n_out, inputs[i]._data.size)) for i in wrt}
+        for j in range(n_out):  # one backward per output element: row j of the Jacobian
+            seed = np.zeros(out.shape, out.dtype)
+            seed.flat[j] = 1
+            gs = grad(out, [inputs[i] for i in wrt], Tensor._leaf(seed), retain_graph=True, allow_unused=True)
+            for i, g in zip(wrt, gs):
+                if g is not None:
+                    analytic[i][j] = g._data.ravel()
+        for i in wrt:
+            x = inputs[i]._data
+            numeric = np.zeros_like(analytic[i])
+            for e in range(x.size):  # two forwards per input element: column e of the Jacobian
+                old = x.flat[e]
+                with no_grad():
+                    x.flat[e] = old + eps
+                    plus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
+                    x.flat[e] = old - eps
+                    minus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
+                x.flat[e] = old
+                numeric[:, e] = (plus - minus) / (2 * eps)
+            err = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))
+            if not np.all(err <= 0) or not np.all(np.isfinite(analytic[i]) == np.isfinite(numeric)):
+                j, e = np.unravel_index(np.nanargmax(np.where(np.isfinite(err), err, np.inf)), err.shape)
+                msg = (f"gradcheck: Jacobian mismatch for output {k} with respect to input {i} "
+                       f"(shape {inputs[i].shape}) at input element {np.unravel_index(e, x.shape) if x.ndim else ()}, "
+                       f"output element {np.unravel_index(j, out.shape) if out.ndim else ()}: "
+                       f"analytical {analytic[i][j, e]:.10g}, numerical {numeric[j, e]:.10g} "
+                       f"(atol={atol}, rtol={rtol})")
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
+    return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Check second derivatives: gradcheck the function inputs -> d(fn . grad_outputs)/d inputs,
+    whose backward runs the engine's rules recorded with create_graph=True."""
+    from .autograd import grad
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _check_inputs("gradgradcheck", inputs)
+    wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    outs = _outputs(fn, inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True, dtype=np.float64) for o in outs]
+    grad_outputs = list(grad_outputs)
+    n = len(inputs)
+
+    def first_grads(*args):
+        xs, gos = args[:n], args[n:]
+        ys = [o for o in _outputs(fn, xs)]
+        return grad(ys, [xs[i] for i in wrt], list(gos), create_graph=True, allow_unused=True)
+
+    def present(*args):
+        return tuple(g for g in first_grads(*args) if g is not None and g.requires_grad)
+
+    return gradcheck(present, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol, raise_exception)

@@ -1,0 +1,85 @@
+"""Elementwise primitives. Each row: forward, then d(result)/d(input) applied to the incoming g."""
+import numpy as np
+
+from . import cast, defop, exp, log, sign, where
+
+
+def _relu_fwd(a, x):
+    return np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind == "f" else np.maximum(x, 0)
+
+
+def _sigmoid_fwd(a, x):
+    # two branches so that exp never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) otherwise
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _pow_tensor_dy(g, ans, a, x, y):
+    # d(x^y)/dy = x^y log x; PyTorch defines it as 0 where x == 0 and y >= 0 (instead of 0 * -inf)
+    return where((x == 0) & (y >= 0), 0.0, g * ans * log(x))
+
+
+def _pow_scalar_dx(g, ans, p, x):
+    if p == 0:
+        return g * 0
+    return g * (p * x ** (p - 1))
+
+
+def _max_dx(g, ans, a, x, y):
+    # ties split the gradient in half, as PyTorch does
+    return where(x == y, g * 0.5, where(x > y, g, 0.0))
+
+
+def _max_dy(g, ans, a, x, y):
+    return where(x == y, g * 0.5, where(x < y, g, 0.0))
+
+
+def _clamp_fwd(a, x):
+    lo, hi = a
+    return np.clip(x, lo, hi)
+
+
+def _clamp_dx(g, ans, a, x):
+    lo, hi = a
+    inside = x >= lo if hi is None else (x <= hi if lo is None else (x >= lo) & (x <= hi))
+    return where(inside, g, 0.0)
+
+
+ADD = defop("add", lambda a, x, y: x + y,
+            lambda g, ans, a, x, y: g,
+            lambda g, ans, a, x, y: g, math="d(x+y)/dx = 1, d(x+y)/dy = 1")
+SUB = defop("sub", lambda a, x, y: x - y,
+            lambda g, ans, a, x, y: g,
+            lambda g, ans, a, x, y: -g, math="d(x-y)/dx = 1, d(x-y)/dy = -1")
+MUL = defop("mul", lambda a, x, y: x * y,
+            lambda g, ans, a, x, y: g * y,
+            lambda g, ans, a, x, y: g * x, math="d(x*y)/dx = y, d(x*y)/dy = x")
+DIV = defop("div", lambda a, x, y: x / y,
+            lambda g, ans, a, x, y: g / y,
+            lambda g, ans, a, x, y: -g * x / (y * y), math="d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2")
+POW = defop("pow", lambda a, x, y: x ** y,
+            lambda g, ans, a, x, y: g * y * x ** (y - 1),
+            _pow_tensor_dy, math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x")
+POW_SCALAR = defop("pow_scalar", lambda p, x: x ** p, _pow_scalar_dx,
+                   math="d(x^p)/dx = p x^(p-1) for a constant p")
+MAXIMUM = defop("maximum", lambda a, x, y: np.maximum(x, y), _max_dx, _max_dy,
+                math="d max(x,y)/dx = [x>y] (+1/2 on ties)")
+MINIMUM = defop("minimum", lambda a, x, y: np.minimum(x, y),
+                lambda g, ans, a, x, y: where(x == y, g * 0.5, where(x < y, g, 0.0)),
+                lambda g, ans, a, x, y: where(x == y, g * 0.5, where(y < x, g, 0.0)),
+                math="d min(x,y)/dx = [x<y] (+1/2 on ties)")
+NEG = defop("neg", lambda a, x: -x, lambda g, ans, a, x: -g, math="d(-x)/dx = -1")
+EXP = defop("exp", lambda a, x: np.exp(x), lambda g, ans, a, x: g * ans, math="d exp(x)/dx = exp(x)")
+LOG = defop("log", lambda a, x: np.log(x), lambda g, ans, a, x: g / x, math="d log(x)/dx = 1/x")
+SQRT = defop("sqrt", lambda a, x: np.sqrt(x), lambda g, ans, a, x: g / (2 * ans), math="d sqrt(x)/dx = 1/(2 sqrt(x))")
+ABS = defop("abs", lambda a, x: np.abs(x), lambda g, ans, a, x: g * sign(x), math="d|x|/dx = sign(x)")
+TANH = defop("tanh", lambda a, x: np.tanh(x), lambda g, ans, a, x: g * (1 - ans * ans), math="d tanh(x)/dx = 1 - tanh(x)^2")
+SIGMOID = defop("sigmoid", _sigmoid_fwd, lambda g, ans, a, x: g * ans * (1 - ans),
+                math="d s(x)/dx = s(x)(1 - s(x))")
+RELU = defop("relu", _relu_fwd, lambda g, ans, a, x: g * (ans > 0), math="d relu(x)/dx = [x > 0]")
+CLAMP = defop("clamp", _clamp_fwd, _clamp_dx, math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]")
+WHERE = defop("where", lambda a, c, x, y: np.where(c, x, y), None,
+              lambda g, ans, a, c, x, y: where(c, g, 0.0),
+              lambda g, ans, a, c, x, y: where(c, 0.0, g), math="d where(c,x,y)/dx = [c], /dy = [not c]")
+CAST = defop("cast", lambda d, x: x.astype(d), lambda g, ans, d, x: cast(g, x.dtype),
+             math="gradient cast back to the input dtype")

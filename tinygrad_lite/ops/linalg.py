@@ -1,0 +1,35 @@
+"""Matrix multiplication for 1-D, 2-D and batched operands (batch dimensions broadcast)."""
+import numpy as np
+
+from . import defop, swap_last
+
+
+def _as_matrices(g, x, y):
+    """Promote 1-D operands to matrices (as matmul does) and give g the matching shape."""
+    if x.ndim == 1:
+        x = x.reshape((1,) + x.shape)
+        g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if y.ndim > 1 else g.reshape(g.shape + (1,))
+    if y.ndim == 1:
+        y = y.reshape(y.shape + (1,))
+        g = g.reshape(g.shape + (1,))
+    return g, x, y
+
+
+def _matmul_dx(g, ans, a, x, y):
+    if x.ndim > 1 and y.ndim > 1:
+        return g @ swap_last(y)
+    g2, x2, y2 = _as_matrices(g, x, y)
+    gx = g2 @ swap_last(y2)  # (..., 1, n) for a 1-D x: the engine sums the batch dims away
+    return gx.reshape(gx.shape[:-2] + gx.shape[-1:]) if x.ndim == 1 else gx
+
+
+def _matmul_dy(g, ans, a, x, y):
+    if x.ndim > 1 and y.ndim > 1:
+        return swap_last(x) @ g
+    g2, x2, y2 = _as_matrices(g, x, y)
+    gy = swap_last(x2) @ g2
+    return gy.reshape(gy.shape[:-1]) if y.ndim == 1 else gy
+
+
+MATMUL = defop("matmul", lambda a, x, y: np.matmul(x, y), _matmul_dx, _matmul_dy,
+               math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC")

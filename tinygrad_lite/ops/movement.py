@@ -1,0 +1,51 @@
+"""Shape and indexing primitives: the gradient moves values back to where they came from."""
+import numpy as np
+
+from . import EachInput, defop, permute
+
+
+def _getitem_dx(g, ans, idx, x):
+    return SCATTER_ADD_APPLY(g, x.shape, idx)
+
+
+def _scatter_fwd(args, g):
+    shape, idx = args
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)  # repeated indices accumulate
+    return out
+
+
+def _is_basic(idx):
+    items = idx if type(idx) is tuple else (idx,)
+    return all(i is None or i is Ellipsis or type(i) in (int, slice) for i in items)
+
+
+def _cat_dx(i, g, ans, args, *xs):
+    axis, bounds = args
+    sl = [slice(None)] * g.ndim
+    sl[axis] = slice(bounds[i], bounds[i + 1])
+    return g[tuple(sl)]
+
+
+RESHAPE = defop("reshape", lambda shape, x: x.reshape(shape),
+                lambda g, ans, shape, x: g.reshape(x.shape), math="gradient reshaped back")
+PERMUTE = defop("permute", lambda axes, x: x.transpose(axes),
+                lambda g, ans, axes, x: permute(g, tuple(np.argsort(axes))), math="gradient permuted back")
+EXPAND = defop("expand", lambda shape, x: np.broadcast_to(x, shape),
+               lambda g, ans, shape, x: g, math="gradient summed over expanded dims (by the engine)")
+GETITEM = defop("getitem", lambda idx, x: x[idx], _getitem_dx,
+                math="gradient scattered back to the indexed positions, repeats accumulate")
+SCATTER_ADD = defop("index_scatter", _scatter_fwd, lambda gg, ans, args, g: gg[args[1]],
+                    math="the adjoint of indexing: d/dg = gg[idx]")
+CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
+            math="each input gets its slice of the gradient")
+
+
+def SCATTER_ADD_APPLY(g, shape, idx):
+    """zeros(shape) with g added at idx; recorded as an op when g is a Tensor."""
+    if type(g) is np.ndarray:
+        return _scatter_fwd((shape, idx), g)
+    return g._unary(SCATTER_ADD, (shape, idx))

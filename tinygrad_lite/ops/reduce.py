@@ -1,0 +1,78 @@
+"""Reductions and the fused normalisers (softmax, log_softmax, logsumexp).
+
+`args` is `(axes, keepdims)` with `axes` a tuple of non-negative ints, or None for all axes.
+"""
+import numpy as np
+
+from . import broadcast_to, cast, defop, exp, where
+
+
+def _kept(x_shape, axes):
+    """The result's shape with the reduced axes kept as size 1."""
+    if axes is None:
+        return (1,) * len(x_shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(x_shape))
+
+
+def _unreduce(g, x, args):
+    """Reshape a reduced gradient so that it broadcasts against the input again."""
+    axes, keepdims = args
+    return g if keepdims else g.reshape(_kept(x.shape, axes))
+
+
+def _as_array(r):
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+def _sum_fwd(args, x):
+    return _as_array(x.sum(axis=args[0], keepdims=args[1]))
+
+
+def _extreme_dx(g, ans, args, x):
+    # every position equal to the extreme shares the gradient (PyTorch's amax/amin rule)
+    g, ans = _unreduce(g, x, args), _unreduce(ans, x, args)
+    mask = x == ans
+    count = cast(mask.sum(axis=args[0], keepdims=True), x.dtype)
+    return where(mask, g, 0.0) / count
+
+
+def _max_shift(x, axis):
+    m = x.max(axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
+
+
+def _logsumexp_fwd(args, x):
+    axes, keepdims = args
+    m = _max_shift(x, axes)
+    out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    if not keepdims:
+        out = out.reshape(tuple(s for i, s in enumerate(x.shape) if axes is not None and i not in axes))
+    return out
+
+
+def _softmax_fwd(axis, x):
+    e = np.exp(x - _max_shift(x, axis))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _log_softmax_fwd(axis, x):
+    z = x - _max_shift(x, axis)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+SUM = defop("sum", _sum_fwd, lambda g, ans, a, x: broadcast_to(_unreduce(g, x, a), x.shape),
+            math="d sum(x)/dx_i = 1")
+AMAX = defop("amax", lambda a, x: _as_array(x.max(axis=a[0], keepdims=a[1])), _extreme_dx,
+             math="d max(x)/dx_i = [x_i = max] / (number of maxima)")
+AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _extreme_dx,
+             math="d min(x)/dx_i = [x_i = min] / (number of minima)")
+LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
+                  lambda g, ans, a, x: _unreduce(g, x, a) * exp(x - _unreduce(ans, x, a)),
+                  math="d logsumexp(x)/dx_i = softmax(x)_i")
+SOFTMAX = defop("softmax", _softmax_fwd,
+                lambda g, ans, axis, x: ans * (g - (g * ans).sum(axis=axis, keepdims=True)),
+                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)")
+LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd,
+                    lambda g, ans, axis, x: g - exp(ans) * g.sum(axis=axis, keepdims=True),
+                    math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i")
