@@ -1,0 +1,113 @@
+"""Executes every ```python code block in README.md and docs/*.md, so the documentation cannot rot.
+
+Blocks of one file run in order in one shared namespace, inside a fresh temporary working
+directory. A block is skipped only when its fence says so explicitly: ```python no-run.
+
+Run ``python tests/test_docs.py docs/tutorial.md --here`` to execute a file's blocks with the
+markdown file's own directory as working directory (this regenerates the pictures it writes
+under ``docs/img``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FENCE = re.compile(r"^```python([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+
+
+def doc_files() -> list[Path]:
+    """The markdown files whose python blocks are executed: README.md and docs/*.md."""
+    files = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    return [f for f in files if f.is_file()]
+
+
+def python_blocks(path: Path) -> list[tuple[int, str, str]]:
+    """(line number, fence info string, code) of each ```python block in a markdown file."""
+    text = path.read_text(encoding="utf-8")
+    blocks = []
+    for m in FENCE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        blocks.append((line, m.group(1).strip(), m.group(2)))
+    return blocks
+
+
+def run_blocks(path: Path, workdir: Path) -> int:
+    """Execute the runnable python blocks of ``path`` in sequence (shared namespace) in ``workdir``.
+
+    Returns the number of blocks executed. Raises AssertionError naming the file and the block's
+    line when a block fails, with the block's own traceback.
+    """
+    ns: dict = {"__name__": "__docs__"}
+    ran = 0
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        for line, info, code in python_blocks(path):
+            if "no-run" in info.split():
+                continue
+            try:
+                exec(compile(code, f"{path.name}:{line}", "exec"), ns)
+            except Exception:  # noqa: BLE001 - report which block broke
+                tb = traceback.format_exc()
+                raise AssertionError(f"code block at {path.name}:{line} failed:\n{tb}") from None
+            ran += 1
+    finally:
+        os.chdir(old)
+        try:
+            import matplotlib.pyplot as plt  # close figures a block may have left open
+            plt.close("all")
+        except Exception:  # noqa: BLE001
+            pass
+    return ran
+
+
+@pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_markdown_code_blocks_run(path, tmp_path, monkeypatch):
+    """Every python block of the file runs without error (blocks share one namespace)."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.syspath_prepend(str(ROOT))
+    if not python_blocks(path):
+        pytest.skip(f"{path.name} has no python blocks")
+    run_blocks(path, tmp_path)
+
+
+def test_no_run_marker_is_rare():
+    """Skipping a block must stay the exception: at most a quarter of the blocks of any file."""
+    for path in doc_files():
+        blocks = python_blocks(path)
+        skipped = [b for b in blocks if "no-run" in b[1].split()]
+        assert len(skipped) * 4 <= max(len(blocks), 1), f"{path.name}: too many no-run blocks"
+
+
+def test_fence_parser():
+    """The block parser finds python blocks, their info string and ignores other languages."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "x.md"
+        p.write_text("# t\n```python\nx = 1\n```\n```bash\nls\n```\n```python no-run\nboom()\n```\n"
+                     "```python\nassert x == 1\n```\n")
+        blocks = python_blocks(p)
+        assert [b[1] for b in blocks] == ["", "no-run", ""]
+        assert run_blocks(p, Path(d)) == 2
+
+
+if __name__ == "__main__":  # pragma: no cover - manual helper
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    here = "--here" in sys.argv
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    for arg in args or [str(p) for p in doc_files()]:
+        p = Path(arg).resolve()
+        if here:
+            n = run_blocks(p, p.parent)
+        else:
+            import tempfile
+            with tempfile.TemporaryDirectory() as d:
+                n = run_blocks(p, Path(d))
+        print(f"{p.name}: {n} blocks ran")
