@@ -1,0 +1,63 @@
+"""Shared test helpers: hypothesis strategies for shapes and values, and a float64 gradcheck wrapper."""
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinygrad_lite as tl
+from tinygrad_lite import Tensor
+
+MAX_SIDE = 4
+
+
+def shapes(min_dims=0, max_dims=3, min_side=1, max_side=MAX_SIDE):
+    """Array shapes with small sides (size-1 dims included)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=MAX_SIDE):
+    """A tuple of `num_shapes` shapes that broadcast together (different ranks, size-1 dims)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,
+                                             min_side=1, max_side=max_side).map(lambda b: b.input_shapes)
+
+
+seeds = st.integers(0, 2**31 - 1)
+
+
+def rng_values(shape, lo=-2.0, hi=2.0, seed=0, away=None, dtype=np.float64):
+    """Uniform values in [lo, hi) (distinct almost surely, so no ties); with `away=d` the values
+    are at least d away from zero (for abs/relu/division kinks)."""
+    rng = np.random.default_rng(seed)
+    if away is None:
+        v = rng.uniform(lo, hi, shape)
+    else:
+        v = rng.uniform(away, hi, shape) * rng.choice([-1.0, 1.0], shape)
+    return np.asarray(v, dtype=dtype)
+
+
+def values(shape, lo=-2.0, hi=2.0, away=None):
+    """Strategy: a float64 array of `shape` from a hypothesis-chosen seed."""
+    return seeds.map(lambda s: rng_values(shape, lo, hi, s, away))
+
+
+def t64(arr, requires_grad=True):
+    """A float64 leaf tensor (copy) from an array."""
+    return Tensor(np.asarray(arr, dtype=np.float64), requires_grad=requires_grad)
+
+
+def check_grad(fn, *arrays, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """gradcheck `fn` in float64 at `arrays`: float arrays become float64 tensors that require grad,
+    other arrays (ints, bools) and Tensors are passed as they are. Returns the input tensors."""
+    inputs = []
+    for a in arrays:
+        if isinstance(a, Tensor):
+            inputs.append(a)
+        else:
+            a = np.asarray(a)
+            inputs.append(t64(a) if a.dtype.kind == "f" else Tensor(a))
+    assert tl.gradcheck(fn, tuple(inputs), eps=eps, atol=atol, rtol=rtol) is True
+    return inputs
+
+
+def assert_close(actual, expected, rtol=1e-10, atol=1e-12):
+    a = actual._data if isinstance(actual, Tensor) else np.asarray(actual)
+    np.testing.assert_allclose(a, np.asarray(expected), rtol=rtol, atol=atol)
