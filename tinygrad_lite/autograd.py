@@ -7,6 +7,7 @@ rules hand them on. Plain backward runs the rules on numpy arrays; `create_graph
 same rules on Tensors with recording on, which gives gradients of gradients.
 """
 from heapq import heappop, heappush
+from operator import attrgetter
 
 import numpy as np
 
@@ -18,6 +19,14 @@ __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_e
 
 FREED = ("backward: trying to backward through the graph a second time (its saved tensors were freed by "
          "the first backward); pass retain_graph=True to the first backward if you need to do this")
+
+
+_DATA = attrgetter("_data")
+_leaf = Tensor._leaf
+_ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
+for _dt in (np.float16, np.float32, np.float64):
+    _ONES[np.dtype(_dt)] = np.ones((), _dt)
+    _ONES[np.dtype(_dt)].flags.writeable = False
 
 
 def _as_grad_array(g, t, what):
@@ -39,7 +48,9 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         if tensor._data.size != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, this one has "
                                f"shape {tensor.shape}; pass gradient= (a tensor of that shape) or reduce it first")
-        seed = np.ones(tensor.shape, tensor.dtype)
+        seed = _ONES.get(tensor._data.dtype)
+        if seed is None or seed.shape != tensor.shape:
+            seed = np.ones(tensor.shape, tensor.dtype)
     else:
         seed = _as_grad_array(gradient, tensor, "backward")
     only = None if inputs is None else set(inputs if isinstance(inputs, (list, tuple)) else [inputs])
@@ -87,12 +98,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
-def _owned(gx, g):
-    """A vjp result that no other place refers to (fresh numpy output, not a view, not g itself)."""
-    return type(gx) is np.ndarray and gx.base is None and gx is not g
-
-
 def _run(roots, seeds, retain, create, capture, only):
+    """The backward pass over the graphs behind `roots`, seeded with `seeds`.
+
+    Returns the set of tensors whose final gradient may be shared with another tensor (so a
+    caller must copy before handing it out). A gradient is "owned" when it is a fresh numpy
+    result: not the incoming g passed through, not a view; owned buffers are accumulated in place.
+    """
     grads, shared, heap = {}, set(), []
     for r, s in zip(roots, seeds):
         if create and not isinstance(s, Tensor):
@@ -103,6 +115,9 @@ def _run(roots, seeds, retain, create, capture, only):
             grads[r] = s
             shared.add(r)
             heappush(heap, (-r._seq, r))
+    # leaves without hooks take their gradient directly, without a trip through the heap
+    direct = capture is None and only is None and not create
+    capturing = capture is not None
     prev_mode = GRAD.enabled
     GRAD.enabled = create
     try:
@@ -113,7 +128,7 @@ def _run(roots, seeds, retain, create, capture, only):
                 g = _call_hooks(t, g, create)
                 shared.add(t)
             op = t._op
-            if capture is not None and t in capture:
+            if capturing and t in capture:
                 capture[t] = g
             if op is None:
                 if capture is None and (only is None or t in only):
@@ -125,25 +140,34 @@ def _run(roots, seeds, retain, create, capture, only):
             seq = t._seq
             if t._version > seq:
                 raise _modified(t, op)
-            vals = inputs if create else [x._data for x in inputs]
-            ans = t if create else t._data
-            args, vjps = t._args, op.vjps
-            for i, x in enumerate(inputs):
+            if create:
+                vals, ans = inputs, t
+            else:
+                vals, ans = list(map(_DATA, inputs)), t._data
+            args = t._args
+            for x, vjp in zip(inputs, op.vjps):
                 if x._version > seq:
                     raise _modified(x, op)
                 if not x.requires_grad:
                     continue
-                gx = vjps[i](g, ans, args, *vals)
+                gx = vjp(g, ans, args, *vals)
                 xd = x._data
                 if gx.shape != xd.shape:
                     gx = sum_to(gx, xd.shape)
                 if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
                     gx = cast(gx, xd.dtype)
+                owned = gx is not g and type(gx) is np.ndarray and gx.base is None
+                if x._op is None and direct and not x._hooks:
+                    if x.grad is None and owned:
+                        x.grad = _leaf(gx)
+                    else:
+                        _accumulate(x, gx, False, not owned)
+                    continue
                 prev = grads.get(x)
                 if prev is None:
                     grads[x] = gx
                     heappush(heap, (-x._seq, x))
-                    if not _owned(gx, g):
+                    if not owned:
                         shared.add(x)
                 elif create or x in shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
                     grads[x] = prev + gx
@@ -163,6 +187,8 @@ def _accumulate(t, g, create, is_shared):
         gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
         t.grad = gt if t.grad is None else t.grad + gt
     elif type(g) is not np.ndarray:  # e.g. a row-sparse gradient object
+        if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
+            return _accumulate(t, np.array(g), False, False)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is None:
         t.grad = Tensor._leaf(g.copy() if is_shared else g)
@@ -297,3 +323,7 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError("Function subclasses must define backward(ctx, grad)")
+
+
+import sys  # noqa: E402
+sys.modules[Tensor.__module__]._autograd_backward = backward  # (the package's `tensor` name is a function)

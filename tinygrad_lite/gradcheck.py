@@ -27,7 +27,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     inputs: a Tensor or a tuple (the float64 tensors with requires_grad=True are checked).
     Returns True, or raises GradcheckError naming the input, the worst element and both values."""
     from .autograd import grad
-    from .grad_mode import no_grad
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     _check_inputs("gradcheck", inputs)
     wrt = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
@@ -51,11 +50,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
             numeric = np.zeros_like(analytic[i])
             for e in range(x.size):  # two forwards per input element: column e of the Jacobian
                 old = x.flat[e]
-                with no_grad():
-                    x.flat[e] = old + eps
-                    plus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
-                    x.flat[e] = old - eps
-                    minus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
+                # evaluated with recording on: fn may itself take gradients (gradgradcheck)
+                x.flat[e] = old + eps
+                plus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
+                x.flat[e] = old - eps
+                minus = _outputs(fn, inputs)[k]._data.astype(np.float64).ravel()
                 x.flat[e] = old
                 numeric[:, e] = (plus - minus) / (2 * eps)
             err = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))

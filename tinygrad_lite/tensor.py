@@ -20,6 +20,8 @@ from .ops.movement import CAT, EXPAND, GETITEM, PERMUTE, RESHAPE
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
 
 _counter = itertools.count(1)
+_ALL = (None, False)  # reduction args: all axes, no keepdims
+_autograd_backward = None  # set by autograd.py (avoids an import on every backward call)
 _new = object.__new__
 MinMax = namedtuple("MinMax", ["values", "indices"])
 
@@ -256,8 +258,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad (see autograd.backward)."""
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
@@ -513,6 +514,9 @@ class Tensor:
 
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         """Sum over `dim` (int or tuple; all dims if None)."""
+        if dim is None and axis is None and dtype is None and not keepdim and not keepdims \
+                and self._data.dtype.kind == "f":  # the common loss.sum(): skip argument parsing
+            return self._make(np.asarray(self._data.sum()), SUM, (self,), _ALL, self.requires_grad)
         dim, keepdim = _pick("sum", dim, axis, keepdim, keepdims)
         x = self if dtype is None and self._data.dtype.kind == "f" else \
             self.to(dtype or (np.int64 if self._data.dtype.kind in "biu" else self.dtype))
