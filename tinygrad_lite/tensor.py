@@ -15,7 +15,7 @@ from .dtypes import DEFAULT, to_dtype
 from .grad_mode import GRAD
 from .ops.elementwise import (ABS, ADD, CAST, CLAMP, DIV, EXP, LOG, MAXIMUM, MINIMUM, MUL, NEG, POW, POW_SCALAR,
                               RELU, SIGMOID, SQRT, SUB, TANH, WHERE)
-from .ops.linalg import MATMUL
+from .ops.linalg import LINEAR, MATMUL
 from .ops.movement import CAT, EXPAND, GETITEM, PERMUTE, RESHAPE
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
 
@@ -803,6 +803,26 @@ def matmul(a, b):
                          f"of the second ({b.shape[0] if b.ndim == 1 else b.shape[-2]}), and batch dims must "
                          "broadcast") from None
     return a._make(out, MATMUL, (a, b), None, a.requires_grad or b.requires_grad)
+
+
+def linear(x, weight, bias=None):
+    """y = x @ weight.T + bias, for x (..., in_features), weight (out, in), bias (out,).
+
+    With a bias this is one fused graph node (the registry's `linear` row)."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: expected input with last dimension {weight.shape[-1]} (in_features of a weight "
+                         f"of shape {weight.shape}), got input of shape {x.shape}")
+    if bias is None:
+        return matmul(x, weight.T)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    a, w, b = x._data, weight._data, bias._data
+    if not (a.dtype is w.dtype is b.dtype):
+        return matmul(x, weight.T) + bias
+    return x._make(LINEAR.fwd(None, a, w, b), LINEAR, (x, weight, bias), None,
+                   x.requires_grad or weight.requires_grad or bias.requires_grad)
 
 
 def where(condition, x, y):

@@ -33,3 +33,28 @@ def _matmul_dy(g, ans, a, x, y):
 
 MATMUL = defop("matmul", lambda a, x, y: np.matmul(x, y), _matmul_dx, _matmul_dy,
                math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC")
+
+
+def _flat(a):
+    """(..., n) -> (N, n): one big matrix product instead of a loop of small ones."""
+    return a.reshape((-1, a.shape[-1]))
+
+
+def _linear_fwd(a, x, w, b):
+    out = _flat(x) @ w.T
+    out += b
+    return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _linear_dx(g, ans, a, x, w, b):
+    return g @ w
+
+
+def _linear_dw(g, ans, a, x, w, b):
+    return swap_last(_flat(g)) @ _flat(x)
+
+
+# a fused row (one graph node instead of transpose, matmul and add): the layer every model uses
+LINEAR = defop("linear", _linear_fwd, _linear_dx, _linear_dw,
+               lambda g, ans, a, x, w, b: g,  # the engine sums g over the batch dims to b's shape
+               math="y = x W^T + b: dx = dy W, dW = dy^T x, db = sum of dy over the batch")
