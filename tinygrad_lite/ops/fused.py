@@ -1,0 +1,171 @@
+"""Fused primitives for the transformer's hot path: layer norm and the attention softmax.
+
+Composed from primitives, LayerNorm is ~9 graph nodes (mean, sub, mul, mean, add, sqrt, div,
+mul, add) and the masked attention softmax 3 (mul, where, softmax), each allocating a full-size
+temporary that the graph keeps alive until backward. As one row each they cost one forward
+pass over memory, keep only what the gradient needs, and run one numpy expression in backward.
+
+Rows (vjps work on arrays and on Tensors, so `create_graph=True` still works):
+
+* `layer_norm(x, w, b)`, args `[eps, stats, x̂]`: y = (x - mean) / sqrt(var + eps) * w + b over
+  the last dim (biased variance, as PyTorch). The forward keeps only (μ, 1/σ), of shape (..., 1);
+  the plain backward rebuilds x̂ once; the Tensor (double-backward) path recomputes all from x.
+* `layer_norm_nobias(x, w)`: the same without b.
+* `masked_softmax(x)`, args `(scale, hide)`: softmax over the last dim of scale * x with the
+  positions where the bool array `hide` (broadcast against x) is True set to -inf first.
+  d/dx = scale * s * (g - sum(g * s)); hidden positions have s = 0 and get no gradient.
+
+Use the wrappers `layer_norm(x, w, b, eps)` and `masked_softmax(x, scale, hide)` below.
+"""
+import numpy as np
+
+from . import REGISTRY, defop, is_array
+
+
+# ---------------------------------------------------------------------- layer norm
+def _ln_stats(x, eps):
+    """x̂ and 1/σ over the last dim; works on arrays and on Tensors."""
+    mu = x.mean(axis=-1, keepdims=True)
+    xc = x - mu
+    rstd = ((xc * xc).mean(axis=-1, keepdims=True) + eps) ** -0.5
+    return xc * rstd, rstd
+
+
+def _ln_fwd(args, x, w, b=None):
+    eps, n = args[0], x.shape[-1]
+    mu = x.mean(axis=-1, keepdims=True)
+    xc = x - mu
+    var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / n)
+    rstd = 1.0 / np.sqrt(var + eps)
+    args[1] = (mu, rstd)                        # small (..., 1) stats; x̂ is recomputed in backward
+    xc *= rstd                                  # xc is now x̂ (in place: one temporary less)
+    xc *= w
+    if b is not None:
+        xc += b
+    return xc
+
+
+def _xhat(args, x):
+    """x̂ = (x - μ)/σ and 1/σ for the backward: from the forward's stats (arrays) or recomputed (Tensors).
+    The plain backward computes x̂ once (in dx) and hands it to dw through args[2]."""
+    if not is_array(x) or args[1] is None:
+        return _ln_stats(x, args[0])
+    mu, rstd = args[1]
+    if args[2] is None:
+        args[2] = (x - mu) * rstd
+    return args[2], rstd
+
+
+def _ln_dx(g, ans, args, x, w, b=None):
+    xhat, rstd = _xhat(args, x)
+    dxhat = g * w
+    n = x.shape[-1]
+    # d x̂/dx projects out the mean and the x̂ direction: (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ
+    if is_array(dxhat):
+        m1 = dxhat.mean(axis=-1, keepdims=True)
+        m2 = np.einsum("...i,...i->...", dxhat, xhat)[..., None] * (1.0 / n)
+        dxhat -= m1
+        dxhat -= xhat * m2
+        dxhat *= rstd
+        return dxhat
+    return (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * rstd
+
+
+def _ln_dw(g, ans, args, x, w, b=None):
+    xhat, _ = _xhat(args, x)
+    if is_array(g):
+        args[2] = None                               # dw is the last user of x̂
+        n = w.shape[-1]
+        return np.einsum("ij,ij->j", g.reshape(-1, n), xhat.reshape(-1, n))
+    return g * xhat                                  # the engine sums over the leading dims
+
+
+def _ln_db(g, ans, args, x, w, b):
+    return g.reshape(-1, g.shape[-1]).sum(axis=0) if is_array(g) else g
+
+
+LAYER_NORM = defop("layer_norm", _ln_fwd, _ln_dx, _ln_dw, _ln_db,
+                   math="y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂))/σ with dx̂ = g w, "
+                        "dw = Σ g x̂, db = Σ g")
+LAYER_NORM_NOBIAS = defop("layer_norm_nobias", _ln_fwd, _ln_dx, _ln_dw,
+                          math="layer_norm without the bias input")
+
+
+def layer_norm(x, weight, bias=None, eps=1e-5):
+    """LayerNorm over the last dim as one graph node: x (..., C), weight (C,), bias (C,) or None -> (..., C).
+
+    weight=None means a gain of 1 (pass ones)."""
+    from ..tensor import Tensor
+    if weight is None:
+        weight = Tensor._leaf(np.ones(x.shape[-1], dtype=x.dtype))
+    if x.shape[-1:] != weight.shape or (bias is not None and bias.shape != weight.shape):
+        raise ValueError(f"layer_norm: input of shape {x.shape} needs weight/bias of shape ({x.shape[-1]},), got "
+                         f"{weight.shape} and {None if bias is None else bias.shape}")
+    args = [float(eps), None, None]
+    req = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    xd, wd = x._data, weight._data
+    if wd.dtype != xd.dtype:
+        wd = wd.astype(xd.dtype)
+    if bias is None:
+        op, inputs, out = LAYER_NORM_NOBIAS, (x, weight), _ln_fwd(args, xd, wd)
+    else:
+        bd = bias._data if bias._data.dtype == xd.dtype else bias._data.astype(xd.dtype)
+        op, inputs, out = LAYER_NORM, (x, weight, bias), _ln_fwd(args, xd, wd, bd)
+    if not (req and _recording()):
+        args[1] = None                               # nothing will call backward: drop the saved stats
+    return x._make(out, op, inputs, args, req)
+
+
+def _recording():
+    from ..grad_mode import GRAD
+    return GRAD.enabled
+
+
+# ---------------------------------------------------------------------- masked, scaled softmax
+def _msm_fwd(args, x):
+    scale, hide = args
+    s = x * scale if scale != 1.0 else x.copy()
+    if hide is not None:
+        np.copyto(s, -np.inf, where=hide)            # exp(-inf) = 0: hidden keys get no weight
+    m = s.max(axis=-1, keepdims=True)
+    m[~np.isfinite(m)] = 0                           # a fully hidden row stays NaN (0/0), as in PyTorch
+    s -= m
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return s
+
+
+def _msm_dx(g, ans, args, x):
+    scale = args[0]
+    if is_array(g):
+        gs = g * ans
+        gs -= ans * gs.sum(axis=-1, keepdims=True)
+        if scale != 1.0:
+            gs *= scale
+        return gs
+    return ans * (g - (g * ans).sum(axis=-1, keepdims=True)) * scale
+
+
+MASKED_SOFTMAX = defop("masked_softmax", _msm_fwd, _msm_dx,
+                       math="s = softmax(scale x, hidden -> -inf): dx = scale s (g - Σ g s)")
+
+
+def masked_softmax(x, scale=1.0, hide=None):
+    """softmax(scale * x) over the last dim, with positions where `hide` is True excluded.
+
+    x (..., T, S) float Tensor; hide: bool array/Tensor broadcastable to x (e.g. the causal mask
+    (T, S) or a padding mask (B, 1, 1, S)), True = hidden. Returns (..., T, S), rows sum to 1."""
+    from ..tensor import Tensor
+    if hide is not None:
+        hide = hide._data if isinstance(hide, Tensor) else np.asarray(hide)
+        if hide.dtype != np.bool_:
+            raise TypeError(f"masked_softmax: hide must be a bool mask, got {hide.dtype}")
+        try:
+            np.broadcast_shapes(hide.shape, x.shape)
+        except ValueError:
+            raise ValueError(f"masked_softmax: mask of shape {hide.shape} does not broadcast to scores of shape "
+                             f"{x.shape}") from None
+    return x._unary(MASKED_SOFTMAX, (float(scale), hide))
+
+
+assert "layer_norm" in REGISTRY
