@@ -1,0 +1,7 @@
+"""Optimizers and learning-rate schedules with torch.optim's names and update formulas."""
+from . import lr_scheduler
+from .adam import Adam, AdamW, SparseAdam
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler"]

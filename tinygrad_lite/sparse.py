@@ -1,0 +1,239 @@
+"""Row-sparse gradients, as produced by an embedding lookup (PyTorch's ``sparse=True`` embeddings).
+
+An embedding of shape (V, d) looked up with k indices only touches k rows, so its gradient is
+stored as those rows: ``RowSparseGrad(indices (k,), values (k, d...), shape (V, d...))``. Row
+``indices[i]`` of the dense gradient gets ``values[i]`` added; an index may repeat (the repeats
+add up), ``coalesce()`` sums them into sorted unique rows. Optimizers that understand row-sparse
+gradients (``SGD`` without momentum/weight decay, ``SparseAdam``) update only those rows, so a
+step costs O(k d), not O(V d).
+
+The engine stores such an object in a leaf's ``.grad`` unchanged (see docs/ENGINE_NOTES.md): it
+has ``.shape``/``.dtype`` equal to the weight's and adds to other gradients with ``+``.
+"""
+import numpy as np
+
+from .ops import defop, where
+from .ops.movement import SCATTER_ADD_APPLY
+from .tensor import Tensor
+
+__all__ = ["RowSparseGrad", "embedding", "is_sparse"]
+
+
+def is_sparse(g):
+    """True when `g` is a row-sparse gradient object (not a dense Tensor/ndarray)."""
+    return getattr(g, "is_sparse", False) is True
+
+
+class RowSparseGrad:
+    """A gradient that is zero except on some rows.
+
+    indices: int64 array of shape (k,), the rows (may repeat, any order);
+    values: array of shape (k, *shape[1:]), the rows' contributions;
+    shape: the dense shape (V, *rest). Adding the pieces up gives the dense gradient.
+    """
+    __slots__ = ("indices", "values", "shape", "_coalesced")
+    is_sparse = True
+    __array_ufunc__ = None  # ndarray + RowSparseGrad defers to our __radd__ instead of broadcasting an object
+    __array_priority__ = 2000
+
+    def __init__(self, indices, values, shape, _coalesced=False):
+        indices = np.asarray(indices)
+        values = np.asarray(values)
+        shape = tuple(int(s) for s in shape)
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise TypeError(f"RowSparseGrad: indices must be a 1-d integer array (k,), got shape {indices.shape} "
+                            f"dtype {indices.dtype}")
+        if not shape or values.shape != (indices.shape[0],) + shape[1:]:
+            raise ValueError(f"RowSparseGrad: values must have shape (k, *shape[1:]) = "
+                             f"{(indices.shape[0],) + shape[1:]} for indices of shape {indices.shape} and dense "
+                             f"shape {shape}, got {values.shape}")
+        self.indices = indices.astype(np.int64, copy=False)
+        self.values = values
+        self.shape = shape
+        self._coalesced = _coalesced
+
+    # ---------------------------------------------------------------- array-like surface
+    dtype = property(lambda self: self.values.dtype, doc="dtype of the values (equals the weight's).")
+    ndim = property(lambda self: len(self.shape), doc="number of dense dimensions.")
+    requires_grad = False
+    is_coalesced = property(lambda self: self._coalesced, doc="True when the indices are sorted and unique.")
+
+    def nnz(self):
+        """Number of stored rows k (before coalescing, repeats count)."""
+        return int(self.indices.shape[0])
+
+    def size(self, dim=None):
+        """The dense shape, or one of its sizes."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        """Number of elements of the dense gradient."""
+        return int(np.prod(self.shape))
+
+    def __repr__(self):
+        return (f"RowSparseGrad(shape={self.shape}, nnz_rows={self.nnz()}, dtype={self.dtype}, "
+                f"coalesced={self._coalesced})")
+
+    # ---------------------------------------------------------------- conversions
+    def coalesce(self):
+        """The same gradient with sorted, unique row indices (duplicates summed); (k',) / (k', d...)."""
+        if self._coalesced:
+            return self
+        idx, vals = self.indices, self.values
+        k = idx.shape[0]
+        if k == 0:
+            return RowSparseGrad(idx, vals, self.shape, True)
+        order = np.argsort(idx, kind="stable")
+        sidx = idx[order]
+        starts = np.flatnonzero(np.concatenate(([True], sidx[1:] != sidx[:-1])))
+        svals = vals[order]
+        if starts.shape[0] == k:  # no duplicates: just sorted
+            return RowSparseGrad(sidx, svals, self.shape, True)
+        summed = np.add.reduceat(svals, starts, axis=0)  # repeats add up, in their original order
+        return RowSparseGrad(sidx[starts], summed, self.shape, True)
+
+    def to_dense(self):
+        """The dense gradient as a Tensor of shape `shape`."""
+        return Tensor._leaf(self._dense_array())
+
+    def _dense_array(self):
+        c = self.coalesce()
+        out = np.zeros(self.shape, dtype=self.dtype)
+        out[c.indices] = c.values
+        return out
+
+    def numpy(self):
+        """The dense gradient as a numpy array of shape `shape`."""
+        return self._dense_array()
+
+    def __array__(self, dtype=None, copy=None):
+        d = self._dense_array()
+        return d if dtype is None else d.astype(dtype)
+
+    def to(self, dtype):
+        """Cast the values to `dtype` (the engine calls this when dtypes differ)."""
+        return RowSparseGrad(self.indices, self.values.astype(dtype), self.shape, self._coalesced)
+
+    def clone(self):
+        """A copy with its own index and value arrays."""
+        return RowSparseGrad(self.indices.copy(), self.values.copy(), self.shape, self._coalesced)
+
+    copy = clone
+
+    def detach(self):
+        return self
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        """sparse + sparse -> sparse (rows concatenated); sparse + dense Tensor/ndarray -> dense of that type."""
+        if isinstance(other, RowSparseGrad):
+            if other.shape != self.shape:
+                raise ValueError(f"RowSparseGrad.__add__: shapes {self.shape} and {other.shape} differ; "
+                                 "row-sparse gradients can only be added to gradients of the same shape")
+            if other.indices.shape[0] == 0:
+                return self
+            if self.indices.shape[0] == 0:
+                return other
+            dt = np.result_type(self.dtype, other.dtype)
+            return RowSparseGrad(np.concatenate([self.indices, other.indices]),
+                                 np.concatenate([self.values.astype(dt, copy=False),
+                                                 other.values.astype(dt, copy=False)]), self.shape)
+        if isinstance(other, Tensor):
+            if other.shape != self.shape:
+                raise ValueError(f"RowSparseGrad.__add__: dense tensor of shape {other.shape} does not match the "
+                                 f"sparse gradient's shape {self.shape}")
+            if other.requires_grad:  # recorded (create_graph): go through the engine's ops
+                return other + self.to_dense()
+            return Tensor._leaf(self._add_into(other._data.copy()))
+        if isinstance(other, np.ndarray):
+            if other.shape != self.shape:
+                raise ValueError(f"RowSparseGrad.__add__: dense array of shape {other.shape} does not match the "
+                                 f"sparse gradient's shape {self.shape}")
+            return self._add_into(other.astype(np.result_type(other.dtype, self.dtype), copy=True))
+        if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
+            return self
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def _add_into(self, out):
+        """out[rows] += values (duplicates accumulate); returns out."""
+        c = self.coalesce()
+        if c.indices.shape[0]:
+            out[c.indices] += c.values
+        return out
+
+    def __mul__(self, scalar):
+        """Scale by a number: (sparse * c) has values * c."""
+        if isinstance(scalar, Tensor):
+            scalar = scalar._data
+        if np.ndim(scalar) != 0:
+            return NotImplemented
+        return RowSparseGrad(self.indices, self.values * scalar, self.shape, self._coalesced)
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return RowSparseGrad(self.indices, -self.values, self.shape, self._coalesced)
+
+
+# -------------------------------------------------------------------------------- embedding
+def _emb_fwd(args, w):
+    return w[args[0]]
+
+
+def _emb_dw(g, ans, args, w):
+    idx, pad = args
+    if type(g) is np.ndarray:  # plain backward: a row-sparse gradient
+        flat = idx.reshape(-1)
+        vals = g.reshape((flat.shape[0],) + w.shape[1:])
+        if pad is not None:
+            keep = flat != pad
+            if not keep.all():
+                flat, vals = flat[keep], vals[keep]
+        return RowSparseGrad(flat, vals, w.shape)
+    # create_graph: g is a Tensor; a dense, recorded scatter (differentiable again)
+    if pad is not None:
+        mask = (idx != pad).reshape(idx.shape + (1,) * (w.ndim - 1))
+        g = where(mask, g, 0.0)
+    return SCATTER_ADD_APPLY(g, w.shape, idx)
+
+
+EMBEDDING_SPARSE = defop("embedding_sparse", _emb_fwd, _emb_dw,
+                         math="out = weight[indices]; d/dweight is row-sparse: row indices[i] gets g[i] "
+                              "(repeats add, padding_idx rows get 0)")
+
+
+def embedding(weight, indices, padding_idx=None):
+    """Look up rows of `weight` with a row-sparse gradient.
+
+    weight: Tensor (V, d...); indices: integer Tensor/array of any shape S (values in [0, V)).
+    Returns a Tensor of shape S + (d...) equal to weight[indices]. In a plain backward the weight's
+    gradient is a RowSparseGrad over the looked-up rows (duplicates accumulate; rows equal to
+    `padding_idx` get no gradient); with create_graph=True it is a dense, recorded scatter.
+    """
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a Tensor of shape (num_embeddings, dim), "
+                        f"got {type(weight).__name__}")
+    if weight.ndim < 1:
+        raise ValueError(f"embedding: weight must have at least 1 dimension (num_embeddings, ...), got shape "
+                         f"{weight.shape}")
+    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor (int64), got dtype {idx.dtype} with shape "
+                        f"{idx.shape}")
+    n = weight.shape[0]
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"embedding: index {bad} is out of range for a weight of shape {weight.shape} "
+                             f"(expected indices in [0, {n - 1}])")
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight "
+                             f"of shape {weight.shape}")
+        padding_idx %= n
+    idx = idx.astype(np.int64, copy=False)
+    return weight._make(weight._data[idx], EMBEDDING_SPARSE, (weight,), (idx, padding_idx), weight.requires_grad)
