@@ -1,0 +1,110 @@
+"""`explain_backward`: the backward pass told step by step (the textual twin of the picture).
+
+For every op, in the order the engine runs them (newest tensor first), it prints the rule the op
+applies, the shapes, and summaries of the gradient flowing in (dC) and of each gradient flowing
+out. The numbers are computed for real: `tinygrad_lite.autograd.grad` on the retained graph gives
+each tensor's total gradient, and each op's own rules give its contribution to each input.
+"""
+from tinygrad_lite.graph import _fmt, arg_names, build_graph
+
+__all__ = ["explain_backward", "print_backward"]
+
+
+def _shape(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _gsum(s):
+    """‖g‖ norm, min, max (or the numbers themselves when tiny) of a gradient Summary."""
+    if s is None:
+        return "no gradient"
+    if s.numel == 0:
+        return "empty"
+    parts = [f"‖g‖ = {_fmt(s.norm) if s.norm is not None else '?'}"]
+    if s.values is not None and s.numel > 1:
+        parts.append("values " + "[" + ", ".join(_fmt(v) for v in s.values) + "]")
+    elif s.numel > 1:
+        parts.append(f"min {_fmt(s.min)}, max {_fmt(s.max)}")
+    if s.nonfinite:
+        parts.append("contains " + " and ".join(f for f, on in (("NaN", s.has_nan), ("Inf", s.has_inf)) if on) + "!")
+    return ", ".join(parts)
+
+
+def explain_backward(loss, model=None, params=None):
+    """A step-by-step account of the backward pass of `loss` (a tensor, usually a scalar).
+
+    loss:   the tensor backward starts from; its graph must still exist (draw/explain before
+            backward, or call loss.backward(retain_graph=True) first).
+    model/params: name the parameters (see draw_graph).
+    Returns a multi-line string: one block per op in execution order with the step number, op
+    name, rule (e.g. `matmul: dA = dC @ Bᵀ, dB = Aᵀ @ dC`), input and output shapes, and the
+    norm/min/max of the incoming gradient and of each outgoing gradient. Gradients summed over
+    broadcast dimensions and gradients that accumulate into a tensor used several times are marked.
+    No `.grad` is modified.
+    """
+    view = build_graph(loss, model=model, params=params, grads=True)
+    tn = {n.id: n for n in view.tensors}
+
+    def who(n):
+        if n.name:
+            return n.name
+        if n.producer is not None:
+            return f"{n.id} (result of {view.op(n.producer).name})"
+        if n.is_scalar_constant:
+            return f"constant {_fmt(n.tensor._data.reshape(-1)[0])}"
+        return f"{n.id} ({n.kind})"
+
+    root = tn[view.root]
+    lines = [f"Backward pass of {who(root)}: shape {_shape(root.shape)}, {root.dtype}"
+             + (f", value {_fmt(root.tensor._data.reshape(-1)[0])}" if root.tensor._data.size == 1 else ""),
+             f"Seed: d{'loss'}/d{'loss'} = 1{' (ones)' if root.tensor._data.size != 1 else ''}. "
+             f"The engine runs {len(view.ops)} op rules, newest result first "
+             "(decreasing creation order, a topological order).",
+             "dC is the gradient flowing into an op's result C; each arrow is a gradient sent to an input.",
+             ""]
+    for o in view.backward_order():
+        out = tn[o.output]
+        names = arg_names(o.name, len(o.inputs))
+        head = f"Step {o.backward_step}: {o.name}" + (f" {o.args}" if o.args else "")
+        if o.module:
+            head += f"   [module {o.module}]"
+        lines.append(head)
+        lines.append(f"  rule:   {o.name}: {o.rule}")
+        if o.math and o.math != o.rule:
+            lines.append(f"  math:   {o.math}")
+        ins = ", ".join(f"{names[i]} = {who(tn[t])} {_shape(tn[t].shape)}" for i, t in enumerate(o.inputs))
+        lines.append(f"  shapes: {ins} -> C {_shape(out.shape)}")
+        lines.append(f"  in:     dC {_shape(out.shape)}: {_gsum(o.grad_in)}")
+        for i, tid in enumerate(o.inputs):
+            x = tn[tid]
+            if not x.requires_grad:
+                lines.append(f"  out:    d{names[i]} -> {who(x)}: none ({x.kind}, does not require grad)")
+                continue
+            s = o.grad_out[i] if o.grad_out else None
+            line = f"  out:    d{names[i]} -> {who(x)} {_shape(x.shape)}: {_gsum(s)}"
+            marks = []
+            if i in o.broadcast:
+                raw = o.grad_out_raw_shape[i] if o.grad_out_raw_shape else None
+                if raw is not None and tuple(raw) != tuple(x.shape):
+                    marks.append(f"Σ summed over broadcast dims {_shape(raw)} -> {_shape(x.shape)}")
+                else:
+                    marks.append(f"Σ summed over the broadcast/batch dims to {_shape(x.shape)}")
+            if x.accumulates:
+                k = sum(1 for c in x.consumers)
+                marks.append(f"⊕ accumulates: {who(x)} is used {k} times, its total gradient is the sum "
+                             f"({_gsum(x.grad)})")
+            lines.append(line)
+            for m in marks:
+                lines.append(f"          {m}")
+        lines.append("")
+    leaves = [n for n in view.tensors if n.producer is None and n.requires_grad]
+    if leaves:
+        lines.append("Leaf gradients (what backward() adds into .grad):")
+        for n in leaves:
+            lines.append(f"  {who(n)} {_shape(n.shape)}: {_gsum(n.grad)}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def print_backward(loss, model=None, params=None):
+    """Print explain_backward(loss, model, params)."""
+    print(explain_backward(loss, model=model, params=params), end="")
