@@ -57,7 +57,7 @@ class EachInput:
 
 # ---- helpers that work on numpy arrays and on Tensors (the Tensor versions are recorded) ----
 def is_array(x):
-    return type(x) is np.ndarray
+    return type(x) is not _TENSOR[0]  # an ndarray, or a numpy scalar (numpy returns 0-d results as scalars)
 
 
 def exp(x):
@@ -125,7 +125,7 @@ _TENSOR = [None, None]  # [Tensor, where], filled by tensor.py, so the helpers c
 
 
 def _load():
-    from . import elementwise, reduce, movement, linalg  # noqa: F401  (registers the rows)
+    from . import elementwise, reduce, movement, linalg, special, nn  # noqa: F401  (registers the rows)
 
 
 _load()

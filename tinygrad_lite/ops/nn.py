@@ -1,0 +1,102 @@
+"""Fused primitives for nn on the hot path: embedding lookup and cross-entropy on class indices.
+
+Each is one graph node instead of three to six, which matters for small models whose cost is
+dominated by per-op Python overhead. Their vjps work on arrays (plain backward) and on Tensors
+(`create_graph=True`), like every other row in the registry.
+"""
+import numpy as np
+
+from . import defop, is_array
+from .movement import SCATTER_ADD_APPLY
+
+
+# ---------------------------------------------------------------------- embedding: y = W[idx]
+def _embedding_fwd(args, w):
+    idx, padding_idx = args
+    return w[idx]
+
+
+def _embedding_dw(g, ans, args, w):
+    idx, padding_idx = args
+    if is_array(g):
+        out = np.zeros(w.shape, g.dtype)
+        np.add.at(out, idx.reshape(-1), g.reshape(-1, w.shape[1]))
+        if padding_idx is not None:
+            out[padding_idx] = 0
+        return out
+    out = SCATTER_ADD_APPLY(g.reshape(-1, w.shape[1]), w.shape, idx.reshape(-1))
+    if padding_idx is not None:
+        keep = np.ones((w.shape[0], 1), g.dtype)
+        keep[padding_idx] = 0
+        out = out * keep
+    return out
+
+
+EMBEDDING = defop("embedding", _embedding_fwd, _embedding_dw,
+                  math="y = W[idx]: dW = rows of g added at idx (repeats accumulate; padding row gets 0)")
+
+
+# ---------------------------------------------------------------------- cross-entropy on class indices
+class CEArgs:
+    """Non-tensor parameters of `cross_entropy_idx` for logits x of shape (M, C):
+    t (M,) safe class indices; r the coefficient of -log p[i, t_i] (scalar or (M,));
+    s the label-smoothing coefficient ((M,) or None) of -sum_c w_c log p[i, c]; w (C,) class
+    weights for the smoothing term (None = ones); reduce: sum the per-row losses to a scalar.
+    `probs` caches the forward's softmax for the backward pass."""
+    __slots__ = ("t", "r", "s", "w", "reduce", "probs")
+
+    def __init__(self, t, r, s, w, reduce):
+        self.t, self.r, self.s, self.w, self.reduce, self.probs = t, r, s, w, reduce, None
+
+
+def _ce_fwd(a, x):
+    m = x.max(axis=1, keepdims=True)
+    if not np.all(np.isfinite(m)):
+        m = np.where(np.isfinite(m), m, 0)
+    z = x - m
+    e = np.exp(z)
+    se = e.sum(axis=1, keepdims=True)
+    lse = np.log(se)[:, 0]
+    rows = np.arange(x.shape[0])
+    loss = (lse - z[rows, a.t]) * a.r
+    if a.s is not None:
+        zs = z.sum(axis=1) if a.w is None else z @ a.w
+        wsum = x.shape[1] if a.w is None else a.w.sum()
+        loss = loss + a.s * (wsum * lse - zs)
+    e /= se
+    a.probs = e
+    out = loss.sum() if a.reduce else loss
+    return np.asarray(out, dtype=x.dtype)
+
+
+def _ce_dx(g, ans, a, x):
+    rows = np.arange(x.shape[0])
+    coef = a.r
+    if a.s is not None:
+        coef = coef + a.s * (x.shape[1] if a.w is None else a.w.sum())
+    if is_array(g):
+        p = a.probs
+        if p is None or p.shape != x.shape:
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+        gr = g * a.r
+        gc = g * coef
+        out = p * (gc if np.ndim(gc) == 0 else gc[:, None])
+        out[rows, a.t] -= gr
+        if a.s is not None:
+            gs = (g * a.s)[:, None]
+            out -= gs if a.w is None else gs * a.w
+        return out
+    # create_graph: the same rule on Tensors (the target part is a constant matrix)
+    target = np.zeros(x.shape, x.dtype)
+    target[rows, a.t] = a.r
+    if a.s is not None:
+        target += a.s[:, None] * (1.0 if a.w is None else a.w)
+    coef_col = np.broadcast_to(np.asarray(coef, x.dtype), (x.shape[0],))[:, None]
+    gcol = g if a.reduce else g.reshape(-1, 1)
+    return (x.softmax(-1) * coef_col - target) * gcol
+
+
+CROSS_ENTROPY_IDX = defop("cross_entropy_idx", _ce_fwd, _ce_dx,
+                          math="loss_i = r_i (logsumexp(x_i) - x_i[t_i]) + smoothing; "
+                               "dx_i = (softmax(x_i) sum(coefs) - coefs) g")
