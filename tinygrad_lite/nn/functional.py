@@ -196,7 +196,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if sparse:
         from .. import sparse as _sparse
         return _sparse.embedding(w, input if isinstance(input, Tensor) else Tensor._leaf(idx), padding_idx=padding_idx)
-    return w._make(w._data[idx], EMBEDDING, (w,), (idx, padding_idx), w.requires_grad)
+    return w._make(EMBEDDING.fwd((idx, padding_idx), w._data), EMBEDDING, (w,), (idx, padding_idx), w.requires_grad)
 
 
 def _norm_shape(normalized_shape):

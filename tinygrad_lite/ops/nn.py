@@ -13,7 +13,7 @@ from .movement import SCATTER_ADD_APPLY
 # ---------------------------------------------------------------------- embedding: y = W[idx]
 def _embedding_fwd(args, w):
     idx, padding_idx = args
-    return w[idx]
+    return np.take(w, idx, axis=0)  # always a copy (w[0-d index] would be a view of w)
 
 
 def _embedding_dw(g, ans, args, w):
