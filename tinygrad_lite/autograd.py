@@ -189,7 +189,7 @@ def _accumulate(t, g, create, is_shared):
     elif type(g) is not np.ndarray:  # e.g. a row-sparse gradient object
         if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
             return _accumulate(t, np.array(g), False, False)
-        t.grad = g if t.grad is None else t.grad + g
+        t.grad = g if t.grad is None else g + t.grad  # g's __add__ handles a dense Tensor .grad
     elif t.grad is None:
         t.grad = Tensor._leaf(g.copy() if is_shared else g)
     else:
