@@ -1,6 +1,7 @@
 """Every primitive in the op registry, gradchecked (float64) on hypothesis shapes and checked
 against numpy; then the composed ops built on them."""
 import importlib
+import math
 import pkgutil
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def _cast_case(draw):
 def _reshape_case(draw):
     shape = draw(shapes(min_dims=1))
     n = int(np.prod(shape))
-    new = draw(st.sampled_from([s for s in [(n,), (1, n), (n, 1), (1, -1, 1), (1,) + shape] if s != shape]))
+    new = draw(st.sampled_from([s for s in [(n,), (1, n), (n, 1), (1, -1, 1), (1,) + shape] if np.empty(shape).reshape(s).shape != shape]))
     x = rng_values(shape, seed=draw(seeds))
     return case(lambda t: t.reshape(new), lambda a: a.reshape(new), x)
 
@@ -224,6 +225,124 @@ def _extreme_ref(fn):
     return lambda a, dim, keep: fn(a, axis=dim, keepdims=keep)
 
 
+
+# ---- ops added by the nn layer (functional API); each case calls the public function that uses the op
+def _F():
+    from tinygrad_lite.nn import functional
+    return functional
+
+
+_erf_np = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _np_log_softmax(x):
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@st.composite
+def _linear_case(draw):
+    lead = draw(shapes(min_dims=0, max_dims=2, max_side=3))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = rng_values(lead + (n_in,), seed=draw(seeds))
+    w = rng_values((n_out, n_in), seed=draw(seeds))
+    b = rng_values((n_out,), seed=draw(seeds))
+    return case(lambda a, ww, bb: _F().linear(a, ww, bb), lambda a, ww, bb: a @ ww.T + bb, x, w, b)
+
+
+@st.composite
+def _embedding_case(draw, sparse=False):
+    n, d = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(seeds))
+    pad = draw(st.sampled_from([None, 0])) if n > 1 else None
+    # repeats accumulate; the padding row (no gradient by definition) is not looked up here, see
+    # test_embedding_padding_row_gets_no_gradient
+    idx = rng.integers(0 if pad is None else 1, n, size=draw(shapes(min_dims=0, max_dims=2, max_side=4)))
+    w = rng_values((n, d), seed=draw(seeds))
+    if sparse:
+        from tinygrad_lite import sparse as sp
+        return case(lambda ww: sp.embedding(ww, Tensor(idx), padding_idx=pad), lambda ww: ww[idx], w)
+    return case(lambda ww: _F().embedding(Tensor(idx), ww, padding_idx=pad), lambda ww: ww[idx], w)
+
+
+@st.composite
+def _cross_entropy_case(draw):
+    m, c = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(seeds))
+    t = rng.integers(0, c, size=m)
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    kind = draw(st.sampled_from(["plain", "weight", "ignore", "smooth"]))
+    w = rng.uniform(0.5, 2.0, c) if kind == "weight" else None
+    ignore = -100
+    if kind == "ignore" and m > 1:
+        t[0] = ignore = 7
+    eps = 0.2 if kind == "smooth" else 0.0
+    x = rng_values((m, c), -3, 3, seed=draw(seeds))
+
+    def ours(a):
+        return _F().cross_entropy(a, Tensor(t), weight=None if w is None else Tensor(w), ignore_index=ignore,
+                                  reduction=reduction, label_smoothing=eps)
+
+    def ref(a):
+        lp = _np_log_softmax(a)
+        keep = t != ignore
+        ts = np.where(keep, t, 0)
+        nll = -lp[np.arange(m), ts]
+        wt = keep * (1.0 if w is None else w[ts])
+        loss = wt * ((1 - eps) * nll + eps / c * -lp.sum(-1))
+        if reduction == "none":
+            return loss
+        return loss.sum() / (wt.sum() if reduction == "mean" else 1.0)
+    return case(ours, ref, x)
+
+
+@st.composite
+def _layer_norm_case(draw, bias=True):
+    lead = draw(shapes(min_dims=0, max_dims=2, max_side=3))
+    c = draw(st.integers(2, 5))
+    x = rng_values(lead + (c,), seed=draw(seeds))
+    w, b = rng_values((c,), seed=draw(seeds)), rng_values((c,), seed=draw(seeds))
+
+    def ref(a, ww, bb=0.0):
+        mu = a.mean(-1, keepdims=True)
+        return (a - mu) / np.sqrt(((a - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * ww + bb
+    if bias:
+        return case(lambda a, ww, bb: _F().layer_norm(a, (c,), ww, bb), ref, x, w, b, fwd_rtol=1e-10)
+    return case(lambda a, ww: _F().layer_norm(a, (c,), ww), ref, x, w, fwd_rtol=1e-10)
+
+
+@st.composite
+def _masked_softmax_case(draw):
+    from tinygrad_lite.ops.fused import masked_softmax
+    shape = draw(shapes(min_dims=1))
+    rng = np.random.default_rng(draw(seeds))
+    hide = rng.random(shape) < 0.4
+    hide[..., 0] = False  # every row keeps at least one position
+    scale = draw(st.sampled_from([1.0, 0.5]))
+    x = rng_values(shape, -3, 3, seed=draw(seeds))
+
+    def ref(a):
+        z = np.where(hide, -np.inf, a * scale)
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+    return case(lambda a: masked_softmax(a, scale, Tensor(hide)), ref, x)
+
+
+NN_OP_CASES = {
+    "erf": unary(lambda t: _F().erf(t), _erf_np, lo=-5, hi=5),
+    "gelu": unary(lambda t: _F().gelu(t), lambda a: a * 0.5 * (1 + _erf_np(a / np.sqrt(2))), lo=-5, hi=5),
+    "gelu_tanh": unary(lambda t: _F().gelu(t, approximate="tanh"),
+                       lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3))), lo=-5, hi=5),
+    "logsigmoid": unary(lambda t: _F().logsigmoid(t), lambda a: -np.logaddexp(0, -a), lo=-30, hi=30),
+    "linear": _linear_case(),
+    "embedding": _embedding_case(),
+    "embedding_sparse": _embedding_case(sparse=True),
+    "cross_entropy_idx": _cross_entropy_case(),
+    "layer_norm": _layer_norm_case(),
+    "layer_norm_nobias": _layer_norm_case(bias=False),
+    "masked_softmax": _masked_softmax_case(),
+}
+
 OP_CASES = {
     "add": binary(lambda a, b: a + b, np.add),
     "sub": binary(lambda a, b: a - b, np.subtract),
@@ -257,6 +376,7 @@ OP_CASES = {
     "getitem": _getitem_case(),
     "index_scatter": _index_scatter_case(),
     "cat": _cat_case(),
+    **NN_OP_CASES,
 }
 
 # Ops whose semantics are tested by their owners' suites; each file must exist and mention the op.
@@ -311,3 +431,254 @@ def test_op_gradcheck_and_forward(name, data):
     np.testing.assert_allclose(out._data, expected, rtol=fwd_rtol, atol=1e-12)
     # backward against finite differences
     check_grad(fn, *arrays, **kw)
+
+
+# --------------------------------------------------------------------------- composed ops
+@settings(max_examples=30)
+@given(shapes=broadcastable_shapes(2), s1=seeds, s2=seeds)
+def test_sub_broadcast(shapes, s1, s2):
+    x, y = rng_values(shapes[0], seed=s1), rng_values(shapes[1], seed=s2)
+    assert_close(Tensor(x) - Tensor(y), x - y)
+    check_grad(lambda a, b: a - b, x, y)
+    check_grad(lambda a: 1.5 - a, x)
+    check_grad(lambda a: a - 1.5, x)
+
+
+@settings(max_examples=30)
+@given(data=st.data())
+def test_mean_var_std(data):
+    shape = data.draw(shapes(min_dims=1))
+    dim = data.draw(dims_of(shape))
+    keep = data.draw(st.booleans())
+    x = rng_values(shape, seed=data.draw(seeds))
+    n = x.size if dim is None else int(np.prod([shape[d] for d in ((dim,) if isinstance(dim, int) else dim)]))
+    assert_close(Tensor(x).mean(dim, keep), x.mean(axis=dim, keepdims=keep))
+    check_grad(lambda t: t.mean(dim, keep), x)
+    for corr in (0, 1):
+        if n - corr <= 0:
+            continue
+        assert_close(Tensor(x).var(dim, keep, correction=corr), x.var(axis=dim, keepdims=keep, ddof=corr))
+        check_grad(lambda t: t.var(dim, keep, correction=corr), x)
+        if n > 1:
+            assert_close(Tensor(x).std(dim, keep, correction=corr), x.std(axis=dim, keepdims=keep, ddof=corr))
+            check_grad(lambda t: t.std(dim, keep, correction=corr), x)
+
+
+@settings(max_examples=30)
+@given(shape=shapes(min_dims=1), s=seeds, data=st.data())
+def test_softmax_family(shape, s, data):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = rng_values(shape, -3, 3, seed=s)
+    check_grad(lambda t: t.softmax(dim), x)
+    check_grad(lambda t: t.log_softmax(dim), x)
+    check_grad(lambda t: t.logsumexp(dim), x)
+    check_grad(lambda t: t.logsumexp(dim, keepdim=True) * t.softmax(dim), x)
+    assert_close(Tensor(x).logsumexp(dim), _np_logsumexp(x, dim, False))
+
+
+@settings(max_examples=30)
+@given(shape=shapes(min_dims=1), s=seeds, data=st.data())
+def test_max_min_dim(shape, s, data):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keep = data.draw(st.booleans())
+    x = rng_values(shape, seed=s)
+    v, i = Tensor(x).max(dim, keep)
+    assert_close(v, x.max(axis=dim, keepdims=keep))
+    np.testing.assert_array_equal(i._data, np.argmax(x, axis=dim) if not keep else
+                                  np.expand_dims(np.argmax(x, axis=dim), dim))
+    v, i = Tensor(x).min(dim, keep)
+    assert_close(v, x.min(axis=dim, keepdims=keep))
+    check_grad(lambda t: t.max(dim, keep)[0], x)
+    check_grad(lambda t: t.min(dim, keep).values, x)
+    check_grad(lambda t: t.max(), x)
+    check_grad(lambda t: t.min(), x)
+
+
+def test_amax_amin_ties_share_gradient():
+    x = np.array([[1.0, 3.0, 3.0, 3.0], [2.0, 2.0, 0.0, -1.0]])
+    t = Tensor(x, requires_grad=True)
+    t.amax(1).sum().backward()
+    assert_close(t.grad, [[0, 1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0, 0]])
+    t.grad = None
+    t.amax().backward()
+    assert_close(t.grad, [[0, 1 / 3, 1 / 3, 1 / 3], [0, 0, 0, 0]])
+    t = Tensor(x, requires_grad=True)
+    t.amin(0).sum().backward()
+    assert_close(t.grad, [[1, 0, 0, 0], [0, 1, 1, 1]])
+    # max(dim) picks one index (as PyTorch): the gradient goes to that element only
+    t = Tensor(x, requires_grad=True)
+    v, i = t.max(1)
+    v.sum().backward()
+    assert t.grad._data.sum() == 2.0 and t.grad._data[0, i._data[0]] == 1.0
+
+
+@settings(max_examples=30)
+@given(shape=shapes(min_dims=1), s=seeds, s2=seeds)
+def test_masked_fill_where_clamp(shape, s, s2):
+    x = rng_values(shape, seed=s)
+    mask = np.random.default_rng(s2).random(shape) < 0.5
+    assert_close(Tensor(x).masked_fill(Tensor(mask), -7.0), np.where(mask, -7.0, x))
+    check_grad(lambda t: t.masked_fill(Tensor(mask), -7.0), x)
+    check_grad(lambda t: tl.where(Tensor(mask), t, 0.5), x)
+    check_grad(lambda t: tl.where(Tensor(mask), 0.5, t * 2), x)
+    x = np.where(np.abs(np.abs(x) - 1) < 0.01, x * 1.1, x)
+    check_grad(lambda t: t.clamp(-1, 1), x)
+    check_grad(lambda t: t.clamp(min=-1), x)
+    check_grad(lambda t: t.clamp(max=1), x)
+    check_grad(lambda t: tl.clamp(t, -1, 1), x)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 4), m=st.integers(1, 4), b=st.integers(0, 2), k=st.integers(-2, 2), s=seeds)
+def test_tril_triu(n, m, b, k, s):
+    shape = (2,) * b + (n, m)
+    x = rng_values(shape, seed=s)
+    assert_close(Tensor(x).tril(k), np.tril(x, k))
+    assert_close(Tensor(x).triu(k), np.triu(x, k))
+    check_grad(lambda t: t.tril(k), x)
+    check_grad(lambda t: t.triu(k), x)
+
+
+@settings(max_examples=20)
+@given(shape=shapes(min_dims=1), s=seeds, data=st.data())
+def test_split_stack_cat(shape, s, data):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = rng_values(shape, seed=s)
+    size = data.draw(st.integers(1, 3))
+    pieces = Tensor(x).split(size, dim)
+    expected = np.array_split(x, range(size, shape[dim], size), axis=dim)
+    assert len(pieces) == len(expected)
+    for p, e in zip(pieces, expected):
+        assert_close(p, e)
+    check_grad(lambda t: tl.cat([p * (i + 1) for i, p in enumerate(t.split(size, dim))], dim), x)
+    y = rng_values(shape, seed=s + 1)
+    sdim = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    assert_close(tl.stack([Tensor(x), Tensor(y)], sdim), np.stack([x, y], axis=sdim))
+    check_grad(lambda a, b: tl.stack([a, b, a], sdim), x, y)
+
+
+@settings(max_examples=30)
+@given(shape=shapes(min_dims=2, max_dims=4), s=seeds, data=st.data())
+def test_shape_ops(shape, s, data):
+    x = rng_values(shape, seed=s)
+    nd = len(shape)
+    d0, d1 = data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1))
+    assert_close(Tensor(x).transpose(d0, d1), np.swapaxes(x, d0, d1))
+    check_grad(lambda t: t.transpose(d0, d1), x)
+    assert_close(Tensor(x).T, x.T)
+    check_grad(lambda t: t.T * 1.0, x)
+    assert_close(Tensor(x).flatten(), x.reshape(-1))
+    check_grad(lambda t: t.flatten(1), x)
+    check_grad(lambda t: t.view(-1) * 1.0, x)
+    check_grad(lambda t: t.unsqueeze(d0).squeeze(d0 if d0 < 0 else d0) * 2, x)
+    u = data.draw(st.integers(-nd - 1, nd))
+    assert Tensor(x).unsqueeze(u).shape == np.expand_dims(x, u).shape
+    check_grad(lambda t: t.unsqueeze(u) * 2, x)
+    check_grad(lambda t: t.squeeze(), x)
+    e = np.expand_dims(x[..., :1], 0)  # size-1 dims to expand
+    target = (3,) + e.shape[1:-1] + (4,)
+    assert_close(Tensor(e).expand(target), np.broadcast_to(e, target))
+    check_grad(lambda t: t.expand(target), e)
+    check_grad(lambda t: t.expand(-1, *([-1] * (e.ndim - 2)), 4), e)
+
+
+def test_getitem_variants():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 2))
+    idx_list = [0, -1, slice(1, 3), slice(None, None, -1) if False else slice(None, None, 2), (slice(None), -2),
+                (-1, slice(0, 2), 1), (Ellipsis, 1), (None, 1), np.array([0, 0, 3, 1, 3, 3]),
+                (np.array([0, 0, 2]), np.array([1, 1, 2])), (slice(None), np.array([2, 2, 0])),
+                x[..., 0] > 0, x > 0]
+    for idx in idx_list:
+        assert_close(Tensor(x)[idx], x[idx])
+        check_grad(lambda t, idx=idx: t[idx], x)
+    # index with Tensors (int64 and bool), as PyTorch
+    ii = Tensor(np.array([1, 1, 1, 0]))
+    check_grad(lambda t: t[ii], x)
+    check_grad(lambda t: t[Tensor(x[..., 0] > 0)], x)
+
+
+def test_getitem_repeated_indices_accumulate():
+    t = Tensor(np.arange(4.0), requires_grad=True)
+    t[np.array([0, 2, 2, 2, 3, 0])].sum().backward()
+    assert_close(t.grad, [2, 0, 3, 1])
+    t = Tensor(np.zeros((3, 2)), requires_grad=True)
+    w = Tensor(np.array([[1.0, 2.0]] * 4))
+    (t[Tensor(np.array([2, 2, 0, 2]))] * w).sum().backward()
+    assert_close(t.grad, [[1, 2], [0, 0], [3, 6]])
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_matmul_shapes(data):
+    fn, ref, arrays, kw = data.draw(_matmul_case())
+    assert_close(fn(*[Tensor(a) for a in arrays]), ref(*arrays))
+    check_grad(fn, *arrays)
+    check_grad(lambda a, b: tl.matmul(a, b), *arrays)
+
+
+def test_matmul_batched_broadcast_examples():
+    rng = np.random.default_rng(1)
+    for sx, sy in [((2, 1, 3, 4), (5, 4, 2)), ((3, 4), (2, 5, 4, 1)), ((4,), (2, 3, 4, 2)), ((2, 3, 3, 4), (4,)),
+                   ((1, 2, 3), (4, 3, 2))]:
+        x, y = rng.standard_normal(sx), rng.standard_normal(sy)
+        assert_close(Tensor(x) @ Tensor(y), x @ y)
+        check_grad(lambda a, b: a @ b, x, y)
+
+
+# --------------------------------------------------------------------------- stability
+@pytest.mark.parametrize("scale", [1e4, -1e4])
+def test_softmax_family_finite_for_huge_logits(scale):
+    x = np.array([[1.0, 0.5, -1.0], [2.0, 2.0, 0.0]]) * scale
+    for fn in (lambda t: t.softmax(-1), lambda t: t.log_softmax(-1), lambda t: t.logsumexp(-1)):
+        t = Tensor(x, requires_grad=True)
+        out = fn(t)
+        assert np.all(np.isfinite(out._data)), out
+        (out * Tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))).sum().backward()
+        assert np.all(np.isfinite(t.grad._data))
+    sm = Tensor(x).softmax(-1)._data
+    e = np.exp(x - x.max(-1, keepdims=True))
+    assert_close(sm, e / e.sum(-1, keepdims=True))
+    assert_close(Tensor(x).logsumexp(-1), x.max(-1) + np.log(e.sum(-1)))
+    assert_close(Tensor(x.astype(np.float32)).softmax(-1), (e / e.sum(-1, keepdims=True)).astype(np.float32),
+                 rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_family_rows_masked_to_minus_inf():
+    ninf = -np.inf
+    x = np.array([[ninf, 3.0, ninf, ninf], [0.5, ninf, ninf, ninf], [1.0, 2.0, ninf, 0.0]])
+    t = Tensor(x, requires_grad=True)
+    sm = t.softmax(-1)
+    assert_close(sm[:2], [[0, 1, 0, 0], [1, 0, 0, 0]])
+    ls = Tensor(x, requires_grad=True).log_softmax(-1)
+    assert ls._data[0, 1] == 0 and ls._data[1, 0] == 0
+    lse = Tensor(x).logsumexp(-1)
+    assert_close(lse[:2], [3.0, 0.5])
+    g = np.random.default_rng(0).standard_normal(x.shape)
+    for fn in (lambda t: t.softmax(-1), lambda t: t.log_softmax(-1).masked_fill(Tensor(np.isinf(x)), 0.0),
+               lambda t: t.logsumexp(-1), lambda t: t.masked_fill(Tensor(np.isinf(x)), -1e9).softmax(-1)):
+        t = Tensor(x, requires_grad=True)
+        out = fn(t)
+        out.backward(Tensor(g[..., : out.shape[-1]] if out.ndim == 2 else g[:, 0]))
+        assert np.all(np.isfinite(t.grad._data)), t.grad
+        # masked entries get no gradient, the only live entry of a row gets none either (softmax is 1 there)
+        assert np.all(t.grad._data[np.isinf(x)] == 0)
+    # finite entries: gradient of softmax on the unmasked part equals the gradient on the row without -inf
+    t = Tensor(x, requires_grad=True)
+    (t.softmax(-1) * Tensor(g)).sum().backward()
+    r = Tensor(x[2, [0, 1, 3]], requires_grad=True)
+    (r.softmax(-1) * Tensor(g[2, [0, 1, 3]])).sum().backward()
+    assert_close(t.grad[2, [0, 1, 3]], r.grad._data)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_embedding_padding_row_gets_no_gradient(sparse):
+    from tinygrad_lite import sparse as sp
+    from tinygrad_lite.nn import functional as F
+    w = Tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    idx = Tensor(np.array([[0, 2, 2], [1, 0, 3]]))
+    out = sp.embedding(w, idx, padding_idx=0) if sparse else F.embedding(idx, w, padding_idx=0)
+    assert_close(out, w._data[idx._data])
+    (out * Tensor(np.ones((2, 3, 2)))).sum().backward()
+    g = np.asarray(w.grad)
+    assert_close(g, [[0, 0], [1, 1], [2, 2], [1, 1]])

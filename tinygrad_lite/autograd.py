@@ -93,8 +93,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
         elif isinstance(g, Tensor):
             result.append(g)
+        elif type(g) is not np.ndarray and not isinstance(g, np.generic):  # a row-sparse gradient object
+            result.append(Tensor._leaf(np.asarray(g, dtype=t.dtype)))        # grad() returns dense Tensors
         else:
-            result.append(Tensor._leaf(g.copy() if t in shared else g))
+            result.append(Tensor._leaf(np.array(g) if t in shared or type(g) is not np.ndarray else g))
     return tuple(result)
 
 
