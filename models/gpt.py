@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 import tinygrad_lite as tg
-from tinygrad_lite import nn
+from tinygrad_lite import nn, optim
 from tinygrad_lite.nn import functional as F
 from tinygrad_lite.ops.fused import masked_softmax
 
@@ -233,7 +233,8 @@ class GPT(nn.Module):
 def _as_index(x, what):
     """Accept a Tensor, numpy array or list of token ids; return an int64 Tensor."""
     if not isinstance(x, tg.Tensor):
-        x = tg.Tensor._leaf(np.asarray(x, dtype=np.int64))
+        arr = np.asarray(x)
+        x = tg.Tensor._leaf(arr.astype(np.int64) if arr.dtype.kind == "b" or arr.size == 0 else arr)
     if x.dtype.kind not in "iu":
         raise TypeError(f"{what} must hold integer token ids, got dtype {x.dtype}")
     if x.ndim == 1:
@@ -280,7 +281,7 @@ def configure_optimizer(model, tc):
     for p in model.parameters_unique():
         (decay if p.ndim >= 2 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return tg.optim.AdamW(groups, lr=tc.learning_rate, betas=(tc.beta1, tc.beta2))
+    return optim.AdamW(groups, lr=tc.learning_rate, betas=(tc.beta1, tc.beta2))
 
 
 def estimate_loss(model, splits, tc, block_size, rng):

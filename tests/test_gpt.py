@@ -1,0 +1,227 @@
+"""The GPT (models/gpt.py), its char-level data (models/chartext.py) and the sort task: shapes,
+masks (no future leakage), loss falls, seeded generation, checkpoints, the CLI and clear errors."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tg
+from models import chartext
+from models.chartext import CharVocab, get_batch, load_text, train_val_split
+from models.gpt import GPT, GPTConfig, TrainConfig, get_lr, load_checkpoint, main, sample_main, save_checkpoint, train
+
+TEXT = ("First Citizen: Before we proceed any further, hear me speak.\nAll: Speak, speak.\n"
+        "First Citizen: You are all resolved rather to die than to famish?\nAll: Resolved. resolved.\n") * 8
+
+
+def small(**kw):
+    cfg = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    cfg.update(kw)
+    tg.manual_seed(0)
+    return GPT(GPTConfig(**cfg))
+
+
+# ------------------------------------------------------------------ model
+def test_shapes_and_initial_loss():
+    m = small()
+    idx = np.random.default_rng(0).integers(0, 11, (3, 8))
+    logits, loss = m(idx, idx)
+    assert logits.shape == (3, 8, 11) and loss.shape == ()
+    assert abs(loss.item() - math.log(11)) < 0.3                    # near-uniform predictions at init
+    logits, loss = m(idx[:, :5])
+    assert logits.shape == (3, 5, 11) and loss is None
+
+
+def test_nanogpt_names_init_and_tying():
+    m = small(n_layer=3)
+    names = dict(m.named_parameters())
+    for n in ["wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight", "h.0.attn.c_proj.weight",
+              "h.2.mlp.c_fc.weight", "h.2.mlp.c_proj.bias", "h.1.ln_2.bias", "ln_f.weight"]:
+        assert n in names, n
+    assert m.lm_head.weight is m.wte.weight                          # tied
+    big = GPT(GPTConfig(vocab_size=50, block_size=8, n_layer=3, n_head=4, n_embd=256))
+    assert abs(big.h[0].mlp.c_fc.weight.detach().numpy().std() - 0.02) < 0.002
+    assert abs(big.h[0].mlp.c_proj.weight.detach().numpy().std() - 0.02 / math.sqrt(6)) < 0.001
+    assert (big.h[0].attn.c_attn.bias.detach().numpy() == 0).all()
+    untied, tied = small(tie_weights=False), small()
+    assert untied.lm_head.weight is not untied.wte.weight
+    assert untied.num_params() == tied.num_params() + 11 * 16         # one more V x C matrix
+
+
+def test_targets_minus_one_are_ignored():
+    m = small()
+    rng = np.random.default_rng(1)
+    idx, tgt = rng.integers(0, 11, (2, 8)), rng.integers(0, 11, (2, 8))
+    masked = tgt.copy()
+    masked[:, :4] = -1
+    logits, loss = m(idx, masked)
+    lp = logits.detach().numpy()[:, 4:]
+    lp = lp - np.log(np.exp(lp - lp.max(-1, keepdims=True)).sum(-1, keepdims=True)) - lp.max(-1, keepdims=True)
+    ref = -np.take_along_axis(lp, tgt[:, 4:, None], -1).mean()
+    assert abs(loss.item() - ref) < 1e-5
+
+
+def test_no_future_leakage():
+    """Changing a later token never changes an earlier position's logits (and only with the mask on)."""
+    m = small()
+    rng = np.random.default_rng(2)
+    idx = rng.integers(0, 11, (2, 8))
+    base = m(idx)[0].detach().numpy()
+    for t in range(8):
+        idx2 = idx.copy()
+        idx2[:, t] = (idx2[:, t] + 1 + rng.integers(0, 10)) % 11
+        out = m(idx2)[0].detach().numpy()
+        np.testing.assert_array_equal(out[:, :t], base[:, :t])
+        assert np.abs(out[:, t:] - base[:, t:]).max() > 0
+
+
+def test_an_early_position_gets_no_gradient_from_later_positions():
+    m = small()
+    idx = np.random.default_rng(3).integers(0, 11, (1, 8))
+    logits, _ = m(idx)
+    logits[0, 2].sum().backward()                                   # position 2's scores...
+    g = m.wpe.weight.grad.numpy()
+    assert (g[3:] == 0).all() and np.abs(g[:3]).max() > 0            # ...depend on positions 0..2 only
+
+
+def test_loss_falls():
+    vocab = CharVocab.from_text(TEXT)
+    data = vocab.encode(TEXT)
+    tg.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=len(vocab), block_size=16, n_layer=2, n_head=2, n_embd=32))
+    tc = TrainConfig(max_iters=60, batch_size=16, learning_rate=3e-3, warmup_iters=5, eval_interval=0)
+    losses = train(m, data, None, tc)["train_loss"]
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.8, (losses[:5], losses[-10:])
+
+
+def test_generate_reproducible_and_respects_options():
+    m = small()
+    prompt = np.array([[1, 2, 3]])
+    a = m.generate(prompt, 20, generator=123).numpy()
+    b = m.generate(prompt, 20, generator=123).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (1, 23) and (a[:, :3] == prompt).all()
+    tg.manual_seed(5)
+    c = m.generate(prompt, 20).numpy()
+    tg.manual_seed(5)
+    np.testing.assert_array_equal(c, m.generate(prompt, 20).numpy())
+    assert not (m.generate(prompt, 20, generator=1).numpy() == m.generate(prompt, 20, generator=2).numpy()).all()
+    greedy = m.generate(prompt, 20, temperature=0).numpy()          # longer than block_size: crops context
+    np.testing.assert_array_equal(greedy, m.generate(prompt, 20, temperature=0).numpy())
+    top1 = m.generate(prompt, 20, top_k=1, generator=7).numpy()
+    np.testing.assert_array_equal(top1, greedy)
+    m.train()
+    m.generate(prompt, 2)
+    assert m.training                                               # mode restored
+
+
+def test_dropout_only_in_training():
+    m = small(dropout=0.5)
+    idx = np.random.default_rng(4).integers(0, 11, (2, 8))
+    m.eval()
+    np.testing.assert_array_equal(m(idx)[0].detach().numpy(), m(idx)[0].detach().numpy())
+    m.train()
+    assert np.abs(m(idx)[0].detach().numpy() - m(idx)[0].detach().numpy()).max() > 0
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_inputs_give_clear_errors():
+    m = small()
+    with pytest.raises(ValueError, match="block_size"):
+        m(np.zeros((1, 9), np.int64))
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 11\)"):
+        m(np.array([[0, 11]]))
+    with pytest.raises(TypeError, match="integer"):
+        m(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="targets"):
+        m(np.zeros((1, 3), np.int64), np.zeros((1, 4), np.int64))
+    vocab = CharVocab.from_text("abc")
+    with pytest.raises(ValueError, match=r"not in the vocabulary: 'x', 'z'"):
+        vocab.encode("abxcz")
+    with pytest.raises(ValueError, match="empty"):
+        CharVocab.from_text("")
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        vocab.decode([0, 3])
+    with pytest.raises(ValueError, match="block_size"):
+        get_batch(np.arange(5), 2, 5, np.random.default_rng(0))
+
+
+def test_empty_text_file_is_a_clear_error(tmp_path):
+    p = tmp_path / "empty.txt"
+    p.write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        load_text(str(p))
+    with pytest.raises(ValueError, match="empty"):
+        main(["--text", str(p), "--quiet"])
+
+
+# ------------------------------------------------------------------ data, schedule, checkpoints, CLI
+def test_vocab_roundtrip_split_and_default_text():
+    text = chartext.default_text()
+    assert len(text) > 100_000                                     # ships with Python: no download needed
+    vocab = CharVocab.from_text(text)
+    s = text[1000:1200]
+    assert vocab.decode(vocab.encode(s)) == s
+    tr, va = train_val_split(np.arange(100), 0.1)
+    assert len(tr) == 90 and va[0] == 90
+    x, y = get_batch(np.arange(100), 4, 10, np.random.default_rng(0))
+    assert x.shape == y.shape == (4, 10) and (y == x + 1).all()
+
+
+def test_lr_schedule_warmup_then_cosine():
+    tc = TrainConfig(max_iters=100, learning_rate=1.0, min_lr=0.1, warmup_iters=10)
+    lrs = [get_lr(i, tc) for i in range(120)]
+    assert lrs[0] < lrs[5] < lrs[9] <= 1.0
+    assert abs(lrs[10] - 1.0) < 1e-12 and abs(lrs[55] - 0.55) < 1e-12
+    assert all(a >= b for a, b in zip(lrs[10:100], lrs[11:101])) and lrs[110] == 0.1
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    m = small()
+    vocab = CharVocab.from_text("abcdefghijk")
+    path = tmp_path / "sub" / "ckpt.pt"
+    save_checkpoint(str(path), m, vocab, {"iter": 3})
+    m2, v2, extra = load_checkpoint(str(path))
+    idx = np.array([[1, 2, 3, 4]])
+    np.testing.assert_array_equal(m(idx)[0].detach().numpy(), m2(idx)[0].detach().numpy())
+    assert v2.chars == vocab.chars and extra["iter"] == 3
+    assert m2.lm_head.weight is m2.wte.weight
+    assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]   # no temporary left behind
+    with pytest.raises(FileNotFoundError, match="train first"):
+        load_checkpoint(str(tmp_path / "nope.pt"))
+
+
+def test_cli_train_then_sample(tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT)
+    out = tmp_path / "run"
+    metrics = main(["--text", str(text), "--out", str(out), "--steps", "12", "--n-layer", "1", "--n-embd", "16",
+                    "--block-size", "8", "--batch-size", "4", "--eval-interval", "6", "--eval-iters", "2",
+                    "--quiet"])
+    assert (out / "ckpt.pt").exists()
+    saved = json.loads((out / "metrics.json").read_text())
+    assert len(saved["train_loss"]) == 12 and saved["val"][-1][0] == 12 and saved["tokens_per_s"] > 0
+    assert metrics["final_val_loss"] == saved["final_val_loss"]
+    samples = sample_main(["--sample", "--out", str(out), "--prompt", "All", "--max-new-tokens", "10",
+                           "--seed", "3"])
+    again = sample_main(["--out", str(out), "--prompt", "All", "--max-new-tokens", "10", "--seed", "3"])
+    assert samples == again and samples[0].startswith("All") and len(samples[0]) == 13
+    with pytest.raises(SystemExit, match="not in the vocabulary"):
+        sample_main(["--out", str(out), "--prompt", "Q#"])
+    with pytest.raises(SystemExit, match="train first"):
+        sample_main(["--out", str(tmp_path / "nothing")])
+
+
+# ------------------------------------------------------------------ the sort task learns
+def test_sort_task_learns_quickly():
+    from models.sort_task import exact_accuracy, make_batch, make_dataset, train_sorter
+    tr, te = make_dataset(5, 3, seed=0)
+    assert not set(map(tuple, tr)) & set(map(tuple, te))            # held-out sequences are unseen
+    x, y = make_batch(te[:2])
+    assert x.shape == (2, 9) and (y[:, :4] == -1).all() and (y[:, 4:] == np.sort(te[:2], 1)).all()
+    r = train_sorter(length=5, num_digits=3, n_layer=1, n_head=2, n_embd=32, steps=400, batch_size=64, lr=1e-2,
+                     eval_every=50, seed=0)
+    assert r["accuracy"] >= 0.99, r["history"]
+    assert exact_accuracy(r["model"], te) == r["accuracy"]
