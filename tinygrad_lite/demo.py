@@ -1,0 +1,751 @@
+"""`tinygrad-lite demo`: the three example models trained on embedded data, with pictures and a report.
+
+    from tinygrad_lite import demo
+    demo.run(out="out/demo")            # about three minutes on 2 CPU cores
+    demo.run(out="/tmp/d", fast=True)   # tiny settings, a smoke test (under 30 s)
+
+Stages (each timed; a failing stage is reported and makes the exit status non-zero, the others
+still run and the report is always written):
+
+1. MLP on scikit-learn's bundled 8x8 digits (test accuracy);
+2. skip-gram word vectors on text that ships with Python (nearest neighbours);
+3. a small character-level GPT on the same text (validation loss, a generated sample);
+4. graphs with viz.draw_graph: the MLP training step (forward and backward view) and one
+   attention block (skipped, with install instructions, when Graphviz's `dot` is missing);
+5. plots with viz.plots: training curves, word-vector PCA, attention heat maps;
+6. `report.html`: one self-contained file (inline SVG, base64 PNG) that opens from file://.
+
+The helpers `gpt_samples`, `load_word_vectors` and `draw_model_graph` also serve the
+`sample`, `similar` and `graph` subcommands of the command line.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+GRAPHVIZ_HELP = ("Install Graphviz to render graph pictures: `sudo apt-get install graphviz` (Debian/Ubuntu), "
+                 "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`; "
+                 "`bash run.sh demo` installs it automatically when run as root or with passwordless sudo.")
+
+# Words whose neighbours the demo shows (those present in the vocabulary are used).
+PROBE_WORDS = ("function", "list", "string", "class", "file", "error", "number", "true", "module", "loop",
+               "dictionary", "integer")
+
+
+# ============================================================================================ settings
+
+@dataclass
+class Settings:
+    """Sizes of the demo's runs; `Settings.full()` (about three minutes) or `Settings.fast()` (seconds)."""
+    mlp_hidden: tuple = (128, 64)
+    mlp_epochs: int = 40
+    sg_dim: int = 50
+    sg_epochs: int = 3
+    sg_min_count: int = 5
+    sg_window: int = 5
+    sg_negative: int = 5
+    sg_max_words: int | None = None
+    gpt_layers: int = 2
+    gpt_heads: int = 4
+    gpt_embd: int = 64
+    gpt_block: int = 64
+    gpt_batch: int = 16
+    gpt_steps: int = 350
+    gpt_eval_interval: int = 50
+    gpt_eval_iters: int = 8
+    gpt_text_chars: int | None = None
+    sample_chars: int = 300
+    fast: bool = False
+
+    @classmethod
+    def full(cls):
+        """The real demo: each model learns something visible."""
+        return cls()
+
+    @classmethod
+    def fast(cls):
+        """Tiny settings for tests: every stage runs, nothing is learnt well."""
+        return cls(mlp_hidden=(32,), mlp_epochs=2, sg_dim=16, sg_epochs=1, sg_min_count=3,
+                   sg_max_words=20000, gpt_layers=1, gpt_heads=2, gpt_embd=32, gpt_block=32, gpt_batch=8,
+                   gpt_steps=12, gpt_eval_interval=6, gpt_eval_iters=2, gpt_text_chars=60000,
+                   sample_chars=80, fast=True)
+
+
+# ============================================================================================ stages
+
+@dataclass
+class StageResult:
+    """What one stage produced: status ('ok', 'failed', 'skipped'), time, message, outputs."""
+    name: str
+    status: str = "ok"
+    seconds: float = 0.0
+    message: str = ""
+    data: dict = field(default_factory=dict)
+
+
+class _Demo:
+    """State shared by the stages of one demo run."""
+
+    def __init__(self, out, settings, seed, quiet):
+        self.out = Path(out)
+        self.s = settings
+        self.seed = seed
+        self.quiet = quiet
+        self.results: dict[str, StageResult] = {}
+        self.has_dot = shutil.which("dot") is not None
+        self.errors_log = self.out / "errors.log"
+
+    def log(self, msg):
+        """A progress line on stderr (the report gets the numbers)."""
+        print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+    def stage(self, key, title, fn):
+        """Run one stage, timing it and catching its failure (recorded, with the traceback in errors.log)."""
+        self.log(f"--- {title} ---")
+        res = StageResult(title)
+        t0 = time.perf_counter()
+        try:
+            fn(res)
+        except _Skip as e:
+            res.status, res.message = "skipped", str(e)
+            self.log(f"{title}: skipped: {e}")
+        except Exception as e:  # noqa: BLE001 - report and carry on with the other stages
+            res.status = "failed"
+            res.message = f"{type(e).__name__}: {e}"
+            self.out.mkdir(parents=True, exist_ok=True)
+            with open(self.errors_log, "a", encoding="utf-8") as f:
+                f.write(f"=== {title} ===\n{traceback.format_exc()}\n")
+            self.log(f"{title}: FAILED: {res.message} (traceback in {self.errors_log})")
+        res.seconds = time.perf_counter() - t0
+        if res.status == "ok":
+            self.log(f"{title}: done in {res.seconds:.1f}s")
+        self.results[key] = res
+        return res
+
+
+class _Skip(Exception):
+    """Raised inside a stage that cannot run here for an expected reason (e.g. no Graphviz)."""
+
+
+def _import(modname, what):
+    """Import a module, turning its absence into a clear message."""
+    import importlib
+    try:
+        return importlib.import_module(modname)
+    except ModuleNotFoundError as e:
+        if e.name == modname or modname.startswith(str(e.name) + "."):
+            raise RuntimeError(f"{what} is not available: module {modname} is missing from this installation") \
+                from None
+        raise
+
+
+# ---------------------------------------------------------------------------- MLP
+
+def _stage_mlp(d: _Demo, res: StageResult):
+    """Train the MLP classifier on the bundled digits; record accuracy and the loss curve."""
+    mlp = _import("models.mlp", "the MLP model (models/mlp.py)")
+    import tinygrad_lite as tl
+    tl.manual_seed(d.seed)
+    outdir = d.out / "mlp"
+    m = mlp.demo_run(hidden=d.s.mlp_hidden, epochs=d.s.mlp_epochs, out=str(outdir), seed=d.seed,
+                     quiet=d.quiet) if hasattr(mlp, "demo_run") else _run_main_metrics(
+        mlp, ["--epochs", str(d.s.mlp_epochs), "--hidden", ",".join(map(str, d.s.mlp_hidden)),
+              "--seed", str(d.seed), "--out", str(outdir)] + (["--quiet"] if d.quiet else []), outdir)
+    res.data["metrics"] = m
+    acc = _first(m, "test_accuracy", "test_acc", "accuracy")
+    res.data["accuracy"] = acc
+    if acc is not None:
+        d.log(f"MLP test accuracy: {100 * acc:.2f}%")
+        res.message = f"test accuracy {100 * acc:.2f}%"
+
+
+def _run_main_metrics(mod, argv, outdir):
+    """Call a model's main(argv) and return the metrics.json it wrote to outdir (or its return value)."""
+    ret = mod.main(argv)
+    mpath = Path(outdir) / "metrics.json"
+    if mpath.is_file():
+        with open(mpath, encoding="utf-8") as f:
+            return json.load(f)
+    if isinstance(ret, dict):
+        return ret
+    raise RuntimeError(f"{mod.__name__}.main wrote no metrics.json to {outdir}")
+
+
+def _first(m, *keys):
+    """The first of `keys` present (and not None) in dict m."""
+    for k in keys:
+        if isinstance(m, dict) and m.get(k) is not None:
+            return m[k]
+    return None
+
+
+# ---------------------------------------------------------------------------- skip-gram
+
+def _stage_skipgram(d: _Demo, res: StageResult):
+    """Train skip-gram (negative sampling) on Python's help text; record neighbours and vectors."""
+    sg = _import("models.skipgram", "the skip-gram model (models/skipgram.py)")
+    from models.text import default_corpus
+    sentences = default_corpus()
+    if d.s.sg_max_words:
+        kept, n = [], 0
+        for sent in sentences:
+            if n >= d.s.sg_max_words:
+                break
+            kept.append(sent)
+            n += len(sent)
+        sentences = kept
+    n_tokens = sum(map(len, sentences))
+    d.log(f"skip-gram: {n_tokens:,} words of Python's help text, dim {d.s.sg_dim}, {d.s.sg_epochs} epochs")
+    model, stats = sg.train_sgns(sentences, dim=d.s.sg_dim, window=d.s.sg_window, negative=d.s.sg_negative,
+                                 min_count=d.s.sg_min_count, epochs=d.s.sg_epochs, seed=d.seed,
+                                 progress=not d.quiet)
+    wv = model.wv
+    outdir = d.out / "skipgram"
+    outdir.mkdir(parents=True, exist_ok=True)
+    wv.save(str(outdir / "vectors.tgl"))
+    wv.save_word2vec_format(str(outdir / "vectors.txt"))
+    probes = [w for w in PROBE_WORDS if w in wv][:6]
+    neighbours = {w: wv.most_similar(w, topn=5) for w in probes}
+    pairs = [(a, b) for a, b in (("list", "tuple"), ("string", "bytes"), ("class", "instance"),
+                                  ("error", "exception"), ("list", "file")) if a in wv and b in wv]
+    sims = [(a, b, wv.similarity(a, b)) for a, b in pairs]
+    summary = {"corpus_words": stats.get("corpus_words"), "vocab_size": stats.get("vocab_size"), "dim": wv.dim,
+               "epochs": d.s.sg_epochs, "final_loss": stats.get("final_loss"),
+               "words_per_sec": stats.get("words_per_sec"), "wall_time": stats.get("wall_time")}
+    with open(outdir / "metrics.json", "w", encoding="utf-8") as f:
+        json.dump({**summary, "loss_history": stats.get("loss_history"),
+                   "neighbours": {w: [[x, float(c)] for x, c in nb] for w, nb in neighbours.items()},
+                   "similarities": [[a, b, float(c)] for a, b, c in sims]}, f, indent=1, default=float)
+    res.data.update(summary=summary, neighbours=neighbours, similarities=sims, wv=wv,
+                    history=stats.get("loss_history") or [], probes=probes)
+    for w, nb in neighbours.items():
+        print(f"nearest to {w!r}: " + ", ".join(f"{x} ({c:.2f})" for x, c in nb), flush=True)
+    res.message = f"{summary['vocab_size']} words, {summary['words_per_sec']:,.0f} words/s"
+
+
+def load_word_vectors(path):
+    """Load skip-gram word vectors from a file or a directory holding vectors.tgl / vectors.txt.
+
+    Accepts the tinygrad_lite format written by WordVectors.save and the word2vec text format.
+    Raises FileNotFoundError for a missing path and ValueError for a file that is not vectors.
+    """
+    sg = _import("models.skipgram", "the skip-gram model (models/skipgram.py)")
+    p = Path(path)
+    if p.is_dir():
+        for name in ("vectors.tgl", "vectors.txt"):
+            if (p / name).is_file():
+                p = p / name
+                break
+        else:
+            raise FileNotFoundError(f"no word vectors in directory {p} (looked for vectors.tgl, vectors.txt); "
+                                    "train some with `tinygrad-lite train skipgram --out DIR`")
+    elif not p.exists():
+        raise FileNotFoundError(f"word vectors not found: {p}")
+    try:
+        if p.suffix == ".txt":
+            return sg.WordVectors.load_word2vec_format(str(p))
+        return sg.WordVectors.load(str(p))
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (ValueError, KeyError, TypeError, EOFError, OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read word vectors from {p}: {e}") from None
+
+
+# ---------------------------------------------------------------------------- GPT
+
+def _gpt_text(d):
+    """The embedded character corpus (Python's help topics), cut to the demo's size."""
+    from models.chartext import load_text
+    text = load_text(None)
+    if d.s.gpt_text_chars:
+        text = text[:d.s.gpt_text_chars]
+    return text
+
+
+def _stage_gpt(d: _Demo, res: StageResult):
+    """Train a small character-level GPT; record losses, a sample and attention maps."""
+    gpt = _import("models.gpt", "the GPT model (models/gpt.py)")
+    from models.chartext import CharVocab, train_val_split
+    import tinygrad_lite as tl
+    tl.manual_seed(d.seed)
+    text = _gpt_text(d)
+    vocab = CharVocab.from_text(text)
+    data = vocab.encode(text)
+    train_data, val_data = train_val_split(data, 0.1)
+    cfg = gpt.GPTConfig(vocab_size=len(vocab), block_size=d.s.gpt_block, n_layer=d.s.gpt_layers,
+                        n_head=d.s.gpt_heads, n_embd=d.s.gpt_embd, dropout=0.0)
+    tc = gpt.TrainConfig(max_iters=d.s.gpt_steps, batch_size=d.s.gpt_batch, learning_rate=2e-3, min_lr=2e-4,
+                         warmup_iters=max(1, min(30, d.s.gpt_steps // 10)), eval_interval=d.s.gpt_eval_interval,
+                         eval_iters=d.s.gpt_eval_iters, seed=d.seed + 1337)
+    model = gpt.GPT(cfg)
+    d.log(f"GPT: {model.num_params():,} parameters, {len(text):,} characters of Python's help text, "
+          f"vocabulary {len(vocab)}, {tc.max_iters} steps")
+    bar = _progress(tc.max_iters, "gpt", "tok", d.quiet)
+    tok = tc.batch_size * cfg.block_size
+
+    def on_step(it, loss, lr, dt):
+        bar.update(1, items=tok, loss=loss)
+
+    metrics = gpt.train(model, train_data, val_data, tc, on_step=on_step)
+    bar.close()
+    outdir = d.out / "gpt"
+    outdir.mkdir(parents=True, exist_ok=True)
+    final_val = metrics["val"][-1][2] if metrics["val"] else None
+    gpt.save_checkpoint(str(outdir / "ckpt.pt"), model, vocab, {"iter": tc.max_iters, "val": final_val})
+    prompt = "The "
+    out = model.generate(vocab.encode(prompt)[None, :], d.s.sample_chars, temperature=0.8, generator=d.seed)
+    sample = vocab.decode(out._data[0])
+    summary = {"parameters": model.num_params(), "steps": tc.max_iters, "batch_size": tc.batch_size,
+               "block_size": cfg.block_size, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+               "vocab_size": len(vocab), "final_train_loss": metrics["train_loss"][-1] if metrics["train_loss"]
+               else None, "final_val_loss": final_val, "tokens_per_s": metrics["tokens_per_s"],
+               "train_seconds": metrics["train_seconds"], "uniform_loss": math.log(len(vocab))}
+    with open(outdir / "metrics.json", "w", encoding="utf-8") as f:
+        json.dump({**summary, "train_loss": metrics["train_loss"], "val": metrics["val"], "sample": sample}, f,
+                  indent=1)
+    (outdir / "sample.txt").write_text(sample, encoding="utf-8")
+    res.data.update(summary=summary, history=metrics["train_loss"], val=metrics["val"], sample=sample,
+                    model=model, vocab=vocab, text=text)
+    d.log(f"GPT validation loss {final_val:.3f} (uniform guess: {math.log(len(vocab)):.3f}); sample:")
+    print(sample if len(sample) < 400 else sample[:400] + "...", flush=True)
+    res.message = f"val loss {final_val:.3f}" if final_val is not None else ""
+
+
+def gpt_attention_weights(model, idx):
+    """Attention weights of every layer of a models.gpt.GPT for token ids idx (T,) -> list of (H, T, T) arrays.
+
+    Recomputes softmax(q kᵀ/√D) with the causal mask from the block's own projections (the
+    model itself uses the fused scaled_dot_product_attention, which does not return weights).
+    """
+    import tinygrad_lite as tl
+    idx = np.asarray(idx, dtype=np.int64)[None, :]
+    T = idx.shape[1]
+    maps = []
+    with tl.no_grad():
+        x = model.wte(tl.Tensor(idx)) + model.wpe(tl.arange(T))
+        for block in model.h:
+            attn = block.attn
+            C, H = attn.n_embd, attn.n_head
+            q, k, _ = attn.c_attn(block.ln_1(x)).split(C, dim=2)
+            q = q.reshape(1, T, H, C // H).transpose(1, 2).numpy().astype(np.float64)
+            k = k.reshape(1, T, H, C // H).transpose(1, 2).numpy().astype(np.float64)
+            s = q @ np.swapaxes(k, -1, -2) / math.sqrt(C // H)
+            s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+            w = np.exp(s - s.max(-1, keepdims=True))
+            w /= w.sum(-1, keepdims=True)
+            maps.append(w[0])
+            x = block(x)
+    return maps
+
+
+def gpt_samples(gpt, ckpt, prompt="\n", max_new_tokens=300, temperature=0.8, top_k=None, num_samples=1, seed=1337):
+    """Load a GPT checkpoint (module models.gpt as `gpt`) and return `num_samples` generated strings.
+
+    Raises ValueError for a prompt with characters outside the vocabulary or a checkpoint
+    without a vocabulary, and the checkpoint loader's error for a corrupt file.
+    """
+    try:
+        model, vocab, _ = gpt.load_checkpoint(str(ckpt))
+    except (ValueError, KeyError, TypeError, EOFError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"cannot read GPT checkpoint {ckpt}: {e}") from None
+    if vocab is None:
+        raise ValueError(f"{ckpt} has no character vocabulary (it was not trained on text)")
+    if not prompt:
+        raise ValueError("--prompt is empty: give at least one character to continue")
+    ids = vocab.encode(prompt)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(num_samples):
+        toks = model.generate(ids[None, :], max_new_tokens, temperature=temperature, top_k=top_k, generator=rng)
+        out.append(vocab.decode(toks._data[0]))
+    return out
+
+
+# ---------------------------------------------------------------------------- graphs
+
+def _step_skipgram(seed):
+    """The tutorial's three-word skip-gram step (king -> queen): loss, params, title."""
+    sg = _import("models.skipgram", "the skip-gram model (models/skipgram.py)")
+    model = sg.SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
+                               W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
+    loss = model.loss([0], [1])
+    params = {"W_e": model.W_e, "W_o": model.W_o, "b_o": model.b_o}
+    return loss, {"params": params}, "skip-gram step: centre 'king', context 'queen' (vocabulary king, queen, car)"
+
+
+def _step_attention(seed):
+    """One causal multi-head attention block (2 heads, 8 features, 4 tokens) with an MSE loss."""
+    att = _import("models.attention", "the attention module (models/attention.py)")
+    import tinygrad_lite as tl
+    from tinygrad_lite.nn import functional as F
+    tl.manual_seed(seed)
+    block = att.MultiHeadAttention(8, 2)
+    x = tl.randn(1, 4, 8)
+    target = tl.randn(1, 4, 8)
+    out, _ = block(x, causal=True)
+    loss = F.mse_loss(out, target)
+    return loss, {"model": block}, "one causal self-attention block: 2 heads, 4 tokens of 8 features, MSE loss"
+
+
+def _step_gpt(seed):
+    """A 2-layer GPT (16 features, 2 heads, 8 tokens) on random token ids."""
+    gpt = _import("models.gpt", "the GPT model (models/gpt.py)")
+    import tinygrad_lite as tl
+    tl.manual_seed(seed)
+    cfg = gpt.GPTConfig(vocab_size=12, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    model = gpt.GPT(cfg)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, 12, size=(2, 8))
+    _, loss = model(tl.Tensor(idx[:, :-1]), tl.Tensor(idx[:, 1:]))
+    return loss, {"model": model}, "GPT training step: 2 layers, 2 heads, 16 features, 7 tokens, batch 2"
+
+
+def _step_mlp(seed):
+    """The MLP classifier (64 -> 16 -> 10, ReLU) on a batch of 4 digits with cross-entropy."""
+    mlp = _import("models.mlp", "the MLP model (models/mlp.py)")
+    import tinygrad_lite as tl
+    tl.manual_seed(seed)
+    loss, model = mlp.graph_step(seed=seed) if hasattr(mlp, "graph_step") else _mlp_step_generic(mlp, seed)
+    return loss, {"model": model}, "MLP training step: 64 pixels -> 16 hidden (ReLU) -> 10 classes, batch 4"
+
+
+def _mlp_step_generic(mlp, seed):
+    """Build models.mlp.MLP(64, [16], 10) and compute the cross-entropy of a small digits batch."""
+    import tinygrad_lite as tl
+    from tinygrad_lite.nn import functional as F
+    model = mlp.MLP(64, [16], 10)
+    x, y = _digits_batch(4, seed)
+    loss = F.cross_entropy(model(tl.Tensor(x)), tl.Tensor(y))
+    return loss, model
+
+
+def _digits_batch(n, seed):
+    """n digit images (n, 64) float32 scaled to [0, 1] and labels (n,), from scikit-learn if present."""
+    rng = np.random.default_rng(seed)
+    try:
+        from sklearn.datasets import load_digits
+        d = load_digits()
+        i = rng.choice(len(d.target), n, replace=False)
+        return (d.data[i] / 16.0).astype(np.float32), d.target[i].astype(np.int64)
+    except ImportError:
+        return rng.random((n, 64), dtype=np.float32), rng.integers(0, 10, n)
+
+
+GRAPH_STEPS = {"mlp": _step_mlp, "skipgram": _step_skipgram, "attention": _step_attention, "gpt": _step_gpt}
+
+
+def draw_model_graph(model, out, backward=False, values=False, grads=False, collapse_depth=None, max_nodes=None,
+                     seed=0, explain=False):
+    """Draw one training step of a tiny `model` ('mlp', 'skipgram', 'attention', 'gpt') to file `out`.
+
+    The format follows the extension (.svg, .png, .pdf; .dot/.gv writes DOT text without Graphviz).
+    Returns (path, info) where info has 'summary' (node counts), 'title' and, with explain=True,
+    'explain' (viz.explain_backward's text). Raises ValueError for an unknown model or format and
+    viz.GraphvizNotInstalled when `dot` is needed but missing.
+    """
+    if model not in GRAPH_STEPS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(GRAPH_STEPS)}")
+    ext = Path(out).suffix.lower()
+    if ext not in (".svg", ".png", ".pdf", ".dot", ".gv"):
+        raise ValueError(f"--out {out!r}: unsupported extension {ext or '(none)'}; use .svg, .png, .pdf or .dot")
+    viz = _import("viz", "the graph drawing package (viz/)")
+    loss, naming, title = GRAPH_STEPS[model](seed)
+    if grads or backward:
+        loss.backward(retain_graph=True)
+    if model == "gpt" and collapse_depth is None:
+        collapse_depth = 2
+    kw = dict(show_values=values, show_grads=grads, backward=backward, collapse_depth=collapse_depth, title=title,
+              **naming)
+    if max_nodes is not None:
+        kw["max_nodes"] = max_nodes
+    dot = viz.draw_graph(loss, **kw)
+    info = {"title": title}
+    if explain:
+        info["explain"] = viz.explain_backward(loss, **naming)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    viz.render(dot, str(out))
+    src = dot.source
+    info["summary"] = f"{src.count('->')} edges"
+    return Path(out), info
+
+
+def _stage_graphs(d: _Demo, res: StageResult):
+    """Render the MLP step (forward, backward view) and one attention block; DOT files always."""
+    viz = _import("viz", "the graph drawing package (viz/)")
+    gdir = d.out / "graphs"
+    gdir.mkdir(parents=True, exist_ok=True)
+    jobs = [("mlp_forward", "mlp", dict(values=True), "MLP training step, forward: tensors with shapes, op "
+                                                       "by op, parameters named after the module"),
+            ("mlp_backward", "mlp", dict(backward=True, grads=True), "MLP training step, backward view: ops "
+                                                                     "numbered in the order backward visits "
+                                                                     "them, coloured by gradient size"),
+            ("attention_block", "attention", dict(grads=True), "One causal self-attention block (2 heads): "
+                                                               "Q, K, V projections, scores, mask, softmax"),
+            ("skipgram_step", "skipgram", dict(values=True, grads=True), "The tutorial's skip-gram step with "
+                                                                         "values and gradients")]
+    made, explain, errors = [], {}, []
+    res.data.update(graphs=made, explain=explain, errors=errors)
+    for name, model, opts, caption in jobs:  # one failing graph does not stop the others
+        try:
+            dot_path = gdir / f"{name}.dot"
+            draw_model_graph(model, dot_path, seed=d.seed, **opts)
+            entry = {"name": name, "caption": caption, "dot": dot_path, "image": None}
+            if d.has_dot:
+                entry["image"] = gdir / f"{name}.svg"
+                draw_model_graph(model, entry["image"], seed=d.seed, **opts)
+            made.append(entry)
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+            d.log(f"graph {name} failed: {e}")
+    try:
+        loss, naming, _ = _step_mlp(d.seed)
+        loss.backward(retain_graph=True)
+        explain["mlp"] = viz.explain_backward(loss, **naming)
+        (gdir / "mlp_explain_backward.txt").write_text(explain["mlp"], encoding="utf-8")
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"explain_backward(mlp): {type(e).__name__}: {e}")
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(jobs) + 1} graph jobs failed: " + "; ".join(errors))
+    if not d.has_dot:
+        res.message = "Graphviz 'dot' not found: DOT files written, pictures skipped"
+        d.log(f"graphs: {res.message}. {GRAPHVIZ_HELP}")
+    else:
+        res.message = f"{len(made)} graphs"
+
+
+# ---------------------------------------------------------------------------- plots
+
+def _stage_plots(d: _Demo, res: StageResult):
+    """Training curves, word-vector PCA and GPT attention heat maps as PNG files (viz.plots)."""
+    plots = _import("viz.plots", "the plotting module (viz/plots.py)")
+    pdir = d.out / "plots"
+    pdir.mkdir(parents=True, exist_ok=True)
+    made = []
+    mlp_r, sg_r, gpt_r = (d.results.get(k) for k in ("mlp", "skipgram", "gpt"))
+    if mlp_r and mlp_r.status == "ok":
+        m = mlp_r.data.get("metrics") or {}
+        hist = _first(m, "train_loss", "loss_history", "history")
+        val = _first(m, "test_loss", "val_loss")
+        if hist:
+            path = pdir / "mlp_curve.png"
+            val = val if isinstance(val, list) and val else None
+            plots.plot_training_curves({"loss": hist}, str(path), val_loss=val, title="MLP on digits: loss")
+            made.append(("mlp", path, "MLP training loss" + (" and test loss" if val else "")))
+    if sg_r and sg_r.status == "ok" and sg_r.data.get("history"):
+        path = pdir / "skipgram_curve.png"
+        plots.plot_training_curves({"loss": sg_r.data["history"]}, str(path),
+                                   title="Skip-gram: mean loss per (centre, context) pair, per epoch")
+        made.append(("skipgram", path, "Skip-gram loss per epoch"))
+    if sg_r and sg_r.status == "ok":
+        wv = sg_r.data["wv"]
+        words = list(sg_r.data["probes"])
+        for w in list(words):
+            words += [x for x, _ in sg_r.data["neighbours"].get(w, [])[:3]]
+        words = list(dict.fromkeys(words))[:30]
+        path = pdir / "word_vectors_pca.png"
+        plots.plot_embeddings_pca(np.stack([wv[w] for w in words]), words, str(path),
+                                  title="Skip-gram word vectors (PCA)")
+        made.append(("skipgram", path, "Word vectors projected on their two principal components: "
+                                       "probe words and their nearest neighbours"))
+    if gpt_r and gpt_r.status == "ok":
+        hist = gpt_r.data["history"]
+        val = gpt_r.data["val"]
+        path = pdir / "gpt_curve.png"
+        plots.plot_training_curves({"loss": hist}, str(path), val_loss=[(v[0], v[2]) for v in val] or None,
+                                   title="GPT: cross-entropy per character")
+        made.append(("gpt", path, "GPT training loss per step and validation loss"))
+        model, vocab = gpt_r.data["model"], gpt_r.data["vocab"]
+        snippet = "def f(x):\n    return x"
+        snippet = "".join(c for c in snippet if c in vocab.stoi)[:model.config.block_size]
+        maps = gpt_attention_weights(model, vocab.encode(snippet))
+        path = pdir / "gpt_attention.png"
+        plots.plot_attention(maps[0], [{"\n": "\\n", " ": "\u2423"}.get(c, c) for c in snippet], str(path), title="GPT layer 0: attention weights per head")
+        made.append(("gpt", path, f"Attention weights of the first layer on {snippet!r}: row = query "
+                                  "position, column = key position (causal: nothing above the diagonal)"))
+    res.data["plots"] = made
+    res.message = f"{len(made)} plots"
+
+# ---------------------------------------------------------------------------- progress bar
+
+class _NullBar:
+    def update(self, *a, **k):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, desc, unit, quiet):
+    """models.progress.Progress when available (and not quiet), else a silent stand-in."""
+    if quiet:
+        return _NullBar()
+    try:
+        from models.progress import Progress
+    except ImportError:
+        return _NullBar()
+    return Progress(total=total, desc=desc, unit=unit)
+
+
+# ============================================================================================ report
+
+def _status_box(sec, r):
+    """An error/skip box for a stage that did not complete; True if the stage is ok."""
+    if r is None:
+        sec.note("This stage did not run.", kind="error")
+        return False
+    if r.status == "failed":
+        sec.note(f"This stage failed: {r.message} (the traceback is in errors.log).", kind="error")
+        return False
+    if r.status == "skipped":
+        sec.note(f"Skipped: {r.message}")
+        return False
+    return True
+
+
+def _plots_for(d, key):
+    pr = d.results.get("plots")
+    return [(p, c) for k, p, c in (pr.data.get("plots", []) if pr else []) if k == key]
+
+
+def write_report(d: _Demo, total_seconds):
+    """Write d.out/report.html from the stage results; returns its path."""
+    from .report import Report
+    s = d.s
+    rep = Report("tinygrad_lite demo", subtitle="Three models trained from scratch with a numpy autograd engine: "
+                 "an MLP on handwritten digits, skip-gram word vectors and a character-level GPT, with pictures "
+                 "of their computation graphs.")
+    ov = rep.section("Overview")
+    ov.text(f"Settings: {'--fast (tiny smoke-test sizes: the numbers mean little)' if s.fast else 'full demo'}; "
+            f"seed {d.seed}; total wall time {total_seconds:.1f} s.")
+    ov.table(["stage", "status", "seconds", "result"],
+             [[r.name, r.status, round(r.seconds, 1), r.message] for r in d.results.values()])
+
+    # --- MLP
+    sec = rep.section("MLP on the digits", intro="A multi-layer perceptron (weighted sums, bias, activation) "
+                      "classifies scikit-learn's bundled 8x8 images of handwritten digits (1,797 images, a fixed "
+                      "train/test split).")
+    r = d.results.get("mlp")
+    if _status_box(sec, r):
+        m = r.data.get("metrics") or {}
+        rows = [[k, v] for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if r.data.get("accuracy") is not None:
+            sec.html(f'<p class="ok"><b>Test accuracy: {100 * r.data["accuracy"]:.2f}%</b></p>')
+        sec.table(["metric", "value"], rows)
+        for p, c in _plots_for(d, "mlp"):
+            sec.image(p, c, max_width=700)
+
+    # --- skip-gram
+    sec = rep.section("Skip-gram word vectors", intro="Skip-gram with negative sampling (word2vec's recipe) learns "
+                      "a vector per word from the text of Python's own help pages (pydoc_data, shipped with "
+                      "Python): words used in similar contexts get similar vectors.")
+    r = d.results.get("skipgram")
+    if _status_box(sec, r):
+        sec.table(["metric", "value"], [[k, v] for k, v in r.data["summary"].items() if v is not None])
+        sec.heading("Nearest neighbours (cosine similarity)")
+        sec.table(["word"] + [f"#{i + 1}" for i in range(5)],
+                  [[w] + [f"{x} ({c:.2f})" for x, c in nb] for w, nb in r.data["neighbours"].items()])
+        if r.data["similarities"]:
+            sec.heading("Similarity of a few pairs")
+            sec.table(["word a", "word b", "cosine"], [[a, b, c] for a, b, c in r.data["similarities"]])
+        for p, c in _plots_for(d, "skipgram"):
+            sec.image(p, c, max_width=800)
+
+    # --- GPT
+    sec = rep.section("Character-level GPT", intro="A small decoder-only transformer (token and position "
+                      "embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP) learns to "
+                      "predict the next character of Python's help text. AdamW, warmup and cosine decay, "
+                      "gradient clipping.")
+    r = d.results.get("gpt")
+    if _status_box(sec, r):
+        sm = r.data["summary"]
+        sec.table(["metric", "value"], [[k, v] for k, v in sm.items() if v is not None])
+        sec.text(f"A uniform guess over the {sm['vocab_size']} characters has loss ln {sm['vocab_size']} = "
+                 f"{sm['uniform_loss']:.3f}; the validation loss is measured on the last 10% of the text, "
+                 "which the model never trained on.")
+        sec.heading("A generated sample (temperature 0.8, prompt 'The ')")
+        sec.pre(r.data["sample"])
+        for p, c in _plots_for(d, "gpt"):
+            sec.image(p, c, max_width=900)
+
+    # --- graphs
+    sec = rep.section("Computation graphs", intro="Drawn by viz.draw_graph from the tensors of a real training "
+                      "step: tensors with their names and shapes, the ops between them, and (in the backward view) "
+                      "the order in which backpropagation visits the ops, coloured by gradient size.")
+    r = d.results.get("graphs")
+    if _status_box(sec, r) or (r is not None and r.data.get("graphs")):
+        if not d.has_dot:
+            sec.note("Graph pictures were skipped: Graphviz's 'dot' program is not installed. The DOT source of "
+                     "each graph is in graphs/*.dot. " + GRAPHVIZ_HELP)
+        for g in r.data["graphs"]:
+            sec.heading(g["caption"])
+            if g["image"] is not None:
+                sec.image(g["image"], f"{g['name']}.svg (DOT source: graphs/{g['name']}.dot)")
+            else:
+                sec.text(f"DOT source: graphs/{g['name']}.dot")
+        if r.data.get("explain", {}).get("mlp"):
+            sec.heading("The MLP's backward pass, step by step (viz.explain_backward)")
+            sec.pre(r.data["explain"]["mlp"])
+    pr = d.results.get("plots")
+    if pr is not None and pr.status != "ok":
+        sec = rep.section("Plots")
+        _status_box(sec, pr)
+
+    # --- files and environment
+    sec = rep.section("Files and environment")
+    files = sorted(str(p.relative_to(d.out)) for p in d.out.rglob("*") if p.is_file() and p.name != "report.html")
+    sec.table(["file", "bytes"], [[f, (d.out / f).stat().st_size] for f in files])
+    env = [["python", platform.python_version()], ["numpy", np.__version__], ["platform", platform.platform()],
+           ["Graphviz dot", _dot_version() if d.has_dot else "not installed (graph pictures skipped)"]]
+    sec.table(["component", "version"], env)
+    sec.text("Reproduce with: tinygrad-lite demo" + (" --fast" if s.fast else "") + f" --seed {d.seed}. "
+             "Query the outputs: tinygrad-lite similar skipgram function class, "
+             "tinygrad-lite sample gpt --prompt 'The '.")
+    return rep.write(d.out / "report.html")
+
+
+def _dot_version():
+    import subprocess
+    try:
+        p = subprocess.run(["dot", "-V"], capture_output=True, text=True, timeout=10)
+        return (p.stderr or p.stdout).strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ============================================================================================ entry point
+
+def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
+    """Run the whole demo into directory `out`; returns the exit status (0 when every stage worked)."""
+    t0 = time.perf_counter()
+    d = _Demo(out, settings or (Settings.fast() if fast else Settings.full()), seed, quiet)
+    d.out.mkdir(parents=True, exist_ok=True)
+    if d.errors_log.exists():
+        d.errors_log.unlink()
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    d.log(f"writing to {d.out}/ ({'fast smoke-test settings' if fast else 'about three minutes on 2 cores'})")
+    d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
+    d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
+    d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
+    d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
+    d.stage("plots", "Plots", lambda r: _stage_plots(d, r))
+    total = time.perf_counter() - t0
+    path = write_report(d, total)
+    failed = [r.name for r in d.results.values() if r.status == "failed"]
+    d.log(f"report: {path}  (open it in a browser; total {total:.0f}s)")
+    if failed:
+        print(f"tinygrad-lite demo: {len(failed)} stage(s) failed: {', '.join(failed)}; "
+              f"see {d.errors_log} and the report", file=sys.stderr)
+        return 1
+    return 0
