@@ -110,7 +110,8 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         if g is None:
             continue
         if _is_sparse(g):
-            p.grad = type(g)(g.indices, np.clip(g.values, -c, c), g.shape, g.is_coalesced)
+            g = g.coalesce()  # clamp the summed rows, not the pieces
+            p.grad = type(g)(g.indices, np.clip(g.values, -c, c), g.shape, True)
         elif g.requires_grad or not g._data.flags.writeable:
             p.grad = Tensor._leaf(np.clip(g._data, -c, c))
         else:
