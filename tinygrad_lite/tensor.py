@@ -193,7 +193,8 @@ class Tensor:
         as in PyTorch; call .detach().numpy()."""
         if self.requires_grad:
             raise RuntimeError("numpy(): this tensor requires grad; call tensor.detach().numpy() instead")
-        return self._data
+        d = self._data
+        return d if type(d) is np.ndarray else np.asarray(d)  # 0-d op results are stored as numpy scalars
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -446,8 +447,10 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
-            out = self if min is None else self.maximum(min)
-            return out if max is None else out.minimum(max)
+            # bounds picked with where, so x exactly at a bound keeps its gradient (as PyTorch; maximum
+            # would split it in half on the tie)
+            out = self if min is None else where(self < min, min, self)
+            return out if max is None else where(out > max, max, out)
         return self._unary(CLAMP, (min, max))
 
     clip = clamp
@@ -539,7 +542,8 @@ class Tensor:
         axes = _norm_axes("var", dim, self.ndim)
         n = self._data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
         d = self - self.mean(dim, keepdim=True)
-        return (d * d).sum(dim, keepdim) * (1.0 / max(n - correction, 0) if n - correction > 0 else float("nan"))
+        # no degrees of freedom left: divide by 0 as PyTorch does (inf, or nan for 0/0)
+        return (d * d).sum(dim, keepdim) * (1.0 / (n - correction) if n - correction > 0 else float("inf"))
 
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
@@ -755,7 +759,7 @@ def _promote(a, b):
         return a, b.astype(a.dtype)
     if kb == "f" and ka != "f":
         return a.astype(b.dtype), b
-    if ka == kb == "f":
+    if ka == kb or (ka in "iu" and kb in "iu"):  # same category: a 0-d operand acts as a scalar
         if a.ndim == 0 and b.ndim:
             return a.astype(b.dtype), b
         if b.ndim == 0 and a.ndim:

@@ -55,7 +55,7 @@ def compare(ours, theirs, *arrays, seed=0, rtol=RTOL, atol=ATOL, backward=True):
                 continue
             assert x.grad is not None
             assert x.grad.dtype == x.dtype
-            np.testing.assert_allclose(x.grad._data, t.grad.numpy(), rtol=rtol, atol=atol)
+            np.testing.assert_allclose(np.asarray(x.grad), t.grad.numpy(), rtol=rtol, atol=atol)  # (or row-sparse)
 
 
 R = np.random.default_rng(1234)
@@ -92,8 +92,9 @@ for sx, sy in BCAST:
     add_case("pow", lambda a, b: a ** b, lambda a, b: a ** b, pos(*sx), rn(*sy))
     add_case("maximum", lambda a, b: a.maximum(b), torch.maximum, rn(*sx), rn(*sy))
     add_case("minimum", lambda a, b: tl.minimum(a, b), torch.minimum, rn(*sx), rn(*sy))
-    add_case("where", lambda a, b, c=mask(*sx): tl.where(Tensor(c), a, b),
-             lambda a, b, c=mask(*sx): torch.where(torch.tensor(c), a, b), rn(*sx), rn(*sy))
+    m = mask(*sx)
+    add_case("where", lambda a, b, c=m: tl.where(Tensor(c), a, b),
+             lambda a, b, c=m: torch.where(torch.tensor(c), a, b), rn(*sx), rn(*sy))
 for s in [(), (5,), (2, 3), (2, 1, 3)]:
     add_case("add", lambda a: 2.5 + a, lambda a: 2.5 + a, rn(*s))
     add_case("sub", lambda a: 2.5 - a, lambda a: 2.5 - a, rn(*s))
@@ -144,15 +145,15 @@ for s, dims in [((), [None]), ((5,), [None, 0, -1]), ((2, 3, 4), [None, 0, 1, -1
         td = tuple(range(len(s))) if d is None else d
         for keep in (False, True):
             add_case("sum", lambda a, d=d, k=keep: a.sum(d, k),
-                     lambda a, d=d, k=keep: a.sum(td if d is None and k else d if d is not None else (), keepdim=k)
-                     if (d is not None or k) else a.sum(), rn(*s))
+                     lambda a, d=td, k=keep: a.sum(d, keepdim=k) if d != () else a.sum(), rn(*s))
             add_case("amax", lambda a, d=d, k=keep: a.amax(d, k), lambda a, d=td, k=keep: a.amax(d, k), rn(*s))
             add_case("amin", lambda a, d=d, k=keep: a.amin(d, k), lambda a, d=td, k=keep: a.amin(d, k), rn(*s))
             add_case("logsumexp", lambda a, d=d, k=keep: a.logsumexp(d, k),
                      lambda a, d=td, k=keep: a.logsumexp(d, k), rn(*s))
             add_case("mean", lambda a, d=d, k=keep: a.mean(d, k), lambda a, d=td, k=keep: a.mean(d, k), rn(*s))
             if s:
-                for c in (0, 1, 2):
+                n = int(np.prod([s[j] for j in ((td,) if isinstance(td, int) else td)]))
+                for c in [c for c in (0, 1, 2) if c < n]:  # no degrees of freedom left: see test_var_without_dof
                     add_case("var", lambda a, d=d, k=keep, c=c: a.var(d, k, correction=c),
                              lambda a, d=td, k=keep, c=c: a.var(d, keepdim=k, correction=c), rn(*s))
                     add_case("std", lambda a, d=d, k=keep, c=c: a.std(d, k, correction=c),
@@ -205,13 +206,71 @@ add_case("cat", lambda a, b: tl.cat([a, b], 1), lambda a, b: torch.cat([a, b], 1
 add_case("split", lambda a: a.split(2, 1), lambda a: a.split(2, 1), rn(3, 5))
 add_case("split", lambda a: a.split([1, 3, 1], 1), lambda a: a.split([1, 3, 1], 1), rn(3, 5))
 add_case("split", lambda a: a.chunk(2, 0), lambda a: a.chunk(2, 0), rn(3, 5))
-add_case("masked_fill", lambda a, m=mask(3, 4): a.masked_fill(Tensor(m), -1e9),
-         lambda a, m=mask(3, 4): a.masked_fill(torch.tensor(m), -1e9), rn(3, 4))
-add_case("masked_fill", lambda a, m=mask(4): a.masked_fill(Tensor(m), 0.0),
-         lambda a, m=mask(4): a.masked_fill(torch.tensor(m), 0.0), rn(3, 4))
+for m in (mask(3, 4), mask(4), mask(3, 1)):
+    add_case("masked_fill", lambda a, m=m: a.masked_fill(Tensor(m), -1e9),
+             lambda a, m=m: a.masked_fill(torch.tensor(m), -1e9), rn(3, 4))
 for k in (-1, 0, 2):
     add_case("tril", lambda a, k=k: a.tril(k), lambda a, k=k: a.tril(k), rn(2, 3, 4))
     add_case("triu", lambda a, k=k: a.triu(k), lambda a, k=k: a.triu(k), rn(2, 4, 3))
+
+# nn primitives (through the public functional API)
+import importlib  # noqa: E402
+import pkgutil  # noqa: E402
+
+for _m in pkgutil.walk_packages(tl.__path__, "tinygrad_lite."):  # every module that registers ops
+    try:
+        importlib.import_module(_m.name)
+    except ImportError:
+        pass
+from tinygrad_lite.nn import functional as F  # noqa: E402
+from tinygrad_lite import sparse as _sparse  # noqa: E402
+from tinygrad_lite.ops.fused import masked_softmax as _masked_softmax  # noqa: E402
+TF = torch.nn.functional
+
+for s in [(), (7,), (2, 3)]:
+    add_case("erf", F.erf, torch.erf, rn(*s, lo=-5, hi=5))
+    add_case("gelu", F.gelu, TF.gelu, rn(*s, lo=-5, hi=5))
+    add_case("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh"),
+             rn(*s, lo=-5, hi=5))
+    add_case("logsigmoid", F.logsigmoid, TF.logsigmoid, rn(*s, lo=-40, hi=40))
+add_case("erf", F.erf, torch.erf, np.array([0.0, 0.5, -0.5, 4.0, -4.0, 6.0, 30.0, -30.0]))
+add_case("logsigmoid", F.logsigmoid, TF.logsigmoid, np.array([-800.0, -40.0, 0.0, 40.0, 800.0]))
+for sx in [(4,), (3, 4), (2, 3, 4)]:
+    add_case("linear", F.linear, TF.linear, rn(*sx), rn(5, 4), rn(5))
+    add_case("linear", lambda a, w: F.linear(a, w), lambda a, w: TF.linear(a, w), rn(*sx), rn(5, 4))
+    add_case("linear", tl.linear, TF.linear, rn(*sx), rn(5, 4), rn(5))
+    add_case("layer_norm", lambda a, w, b: F.layer_norm(a, (4,), w, b), lambda a, w, b: TF.layer_norm(a, (4,), w, b),
+             rn(*sx), rn(4), rn(4))
+    add_case("layer_norm_nobias", lambda a, w: F.layer_norm(a, (4,), w), lambda a, w: TF.layer_norm(a, (4,), w),
+             rn(*sx), rn(4))
+_idx = np.array([[0, 2, 2], [4, 0, 1]])
+for pad in (None, 0, 2):
+    add_case("embedding", lambda w, p=pad: F.embedding(Tensor(_idx), w, padding_idx=p),
+             lambda w, p=pad: TF.embedding(torch.tensor(_idx), w, padding_idx=p), rn(5, 3))
+    add_case("embedding_sparse", lambda w, p=pad: _sparse.embedding(w, Tensor(_idx), padding_idx=p),
+             lambda w, p=pad: TF.embedding(torch.tensor(_idx), w, padding_idx=p), rn(5, 3))
+_t = np.array([0, 3, 1, 3, 2])
+_w = R.uniform(0.5, 2.0, 4)
+for red in ("mean", "sum", "none"):
+    for kw in ({}, {"label_smoothing": 0.1}, {"ignore_index": 3}, {"weight": _w},
+               {"weight": _w, "label_smoothing": 0.2, "ignore_index": 1}):
+        add_case("cross_entropy_idx",
+                 lambda a, r=red, k=kw: F.cross_entropy(a, Tensor(_t), reduction=r, **{
+                     n: Tensor(v) if n == "weight" else v for n, v in k.items()}),
+                 lambda a, r=red, k=kw: TF.cross_entropy(a, torch.tensor(_t), reduction=r, **{
+                     n: torch.tensor(v) if n == "weight" else v for n, v in k.items()}), rn(5, 4, lo=-4, hi=4))
+add_case("cross_entropy_idx", lambda a: F.cross_entropy(a, Tensor(np.array([1, 0]))),
+         lambda a: TF.cross_entropy(a, torch.tensor([1, 0])), np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]]))
+add_case("cross_entropy_idx", lambda a: F.cross_entropy(a, Tensor(np.array([[1, 0, 2], [0, 0, 1]]))),
+         lambda a: TF.cross_entropy(a, torch.tensor([[1, 0, 2], [0, 0, 1]])), rn(2, 3, 3))
+_hide = R.random((2, 3, 4)) < 0.4
+_hide[..., 1] = False
+for scale in (1.0, 0.5):
+    add_case("masked_softmax", lambda a, sc=scale: _masked_softmax(a, sc, Tensor(_hide)),
+             lambda a, sc=scale: (a * sc).masked_fill(torch.tensor(_hide), -np.inf).softmax(-1), rn(2, 3, 4))
+    add_case("masked_softmax", lambda a, sc=scale: _masked_softmax(a, sc, Tensor(np.triu(np.ones((4, 4), bool), 1))),
+             lambda a, sc=scale: (a * sc).masked_fill(torch.tensor(np.triu(np.ones((4, 4), bool), 1)), -np.inf)
+             .softmax(-1), rn(2, 4, 4))
 
 # registry ops that PyTorch does not have as such (tested in tests/test_ops_gradcheck.py)
 NO_TORCH_COUNTERPART = {"index_scatter": "internal adjoint of getitem (exercised by getitem double backward)"}
@@ -317,3 +376,13 @@ def test_double_backward_matches_torch():
     (thv,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), tx)
     np.testing.assert_allclose(g._data, tg.detach().numpy(), rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(hv._data, thv.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_var_without_degrees_of_freedom():
+    """n - correction <= 0: PyTorch divides by 0 (inf; nan where the sum of squares is 0)."""
+    x = rn(2, 3)
+    for dim, c in ((0, 2), (1, 3), (0, 5)):
+        ours = Tensor(x).var(dim, correction=c)
+        theirs = torch.tensor(x).var(dim, correction=c)
+        np.testing.assert_array_equal(ours._data, theirs.numpy())
+    np.testing.assert_array_equal(Tensor(np.ones((1, 2))).var(0)._data, torch.ones(1, 2).var(0).numpy())
