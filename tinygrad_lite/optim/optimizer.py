@@ -44,6 +44,9 @@ class Optimizer:
                             f"{params.shape}; wrap it in a list: [tensor]")
         if isinstance(params, dict):
             params = [params]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets will change between runs; use a list instead")
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError(f"{name}: optimizer got an empty parameter list")
