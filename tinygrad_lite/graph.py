@@ -27,7 +27,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["build_graph", "GraphView", "TensorNode", "OpNode", "Summary", "GraphFreedError", "RULES",
+__all__ = ["build_graph", "trace_modules", "ModuleTrace", "GraphView", "TensorNode", "OpNode", "Summary", "GraphFreedError", "RULES",
            "ARG_NAMES", "SAVED", "summarize"]
 
 FREED_MSG = ("the graph behind this tensor was freed by backward(), so it cannot be walked; call "
@@ -293,6 +293,61 @@ class GraphView:
         return len(self.tensors) + len(self.ops)
 
 
+class ModuleTrace:
+    """Which module was running when each tensor was made: a list of (path, start, end) intervals
+    of the engine's creation counter, recorded by `trace_modules`. Pass it as `trace=`."""
+
+    def __init__(self):
+        self.intervals = []   # (path, start_seq, end_seq), in call order
+        self.classes = {}
+
+    def module_at(self, seq):
+        """The deepest (innermost) module whose forward was running when tensor `seq` was made."""
+        best, width = None, None
+        for path, a, b in self.intervals:
+            if a < seq < b and (width is None or b - a < width):
+                best, width = path, b - a
+        return best
+
+
+class trace_modules:
+    """Context manager recording module forward calls, for exact module grouping::
+
+        with trace_modules(model) as trace:
+            loss = model(x, y)
+        draw_graph(loss, model=model, trace=trace)
+
+    Uses forward pre/post hooks of every module from `model.named_modules()` (removed on exit)."""
+
+    def __init__(self, model):
+        self.model, self.trace, self._handles = model, ModuleTrace(), []
+
+    def __enter__(self):
+        from .tensor import _counter
+        tr = self.trace
+        for path, m in self.model.named_modules():
+            if not path or not hasattr(m, "register_forward_hook"):
+                continue
+            tr.classes[path] = type(m).__name__
+            starts = []
+
+            def pre(mod, args, _s=starts):
+                _s.append(next(_counter))
+
+            def post(mod, args, out, _s=starts, _p=path):
+                tr.intervals.append((_p, _s.pop(), next(_counter)))
+
+            self._handles.append(m.register_forward_pre_hook(pre))
+            self._handles.append(m.register_forward_hook(post))
+        return tr
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        return False
+
+
 def _module_of_name(name):
     return name.rsplit(".", 1)[0] if "." in name else ""
 
@@ -398,7 +453,7 @@ def _walk(root):
     return order
 
 
-def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6):
+def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6, trace=None):
     """Walk the graph behind `root` and return a GraphView.
 
     root:   the tensor to start from (usually a scalar loss; any tensor works).
@@ -410,12 +465,43 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
             each op's per-input contribution) is computed by running the backward rules on the
             retained graph with `autograd.grad` (no `.grad` is modified, hooks are not called).
             A non-scalar root is seeded with ones.
+    trace:  a ModuleTrace from `trace_modules(model)`: ops are then grouped by the module whose
+            forward made them (exact), instead of being derived from parameter names.
     Raises GraphFreedError if the graph was freed by backward() without retain_graph=True.
     """
     order = _walk(root)
     names, buffers, module_classes = _collect_names(model, params)
     idx = {id(t): i for i, t in enumerate(order)}
     tnodes, onodes, op_of = [], [], {}
+    dtype_names = {}
+    err = np.seterr(all="ignore")
+    try:
+        _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_names, values, tiny)
+    finally:
+        np.seterr(**err)
+    _finish(tnodes, onodes, op_of)
+    if trace is not None:
+        for o in onodes:
+            m = trace.module_at(tnodes[int(o.output[1:])].seq)
+            if m is not None or not any(tnodes[int(i[1:])].kind == "parameter" for i in o.inputs):
+                o.module = m
+        module_classes = {**trace.classes, **module_classes}
+        for n in tnodes:
+            if n.producer is not None:
+                n.module = op_of[n.id].module
+    modules = {}
+    for n in list(tnodes) + list(onodes):
+        m = n.module
+        while m:
+            modules.setdefault(m, module_classes.get(m, ""))
+            m = _module_of_name(m) if "." in m else ""
+    view = GraphView(tnodes, onodes, tnodes[-1].id, dict(sorted(modules.items())))
+    if grads:
+        _compute_grads(view, root, order, tiny)
+    return view
+
+
+def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_names, values, tiny):
     for i, t in enumerate(order):
         leaf = t._op is None
         name = names.get(id(t)) or (t.name if isinstance(t.name, str) else None)
@@ -429,15 +515,17 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
             kind = "constant"
         else:
             kind = "input"
-        n = TensorNode(f"t{i}", i, tuple(t.shape), str(t.dtype), kind, name, None, bool(t.requires_grad),
+        dt = t._data.dtype
+        dname = dtype_names.get(dt)
+        if dname is None:
+            dname = dtype_names[dt] = str(dt)
+        n = TensorNode(f"t{i}", i, t._data.shape, dname, kind, name, None, bool(t.requires_grad),
                        seq=t._seq, tensor=t)
         if id(t) in names and (kind == "parameter" or id(t) in buffers):
             n.module = _module_of_name(names[id(t)])
-        if t._data.dtype.kind in "fc":
-            with np.errstate(all="ignore"):
-                if not np.isfinite(t._data).all():
-                    n.has_nan = bool(np.isnan(t._data).any())
-                    n.has_inf = bool(np.isinf(t._data).any())
+        if dt.kind in "fc" and not np.isfinite(t._data).all():
+            n.has_nan = bool(np.isnan(t._data).any())
+            n.has_inf = bool(np.isinf(t._data).any())
         if values:
             n.value = summarize(t._data, tiny)
         tnodes.append(n)
@@ -455,6 +543,9 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
             o.broadcast = sorted(set(o.broadcast) | set(_fused_reductions(t)))
             onodes.append(o)
             op_of[n.id] = o
+
+
+def _finish(tnodes, onodes, op_of):
     # backward visiting order: decreasing creation number of the op's output
     for step, o in enumerate(sorted(onodes, key=lambda o: -tnodes[int(o.output[1:])].seq), 1):
         o.backward_step = step
@@ -462,16 +553,6 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
     for n in tnodes:
         if n.producer is not None:
             n.module = op_of[n.id].module
-    modules = {}
-    for n in list(tnodes) + list(onodes):
-        m = n.module
-        while m:
-            modules.setdefault(m, module_classes.get(m, ""))
-            m = _module_of_name(m) if "." in m else ""
-    view = GraphView(tnodes, onodes, tnodes[-1].id, dict(sorted(modules.items())))
-    if grads:
-        _compute_grads(view, root, order, tiny)
-    return view
 
 
 def _matmul_broadcast(t):

@@ -9,7 +9,7 @@ the backward pass, and matplotlib plots.
 `plot_training_curves`, `plot_embeddings_pca` and `plot_attention` (in viz.plots) write PNG files;
 they import matplotlib only when called.
 """
-from tinygrad_lite.graph import GraphFreedError, build_graph
+from tinygrad_lite.graph import GraphFreedError, build_graph, trace_modules
 
 from .dot import GraphvizNotInstalled, draw_graph, render
 from .explain import explain_backward, print_backward
@@ -22,5 +22,5 @@ def __getattr__(name):  # the plots need matplotlib: import them lazily
     raise AttributeError(f"module 'viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "GraphFreedError", "build_graph", "explain_backward",
+__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "GraphFreedError", "build_graph", "trace_modules", "explain_backward",
            "print_backward", "plot_training_curves", "plot_embeddings_pca", "plot_attention"]

@@ -29,7 +29,7 @@ BCAST_COLOR = "#d9480f"
 ACCUM_COLOR = "#7b2cbf"
 NOGRAD_COLOR = "#9a9a9a"
 # gradient-norm colour scale (small -> large), readable with black text
-SCALE = ["#e3eefc", "#b9d7f0", "#d9efb0", "#ffe699", "#ffb870", "#ff8a65", "#f06060"]
+SCALE = ["#e8f1fb", "#c9def5", "#d6eec0", "#fff0a8", "#ffd49a", "#ffb38f", "#ff9393"]
 ZERO_GRAD = "#f2f2f2"
 
 
@@ -121,7 +121,7 @@ def _flag_text(n):
 # ------------------------------------------------------------------ main entry point
 def draw_graph(root, model=None, params=None, show_values=False, show_grads=False, show_saved=False,
                backward=False, group_modules=True, collapse=None, collapse_depth=None, max_nodes=500,
-               rankdir="TB", compact=True, legend=True, title=None):
+               rankdir="TB", compact=True, legend=True, title=None, trace=None):
     """Draw the computation graph behind `root` (usually a loss) as a graphviz.Digraph.
 
     root:        the tensor whose history is drawn.
@@ -141,13 +141,19 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     rankdir:     "TB" (top to bottom) or "LR".
     compact:     draw each op and its result as one node (False: separate op and tensor nodes).
     legend:      add a small legend node. title: optional caption.
+    trace:       a ModuleTrace from `viz.trace_modules(model)` for exact module grouping.
 
     Returns a graphviz.Digraph (displays inline in Jupyter; `viz.render(dot, "g.svg")` saves it).
     NaN/Inf values are outlined in red; a Σ on an edge marks a gradient summed over broadcast
     dimensions; "⊕ n grads" marks a tensor whose gradient accumulates from n uses.
     """
     need_grads = bool(show_grads or backward)
-    view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads)
+    if collapse is None and collapse_depth is None:  # cheap early check before summarising a huge graph
+        from tinygrad_lite.graph import _walk
+        n_ops = sum(1 for t in _walk(root) if t._op is not None)
+        if n_ops > max_nodes:
+            raise ValueError(_too_many(n_ops, max_nodes, None))
+    view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads, trace=trace)
     tn = {n.id: n for n in view.tensors}
 
     # ---- which module boxes are collapsed
@@ -210,12 +216,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     # the root always gets its own node so the output is visible
     root_node = tn[view.root]
     if len(drawn) > max_nodes:
-        deepest = max((_depth(m) for m in view.modules), default=0)
-        hint = (f"pass collapse_depth=1 or 2 (modules found up to depth {deepest}) or collapse=[module paths] "
-                "to draw modules as single boxes, " if view.modules else
-                "name the parameters (model= or params=) and use collapse_depth= to group them, or ")
-        raise ValueError(f"draw_graph: the graph has {len(drawn)} nodes to draw, more than max_nodes={max_nodes}; "
-                         f"{hint}or raise max_nodes")
+        raise ValueError(_too_many(len(drawn), max_nodes, view.modules))
 
     # ---- gradient colour range (log10 of L2 norms)
     lo = hi = 0.0
@@ -384,6 +385,18 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     if legend:
         _legend(g, view, backward, lo, hi, bool(boxes))
     return g
+
+
+def _too_many(n, max_nodes, modules):
+    if modules:
+        deepest = max(_depth(m) for m in modules)
+        hint = (f"pass collapse_depth=1 or 2 (modules found up to depth {deepest}) or collapse=[module paths] "
+                "to draw modules as single boxes, ")
+    else:
+        hint = ("pass model= or params= to name the parameters and collapse_depth=1 or 2 (or collapse=[module "
+                "paths]) to draw modules as single boxes, ")
+    return (f"draw_graph: the graph has at least {n} nodes to draw, more than max_nodes={max_nodes}; "
+            f"{hint}or raise max_nodes")
 
 
 def _prod(shape):

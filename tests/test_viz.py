@@ -1,0 +1,387 @@
+"""Tests of viz/: the neutral graph view, DOT snapshots, marks, rendering, explain_backward, plots.
+
+Regenerate the DOT snapshots with `UPDATE_SNAPSHOTS=1 python -m pytest tests/test_viz.py`.
+"""
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+from tinygrad_lite.graph import GraphFreedError, build_graph
+import viz
+from viz.dot import NAN_COLOR
+
+SNAP = Path(__file__).parent / "snapshots"
+HAS_DOT = shutil.which("dot") is not None
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------- small fixed graphs
+def neuron():
+    """tanh(w . x + b) for a 2-input neuron, with fixed numbers (micrograd's example)."""
+    x = tl.tensor([2.0, 0.0])
+    w = tl.tensor([-3.0, 1.0], requires_grad=True)
+    b = tl.tensor(6.8813735870195432, requires_grad=True)
+    x.name = "x"
+    out = ((w * x).sum() + b).tanh()
+    return out, {"w": w, "b": b}
+
+
+def mlp_graph():
+    """A two-layer MLP on a batch of 4, parameters named like nn.Sequential's."""
+    x = tl.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+    W1 = tl.tensor(np.linspace(-0.5, 0.5, 15, dtype=np.float32).reshape(3, 5), requires_grad=True)
+    b1 = tl.tensor(np.full(5, 0.1, np.float32), requires_grad=True)
+    W2 = tl.tensor(np.linspace(0.3, -0.3, 10, dtype=np.float32).reshape(5, 2), requires_grad=True)
+    b2 = tl.zeros(2, requires_grad=True)
+    h = (x @ W1 + b1).relu()
+    loss = ((h @ W2 + b2) ** 2).mean()
+    return loss, {"net.0.weight": W1, "net.0.bias": b1, "net.2.weight": W2, "net.2.bias": b2}
+
+
+def shared_graph():
+    """A tensor used three times (gradients accumulate) plus a broadcast add."""
+    a = tl.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]], requires_grad=True)
+    c = tl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * a + a * c
+    return y.sum(), {"a": a, "c": c}
+
+
+class FakeModule:
+    """A module-like object (named_parameters / named_modules) for naming without nn."""
+
+    def __init__(self, **params):
+        self._p = params
+
+    def named_parameters(self):
+        return iter(self._p.items())
+
+    def named_modules(self):
+        mods = {"": self}
+        for n in self._p:
+            parts = n.split(".")[:-1]
+            for k in range(1, len(parts) + 1):
+                mods.setdefault(".".join(parts[:k]), self)
+        return iter(mods.items())
+
+
+def _check_snapshot(name, source):
+    path = SNAP / f"{name}.dot"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        if not os.environ.get("UPDATE_SNAPSHOTS") and os.environ.get("CI"):
+            pytest.fail(f"missing snapshot {path}; run with UPDATE_SNAPSHOTS=1")
+        SNAP.mkdir(exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    assert source == path.read_text(encoding="utf-8"), \
+        f"DOT text differs from {path}; if the change is intended, rerun with UPDATE_SNAPSHOTS=1"
+
+
+# ---------------------------------------------------------------------- snapshots, determinism
+def test_snapshot_neuron_values_and_grads():
+    out, params = neuron()
+    out.backward(retain_graph=True)
+    dot = viz.draw_graph(out, params=params, show_values=True, show_grads=True)
+    _check_snapshot("neuron", dot.source)
+
+
+def test_snapshot_mlp_backward_view():
+    loss, params = mlp_graph()
+    dot = viz.draw_graph(loss, params=params, backward=True, show_saved=True)
+    _check_snapshot("mlp_backward", dot.source)
+
+
+def test_snapshot_shared_expanded_nodes():
+    loss, params = shared_graph()
+    dot = viz.draw_graph(loss, params=params, compact=False, rankdir="LR")
+    _check_snapshot("shared_lr", dot.source)
+
+
+def test_deterministic_source():
+    srcs = []
+    for _ in range(2):
+        loss, params = mlp_graph()
+        srcs.append(viz.draw_graph(loss, params=params, show_values=True, show_grads=True, backward=True).source)
+    assert srcs[0] == srcs[1]
+    assert "0x" not in srcs[0]  # no id()/addresses leak into the text
+
+
+def test_ids_follow_walk_order_not_identity():
+    loss, params = mlp_graph()
+    v = build_graph(loss, params=params)
+    assert [n.id for n in v.tensors] == [f"t{i}" for i in range(len(v.tensors))]
+    assert [o.id for o in v.ops] == [f"op{i}" for i in range(len(v.ops))]
+    pos = {n.id: i for i, n in enumerate(v.tensors)}
+    for o in v.ops:  # every op's inputs come before its output
+        assert all(pos[i] < pos[o.output] for i in o.inputs)
+    assert v.root == v.tensors[-1].id and v.tensor(v.root).kind == "output"
+
+
+# ---------------------------------------------------------------------- names, kinds, modules
+def test_names_and_kinds_from_params():
+    loss, params = mlp_graph()
+    v = build_graph(loss, params=params)
+    names = {n.name: n for n in v.tensors if n.name}
+    assert set(params) <= set(names)
+    assert names["net.0.weight"].kind == "parameter" and names["net.0.weight"].module == "net.0"
+    kinds = {n.kind for n in v.tensors}
+    assert {"parameter", "input", "constant", "output", "intermediate"} <= kinds
+    mm = [o for o in v.ops if o.name == "matmul"]
+    assert [o.module for o in mm] == ["net.0", "net.2"]
+    # relu consumes no parameter: it sits between net.0 and net.2 (common prefix 'net')
+    relu = next(o for o in v.ops if o.name == "relu")
+    assert relu.module == "net"
+    src = viz.draw_graph(loss, params=params).source
+    assert "net.0.weight" in src and "subgraph cluster_" in src and "(3, 5) float32" in src
+
+
+def test_names_from_model_and_own_name():
+    x = tl.ones(2, 3)
+    W = tl.ones(3, 4, requires_grad=True)
+    h = x @ W
+    h.name = "hidden"
+    loss = h.sum()
+    m = FakeModule(**{"blocks.0.attn.c_attn.weight": W})
+    v = build_graph(loss, model=m)
+    assert v.node_of(W).name == "blocks.0.attn.c_attn.weight"
+    assert v.node_of(W).module == "blocks.0.attn.c_attn"
+    assert v.node_of(h).name == "hidden"
+    assert "blocks.0.attn.c_attn" in v.modules
+    src = viz.draw_graph(loss, model=m).source
+    assert "blocks.0.attn.c_attn.weight" in src and "hidden" in src
+
+
+def test_nan_and_inf_highlighted():
+    x = tl.tensor([1.0, -1.0, 4.0], requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = x.log()  # log(-1) = nan
+        z = (y / tl.tensor([1.0, 1.0, 0.0])).sum()  # 1/0 = inf
+    v = build_graph(z)
+    assert v.node_of(y).has_nan and not v.node_of(y).has_inf
+    dot = viz.draw_graph(z, show_values=True)
+    assert NAN_COLOR in dot.source and "NaN" in dot.source and "Inf" in dot.source
+    node_line = next(l for l in dot.source.splitlines() if "<B>log</B>" in l)
+    assert f'color="{NAN_COLOR}"' in node_line and "penwidth=3" in node_line
+    clean = viz.draw_graph((x * 2).sum()).source
+    assert NAN_COLOR not in clean
+
+
+def test_broadcast_mark():
+    x = tl.ones(4, 3, requires_grad=True)
+    b = tl.ones(3, requires_grad=True)
+    e = tl.ones(1, 3, requires_grad=True)
+    loss = (x + b + e.expand(4, 3)).sum()
+    v = build_graph(loss)
+    adds = [o for o in v.ops if o.name == "add"]
+    assert adds[0].broadcast == [1] and adds[1].broadcast == []
+    assert next(o for o in v.ops if o.name == "expand").broadcast == [0]
+    src = viz.draw_graph(loss).source
+    assert "Σ→(3,)" in src and "Σ→(1, 3)" in src
+    # computed from the rules themselves when gradients are computed
+    vg = build_graph(loss, grads=True)
+    assert [o.broadcast for o in vg.ops if o.name == "add"] == [[1], []]
+    assert vg.ops[[o.name for o in vg.ops].index("add")].grad_out_raw_shape[1] == (4, 3)
+
+
+def test_accumulation_mark():
+    loss, params = shared_graph()
+    v = build_graph(loss, params=params)
+    a = v.node_of(params["a"])
+    assert a.grad_uses == 3 and a.accumulates
+    assert not v.node_of(params["c"]).accumulates
+    src = viz.draw_graph(loss, params=params).source
+    assert "⊕ grads from 3 uses add up" in src
+
+
+def test_backward_numbering_matches_engine_order():
+    loss, params = mlp_graph()
+    v = build_graph(loss, params=params)
+    order = v.backward_order()
+    assert [o.backward_step for o in order] == list(range(1, len(v.ops) + 1))
+    seqs = [v.tensor(o.output).seq for o in order]
+    assert seqs == sorted(seqs, reverse=True)  # decreasing creation order
+    # and it is the order in which the engine really calls tensor hooks
+    seen = []
+    for o in v.ops:
+        t = v.tensor(o.output).tensor
+        t.register_hook(lambda g, _id=o.id: seen.append(_id))
+    loss.backward()
+    assert seen == [o.id for o in order]
+    src = viz.draw_graph(mlp_graph()[0], backward=True).source
+    assert "<B>1. mean</B>" in src or "<B>1. " in src
+
+
+def test_backward_view_colours_and_rules():
+    loss, params = mlp_graph()
+    src = viz.draw_graph(loss, params=params, backward=True).source
+    assert "dA = dC @ Bᵀ, dB = Aᵀ @ dC" in src
+    assert "fill = ‖grad‖" in src
+    fills = set(re.findall(r'fillcolor="(#[0-9a-f]{6})"', src))
+    assert len(fills) >= 3  # several gradient magnitudes -> several colours
+
+
+def test_max_nodes_error():
+    x = tl.ones(3, requires_grad=True)
+    y = x
+    for _ in range(40):
+        y = y * 1.5
+    with pytest.raises(ValueError, match="max_nodes=20.*collapse_depth"):
+        viz.draw_graph(y.sum(), max_nodes=20)
+
+
+def test_collapse_modules():
+    loss, params = mlp_graph()
+    full = viz.draw_graph(loss, params=params)
+    col = viz.draw_graph(loss, params=params, collapse=["net.0"])
+    assert "net.0 " in col.source or ">net.0<" in col.source
+    assert "box3d" in col.source and col.source.count("->") < full.source.count("->")
+    dep = viz.draw_graph(loss, params=params, collapse_depth=1)
+    assert dep.source.count("box3d") == 1  # everything under 'net' is one box
+
+
+def test_freed_graph_error():
+    loss, params = mlp_graph()
+    loss.backward()
+    with pytest.raises(GraphFreedError, match=r"retain_graph=True.*draw before backward"):
+        viz.draw_graph(loss, show_grads=True)
+    assert issubclass(GraphFreedError, RuntimeError)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        viz.explain_backward(loss)
+
+
+def test_retained_graph_grads_match_dot_grad():
+    loss, params = mlp_graph()
+    loss.backward(retain_graph=True)
+    v = build_graph(loss, params=params, grads=True)
+    for name, p in params.items():
+        n = v.node_of(p)
+        assert math.isclose(n.grad.norm, float(np.linalg.norm(p.grad._data)), rel_tol=1e-5)
+    # drawing computed no new .grad
+    before = params["net.0.weight"].grad._data.copy()
+    viz.draw_graph(loss, params=params, show_grads=True)
+    np.testing.assert_array_equal(params["net.0.weight"].grad._data, before)
+
+
+def test_deep_graph_no_recursion():
+    x = tl.ones(1, requires_grad=True)
+    y = x
+    for _ in range(50_000):  # 50k ops + 50k tensors = 100k nodes
+        y = y + 1.0
+    v = build_graph(y)
+    assert len(v.ops) == 50_000 and len(v) > 100_000 - 10
+    with pytest.raises(ValueError, match="max_nodes"):
+        viz.draw_graph(y)
+
+
+# ---------------------------------------------------------------------- rendering
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not installed")
+@pytest.mark.parametrize("ext,magic", [("svg", b"<?xml"), ("png", PNG_MAGIC), ("pdf", b"%PDF")])
+def test_render_formats(tmp_path, ext, magic):
+    out, params = neuron()
+    out.backward(retain_graph=True)
+    dot = viz.draw_graph(out, params=params, show_values=True, show_grads=True)
+    p = viz.render(dot, tmp_path / f"g.{ext}")
+    data = Path(p).read_bytes()
+    assert data.startswith(magic) and len(data) > 500
+
+
+def test_render_dot_text_needs_no_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    loss, params = shared_graph()
+    dot = viz.draw_graph(loss, params=params)
+    p = viz.render(dot, tmp_path / "g.dot")
+    assert Path(p).read_text(encoding="utf-8") == dot.source
+
+
+def test_missing_dot_program_gives_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    loss, params = shared_graph()
+    dot = viz.draw_graph(loss, params=params)  # building the DOT text still works
+    assert dot.source.startswith("digraph")
+    with pytest.raises(viz.GraphvizNotInstalled) as info:
+        viz.render(dot, tmp_path / "g.png")
+    err = info.value
+    assert isinstance(err, RuntimeError)
+    msg = str(err)
+    assert "apt-get install graphviz" in msg and "brew install graphviz" in msg and "conda" in msg
+    assert err.__cause__ is None and err.__suppress_context__  # raised `from None`: no library traceback
+
+
+def test_missing_dot_via_backend_patch(tmp_path, monkeypatch):
+    import graphviz
+
+    def boom(*a, **k):
+        raise graphviz.ExecutableNotFound(["dot"])
+    monkeypatch.setattr(graphviz.Source, "pipe", boom)
+    monkeypatch.setattr(graphviz.Digraph, "pipe", boom)
+    loss, params = shared_graph()
+    with pytest.raises(viz.GraphvizNotInstalled, match="Install Graphviz"):
+        viz.render(viz.draw_graph(loss, params=params), tmp_path / "g.svg")
+
+
+def test_jupyter_display_hook():
+    loss, params = shared_graph()
+    dot = viz.draw_graph(loss, params=params)
+    assert hasattr(dot, "_repr_mimebundle_")  # graphviz.Digraph displays inline in notebooks
+
+
+# ---------------------------------------------------------------------- explain_backward
+def test_explain_backward_linear_relu():
+    tl.manual_seed(0)
+    x = tl.randn(4, 3)
+    W = tl.randn(3, 2, requires_grad=True)
+    b = tl.randn(2, requires_grad=True)
+    loss = (x @ W + b).relu().sum()
+    text = viz.explain_backward(loss, params={"W": W, "b": b})
+    assert "matmul" in text and "dA = dC @ Bᵀ" in text and "dB = Aᵀ @ dC" in text
+    assert "A = t0 (input) (4, 3), B = W (3, 2) -> C (4, 2)" in text
+    steps = re.findall(r"^Step (\d+): (\w+)", text, re.M)
+    assert [s[1] for s in steps] == ["sum", "relu", "add", "matmul"]
+    assert [int(s[0]) for s in steps] == [1, 2, 3, 4]
+    assert "Σ summed over broadcast dims (4, 2) -> (2,)" in text
+    loss.backward()
+    for name, p in (("W", W), ("b", b)):
+        m = re.search(rf"^\s+out:\s+d\w -> {name} \([\d, ]+\): ‖g‖ = ([-\d.e+]+)", text, re.M)
+        assert m, text
+        assert math.isclose(float(m.group(1)), float(np.linalg.norm(p.grad._data)), rel_tol=1e-3)
+
+
+def test_explain_marks_accumulation_and_print(capsys):
+    loss, params = shared_graph()
+    text = viz.explain_backward(loss, params=params)
+    assert "⊕ accumulates: a is used 3 times" in text
+    viz.print_backward(loss, params=params)
+    assert capsys.readouterr().out == text
+
+
+# ---------------------------------------------------------------------- plots
+def test_plots_write_png(tmp_path):
+    from viz.plots import plot_attention, plot_embeddings_pca, plot_training_curves
+    rng = np.random.default_rng(0)
+    p1 = plot_training_curves({"loss": list(np.linspace(3, 1, 50)), "val_loss": [(0, 3.1), (25, 2.0), (49, 1.4)]},
+                              tmp_path / "curves.png")
+    p1b = plot_training_curves([3.0, 2.5, 2.0], tmp_path / "curves2.png", val_loss=[2.9, 2.7])
+    vecs = rng.normal(size=(30, 8))
+    words = [f"w{i}" for i in range(30)]
+    p2 = plot_embeddings_pca(vecs, words, tmp_path / "pca.png", highlight=["w1", "w5"])
+    att = rng.random((3, 5, 5))
+    att /= att.sum(-1, keepdims=True)
+    p3 = plot_attention(att, list("hello"), tmp_path / "att.png")
+    p4 = plot_attention(att[0], None, tmp_path / "att1.png")
+    for p in (p1, p1b, p2, p3, p4):
+        data = Path(p).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 1000
+
+
+def test_pca_matches_svd():
+    from viz.plots import pca_2d
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 5)) * np.array([5, 2, 1, 0.5, 0.1])
+    coords, ratio = pca_2d(X)
+    Xc = X - X.mean(0)
+    assert coords.shape == (20, 2) and ratio[0] > ratio[1]
+    np.testing.assert_allclose(np.abs(coords.T @ coords), np.abs(np.diag(np.linalg.svd(Xc)[1][:2] ** 2)), atol=1e-8)

@@ -1,0 +1,171 @@
+"""Matplotlib plots (Agg backend, no display needed): training curves, PCA of word vectors,
+attention heat maps. Each function writes a PNG (or any format matplotlib knows from the
+extension) and returns the path."""
+import os
+
+import numpy as np
+
+__all__ = ["plot_training_curves", "plot_embeddings_pca", "plot_attention", "pca_2d"]
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _arr(x):
+    if hasattr(x, "_data"):
+        return np.asarray(x._data)
+    return np.asarray(x)
+
+
+def _series(metrics, keys):
+    """(steps, values) for the first key found in metrics (dict of lists, or list of dicts)."""
+    if isinstance(metrics, dict):
+        for k in keys:
+            if k in metrics and metrics[k] is not None and len(metrics[k]):
+                v = metrics[k]
+                if len(v) and isinstance(v[0], (tuple, list)) and len(v[0]) == 2:
+                    s, y = zip(*v)
+                    return np.asarray(s, float), np.asarray(y, float)
+                steps = metrics.get(k + "_steps") or metrics.get("val_steps" if k.startswith("val") else "steps") \
+                    or metrics.get("step")
+                y = np.asarray(v, float)
+                s = np.asarray(steps, float) if steps is not None and len(steps) == len(y) else np.arange(len(y))
+                return s, y
+        return None
+    rows = [r for r in metrics if any(k in r and r[k] is not None for k in keys)]
+    if not rows:
+        return None
+    k = next(k for k in keys if any(k in r for r in rows))
+    rows = [r for r in rows if k in r and r[k] is not None]
+    s = np.asarray([r.get("step", i) for i, r in enumerate(rows)], float)
+    return s, np.asarray([r[k] for r in rows], float)
+
+
+def plot_training_curves(metrics, path, val_loss=None, title="Training curves", logy=False):
+    """Plot loss (and validation loss) against step and save to `path`.
+
+    metrics: a list of training losses; or a dict with "loss"/"train_loss" (and optionally
+             "val_loss", "step"/"steps", "val_steps", or lists of (step, value) pairs); or a list
+             of dicts like {"step": 10, "loss": 2.3, "val_loss": 2.5}.
+    val_loss: optional separate list of validation losses (or (step, value) pairs).
+    logy:    log-scale y axis.
+    Returns path."""
+    plt = _plt()
+    if isinstance(metrics, (list, tuple, np.ndarray)) and (len(metrics) == 0 or not isinstance(metrics[0], dict)):
+        metrics = {"loss": list(metrics)}
+    train = _series(metrics, ("loss", "train_loss", "train"))
+    val = _series(metrics, ("val_loss", "valid_loss", "val"))
+    if val_loss is not None:
+        val = _series({"val_loss": list(val_loss)}, ("val_loss",))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    if train is not None:
+        ax.plot(train[0], train[1], label="loss", color="#1c5fb8", lw=1.4)
+    if val is not None:
+        ax.plot(val[0], val[1], label="val loss", color="#d9480f", lw=1.6, marker="o", ms=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.fspath(path))
+    plt.close(fig)
+    return path
+
+
+def pca_2d(vectors):
+    """Project (N, d) vectors onto their first two principal components (numpy SVD).
+    Returns ((N, 2) coordinates, explained-variance ratios of the two components)."""
+    X = _arr(vectors).astype(np.float64)
+    X = X - X.mean(axis=0, keepdims=True)
+    U, S, Vt = np.linalg.svd(X, full_matrices=False)
+    k = min(2, Vt.shape[0])
+    coords = X @ Vt[:k].T
+    if k < 2:
+        coords = np.concatenate([coords, np.zeros((len(X), 2 - k))], axis=1)
+    var = S ** 2
+    ratio = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
+    # deterministic sign: the largest-magnitude coordinate of each component is positive
+    for j in range(k):
+        if coords[np.argmax(np.abs(coords[:, j])), j] < 0:
+            coords[:, j] *= -1
+    return coords, ratio
+
+
+def plot_embeddings_pca(vectors, labels, path, highlight=None, max_labels=60, title="Word vectors (PCA)"):
+    """Scatter the 2-D PCA projection of `vectors` (N, d) with text labels and save to `path`.
+
+    labels:    N strings (e.g. the vocabulary).
+    highlight: optional list of labels to emphasise (drawn in colour, always labelled);
+               otherwise the first `max_labels` points are labelled.
+    Returns path."""
+    plt = _plt()
+    coords, ratio = pca_2d(vectors)
+    labels = [str(l) for l in labels]
+    hl = set(highlight or ())
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+    mask = np.array([l in hl for l in labels], bool)
+    ax.scatter(coords[~mask, 0], coords[~mask, 1], s=10, color="#9aa9bd", alpha=0.6 if hl else 0.9)
+    if mask.any():
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=28, color="#d9480f")
+    for i, l in enumerate(labels):
+        if mask[i] or (not hl and i < max_labels):
+            ax.annotate(l, coords[i], fontsize=9 if mask[i] else 7, xytext=(3, 3), textcoords="offset points",
+                        color="#222222" if mask[i] else "#444444")
+    ax.set_xlabel(f"PC 1 ({ratio[0] * 100:.0f}% var)")
+    ax.set_ylabel(f"PC 2 ({ratio[1] * 100:.0f}% var)" if len(ratio) > 1 else "PC 2")
+    ax.set_title(title)
+    ax.grid(alpha=0.25)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path))
+    plt.close(fig)
+    return path
+
+
+def plot_attention(weights, tokens, path, title="Attention weights", max_cols=4):
+    """Heat maps of attention weights, one panel per head, in a grid; save to `path`.
+
+    weights: (H, T, T) or (T, T) (or (1, H, T, T)) array/Tensor, rows = queries, cols = keys.
+    tokens:  T labels for the axes (strings or characters); None for indices.
+    Returns path."""
+    plt = _plt()
+    w = _arr(weights).astype(np.float64)
+    while w.ndim > 3 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3:
+        raise ValueError(f"plot_attention: expected weights of shape (H, T, T) or (T, T), got {w.shape}")
+    H, T, _ = w.shape
+    tokens = [str(t) for t in tokens] if tokens is not None else [str(i) for i in range(T)]
+    cols = min(H, max_cols)
+    rows = -(-H // cols)
+    size = max(2.6, min(5.0, 0.28 * T + 1.2))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.8, size * rows + 0.6), dpi=100, squeeze=False)
+    im = None
+    for h in range(rows * cols):
+        ax = axes[h // cols][h % cols]
+        if h >= H:
+            ax.axis("off")
+            continue
+        im = ax.imshow(w[h], cmap="viridis", vmin=0.0, vmax=max(1e-9, float(w.max())), interpolation="nearest")
+        ax.set_title(f"head {h}" if H > 1 else "attention", fontsize=10)
+        if T <= 40:
+            ax.set_xticks(range(T))
+            ax.set_yticks(range(T))
+            ax.set_xticklabels(tokens[:T], fontsize=7, rotation=90)
+            ax.set_yticklabels(tokens[:T], fontsize=7)
+        ax.set_xlabel("key", fontsize=8)
+        ax.set_ylabel("query", fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
+    fig.suptitle(title)
+    fig.savefig(os.fspath(path))
+    plt.close(fig)
+    return path
