@@ -31,8 +31,10 @@ def _expected_errors():
     errs = [CLIError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError,
             KeyError, IndexError, UnicodeDecodeError]
     for modname, names in (("tinygrad_lite.serialize", ("CheckpointError", "SerializationError")),
-                           ("viz", ("GraphvizMissingError", "GraphvizNotFound", "RenderError", "VizError")),
-                           ("viz.graph", ("GraphvizMissingError", "GraphvizNotFound", "RenderError")),
+                           ("tinygrad_lite.graph", ("GraphFreedError",)),
+                           ("tinygrad_lite.demo", ("MissingComponent",)),
+                           ("viz", ("GraphvizNotInstalled", "GraphFreedError")),
+                           ("viz.dot", ("GraphvizNotInstalled",)),
                            ("graphviz", ("ExecutableNotFound", "CalledProcessError"))):
         mod = sys.modules.get(modname)
         if mod is None:
@@ -224,6 +226,10 @@ def cmd_similar(args):
         raise CLIError("nothing to do: give words (nearest neighbours), --pair A B or --analogy A B C")
     if args.topn < 1:
         raise CLIError("--topn must be >= 1")
+    asked = list(args.words) + [w for pair in args.pair for w in pair] + [w for t in args.analogy for w in t]
+    unknown = list(dict.fromkeys(w for w in asked if w not in kv))
+    if unknown:
+        raise CLIError(f"not in the vocabulary of {args.vectors} ({len(kv)} words): " + ", ".join(unknown))
     for w in args.words:
         print(f"nearest to {w!r}:")
         for word, score in kv.most_similar(w, topn=args.topn):

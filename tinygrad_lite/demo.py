@@ -133,6 +133,10 @@ class _Demo:
         return res
 
 
+class MissingComponent(RuntimeError):
+    """A part of the project (a model module, viz) is not installed: reported as a clear error."""
+
+
 class _Skip(Exception):
     """Raised inside a stage that cannot run here for an expected reason (e.g. no Graphviz)."""
 
@@ -144,8 +148,8 @@ def _import(modname, what):
         return importlib.import_module(modname)
     except ModuleNotFoundError as e:
         if e.name == modname or modname.startswith(str(e.name) + "."):
-            raise RuntimeError(f"{what} is not available: module {modname} is missing from this installation") \
-                from None
+            raise MissingComponent(f"{what} is not available: module {modname} is missing from this "
+                                   "installation") from None
         raise
 
 
@@ -364,7 +368,10 @@ def gpt_samples(gpt, ckpt, prompt="\n", max_new_tokens=300, temperature=0.8, top
         raise ValueError(f"{ckpt} has no character vocabulary (it was not trained on text)")
     if not prompt:
         raise ValueError("--prompt is empty: give at least one character to continue")
-    ids = vocab.encode(prompt)
+    try:
+        ids = vocab.encode(prompt)
+    except ValueError as e:
+        raise ValueError(f"--prompt: {e}") from None
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(num_samples):
