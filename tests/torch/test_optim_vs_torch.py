@@ -117,7 +117,7 @@ def test_sparse_adam_matches_torch():
         idx = rng.integers(0, V, size=6)  # repeats included
         vals = rng.standard_normal((6, d))
         p.grad = RowSparseGrad(idx, vals, (V, d))
-        q.grad = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(vals), (V, d))
+        q.grad = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(vals), (V, d), check_invariants=True)
         o.step()
         t.step()
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=RTOL, atol=1e-14)
@@ -132,7 +132,7 @@ def test_sparse_sgd_matches_torch():
     for _ in range(5):
         idx, vals = rng.integers(0, V, size=7), rng.standard_normal((7, d))
         p.grad = RowSparseGrad(idx, vals, (V, d))
-        q.grad = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(vals), (V, d))
+        q.grad = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(vals), (V, d), check_invariants=True)
         o.step()
         t.step()
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=RTOL, atol=1e-14)
