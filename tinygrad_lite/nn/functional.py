@@ -302,6 +302,10 @@ def _check_targets(op, t, C, ignore_index):
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype} "
                         "(for class probabilities pass a float target shaped like the input)")
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo >= 0 and hi < C and not lo <= ignore_index <= hi:
+            return None, False  # the common case: all targets valid, none ignored
     ignored = t == ignore_index
     has_ignored = bool(ignored.any())
     valid = t[~ignored] if has_ignored else t
@@ -345,7 +349,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         r = 1.0 / M if reduction == "mean" else 1.0  # the hot path: plain mean over the rows
         args = CEArgs(t_safe, r, None, None, True)
     else:
-        keep = (~ignored).astype(x.dtype)
+        keep = np.ones(t.shape, x.dtype) if ignored is None else (~ignored).astype(x.dtype)
         wt = keep if w is None else keep * w[t_safe]
         scale = 1.0
         if reduction == "mean":
@@ -388,6 +392,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     x2, t, batch_shape = _class_last("nll_loss", x, tarr)
     M, C = x2.shape
     ignored, has_ignored = _check_targets("nll_loss", t, C, ignore_index)
+    if ignored is None:
+        ignored = np.zeros(t.shape, bool)
     t_safe = np.where(ignored, 0, t).astype(np.intp)
     wt = (~ignored).astype(x.dtype)
     if weight is not None:
