@@ -303,3 +303,31 @@ def test_clip_grad_value():
     a.grad = tl.Tensor(np.array([-5.0, 0.5, 7.0]))
     clip_grad_value_([a], 1.0)
     np.testing.assert_array_equal(a.grad.numpy(), [-1.0, 0.5, 1.0])
+
+
+def test_scheduler_state_round_trips_through_a_checkpoint(tmp_path):
+    def build():
+        a = tl.Tensor(np.ones(1), requires_grad=True)
+        o = optim.SGD([a], lr=1.0)
+        return o, sched.SequentialLR(o, [sched.LinearLR(o, start_factor=0.1, total_iters=3),
+                                         sched.MultiStepLR(o, [5, 8], 0.5)], milestones=[3])
+    o1, s1 = build()
+    for _ in range(4):
+        o1.step()
+        s1.step()
+    tl.save({"optim": o1.state_dict(), "sched": s1.state_dict()}, tmp_path / "s.ck")
+    ref = []
+    for _ in range(8):
+        o1.step()
+        s1.step()
+        ref.append(s1.get_last_lr())
+    o2, s2 = build()
+    ck = tl.load(tmp_path / "s.ck")
+    o2.load_state_dict(ck["optim"])
+    s2.load_state_dict(ck["sched"])
+    out = []
+    for _ in range(8):
+        o2.step()
+        s2.step()
+        out.append(s2.get_last_lr())
+    assert out == ref

@@ -3,6 +3,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_lite as tl
 from tinygrad_lite import autograd, optim
@@ -277,3 +279,16 @@ def test_nn_embedding_sparse_trains_with_sgd():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+@given(st.lists(st.integers(0, 9), min_size=0, max_size=30), st.integers(1, 3))
+def test_coalesce_property_matches_add_at(rows, d):
+    idx = np.array(rows, dtype=np.int64)
+    vals = np.arange(len(rows) * d, dtype=np.float64).reshape(len(rows), d) - 7.5
+    g = RowSparseGrad(idx, vals, (10, d))
+    expected = np.zeros((10, d))
+    np.add.at(expected, idx, vals)
+    c = g.coalesce()
+    assert (np.diff(c.indices) > 0).all()
+    np.testing.assert_array_equal(c.to_dense().numpy(), expected)
+    np.testing.assert_array_equal((g + np.zeros((10, d))), expected)

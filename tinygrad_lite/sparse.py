@@ -121,6 +121,7 @@ class RowSparseGrad:
     copy = clone
 
     def detach(self):
+        """Itself (a gradient object is never part of a graph)."""
         return self
 
     # ---------------------------------------------------------------- arithmetic

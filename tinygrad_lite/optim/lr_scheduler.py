@@ -350,3 +350,11 @@ def warmup_cosine(optimizer, warmup_steps, total_steps, min_factor=0.0):
     if not 0.0 <= min_factor <= 1.0:
         raise ValueError(f"warmup_cosine: min_factor must be in [0, 1], got {min_factor}")
     return LambdaLR(optimizer, _WarmupCosine(warmup_steps, total_steps, min_factor))
+
+
+for _cls in (LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, CosineAnnealingLR,
+             SequentialLR):  # overriding methods share the base class's documentation
+    for _name in ("get_lr", "step", "state_dict", "load_state_dict"):
+        _f = _cls.__dict__.get(_name)
+        if _f is not None and not _f.__doc__:
+            _f.__doc__ = getattr(LRScheduler, _name).__doc__
