@@ -126,13 +126,13 @@ class Module:
         if _is_param(value):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._drop(name)
+            self._drop(name, "_parameters")
             params[name] = value
             return
         if isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign a submodule before Module.__init__() call")
-            self._drop(name)
+            self._drop(name, "_modules")
             d["_modules"][name] = value
             return
         if params is not None:
@@ -156,12 +156,15 @@ class Module:
                 return
         object.__setattr__(self, name, value)
 
-    def _drop(self, name):
+    def _drop(self, name, keep=None):
+        """Forget `name` everywhere except in the store `keep` (so a reassignment keeps its position)."""
         d = self.__dict__
         d.pop(name, None)
         for key in ("_parameters", "_buffers", "_modules"):
-            d[key].pop(name, None)
-        d["_non_persistent_buffers"].discard(name)
+            if key != keep:
+                d[key].pop(name, None)
+        if keep != "_buffers":
+            d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name):  # only called when normal lookup fails
         d = self.__dict__
@@ -186,7 +189,7 @@ class Module:
             raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}")
         if "." in name or not name:
             raise KeyError(f"register_parameter: invalid name {name!r} (non-empty, no dots)")
-        self._drop(name)
+        self._drop(name, "_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -195,7 +198,8 @@ class Module:
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
         if "." in name or not name:
             raise KeyError(f"register_buffer: invalid name {name!r} (non-empty, no dots)")
-        self._drop(name)
+        self._drop(name, "_buffers")
+        self._non_persistent_buffers.discard(name)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -206,7 +210,7 @@ class Module:
             raise TypeError(f"add_module: {type(module).__name__} is not a Module")
         if "." in name or not name:
             raise KeyError(f"add_module: invalid name {name!r} (non-empty, no dots)")
-        self._drop(name)
+        self._drop(name, "_modules")
         self._modules[name] = module
 
     register_module = add_module
