@@ -272,12 +272,19 @@ class WordVectors:
 
 
 # ====================================================================== negative sampling
+_LOGSIGMOID = []
+
+
 def _logsigmoid(z):
-    try:
-        from tinygrad_lite.nn import functional as F
-        return F.logsigmoid(z)
-    except (ImportError, AttributeError):  # pragma: no cover - engine composition, numerically stable
-        return z.minimum(0.0) - ((-z.abs()).exp() + 1.0).log()
+    """log(sigmoid(z)) elementwise (stable): F.logsigmoid when the nn package provides it, else
+    composed from engine ops as min(z, 0) - log(1 + exp(-|z|))."""
+    if not _LOGSIGMOID:
+        try:
+            from tinygrad_lite.nn import functional as F
+            _LOGSIGMOID.append(F.logsigmoid)
+        except (ImportError, AttributeError):  # pragma: no cover
+            _LOGSIGMOID.append(lambda t: t.minimum(0.0) - ((-t.abs()).exp() + 1.0).log())
+    return _LOGSIGMOID[0](z)
 
 
 class SkipGramNS:

@@ -1,0 +1,260 @@
+"""A multi-layer perceptron trained with the tinygrad_lite engine (no hand-written gradients).
+
+Each neuron computes a weighted sum of its inputs plus a bias and passes it through an activation;
+a layer is many neurons at once (`nn.Linear`: x @ W.T + b), an MLP is layers in sequence.
+
+* classification: logits -> softmax cross entropy (`F.cross_entropy`), accuracy reported;
+* regression: a linear output trained with mean squared error (`F.mse_loss`), R^2 reported.
+
+Default data, bundled with scikit-learn (no download): 8x8 handwritten digits (1,797 images,
+classification) with a fixed stratified 75/25 split (random_state=0); `--task regression` uses the
+diabetes data set (442 patients, 10 features). `--data PATH` reads a CSV/whitespace table of
+numbers whose last column is the target.
+
+CLI: `python -m models.mlp` (defaults reach >= 97% test accuracy on digits in a few seconds);
+`python -m models.mlp --help` for the flags; `--out DIR` writes checkpoint.tgl and metrics.json.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import tinygrad_lite as tg
+import tinygrad_lite.nn as nn
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import Tensor, optim
+
+from .progress import Progress
+
+__all__ = ["MLP", "load_digits_split", "load_diabetes_split", "load_table_split", "train", "evaluate", "main"]
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "silu": nn.SiLU}
+
+
+class MLP(nn.Module):
+    """MLP(sizes, activation="relu", dropout=0.0).
+
+    sizes: [in, hidden..., out], e.g. [64, 128, 10]. Input (B, in) -> output (B, out): every layer
+    but the last is Linear -> activation (-> Dropout); the last is a plain Linear (logits for
+    classification, the prediction for regression)."""
+
+    def __init__(self, sizes, activation="relu", dropout=0.0):
+        super().__init__()
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least [in, out], got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"MLP: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
+        self.net = nn.Sequential(*layers)
+        self.sizes = list(sizes)
+
+    def forward(self, x):
+        """x: (B, in) -> (B, out)."""
+        return self.net(x)
+
+
+# ---------------------------------------------------------------------- data
+def _split(X, y, test_size, seed, stratify):
+    from sklearn.model_selection import train_test_split
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None)
+
+
+def load_digits_split(test_size=0.25, seed=0):
+    """scikit-learn's 8x8 digits, pixels scaled to [0, 1], fixed stratified split.
+
+    Returns (X_train (n, 64) float32, y_train (n,) int64, X_test, y_test)."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    X = (d.data / 16.0).astype(np.float32)
+    Xtr, Xte, ytr, yte = _split(X, d.target.astype(np.int64), test_size, seed, True)
+    return Xtr, ytr, Xte, yte
+
+
+def load_diabetes_split(test_size=0.25, seed=0):
+    """scikit-learn's diabetes regression data, features and target standardised on the train split.
+
+    Returns (X_train (n, 10) float32, y_train (n,) float32, X_test, y_test)."""
+    from sklearn.datasets import load_diabetes
+    d = load_diabetes()
+    return _standardise(*_split(d.data, d.target, test_size, seed, False))
+
+
+def _standardise(Xtr, Xte, ytr, yte, scale_y=True):
+    mu, sd = Xtr.mean(0), Xtr.std(0) + 1e-8
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    if scale_y:
+        ym, ys = ytr.mean(), ytr.std() + 1e-8
+        ytr, yte = (ytr - ym) / ys, (yte - ym) / ys
+    return Xtr.astype(np.float32), ytr.astype(np.float32), Xte.astype(np.float32), yte.astype(np.float32)
+
+
+def load_table_split(path, task, test_size=0.25, seed=0):
+    """A numeric table (CSV or whitespace separated; last column = target) split into train/test.
+
+    Classification targets are mapped to 0..C-1. Returns (X_train, y_train, X_test, y_test)."""
+    with open(path) as f:
+        first = f.readline()
+    delim = "," if "," in first else None
+    try:
+        data = np.loadtxt(path, delimiter=delim, ndmin=2)
+    except ValueError:
+        data = np.loadtxt(path, delimiter=delim, ndmin=2, skiprows=1)
+    if data.shape[0] < 4 or data.shape[1] < 2:
+        raise ValueError(f"load_table_split: {path} needs >= 4 rows and >= 2 columns, got {data.shape}")
+    X, y = data[:, :-1], data[:, -1]
+    if task == "classification":
+        _, y = np.unique(y, return_inverse=True)
+        Xtr, Xte, ytr, yte = _split(X, y.astype(np.int64), test_size, seed, False)
+        Xtr, _, Xte, _ = _standardise(Xtr, Xte, ytr.astype(float), yte.astype(float), scale_y=False)
+        return Xtr, ytr, Xte, yte
+    return _standardise(*_split(X, y, test_size, seed, False))
+
+
+# ---------------------------------------------------------------------- training
+def _loss(task, out, y):
+    if task == "classification":
+        return F.cross_entropy(out, y)
+    return F.mse_loss(out.reshape(-1), y)
+
+
+def evaluate(model, X, y, task, batch_size=1024):
+    """Loss and accuracy (classification) or R^2 (regression) on (X (n, in), y (n,)) -> dict."""
+    model.eval()
+    outs = []
+    with tg.no_grad():
+        for s in range(0, len(X), batch_size):
+            outs.append(model(Tensor._leaf(X[s:s + batch_size])).numpy())
+    model.train()
+    out = np.concatenate(outs)
+    loss = float(_loss(task, Tensor._leaf(out), Tensor._leaf(y)).item())
+    if task == "classification":
+        return {"loss": loss, "accuracy": float((out.argmax(1) == y).mean())}
+    pred = out.reshape(-1)
+    r2 = 1.0 - float(((pred - y) ** 2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12))
+    return {"loss": loss, "r2": r2}
+
+
+def train(model, Xtr, ytr, task="classification", epochs=100, batch_size=64, lr=3e-3, weight_decay=0.0,
+          optimizer="adam", seed=0, lr_decay=True, progress=True, X_test=None, y_test=None, log=None):
+    """Train `model` on (Xtr (n, in), ytr (n,)) with minibatches (Adam or SGD+momentum, lr decaying
+    linearly to 0 when lr_decay); returns stats dict
+    (train_loss per epoch, samples_per_sec, wall_time, test metrics per epoch if test data given)."""
+    rng = np.random.default_rng(seed)
+    params = model.parameters()
+    if optimizer == "adam":
+        opt = optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else optim.Adam(params, lr=lr)
+    elif optimizer == "sgd":
+        opt = optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"train: unknown optimizer {optimizer!r} (adam or sgd)")
+    n = len(Xtr)
+    steps_per_epoch = -(-n // batch_size)
+    history, test_hist = [], []
+    t0 = time.perf_counter()
+    bar = Progress(total=epochs * steps_per_epoch, desc=f"mlp[{task}]", unit="samples", disable=not progress)
+    for ep in range(epochs):
+        perm = rng.permutation(n)
+        tot = 0.0
+        for s in range(0, n, batch_size):
+            idx = perm[s:s + batch_size]
+            xb, yb = Tensor._leaf(Xtr[idx]), Tensor._leaf(ytr[idx])
+            if lr_decay:  # linear decay to 0 over the run
+                for g in opt.param_groups:
+                    g["lr"] = lr * (1.0 - (ep * steps_per_epoch + s // batch_size) / (epochs * steps_per_epoch))
+            loss = _loss(task, model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            lv = loss.item()
+            tot += lv * len(idx)
+            bar.update(1, items=len(idx), loss=lv)
+        history.append(tot / n)
+        if X_test is not None:
+            test_hist.append(evaluate(model, X_test, y_test, task))
+            if log:
+                log(f"epoch {ep + 1}/{epochs}: train loss {history[-1]:.4f}, test {test_hist[-1]}")
+    bar.close()
+    wall = time.perf_counter() - t0
+    return {"train_loss": history, "test": test_hist, "wall_time": wall, "samples_per_sec": epochs * n / wall}
+
+
+# ---------------------------------------------------------------------- CLI
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m models.mlp",
+                                description="Train an MLP with tinygrad_lite (default: sklearn digits, classification).")
+    p.add_argument("--task", choices=["classification", "regression"], default="classification")
+    p.add_argument("--data", "--text", dest="data", default=None,
+                   help="numeric table (CSV/whitespace), last column = target; default: digits / diabetes")
+    p.add_argument("--hidden", default="256", help="hidden layer sizes, comma separated ('' for none)")
+    p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--test-size", type=float, default=0.25)
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split (fixed by default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
+    p.add_argument("--no-lr-decay", action="store_true", help="keep lr constant (default: linear decay to 0)")
+    p.add_argument("--out", default=None, help="directory for checkpoint.tgl and metrics.json")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="print test metrics every epoch")
+    return p
+
+
+def main(argv=None):
+    """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
+    args = _parser().parse_args(argv)
+    tg.manual_seed(args.seed)
+    if args.data:
+        Xtr, ytr, Xte, yte = load_table_split(args.data, args.task, args.test_size, args.split_seed)
+        source = args.data
+    elif args.task == "classification":
+        Xtr, ytr, Xte, yte = load_digits_split(args.test_size, args.split_seed)
+        source = "sklearn digits (8x8)"
+    else:
+        Xtr, ytr, Xte, yte = load_diabetes_split(args.test_size, args.split_seed)
+        source = "sklearn diabetes"
+    n_out = int(ytr.max()) + 1 if args.task == "classification" else 1
+    hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    model = MLP([Xtr.shape[1]] + hidden + [n_out], activation=args.activation, dropout=args.dropout)
+    print(f"data: {source}: {len(Xtr)} train / {len(Xte)} test, {Xtr.shape[1]} features; model {model.sizes}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    stats = train(model, Xtr, ytr, args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  weight_decay=args.weight_decay, optimizer=args.optimizer, seed=args.seed,
+                  lr_decay=not args.no_lr_decay, progress=not args.no_progress, X_test=Xte if args.verbose else None,
+                  y_test=yte if args.verbose else None, log=lambda m: print(m, file=sys.stderr))
+    train_m = evaluate(model, Xtr, ytr, args.task)
+    test_m = evaluate(model, Xte, yte, args.task)
+    wall = time.perf_counter() - t0
+    metrics = {"task": args.task, "data": source, "sizes": model.sizes, "final_train_loss": train_m["loss"],
+               "final_test_loss": test_m["loss"], "train": train_m, "test": test_m,
+               "train_loss_history": stats["train_loss"], "samples_per_sec": stats["samples_per_sec"],
+               "wall_time": wall, "args": vars(args)}
+    key = "accuracy" if args.task == "classification" else "r2"
+    metrics[f"test_{key}"] = test_m[key]
+    print(f"train loss {train_m['loss']:.4f}  test loss {test_m['loss']:.4f}  test {key} {test_m[key]:.4f}  "
+          f"({stats['samples_per_sec']:.0f} samples/s, {wall:.1f} s)")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        tg.save({"model": model.state_dict(), "sizes": model.sizes, "activation": args.activation,
+                 "task": args.task}, os.path.join(args.out, "checkpoint.tgl"))
+        with open(os.path.join(args.out, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+        print(f"wrote {args.out}/checkpoint.tgl, metrics.json", file=sys.stderr)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
