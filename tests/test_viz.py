@@ -385,3 +385,81 @@ def test_pca_matches_svd():
     Xc = X - X.mean(0)
     assert coords.shape == (20, 2) and ratio[0] > ratio[1]
     np.testing.assert_allclose(np.abs(coords.T @ coords), np.abs(np.diag(np.linalg.svd(Xc)[1][:2] ** 2)), atol=1e-8)
+
+
+# ---------------------------------------------------------------------- the models' graphs
+def test_graph_of_mlp_training_step(tmp_path):
+    nn = pytest.importorskip("tinygrad_lite.nn")
+    F = pytest.importorskip("tinygrad_lite.nn.functional")
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = tl.randn(16, 4), tl.tensor(np.arange(16) % 3)
+    with viz.trace_modules(model) as tr:
+        loss = F.cross_entropy(model(x), y)
+    loss.backward(retain_graph=True)
+    v = build_graph(loss, model=model, trace=tr, grads=True)
+    names = {n.name for n in v.tensors if n.kind == "parameter"}
+    assert names == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    assert {o.module for o in v.ops} >= {"0", "1", "2"}  # the ReLU is found by the trace
+    for n in v.tensors:
+        if n.kind == "parameter":
+            assert math.isclose(n.grad.norm, float(np.linalg.norm(n.tensor.grad._data)), rel_tol=1e-5)
+    dot = viz.draw_graph(loss, model=model, trace=tr, backward=True)
+    assert "0.weight" in dot.source and "1. " in dot.source
+    text = viz.explain_backward(loss, model=model)
+    assert "Step 1:" in text and "0.weight" in text
+    if HAS_DOT:
+        assert Path(viz.render(dot, tmp_path / "mlp.svg")).stat().st_size > 1000
+
+
+def test_graph_of_skipgram_step():
+    sg = pytest.importorskip("models.skipgram")
+    m = sg.SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
+                           W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
+    loss = m.loss([0], [1])
+    params = {"W_e": m.W_e, "W_o": m.W_o, "b_o": m.b_o}
+    v = build_graph(loss, params=params, grads=True, values=True)
+    ops = [o.name for o in v.ops]
+    assert "matmul" in ops and "log_softmax" in ops and "getitem" in ops
+    assert next(o for o in v.ops if o.name == "add").broadcast == [1]  # b_o is broadcast over the batch
+    # the gradient on the scores matches the worked example: softmax - onehot(queen)
+    add = next(o for o in v.ops if o.name == "add")
+    np.testing.assert_allclose(v.tensor(add.output).grad.values, [0.31355, -0.66707, 0.35352], atol=1e-5)
+    src = viz.draw_graph(loss, params=params, show_values=True, show_grads=True).source
+    assert "W_e" in src and "b_o" in src and "Σ→(3,)" in src
+
+
+def test_graph_of_one_attention_block():
+    gpt = pytest.importorskip("models.gpt")
+    tl.manual_seed(0)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    block = model.h[0]
+    x = tl.randn(2, 8, 16, requires_grad=True)
+    with viz.trace_modules(block) as tr:
+        y = block(x)
+    loss = y.sum()
+    v = build_graph(loss, model=block, trace=tr)
+    assert v.node_of(x).kind == "input"  # requires grad, but not a parameter of the block
+    mods = {o.module for o in v.ops}
+    assert {"attn", "attn.c_attn", "attn.c_proj", "ln_1", "ln_2", "mlp.c_fc"} <= mods
+    att_ops = [o.name for o in v.ops if o.module == "attn"]
+    assert att_ops.count("matmul") == 2  # q @ kᵀ and att @ v
+    src = viz.draw_graph(loss, model=block, trace=tr).source
+    assert "attn.c_attn.weight" in src and "cluster_" in src
+    assert src == viz.draw_graph(loss, model=block, trace=tr).source
+
+
+def test_gpt_training_graph_collapses_readably():
+    gpt = pytest.importorskip("models.gpt")
+    tl.manual_seed(0)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=4, n_head=2, n_embd=16))
+    idx = tl.tensor(np.random.default_rng(0).integers(0, 16, (2, 8)))
+    with viz.trace_modules(model) as tr:
+        _, loss = model(idx, idx)
+    with pytest.raises(ValueError, match="collapse_depth"):
+        viz.draw_graph(loss, model=model, trace=tr, max_nodes=60)
+    dot = viz.draw_graph(loss, model=model, trace=tr, collapse_depth=2, max_nodes=60, backward=True)
+    assert dot.source.count("box3d") == 4  # h.0 .. h.3, one box each
+    assert all(f"h.{i} (Block)" in dot.source for i in range(4))
+    n_nodes = len(re.findall(r"^\s+(?:t|op|box)\d+ \[", dot.source, re.M))
+    assert n_nodes <= 40

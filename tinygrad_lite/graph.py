@@ -79,11 +79,15 @@ RULES = {
     "gelu": "dx = dC * (Φ(x) + x φ(x))",
     "logsigmoid": "dx = dC * σ(-x)",
     "erf": "dx = dC * 2/√π exp(-x²)",
+    "layer_norm": "dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂, db = Σ dC",
+    "layer_norm_nobias": "dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂",
+    "masked_softmax": "dx = scale * s * (dC - Σ dC s), s = softmax(scale x) (hidden entries get 0)",
 }
 
 # Names of the inputs as the rules above call them.
 ARG_NAMES = {"matmul": ("A", "B"), "where": ("c", "x", "y"), "linear": ("x", "W", "b"),
-             "linear_nobias": ("x", "W"), "embedding": ("W",)}
+             "linear_nobias": ("x", "W"), "embedding": ("W",), "layer_norm": ("x", "w", "b"),
+             "layer_norm_nobias": ("x", "w")}
 _BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
 for _n in _BINARY:
     ARG_NAMES[_n] = ("x", "y")
@@ -97,7 +101,8 @@ SAVED = {
     "where": ("c",), "cast": (), "matmul": ("A", "B"), "amax": ("x", "result"), "amin": ("x", "result"),
     "logsumexp": ("x", "result"), "softmax": ("result",), "log_softmax": ("result",), "getitem": ("index",),
     "index_scatter": ("index",), "linear": ("x", "W"), "linear_nobias": ("x", "W"), "embedding": ("index",),
-    "cross_entropy_idx": ("softmax(x)",), "gelu": ("x",), "logsigmoid": ("x",), "erf": ("x",),
+    "cross_entropy_idx": ("softmax(x)",), "layer_norm": ("x̂", "σ", "w"), "layer_norm_nobias": ("x̂", "σ", "w"),
+    "masked_softmax": ("result",), "gelu": ("x",), "logsigmoid": ("x",), "erf": ("x",),
 }
 
 # Ops whose gradient the engine sums back over broadcast dims when input and output shapes differ.
@@ -404,7 +409,7 @@ def _short_args(op_name, args):
             elif it is Ellipsis:
                 parts.append("...")
             elif isinstance(it, np.ndarray):
-                parts.append(f"<{it.dtype} {tuple(it.shape)}>")
+                parts.append(str(it.tolist()) if it.size <= 4 and it.ndim <= 1 else f"<{it.dtype} {tuple(it.shape)}>")
             else:
                 parts.append(repr(it))
         return "[" + ", ".join(parts) + "]"
@@ -509,8 +514,8 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
             kind = "output"
         elif not leaf:
             kind = "intermediate"
-        elif t.requires_grad:
-            kind = "parameter"
+        elif t.requires_grad:  # a leaf that requires grad: a parameter unless model/params say otherwise
+            kind = "parameter" if not names or id(t) in names else "input"
         elif id(t) in buffers or t._data.dtype.kind == "b" or (t._data.size == 1 and name is None):
             kind = "constant"
         else:
@@ -571,11 +576,18 @@ def _matmul_broadcast(t):
 
 
 def _fused_reductions(t):
-    """Inputs whose gradient a fused rule sums over the batch itself (linear's bias)."""
-    if t._op.name == "linear" and len(t._inputs) == 3 and t._inputs[2].requires_grad \
-            and t._data.size > t._inputs[2]._data.size:
-        return [2]
-    return []
+    """Inputs whose gradient a fused rule sums over the batch itself (linear's bias, layer norm's
+    weight and bias; linear's weight when the input has batch dims beyond one matrix)."""
+    name, ins = t._op.name, t._inputs
+    out = []
+    if name in ("linear", "linear_nobias"):
+        if ins[0].ndim > 2 and ins[1].requires_grad:
+            out.append(1)
+        if name == "linear" and len(ins) == 3 and ins[2].requires_grad and t._data.size > ins[2]._data.size:
+            out.append(2)
+    elif name in ("layer_norm", "layer_norm_nobias"):
+        out = [i for i in range(1, len(ins)) if ins[i].requires_grad and t._data.size > ins[i]._data.size]
+    return out
 
 
 def _assign_modules(tnodes, onodes):

@@ -288,6 +288,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
                 if label and n.kind != "intermediate":
                     rows.append(_row(label, None, "#555555"))
             tensor_rows(n, rows)
+            if n.kind == "input" and n.requires_grad:
+                rows.insert(2 if n.name else 1, _row("input, requires grad", 9, "#2f7d32"))
         place(n.module, n.id, dict(label=_table(rows), **style_attrs(n.kind, n)))
 
     for o in view.ops:

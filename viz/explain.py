@@ -20,6 +20,8 @@ def _gsum(s):
         return "no gradient"
     if s.numel == 0:
         return "empty"
+    if s.numel == 1 and s.values is not None:
+        return f"value {_fmt(s.values[0])}" + ("  (not finite!)" if s.nonfinite else "")
     parts = [f"‖g‖ = {_fmt(s.norm) if s.norm is not None else '?'}"]
     if s.values is not None and s.numel > 1:
         parts.append("values " + "[" + ", ".join(_fmt(v) for v in s.values) + "]")
@@ -57,7 +59,7 @@ def explain_backward(loss, model=None, params=None):
     root = tn[view.root]
     lines = [f"Backward pass of {who(root)}: shape {_shape(root.shape)}, {root.dtype}"
              + (f", value {_fmt(root.tensor._data.reshape(-1)[0])}" if root.tensor._data.size == 1 else ""),
-             f"Seed: d{'loss'}/d{'loss'} = 1{' (ones)' if root.tensor._data.size != 1 else ''}. "
+             f"Seed: the output's gradient with respect to itself is {'1' if root.tensor._data.size == 1 else 'ones'}. "
              f"The engine runs {len(view.ops)} op rules, newest result first "
              "(decreasing creation order, a topological order).",
              "dC is the gradient flowing into an op's result C; each arrow is a gradient sent to an input.",

@@ -27,9 +27,9 @@ def _series(metrics, keys):
         for k in keys:
             if k in metrics and metrics[k] is not None and len(metrics[k]):
                 v = metrics[k]
-                if len(v) and isinstance(v[0], (tuple, list)) and len(v[0]) == 2:
-                    s, y = zip(*v)
-                    return np.asarray(s, float), np.asarray(y, float)
+                if len(v) and isinstance(v[0], (tuple, list)) and len(v[0]) >= 2:
+                    # (step, value) pairs, or (step, train, val) triples as models.gpt.train returns
+                    return np.asarray([r[0] for r in v], float), np.asarray([r[-1] for r in v], float)
                 steps = metrics.get(k + "_steps") or metrics.get("val_steps" if k.startswith("val") else "steps") \
                     or metrics.get("step")
                 y = np.asarray(v, float)
@@ -49,7 +49,8 @@ def plot_training_curves(metrics, path, val_loss=None, title="Training curves", 
     """Plot loss (and validation loss) against step and save to `path`.
 
     metrics: a list of training losses; or a dict with "loss"/"train_loss" (and optionally
-             "val_loss", "step"/"steps", "val_steps", or lists of (step, value) pairs); or a list
+             "val_loss"/"val", "step"/"steps", "val_steps", or lists of (step, value) pairs or
+             (step, train, val) triples, as `models.gpt.train` returns); or a list
              of dicts like {"step": 10, "loss": 2.3, "val_loss": 2.5}.
     val_loss: optional separate list of validation losses (or (step, value) pairs).
     logy:    log-scale y axis.
@@ -102,8 +103,9 @@ def plot_embeddings_pca(vectors, labels, path, highlight=None, max_labels=60, ti
     """Scatter the 2-D PCA projection of `vectors` (N, d) with text labels and save to `path`.
 
     labels:    N strings (e.g. the vocabulary).
-    highlight: optional list of labels to emphasise (drawn in colour, always labelled);
-               otherwise the first `max_labels` points are labelled.
+    highlight: optional list of labels to emphasise (drawn in colour, always labelled); all
+               points are labelled when there are at most `max_labels`, else only the highlighted
+               ones (or, without highlight, the first `max_labels`).
     Returns path."""
     plt = _plt()
     coords, ratio = pca_2d(vectors)
@@ -115,7 +117,7 @@ def plot_embeddings_pca(vectors, labels, path, highlight=None, max_labels=60, ti
     if mask.any():
         ax.scatter(coords[mask, 0], coords[mask, 1], s=28, color="#d9480f")
     for i, l in enumerate(labels):
-        if mask[i] or (not hl and i < max_labels):
+        if mask[i] or len(labels) <= max_labels or (not hl and i < max_labels):
             ax.annotate(l, coords[i], fontsize=9 if mask[i] else 7, xytext=(3, 3), textcoords="offset points",
                         color="#222222" if mask[i] else "#444444")
     ax.set_xlabel(f"PC 1 ({ratio[0] * 100:.0f}% var)")
@@ -143,11 +145,13 @@ def plot_attention(weights, tokens, path, title="Attention weights", max_cols=4)
     if w.ndim != 3:
         raise ValueError(f"plot_attention: expected weights of shape (H, T, T) or (T, T), got {w.shape}")
     H, T, _ = w.shape
-    tokens = [str(t) for t in tokens] if tokens is not None else [str(i) for i in range(T)]
+    shown = {" ": "␣", "\n": "\\n", "\t": "\\t"}
+    tokens = [shown.get(str(t), str(t)) for t in tokens] if tokens is not None else [str(i) for i in range(T)]
     cols = min(H, max_cols)
     rows = -(-H // cols)
     size = max(2.6, min(5.0, 0.28 * T + 1.2))
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.8, size * rows + 0.6), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 1.0, size * rows + 0.8), dpi=100, squeeze=False,
+                             layout="constrained")
     im = None
     for h in range(rows * cols):
         ax = axes[h // cols][h % cols]
