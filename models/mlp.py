@@ -34,6 +34,13 @@ __all__ = ["MLP", "load_digits_split", "load_diabetes_split", "load_table_split"
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
+# defaults per task: digits needs capacity, the small diabetes set needs regularisation
+TASK_DEFAULTS = {
+    "classification": {"hidden": "256", "dropout": 0.2, "epochs": 100, "lr": 3e-3, "weight_decay": 0.0},
+    "regression": {"hidden": "64", "dropout": 0.2, "epochs": 50, "lr": 1e-3, "weight_decay": 0.1},
+}
+
+
 class MLP(nn.Module):
     """MLP(sizes, activation="relu", dropout=0.0).
 
@@ -194,13 +201,13 @@ def _parser():
     p.add_argument("--task", choices=["classification", "regression"], default="classification")
     p.add_argument("--data", "--text", dest="data", default=None,
                    help="numeric table (CSV/whitespace), last column = target; default: digits / diabetes")
-    p.add_argument("--hidden", default="256", help="hidden layer sizes, comma separated ('' for none)")
+    p.add_argument("--hidden", default=None, help="hidden layer sizes, comma separated ('' for none)")
     p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     p.add_argument("--test-size", type=float, default=0.25)
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split (fixed by default)")
@@ -215,6 +222,9 @@ def _parser():
 def main(argv=None):
     """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
     args = _parser().parse_args(argv)
+    for k, v in TASK_DEFAULTS[args.task].items():  # task-dependent defaults for flags not given
+        if getattr(args, k) is None:
+            setattr(args, k, v)
     tg.manual_seed(args.seed)
     if args.data:
         Xtr, ytr, Xte, yte = load_table_split(args.data, args.task, args.test_size, args.split_seed)
