@@ -98,10 +98,6 @@ def _table(rows):
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"
 
 
-def _short_dtype(dt):
-    return dt
-
-
 def _grad_color(norm, lo, hi):
     if norm is None or not math.isfinite(norm):
         return None
@@ -213,8 +209,6 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
             else:
                 owner[o.output] = o.output
                 drawn.append(o.output)
-    # the root always gets its own node so the output is visible
-    root_node = tn[view.root]
     if len(drawn) > max_nodes:
         raise ValueError(_too_many(len(drawn), max_nodes, view.modules))
 
