@@ -1,0 +1,204 @@
+"""Fast tests of models/skipgram.py: the worked example exactly, SGNS learns on a tiny corpus,
+queries, save/load round trips, evaluation helpers and clear errors on bad input."""
+import json
+
+import numpy as np
+import pytest
+
+from models.skipgram import (PairBatches, SkipGramNS, SkipGramSoftmax, WordVectors, cosine, main, train_sgns,
+                             worked_example)
+from models.text import Vocab, default_corpus, tokenize
+from models.word_eval import evaluate_analogies, evaluate_word_pairs, rankdata, spearman
+
+
+# ---------------------------------------------------------------------- the worked example
+def test_worked_example_exact():
+    r = worked_example()
+    np.testing.assert_allclose(r["scores"], [0.46, 0.52, 0.58], atol=1e-12)
+    np.testing.assert_allclose(r["probs"], [0.31355, 0.33293, 0.35352], atol=5e-6)
+    assert r["loss"] == pytest.approx(1.09981, abs=5e-6)
+    np.testing.assert_allclose(r["dL_ds"], [0.31355, -0.66707, 0.35352], atol=5e-6)
+    np.testing.assert_allclose(r["dL_de_king"], [0.0039976] * 3, atol=5e-8)
+    np.testing.assert_allclose(r["e_king_after"], [0.0996, 0.1996, 0.2996], atol=5e-6)
+    assert round(r["cos_close"], 5) == 0.99022
+    assert round(r["cos_far"], 5) == 0.63300
+    assert cosine([1, 0], [0, 2]) == 0.0
+
+
+def test_softmax_model_loss_falls():
+    m = SkipGramSoftmax(4, 3, seed=0)
+    from tinygrad_lite import optim
+    opt = optim.SGD(m.parameters(), lr=0.5)
+    centre, ctx = np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2])
+    losses = []
+    for _ in range(50):
+        loss = m.loss(centre, ctx)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.5
+
+
+# ---------------------------------------------------------------------- SGNS
+def _toy_corpus(n=400, seed=0):
+    """Two topics: animals share contexts with each other, vehicles with each other."""
+    rng = np.random.default_rng(seed)
+    animals, vehicles = ["cat", "dog", "cow"], ["car", "bus", "van"]
+    a_ctx, v_ctx = ["eats", "sleeps", "barks", "fur"], ["drives", "road", "engine", "wheels"]
+    sents = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            w, ctx = rng.choice(animals), a_ctx
+        else:
+            w, ctx = rng.choice(vehicles), v_ctx
+        c = list(rng.choice(ctx, 4))
+        sents.append(c[:2] + [w] + c[2:])
+    return sents
+
+
+def test_sgns_loss_falls_and_similar_contexts_get_closer():
+    model, stats = train_sgns(_toy_corpus(), dim=16, window=2, negative=3, min_count=1, epochs=5, sample=0,
+                              batch_size=64, lr=0.05, seed=0, progress=False)
+    hist = stats["loss_history"]
+    assert hist[-1] < hist[0] * 0.9, hist
+    wv = model.wv
+    assert wv.similarity("cat", "dog") > wv.similarity("cat", "car") + 0.3
+    assert wv.similarity("bus", "van") > wv.similarity("bus", "cow") + 0.3
+    top = [w for w, _ in wv.most_similar("cat", topn=2)]
+    assert set(top) <= {"dog", "cow", "eats", "sleeps", "barks", "fur"}
+    assert stats["words_per_sec"] > 0 and stats["effective_words"] > 0
+
+
+def test_sgns_uses_row_sparse_gradients():
+    from tinygrad_lite.sparse import is_sparse
+    vocab = Vocab.build(_toy_corpus(50), min_count=1)
+    m = SkipGramNS(vocab, dim=8)
+    assert np.all(m.W_out.detach().numpy() == 0)
+    assert np.abs(m.W_in.detach().numpy()[:-1]).max() <= 0.5 / 8
+    ctx = np.array([[0, 1, m.pad, m.pad]])
+    targets = np.array([[2, 3, 4]])
+    weight = np.ones((1, 4, 3), np.float32)
+    weight[:, 2:] = 0
+    loss = m.loss(ctx, targets, weight)
+    loss.backward()
+    assert is_sparse(m.W_in.grad) and is_sparse(m.W_out.grad)
+    assert set(m.W_in.grad.indices.tolist()) == {0, 1}  # the padding row gets no gradient
+    assert set(m.W_out.grad.indices.tolist()) == {2, 3, 4}
+
+
+def test_pair_batches_windows_subsampling_and_noise():
+    ids = np.arange(20) % 5
+    sent = np.repeat([0, 1], 10)
+    counts = np.bincount(ids, minlength=5)
+    pb = PairBatches(ids, sent, counts, window=3, negative=4, sample=0, batch_size=7,
+                     rng=np.random.default_rng(0))
+    seen = 0
+    for ctx, targets, weight, n_raw, n_c, n_p in pb.epoch():
+        assert ctx.shape == (n_c, 6) and targets.shape == (n_c, 5) and weight.shape == (n_c, 6, 5)
+        valid = ctx != pb.pad
+        assert (weight[:, :, 0] == valid).all() and n_p == valid.sum()
+        seen += n_c
+    assert seen == 20 and n_raw == 20
+    # noise ~ count^0.75
+    noise = pb.noise(200000)
+    freq = np.bincount(noise, minlength=5) / 200000
+    expect = counts ** 0.75 / (counts ** 0.75).sum()
+    np.testing.assert_allclose(freq, expect, atol=0.01)
+    # word2vec's keep probability: (sqrt(f/(s*T)) + 1) * s*T/f, capped at 1
+    pb2 = PairBatches(np.r_[np.zeros(990, int), np.arange(1, 11)], np.zeros(1000, int),
+                      np.r_[990, np.ones(10, int)], sample=1e-3)
+    thr = 1e-3 * 1000
+    assert pb2.keep_prob[0] == pytest.approx((np.sqrt(990 / thr) + 1) * thr / 990)
+    assert pb2.keep_prob[1] == 1.0
+
+
+# ---------------------------------------------------------------------- queries and I/O
+def _wv():
+    words = ["king", "queen", "man", "woman", "car"]
+    vec = np.array([[1, 1, 0], [1, -1, 0], [0, 1, 0.1], [0, -1, 0.1], [0, 0, 1]], np.float32)
+    return WordVectors(words, vec, counts=[5, 4, 3, 2, 1])
+
+
+def test_queries():
+    wv = _wv()
+    assert wv.similarity("king", "queen") == pytest.approx(0.0, abs=1e-6)
+    assert wv.most_similar("king", topn=1)[0][0] == "man"
+    assert wv.most_similar(np.array([0, 0, 2.0]), topn=1)[0] == ("car", pytest.approx(1.0))
+    assert wv.analogy("man", "king", "woman")[0][0] == "queen"
+    for bad in (lambda: wv.similarity("king", "prince"), lambda: wv.most_similar("prince"),
+                lambda: wv.analogy("man", "prince", "woman"), lambda: wv["prince"]):
+        with pytest.raises(KeyError, match="prince"):
+            bad()
+
+
+def test_save_load_round_trips(tmp_path):
+    wv = _wv()
+    wv.save(str(tmp_path / "v.tgl"))
+    back = WordVectors.load(str(tmp_path / "v.tgl"))
+    assert back.words == wv.words
+    np.testing.assert_array_equal(back.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.counts, wv.counts)
+    wv.save_word2vec_format(str(tmp_path / "v.txt"))
+    lines = (tmp_path / "v.txt").read_text().splitlines()
+    assert lines[0] == "5 3" and lines[1].split()[0] == "king"
+    back = WordVectors.load_word2vec_format(str(tmp_path / "v.txt"))
+    assert back.words == wv.words
+    np.testing.assert_allclose(back.vectors, wv.vectors, atol=1e-6)
+    (tmp_path / "bad.txt").write_text("2 3\nx 1 2 3\n")
+    with pytest.raises(ValueError, match="header"):
+        WordVectors.load_word2vec_format(str(tmp_path / "bad.txt"))
+
+
+def test_evaluation_files(tmp_path):
+    wv = _wv()
+    (tmp_path / "pairs.tsv").write_text("# comment\nking\tman\t9\nqueen\twoman\t8\nking\tcar\t1\n"
+                                        "man\tcar\t2\nking\tprince\t5\n")
+    r = evaluate_word_pairs(wv, str(tmp_path / "pairs.tsv"))
+    assert r["n_pairs"] == 4 and r["n_oov"] == 1 and r["oov_ratio"] == pytest.approx(20.0)
+    assert r["spearman"] == pytest.approx(0.9486832980505138)  # scipy.stats.spearmanr
+    (tmp_path / "an.txt").write_text(": family\nman king woman queen\nman king woman car\nman prince woman queen\n")
+    a = evaluate_analogies(wv, str(tmp_path / "an.txt"))
+    assert a["total"] == 2 and a["correct"] == 1 and a["skipped"] == 1
+    assert a["sections"][0]["section"] == "family" and a["accuracy"] == 0.5
+
+
+def test_spearman_ties_average_rank():
+    np.testing.assert_array_equal(rankdata([10, 20, 20, 30]), [1, 2.5, 2.5, 4])
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # value checked against scipy.stats.spearmanr
+    assert spearman([1, 2, 2, 3, 5], [2, 1, 4, 4, 3]) == pytest.approx(0.3947368421052632)
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="empty"):
+        train_sgns([], progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        train_sgns([[], []], progress=False)
+    with pytest.raises(ValueError, match="min_count=50 leaves no word"):
+        train_sgns([["a", "b", "a"]], min_count=50, progress=False)
+    with pytest.raises(KeyError, match="'zebra'"):
+        Vocab.build([["a", "a"]], min_count=1)["zebra"]
+
+
+def test_text_helpers():
+    assert tokenize("Hello, World! It's 2024 re-run.") == ["hello", "world", "it's", "re", "run"] or \
+        tokenize("Hello, World! It's 2024 re-run.") == ["hello", "world", "it's", "re-run"]
+    corpus = default_corpus()
+    assert sum(map(len, corpus)) > 50000
+    v = Vocab.build(corpus, min_count=5)
+    assert len(v) > 1000 and v.counts[0] >= v.counts[-1] >= 5
+
+
+def test_cli_default_corpus_quick(tmp_path):
+    m = main(["--epochs", "1", "--dim", "16", "--no-progress", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("final_loss", "words_per_sec", "wall_time", "vocab_size"):
+        assert key in saved
+    assert saved["final_loss"] == pytest.approx(m["final_loss"])
+    wv = WordVectors.load(str(tmp_path / "vectors.tgl"))
+    assert len(wv) == saved["vocab_size"] and wv.dim == 16
+    txt = WordVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
+    np.testing.assert_allclose(txt.vectors, wv.vectors, rtol=1e-4, atol=1e-6)
