@@ -47,10 +47,11 @@ PROBE_WORDS = ("function", "list", "string", "class", "file", "error", "number",
 @dataclass
 class Settings:
     """Sizes of the demo's runs; `Settings.full()` (about three minutes) or `Settings.fast()` (seconds)."""
-    mlp_hidden: tuple = (128, 64)
+    mlp_hidden: tuple = (256,)
+    mlp_dropout: float = 0.2
     mlp_epochs: int = 40
     sg_dim: int = 50
-    sg_epochs: int = 3
+    sg_epochs: int = 10
     sg_min_count: int = 5
     sg_window: int = 5
     sg_negative: int = 5
@@ -60,8 +61,10 @@ class Settings:
     gpt_embd: int = 64
     gpt_block: int = 64
     gpt_batch: int = 16
-    gpt_steps: int = 350
-    gpt_eval_interval: int = 50
+    gpt_steps: int = 1500          # at most; fewer if they do not fit in gpt_seconds
+    gpt_min_steps: int = 150
+    gpt_seconds: float | None = 100.0
+    gpt_eval_interval: int | None = None   # None: 8 evaluations over the run
     gpt_eval_iters: int = 8
     gpt_text_chars: int | None = None
     sample_chars: int = 300
@@ -75,9 +78,9 @@ class Settings:
     @classmethod
     def fast(cls):
         """Tiny settings for tests: every stage runs, nothing is learnt well."""
-        return cls(mlp_hidden=(32,), mlp_epochs=2, sg_dim=16, sg_epochs=1, sg_min_count=3,
+        return cls(mlp_hidden=(32,), mlp_epochs=3, sg_dim=16, sg_epochs=1, sg_min_count=3,
                    sg_max_words=20000, gpt_layers=1, gpt_heads=2, gpt_embd=32, gpt_block=32, gpt_batch=8,
-                   gpt_steps=12, gpt_eval_interval=6, gpt_eval_iters=2, gpt_text_chars=60000,
+                   gpt_steps=12, gpt_seconds=None, gpt_eval_interval=6, gpt_eval_iters=2, gpt_text_chars=60000,
                    sample_chars=80, fast=True)
 
 
@@ -156,41 +159,35 @@ def _import(modname, what):
 # ---------------------------------------------------------------------------- MLP
 
 def _stage_mlp(d: _Demo, res: StageResult):
-    """Train the MLP classifier on the bundled digits; record accuracy and the loss curve."""
+    """Train the MLP classifier on the bundled digits; record accuracy and the loss curves."""
     mlp = _import("models.mlp", "the MLP model (models/mlp.py)")
     import tinygrad_lite as tl
     tl.manual_seed(d.seed)
+    Xtr, ytr, Xte, yte = mlp.load_digits_split()
+    model = mlp.MLP([Xtr.shape[1], *d.s.mlp_hidden, 10], activation="relu", dropout=d.s.mlp_dropout)
+    d.log(f"MLP {model.sizes}: {len(Xtr)} training / {len(Xte)} test images of 8x8 digits, "
+          f"{d.s.mlp_epochs} epochs")
+    stats = mlp.train(model, Xtr, ytr, "classification", epochs=d.s.mlp_epochs, batch_size=64, lr=3e-3,
+                      seed=d.seed, progress=not d.quiet, X_test=Xte, y_test=yte)
+    train_m = mlp.evaluate(model, Xtr, ytr, "classification")
+    test_m = mlp.evaluate(model, Xte, yte, "classification")
     outdir = d.out / "mlp"
-    m = mlp.demo_run(hidden=d.s.mlp_hidden, epochs=d.s.mlp_epochs, out=str(outdir), seed=d.seed,
-                     quiet=d.quiet) if hasattr(mlp, "demo_run") else _run_main_metrics(
-        mlp, ["--epochs", str(d.s.mlp_epochs), "--hidden", ",".join(map(str, d.s.mlp_hidden)),
-              "--seed", str(d.seed), "--out", str(outdir)] + (["--quiet"] if d.quiet else []), outdir)
-    res.data["metrics"] = m
-    acc = _first(m, "test_accuracy", "test_acc", "accuracy")
-    res.data["accuracy"] = acc
-    if acc is not None:
-        d.log(f"MLP test accuracy: {100 * acc:.2f}%")
-        res.message = f"test accuracy {100 * acc:.2f}%"
-
-
-def _run_main_metrics(mod, argv, outdir):
-    """Call a model's main(argv) and return the metrics.json it wrote to outdir (or its return value)."""
-    ret = mod.main(argv)
-    mpath = Path(outdir) / "metrics.json"
-    if mpath.is_file():
-        with open(mpath, encoding="utf-8") as f:
-            return json.load(f)
-    if isinstance(ret, dict):
-        return ret
-    raise RuntimeError(f"{mod.__name__}.main wrote no metrics.json to {outdir}")
-
-
-def _first(m, *keys):
-    """The first of `keys` present (and not None) in dict m."""
-    for k in keys:
-        if isinstance(m, dict) and m.get(k) is not None:
-            return m[k]
-    return None
+    outdir.mkdir(parents=True, exist_ok=True)
+    tl.save({"model": model.state_dict(), "sizes": model.sizes, "activation": "relu", "task": "classification"},
+            str(outdir / "checkpoint.tgl"))
+    metrics = {"test_accuracy": test_m["accuracy"], "train_accuracy": train_m["accuracy"],
+               "final_test_loss": test_m["loss"], "final_train_loss": train_m["loss"],
+               "parameters": sum(p.numel() for p in model.parameters()), "epochs": d.s.mlp_epochs,
+               "train_images": len(Xtr), "test_images": len(Xte), "samples_per_sec": stats["samples_per_sec"],
+               "train_seconds": stats["wall_time"]}
+    with open(outdir / "metrics.json", "w", encoding="utf-8") as f:
+        json.dump({**metrics, "sizes": model.sizes, "train_loss": stats["train_loss"],
+                   "test_loss": [t["loss"] for t in stats["test"]],
+                   "test_accuracy_per_epoch": [t["accuracy"] for t in stats["test"]]}, f, indent=1)
+    res.data.update(metrics=metrics, accuracy=test_m["accuracy"], sizes=model.sizes,
+                    history=stats["train_loss"], test_loss=[t["loss"] for t in stats["test"]])
+    print(f"MLP test accuracy: {100 * test_m['accuracy']:.2f}% ({len(Xte)} held-out digits)", flush=True)
+    res.message = f"test accuracy {100 * test_m['accuracy']:.2f}%"
 
 
 # ---------------------------------------------------------------------------- skip-gram
@@ -288,8 +285,16 @@ def _stage_gpt(d: _Demo, res: StageResult):
     train_data, val_data = train_val_split(data, 0.1)
     cfg = gpt.GPTConfig(vocab_size=len(vocab), block_size=d.s.gpt_block, n_layer=d.s.gpt_layers,
                         n_head=d.s.gpt_heads, n_embd=d.s.gpt_embd, dropout=0.0)
-    tc = gpt.TrainConfig(max_iters=d.s.gpt_steps, batch_size=d.s.gpt_batch, learning_rate=2e-3, min_lr=2e-4,
-                         warmup_iters=max(1, min(30, d.s.gpt_steps // 10)), eval_interval=d.s.gpt_eval_interval,
+    steps = d.s.gpt_steps
+    if d.s.gpt_seconds:  # fit the number of steps to the time budget on this machine, now
+        per_step = _gpt_step_seconds(gpt, cfg, train_data, d.s.gpt_batch)
+        budget = d.s.gpt_seconds * 0.85  # the rest: evaluations and sampling
+        steps = int(max(d.s.gpt_min_steps, min(d.s.gpt_steps, budget / per_step)))
+        d.log(f"GPT: {per_step * 1000:.0f} ms per step here: {steps} steps fit the {d.s.gpt_seconds:.0f} s budget")
+        tl.manual_seed(d.seed)
+    eval_interval = max(1, steps // 8) if d.s.gpt_eval_interval is None else d.s.gpt_eval_interval
+    tc = gpt.TrainConfig(max_iters=steps, batch_size=d.s.gpt_batch, learning_rate=3e-3, min_lr=3e-4,
+                         warmup_iters=max(1, min(30, steps // 10)), eval_interval=eval_interval,
                          eval_iters=d.s.gpt_eval_iters, seed=d.seed + 1337)
     model = gpt.GPT(cfg)
     d.log(f"GPT: {model.num_params():,} parameters, {len(text):,} characters of Python's help text, "
@@ -323,6 +328,25 @@ def _stage_gpt(d: _Demo, res: StageResult):
     d.log(f"GPT validation loss {final_val:.3f} (uniform guess: {math.log(len(vocab)):.3f}); sample:")
     print(sample if len(sample) < 400 else sample[:400] + "...", flush=True)
     res.message = f"val loss {final_val:.3f}" if final_val is not None else ""
+
+
+def _gpt_step_seconds(gpt, cfg, train_data, batch_size, steps=4):
+    """Seconds per training step of a throwaway GPT with config `cfg` (median of a few steps)."""
+    import tinygrad_lite as tl
+    model = gpt.GPT(cfg)
+    opt = tl.optim.AdamW(model.parameters_unique(), lr=1e-4)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        x, y = gpt.get_batch_tensors(train_data, batch_size, cfg.block_size, rng)
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i:  # the first step warms caches up
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 
 def gpt_attention_weights(model, idx):
@@ -429,10 +453,10 @@ def _step_mlp(seed):
 
 
 def _mlp_step_generic(mlp, seed):
-    """Build models.mlp.MLP(64, [16], 10) and compute the cross-entropy of a small digits batch."""
+    """Build models.mlp.MLP([64, 16, 10]) and compute the cross-entropy of a batch of 4 digits."""
     import tinygrad_lite as tl
     from tinygrad_lite.nn import functional as F
-    model = mlp.MLP(64, [16], 10)
+    model = mlp.MLP([64, 16, 10])
     x, y = _digits_batch(4, seed)
     loss = F.cross_entropy(model(tl.Tensor(x)), tl.Tensor(y))
     return loss, model
@@ -541,15 +565,12 @@ def _stage_plots(d: _Demo, res: StageResult):
     pdir.mkdir(parents=True, exist_ok=True)
     made = []
     mlp_r, sg_r, gpt_r = (d.results.get(k) for k in ("mlp", "skipgram", "gpt"))
-    if mlp_r and mlp_r.status == "ok":
-        m = mlp_r.data.get("metrics") or {}
-        hist = _first(m, "train_loss", "loss_history", "history")
-        val = _first(m, "test_loss", "val_loss")
-        if hist:
-            path = pdir / "mlp_curve.png"
-            val = val if isinstance(val, list) and val else None
-            plots.plot_training_curves({"loss": hist}, str(path), val_loss=val, title="MLP on digits: loss")
-            made.append(("mlp", path, "MLP training loss" + (" and test loss" if val else "")))
+    if mlp_r and mlp_r.status == "ok" and mlp_r.data.get("history"):
+        path = pdir / "mlp_curve.png"
+        tl_ = mlp_r.data.get("test_loss") or None
+        plots.plot_training_curves({"loss": mlp_r.data["history"]}, str(path), val_loss=tl_,
+                                   title="MLP on digits: loss per epoch (val = held-out test images)")
+        made.append(("mlp", path, "MLP training loss per epoch" + (" and loss on the test images" if tl_ else "")))
     if sg_r and sg_r.status == "ok" and sg_r.data.get("history"):
         path = pdir / "skipgram_curve.png"
         plots.plot_training_curves({"loss": sg_r.data["history"]}, str(path),
@@ -646,7 +667,8 @@ def write_report(d: _Demo, total_seconds):
     r = d.results.get("mlp")
     if _status_box(sec, r):
         m = r.data.get("metrics") or {}
-        rows = [[k, v] for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        rows = [[k.replace("_", " "), v] for k, v in m.items() if isinstance(v, (int, float))
+                and not isinstance(v, bool)]
         if r.data.get("accuracy") is not None:
             sec.html(f'<p class="ok"><b>Test accuracy: {100 * r.data["accuracy"]:.2f}%</b></p>')
         sec.table(["metric", "value"], rows)
@@ -659,7 +681,8 @@ def write_report(d: _Demo, total_seconds):
                       "Python): words used in similar contexts get similar vectors.")
     r = d.results.get("skipgram")
     if _status_box(sec, r):
-        sec.table(["metric", "value"], [[k, v] for k, v in r.data["summary"].items() if v is not None])
+        sec.table(["metric", "value"], [[k.replace("_", " "), v] for k, v in r.data["summary"].items()
+                                        if v is not None])
         sec.heading("Nearest neighbours (cosine similarity)")
         sec.table(["word"] + [f"#{i + 1}" for i in range(5)],
                   [[w] + [f"{x} ({c:.2f})" for x, c in nb] for w, nb in r.data["neighbours"].items()])
@@ -677,7 +700,7 @@ def write_report(d: _Demo, total_seconds):
     r = d.results.get("gpt")
     if _status_box(sec, r):
         sm = r.data["summary"]
-        sec.table(["metric", "value"], [[k, v] for k, v in sm.items() if v is not None])
+        sec.table(["metric", "value"], [[k.replace("_", " "), v] for k, v in sm.items() if v is not None])
         sec.text(f"A uniform guess over the {sm['vocab_size']} characters has loss ln {sm['vocab_size']} = "
                  f"{sm['uniform_loss']:.3f}; the validation loss is measured on the last 10% of the text, "
                  "which the model never trained on.")

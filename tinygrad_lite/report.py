@@ -46,8 +46,10 @@ def fmt_number(x, digits=4):
     if isinstance(x, float):
         if x != x or x in (float("inf"), float("-inf")):
             return str(x)
-        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+        if abs(x) >= 1e9 or (x != 0 and abs(x) < 1e-3):
             return f"{x:.{digits - 1}e}"
+        if abs(x) >= 10 ** digits:
+            return f"{x:,.0f}"
         return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}".rstrip("0").rstrip(".") or "0"
     try:  # numpy scalars
         import numpy as np
@@ -84,11 +86,24 @@ def embed_image(path, alt="", max_width=None):
         svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
         svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.S)
         svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+        svg = _prefix_svg_ids(svg)
         return f'<div class="svg" role="img" aria-label="{html.escape(alt)}"{style}>{svg.strip()}</div>'
     if ext not in _MIME:
         raise ValueError(f"cannot embed image of type {ext!r} ({path}); use svg, png, jpg or gif")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img src="data:{_MIME[ext]};base64,{data}" alt="{html.escape(alt)}"{style}>'
+
+
+_SVG_COUNTER = [0]
+
+
+def _prefix_svg_ids(svg):
+    """Make the ids of an inline SVG unique in the page (several SVGs share Graphviz's ids)."""
+    _SVG_COUNTER[0] += 1
+    pfx = f"s{_SVG_COUNTER[0]}_"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{pfx}{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{pfx}{m.group(1)})", svg)
+    return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{pfx}{m.group(1)}"', svg)
 
 
 class Section:
