@@ -428,7 +428,10 @@ def main(argv=None):
     from models.chartext import CharVocab, load_text, train_val_split
     tg.set_default_dtype(args.dtype)
     tg.manual_seed(args.seed)
-    text = load_text(args.text)
+    try:
+        text = load_text(args.text)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise SystemExit(f"error: --text: {e}") from None
     vocab = CharVocab.from_text(text)
     data = vocab.encode(text)
     train_data, val_data = train_val_split(data, args.val_fraction)

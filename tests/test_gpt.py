@@ -153,7 +153,12 @@ def test_empty_text_file_is_a_clear_error(tmp_path):
     p.write_text("")
     with pytest.raises(ValueError, match="empty"):
         load_text(str(p))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(SystemExit, match="empty"):
+        main(["--text", str(p), "--quiet"])
+    with pytest.raises(SystemExit, match="No such file"):
+        main(["--text", str(tmp_path / "missing.txt"), "--quiet"])
+    p.write_text("abc")
+    with pytest.raises(SystemExit, match="too short for block_size"):
         main(["--text", str(p), "--quiet"])
 
 
