@@ -6,6 +6,7 @@ made from) and `_args` (the op's non-tensor parameters): that is the whole graph
 topological order and the in-place check uses as a time stamp.
 """
 import itertools
+from weakref import ref as _weakref
 from collections import namedtuple
 
 import numpy as np
@@ -82,7 +83,7 @@ class Tensor:
     array (copied). Python floats become the default dtype (float32); numpy arrays keep theirs.
     """
     __slots__ = ("_data", "grad", "requires_grad", "_op", "_inputs", "_args", "_seq", "_version",
-                 "_hooks", "name", "__weakref__")
+                 "_hooks", "name", "_base", "__weakref__")  # _base: set only on .data/.detach() views
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -157,7 +158,14 @@ class Tensor:
     @property
     def data(self):
         """A tensor sharing this one's storage, cut from the graph (as PyTorch's `.data`)."""
-        return Tensor._leaf(self._data)
+        return self._view()
+
+    def _view(self):
+        """A leaf sharing storage whose in-place updates also bump this tensor's version (so a pending
+        backward that saved this tensor sees them, as PyTorch's detach() shares the version counter)."""
+        t = Tensor._leaf(self._data)
+        t._base = getattr(self, "_base", None) or _weakref(self)
+        return t
 
     @data.setter
     def data(self, value):
@@ -255,7 +263,7 @@ class Tensor:
 
     def detach(self):
         """The same values (shared storage) with no history and requires_grad=False."""
-        return Tensor._leaf(self._data)
+        return self._view()
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad (see autograd.backward)."""
@@ -276,11 +284,14 @@ class Tensor:
         if self.requires_grad and GRAD.enabled:
             raise RuntimeError(f"{name}: in-place update of a tensor that requires grad while recording; "
                                "wrap the update in `with tinygrad_lite.no_grad():` or write `x = x op y`")
-        self._version = next(_counter)  # saved copies of the old value are now stale
+        self._bump()  # saved copies of the old value are now stale
 
     def _bump(self):
         """Mark this tensor as modified in place (its raw array was written to directly)."""
         self._version = next(_counter)
+        base = getattr(self, "_base", None)
+        if base is not None and base() is not None:  # a .data/.detach() view: its source changed too
+            base()._version = self._version
 
     def _other_data(self, other):
         return other._data if isinstance(other, Tensor) else other
