@@ -211,3 +211,16 @@ def test_foreign_files_are_not_checkpoints(tmp_path):
     assert issubclass(CheckpointError, ValueError)
     with pytest.raises(FileNotFoundError):
         tl.load(tmp_path / "missing.npz")
+
+
+def test_saved_file_gets_normal_permissions(tmp_path):
+    path = tmp_path / "ck.npz"
+    umask = os.umask(0o022)
+    try:
+        tl.save({"a": 1}, path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    os.chmod(path, 0o640)
+    tl.save({"a": 2}, path)
+    assert path.stat().st_mode & 0o777 == 0o640  # overwriting keeps the old mode

@@ -128,6 +128,7 @@ def save(obj, path):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        _set_mode(fd, path)
         with os.fdopen(fd, "wb") as f:
             _write(f, members)
             f.flush()
@@ -146,6 +147,21 @@ def save(obj, path):
         finally:
             os.close(dfd)
     except OSError:
+        pass
+
+
+def _set_mode(fd, path):
+    """Give the temporary file (created 0600) the permissions a plain open() would: the old
+    file's mode when overwriting, else 0666 minus the umask."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        os.fchmod(fd, mode)
+    except (AttributeError, OSError):  # pragma: no cover (platforms without fchmod)
         pass
 
 
