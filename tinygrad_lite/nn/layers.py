@@ -27,6 +27,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, input):
+        """input (any shape) -> the same tensor."""
         return input
 
 
@@ -47,6 +48,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-draw weight and bias with PyTorch's default initialisation."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -54,6 +56,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        """input (*, in_features) -> (*, out_features)."""
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor input, got {type(input).__name__}")
         if input.ndim == 0 or input.shape[-1] != self.in_features:
@@ -62,6 +65,7 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
+        """in_features, out_features and bias, as PyTorch prints them."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -100,12 +104,14 @@ class Embedding(Module):
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self):
+        """Re-draw weight from N(0, 1) and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight._data[self.padding_idx] = 0
             self.weight._bump()
 
     def forward(self, input):
+        """input: integer tensor (*) -> (*, embedding_dim)."""
         return F.embedding(input, self.weight, self.padding_idx, sparse=self.sparse)
 
     @classmethod
@@ -117,6 +123,7 @@ class Embedding(Module):
         return cls(n, d, padding_idx=padding_idx, sparse=sparse, _weight=embeddings, _freeze=freeze)
 
     def extra_repr(self):
+        """num_embeddings, embedding_dim and the options that differ from the defaults."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
@@ -146,12 +153,14 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """weight <- 1, bias <- 0."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input):
+        """input (*, *normalized_shape) -> same shape."""
         k = len(self.normalized_shape)
         if input.ndim < k or tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected input with trailing shape {self.normalized_shape} "
@@ -159,6 +168,7 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
+        """normalized_shape, eps, elementwise_affine and bias, as PyTorch prints them."""
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
@@ -174,9 +184,11 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, input):
+        """input (any shape) -> same shape (identity in eval mode)."""
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
+        """p and inplace."""
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -188,9 +200,11 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
+        """input (any shape) -> same shape."""
         return F.relu(input)
 
     def extra_repr(self):
+        """'inplace=True' when set."""
         return "inplace=True" if self.inplace else ""
 
 
@@ -204,9 +218,11 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
+        """input (any shape) -> same shape."""
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
+        """The approximation used."""
         return f"approximate={self.approximate!r}"
 
 
@@ -214,6 +230,7 @@ class Tanh(Module):
     """tanh(x). Any shape."""
 
     def forward(self, input):
+        """input (any shape) -> same shape."""
         return input.tanh()
 
 
@@ -221,6 +238,7 @@ class Sigmoid(Module):
     """1 / (1 + exp(-x)). Any shape."""
 
     def forward(self, input):
+        """input (any shape) -> same shape."""
         return input.sigmoid()
 
 
@@ -231,6 +249,7 @@ class SiLU(Module):
         super().__init__()
 
     def forward(self, input):
+        """input (any shape) -> same shape."""
         return F.silu(input)
 
 
@@ -242,9 +261,11 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
+        """input (any shape) -> same shape, normalised along dim."""
         return F.softmax(input, self.dim)
 
     def extra_repr(self):
+        """The dim."""
         return f"dim={self.dim}"
 
 
@@ -252,6 +273,7 @@ class LogSoftmax(Softmax):
     """log_softmax along `dim`. Any shape."""
 
     def forward(self, input):
+        """input (any shape) -> same shape, log-normalised along dim."""
         return F.log_softmax(input, self.dim)
 
 
@@ -268,6 +290,7 @@ class CrossEntropyLoss(Module):
         self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
 
     def forward(self, input, target):
+        """input (N, C) / (N, C, d1, ...) / (C,) logits, target class indices -> loss."""
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
@@ -280,6 +303,7 @@ class MSELoss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):
+        """input and target of the same shape -> loss."""
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
@@ -325,6 +349,7 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        """query (N, L, E), key (N, S, E), value (N, S, E) -> (output (N, L, E), weights (N, L, S) or None)."""
         E, H, D = self.embed_dim, self.num_heads, self.head_dim
         unbatched = query.ndim == 2
         for name, t in (("query", query), ("key", key), ("value", value)):
@@ -387,6 +412,7 @@ class MultiheadAttention(Module):
         return out, weights
 
     def extra_repr(self):
+        """Nothing beyond the out_proj child (as PyTorch)."""
         return ""
 
 

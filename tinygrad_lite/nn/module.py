@@ -95,6 +95,7 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
+        """Compute the module's output; subclasses override this (call the module, not forward)."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
@@ -261,6 +262,7 @@ class Module:
                 yield name, m
 
     def children(self):
+        """The direct child modules (each once)."""
         for _, m in self.named_children():
             yield m
 
@@ -286,9 +288,11 @@ class Module:
             yield p
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, buffer) pairs, as named_parameters."""
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
+        """All buffers (registered with register_buffer), each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -310,6 +314,7 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set requires_grad on every parameter; returns self."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -368,15 +373,19 @@ class Module:
         return self.apply(convert)
 
     def double(self):
+        """Convert floating parameters and buffers to float64 in place; returns self."""
         return self.to(np.float64)
 
     def float(self):
+        """Convert floating parameters and buffers to float32 in place; returns self."""
         return self.to(np.float32)
 
     def half(self):
+        """Convert floating parameters and buffers to float16 in place; returns self."""
         return self.to(np.float16)
 
     def cpu(self):
+        """No-op (everything lives in host memory); returns self."""
         return self
 
     # ------------------------------------------------------------------ state dict
@@ -509,10 +518,12 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module):
+        """Add a module at the end (named by its position); returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def forward(self, x):
+        """x -> modules[-1](...modules[0](x)); shapes as the modules define."""
         for m in self._modules.values():
             x = m(x)
         return x
@@ -558,15 +569,18 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def append(self, module):
+        """Add a module at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules):
+        """Append every module of an iterable; returns self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index, module):
+        """Insert a module before position `index` (children are renumbered)."""
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()
@@ -574,6 +588,7 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def forward(self, *args, **kwargs):
+        """Not callable: iterate over the list instead."""
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
 
     def __repr__(self):
@@ -618,24 +633,31 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """(key, module) pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def pop(self, key):
+        """Remove and return the module under `key`."""
         return self._modules.pop(key)
 
     def clear(self):
+        """Remove all modules."""
         self._modules.clear()
 
     def update(self, modules):
+        """Add (key, module) pairs from a mapping or an iterable of pairs."""
         items = modules.items() if hasattr(modules, "items") else modules
         for k, m in items:
             self[k] = m
 
     def forward(self, *args, **kwargs):
+        """Not callable: index it instead."""
         raise NotImplementedError("ModuleDict has no forward(); index it and call its modules")
