@@ -23,10 +23,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # ---------------------------------------------------------------------- small fixed graphs
 def neuron():
-    """tanh(w . x + b) for a 2-input neuron, with fixed numbers (micrograd's example)."""
-    x = tl.tensor([2.0, 0.0])
-    w = tl.tensor([-3.0, 1.0], requires_grad=True)
-    b = tl.tensor(6.8813735870195432, requires_grad=True)
+    """tanh(w . x + b) for a 2-input neuron, with fixed numbers (micrograd's example). float64
+    everywhere in the snapshot graphs, so the printed digits do not depend on the CPU's SIMD/BLAS."""
+    x = tl.tensor([2.0, 0.0], dtype=tl.float64)
+    w = tl.tensor([-3.0, 1.0], requires_grad=True, dtype=tl.float64)
+    b = tl.tensor(6.8813735870195432, requires_grad=True, dtype=tl.float64)
     x.name = "x"
     out = ((w * x).sum() + b).tanh()
     return out, {"w": w, "b": b}
@@ -34,11 +35,11 @@ def neuron():
 
 def mlp_graph():
     """A two-layer MLP on a batch of 4, parameters named like nn.Sequential's."""
-    x = tl.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
-    W1 = tl.tensor(np.linspace(-0.5, 0.5, 15, dtype=np.float32).reshape(3, 5), requires_grad=True)
-    b1 = tl.tensor(np.full(5, 0.1, np.float32), requires_grad=True)
-    W2 = tl.tensor(np.linspace(0.3, -0.3, 10, dtype=np.float32).reshape(5, 2), requires_grad=True)
-    b2 = tl.zeros(2, requires_grad=True)
+    x = tl.tensor(np.linspace(-1, 1, 12).reshape(4, 3))
+    W1 = tl.tensor(np.linspace(-0.5, 0.5, 15).reshape(3, 5), requires_grad=True)
+    b1 = tl.tensor(np.full(5, 0.1), requires_grad=True)
+    W2 = tl.tensor(np.linspace(0.3, -0.3, 10).reshape(5, 2), requires_grad=True)
+    b2 = tl.zeros(2, requires_grad=True, dtype=tl.float64)
     h = (x @ W1 + b1).relu()
     loss = ((h @ W2 + b2) ** 2).mean()
     return loss, {"net.0.weight": W1, "net.0.bias": b1, "net.2.weight": W2, "net.2.bias": b2}
@@ -46,8 +47,8 @@ def mlp_graph():
 
 def shared_graph():
     """A tensor used three times (gradients accumulate) plus a broadcast add."""
-    a = tl.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]], requires_grad=True)
-    c = tl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a = tl.tensor([[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]], requires_grad=True, dtype=tl.float64)
+    c = tl.tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=tl.float64)
     y = a * a + a * c
     return y.sum(), {"a": a, "c": c}
 
@@ -136,7 +137,7 @@ def test_names_and_kinds_from_params():
     relu = next(o for o in v.ops if o.name == "relu")
     assert relu.module == "net"
     src = viz.draw_graph(loss, params=params).source
-    assert "net.0.weight" in src and "subgraph cluster_" in src and "(3, 5) float32" in src
+    assert "net.0.weight" in src and "subgraph cluster_" in src and "(3, 5) float64" in src
 
 
 def test_names_from_model_and_own_name():

@@ -192,6 +192,9 @@ def summarize(arr, tiny=6):
                 s.norm = float(np.sqrt(np.sum(np.square(a64)))) if not s.nonfinite else float("nan")
                 if fin.size:
                     s.min, s.mean, s.max = float(fin.min()), float(fin.mean()), float(fin.max())
+                    # a mean that is rounding noise next to the data's scale is shown as 0 (stable text)
+                    if abs(s.mean) <= 1e-6 * max(abs(s.min), abs(s.max)):
+                        s.mean = 0.0
     elif arr.size:
         s.min, s.max = arr.min().item(), arr.max().item()
         s.mean = float(np.mean(arr)) if arr.dtype.kind != "b" else float(arr.mean())
