@@ -248,6 +248,19 @@ def test_weight_tying_accumulates_both_gradients_and_is_listed_once():
     np.testing.assert_allclose(m.emb.weight.grad.numpy(), expected, rtol=1e-12)
 
 
+def test_deepcopy_gives_independent_parameters():
+    import copy
+    m = MLP()
+    c = copy.deepcopy(m)
+    assert all(isinstance(p, nn.Parameter) for p in c.parameters())
+    assert all(p is not q for p, q in zip(m.parameters(), c.parameters()))
+    with tl.no_grad():
+        c.fc1.weight.add_(1.0)
+    assert not np.array_equal(c.fc1.weight.detach().numpy(), m.fc1.weight.detach().numpy())
+    c.fc1 = nn.Linear(4, 8)  # still a registered child
+    assert "fc1.weight" in dict(c.named_parameters())
+
+
 # ---------------------------------------------------------------------- layers
 def test_linear_error_message_and_shapes():
     lin = nn.Linear(64, 10)

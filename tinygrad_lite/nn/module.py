@@ -47,9 +47,7 @@ class _ParameterMeta(type):
         t = Tensor._leaf(arr)
         if requires_grad:
             t.requires_grad_(True)
-        key = id(t)
-        _PARAMS[key] = weakref.ref(t, _forget(key))
-        return t
+        return _mark(t)
 
 
 class Parameter(metaclass=_ParameterMeta):
@@ -57,6 +55,12 @@ class Parameter(metaclass=_ParameterMeta):
 
     Parameter(data: Tensor | array, requires_grad=True) -> Tensor of data's shape (storage shared).
     `isinstance(t, Parameter)` is True for the tensors it returns; `type(t)` is `Tensor`."""
+
+
+def _mark(t):
+    key = id(t)
+    _PARAMS[key] = weakref.ref(t, _forget(key))
+    return t
 
 
 def _is_param(obj):
@@ -460,6 +464,18 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+    def __deepcopy__(self, memo):
+        """A deep copy whose parameters are new Parameters (tied ones stay tied)."""
+        import copy
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = copy.deepcopy(v, memo)
+        for p in new.__dict__["_parameters"].values():
+            if p is not None:
+                _mark(p)
+        return new
 
     def __dir__(self):
         return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._modules) | set(self._buffers))
