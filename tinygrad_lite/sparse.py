@@ -185,7 +185,7 @@ def _emb_fwd(args, w):
 
 def _emb_dw(g, ans, args, w):
     idx, pad = args
-    if type(g) is np.ndarray:  # plain backward: a row-sparse gradient
+    if type(g) is np.ndarray or isinstance(g, np.generic):  # plain backward: a row-sparse gradient
         flat = idx.reshape(-1)
         vals = g.reshape((flat.shape[0],) + w.shape[1:])
         if pad is not None:

@@ -1,7 +1,7 @@
 """Shape and indexing primitives: the gradient moves values back to where they came from."""
 import numpy as np
 
-from . import EachInput, defop, permute
+from . import EachInput, defop, is_array, permute
 
 
 def _getitem_dx(g, ans, idx, x):
@@ -46,6 +46,6 @@ CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput
 
 def SCATTER_ADD_APPLY(g, shape, idx):
     """zeros(shape) with g added at idx; recorded as an op when g is a Tensor."""
-    if type(g) is np.ndarray:
+    if is_array(g):  # (an ndarray or a numpy scalar: a 0-d result)
         return _scatter_fwd((shape, idx), g)
     return g._unary(SCATTER_ADD, (shape, idx))
