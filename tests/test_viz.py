@@ -464,3 +464,14 @@ def test_gpt_training_graph_collapses_readably():
     assert all(f"h.{i} (Block)" in dot.source for i in range(4))
     n_nodes = len(re.findall(r"^\s+(?:t|op|box)\d+ \[", dot.source, re.M))
     assert n_nodes <= 40
+
+
+def test_view_as_dict_is_json():
+    import json
+    loss, params = mlp_graph()
+    d = build_graph(loss, params=params, values=True, grads=True).as_dict()
+    text = json.dumps(d)
+    back = json.loads(text)
+    assert back["root"] == d["tensors"][-1]["id"]
+    assert {o["name"] for o in back["ops"]} >= {"matmul", "add", "relu"}
+    assert sorted(o["backward_step"] for o in back["ops"]) == list(range(1, len(back["ops"]) + 1))

@@ -300,6 +300,28 @@ class GraphView:
     def __len__(self):
         return len(self.tensors) + len(self.ops)
 
+    def as_dict(self):
+        """The view as plain JSON-serialisable data (for other front ends): {'root', 'modules',
+        'tensors': [...], 'ops': [...]} with summaries as dicts and shapes as lists."""
+        def summ(s):
+            if s is None:
+                return None
+            d = dict(s.__dict__)
+            d["shape"] = list(s.shape)
+            return d
+
+        tensors = [{"id": n.id, "kind": n.kind, "name": n.name, "module": n.module, "shape": list(n.shape),
+                    "dtype": n.dtype, "requires_grad": n.requires_grad, "producer": n.producer,
+                    "consumers": [list(c) for c in n.consumers], "grad_uses": n.grad_uses,
+                    "has_nan": n.has_nan, "has_inf": n.has_inf, "value": summ(n.value), "grad": summ(n.grad)}
+                   for n in self.tensors]
+        ops = [{"id": o.id, "name": o.name, "math": o.math, "rule": o.rule, "inputs": list(o.inputs),
+                "output": o.output, "args": o.args, "module": o.module, "backward_step": o.backward_step,
+                "broadcast": list(o.broadcast), "saved": list(o.saved), "grad_in": summ(o.grad_in),
+                "grad_out": None if o.grad_out is None else [summ(g) for g in o.grad_out]}
+               for o in self.ops]
+        return {"root": self.root, "modules": dict(self.modules), "tensors": tensors, "ops": ops}
+
 
 class ModuleTrace:
     """Which module was running when each tensor was made: a list of (path, start, end) intervals
@@ -497,6 +519,7 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
         for n in tnodes:
             if n.producer is not None:
                 n.module = op_of[n.id].module
+        _constants_follow_consumers(tnodes, onodes)
     modules = {}
     for n in list(tnodes) + list(onodes):
         m = n.module
@@ -593,6 +616,17 @@ def _fused_reductions(t):
     return out
 
 
+def _constants_follow_consumers(tnodes, onodes):
+    """Constants that are not module buffers (e.g. masks made in forward) go with their consumers."""
+    omap = {o.id: o for o in onodes}
+    for n in tnodes:
+        if n.kind == "constant" and n.consumers and not (n.name and n.module):
+            m = None
+            for cid, _ in n.consumers:
+                m = _lcp(m, omap[cid].module or "")
+            n.module = m or None
+
+
 def _assign_modules(tnodes, onodes):
     """Op module = deepest module of the parameters it consumes directly; otherwise the common
     path of the nearest such ops upstream and downstream (downstream if that is empty)."""
@@ -637,14 +671,7 @@ def _assign_modules(tnodes, onodes):
             o.module = m if m else d
         else:
             o.module = d if d is not None else ""
-    # named constants without a module (e.g. masks) follow their consumers
-    omap = {o.id: o for o in onodes}
-    for n in tnodes:
-        if n.kind == "constant" and n.module is None and n.consumers:
-            m = None
-            for cid, _ in n.consumers:
-                m = _lcp(m, omap[cid].module)
-            n.module = m or None
+    _constants_follow_consumers(tnodes, onodes)
     for n in tnodes:
         if n.module == "":
             n.module = None
