@@ -213,6 +213,8 @@ def test_embedding_errors_and_padding_gradient():
     w = t64(rnd(5, 2))
     with pytest.raises(IndexError, match="out of range for 5 rows"):
         F.embedding(Tensor(np.array([0, 5])), w)
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        F.embedding(Tensor(np.array([0, -1])), w)  # as PyTorch: no negative indices
     with pytest.raises(TypeError, match="integer"):
         F.embedding(Tensor(np.array([0.0])), w)
     out = F.embedding(Tensor(np.array([[0, 1], [1, 4]])), w, padding_idx=1)

@@ -171,7 +171,7 @@ def _int_index(op, input, num):
     idx = input._data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor, got dtype {idx.dtype}")
-    if idx.size and (idx.min() < -num or idx.max() >= num):
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
         bad = idx.max() if idx.max() >= num else idx.min()
         raise IndexError(f"{op}: index {int(bad)} is out of range for {num} rows (expected 0 <= index < {num})")
     return idx
