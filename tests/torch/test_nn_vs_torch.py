@@ -486,3 +486,82 @@ def test_small_model_trains_like_torch_over_sgd_steps():
             for p, q in zip(ours.parameters(), theirs.parameters()):
                 p.sub_(p.grad * 0.5)
                 q.sub_(q.grad * 0.5)
+
+
+class _TinyLM(nn.Module):
+    """Embedding -> pre-norm self-attention block (causal, key padding) -> GELU MLP -> LayerNorm -> tied head."""
+
+    def __init__(self, V=13, E=8, H=2):
+        super().__init__()
+        self.emb = nn.Embedding(V, E, padding_idx=0)
+        self.ln1 = nn.LayerNorm(E)
+        self.attn = nn.MultiheadAttention(E, H, batch_first=True)
+        self.ln2 = nn.LayerNorm(E)
+        self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+        self.ln_f = nn.LayerNorm(E)
+        self.head = nn.Linear(E, V, bias=False)
+        self.head.weight = self.emb.weight
+
+    def forward(self, idx, pad):
+        x = self.emb(idx)
+        h = self.ln1(x)
+        T = idx.shape[1]
+        a, _ = self.attn(h, h, h, key_padding_mask=pad, attn_mask=Tensor(~np.tri(T, T, 0, dtype=bool)),
+                         need_weights=False)
+        x = x + a
+        x = x + self.mlp(self.ln2(x))
+        return self.head(self.ln_f(x))
+
+
+class _TTinyLM(torch.nn.Module):
+    def __init__(self, V=13, E=8, H=2):
+        super().__init__()
+        self.emb = torch.nn.Embedding(V, E, padding_idx=0)
+        self.ln1 = torch.nn.LayerNorm(E)
+        self.attn = torch.nn.MultiheadAttention(E, H, batch_first=True)
+        self.ln2 = torch.nn.LayerNorm(E)
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(E, 4 * E), torch.nn.GELU(), torch.nn.Linear(4 * E, E))
+        self.ln_f = torch.nn.LayerNorm(E)
+        self.head = torch.nn.Linear(E, 13, bias=False)
+        self.head.weight = self.emb.weight
+
+    def forward(self, idx, pad):
+        x = self.emb(idx)
+        h = self.ln1(x)
+        T = idx.shape[1]
+        a, _ = self.attn(h, h, h, key_padding_mask=pad, attn_mask=torch.tensor(~np.tri(T, T, 0, dtype=bool)),
+                         need_weights=False)
+        x = x + a
+        x = x + self.mlp(self.ln2(x))
+        return self.head(self.ln_f(x))
+
+
+def test_tiny_transformer_follows_torch_over_20_adamw_steps():
+    optim = pytest.importorskip("tinygrad_lite.optim")
+    tl.manual_seed(0)
+    ours, theirs = _TinyLM().double(), _TTinyLM().double()
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    _copy_to_torch(ours, theirs)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(1, 13, (3, 6))
+    pad = np.zeros((3, 6), bool)
+    idx[2, 4:], pad[2, 4:] = 0, True  # a padded sequence (its padded queries still see earlier keys)
+    tgt = np.where(pad, -100, rng.integers(0, 13, (3, 6)))
+    oo = optim.AdamW(ours.parameters(), lr=0.01, weight_decay=0.1)
+    ot = torch.optim.AdamW(theirs.parameters(), lr=0.01, weight_decay=0.1)
+    losses = []
+    for _ in range(20):
+        la = F.cross_entropy(ours(Tensor(idx), Tensor(pad)).reshape(-1, 13), Tensor(tgt.reshape(-1)))
+        lb = TF.cross_entropy(theirs(torch.tensor(idx), torch.tensor(pad)).reshape(-1, 13),
+                              torch.tensor(tgt.reshape(-1)))
+        assert abs(la.item() - lb.item()) <= 1e-8 * abs(lb.item())
+        losses.append(la.item())
+        oo.zero_grad()
+        ot.zero_grad()
+        la.backward()
+        lb.backward()
+        oo.step()
+        ot.step()
+    assert losses[-1] < losses[0] - 0.5  # it actually trains
+    for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-7, atol=1e-9, err_msg=n)

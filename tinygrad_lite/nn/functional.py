@@ -52,12 +52,7 @@ def _reduce(op, loss, reduction):
 # ---------------------------------------------------------------------- activations
 def relu(input, inplace=False):
     """max(x, 0), elementwise. Any shape."""
-    return _t(input)._unary(_relu_op())
-
-
-def _relu_op():
-    from ..ops.elementwise import RELU
-    return RELU
+    return _t(input).relu()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
