@@ -311,3 +311,26 @@ def test_unsupported_operand():
         Tensor([1.0]) + "a"
     with pytest.raises(TypeError, match="bool"):
         tl.where(Tensor([1.0]), Tensor([1.0]), Tensor([2.0]))
+
+
+@pytest.mark.parametrize("dt", ["int64", "int32", "bool"])
+def test_float_valued_ops_on_int_tensors_give_default_float(dt):
+    """exp/log/sqrt/tanh/sigmoid/softmax... of an int or bool tensor is float32 (PyTorch), never an
+    int result (sigmoid of int64 was truncated to 0/1) nor float64."""
+    a = np.array([1, 2, 0, 3]).astype(dt)
+    t = Tensor(a)
+    x = a.astype(np.float64)
+    for fn, ref in [(lambda v: v.exp(), np.exp(x)), (lambda v: v.sqrt(), np.sqrt(x)),
+                    (lambda v: v.tanh(), np.tanh(x)), (lambda v: v.sigmoid(), 1 / (1 + np.exp(-x))),
+                    (lambda v: v ** 0.5, x ** 0.5), (lambda v: v.clamp(0.5, 1.5), np.clip(x, 0.5, 1.5)),
+                    (lambda v: v.logsumexp(0), np.log(np.exp(x).sum())),
+                    (lambda v: v.softmax(0), np.exp(x) / np.exp(x).sum()),
+                    (lambda v: v.log_softmax(0), x - np.log(np.exp(x).sum())), (lambda v: v.rsqrt(), None)]:
+        out = fn(t)
+        assert out.dtype == np.float32, (fn, out.dtype)
+        if ref is not None:
+            assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    with np.errstate(divide="ignore"):
+        assert t.log().dtype == np.float32
+    assert (t.long() ** 2).dtype == np.int64 and (t.long() ** 2).tolist() == (a.astype(np.int64) ** 2).tolist()
+    assert Tensor(np.array([1, 2])).clamp(0, 1).dtype == np.int64

@@ -388,6 +388,8 @@ class Tensor:
 
     def __pow__(self, other):
         if isinstance(other, (int, float)) and not isinstance(other, bool):
+            if isinstance(other, float) and self._data.dtype.kind != "f":
+                return self._floating()._unary(POW_SCALAR, other)  # int ** 0.5 is a float tensor
             return self._unary(POW_SCALAR, other)
         return self._binary(POW, other, "pow")
 
@@ -413,23 +415,28 @@ class Tensor:
     pow = __pow__
     neg = __neg__
 
+    def _floating(self):
+        """int/bool data as the default float dtype, for ops whose result is a float (as PyTorch:
+        exp of an int64 tensor is float32, never int64 or float64)."""
+        return self if self._data.dtype.kind == "f" else Tensor._leaf(self._data.astype(DEFAULT.dtype))
+
     def exp(self):
-        return self._unary(EXP)
+        return self._unary(EXP) if self._data.dtype.kind == "f" else self._floating()._unary(EXP)
 
     def log(self):
-        return self._unary(LOG)
+        return self._unary(LOG) if self._data.dtype.kind == "f" else self._floating()._unary(LOG)
 
     def sqrt(self):
-        return self._unary(SQRT)
+        return self._unary(SQRT) if self._data.dtype.kind == "f" else self._floating()._unary(SQRT)
 
     def abs(self):
         return self._unary(ABS)
 
     def tanh(self):
-        return self._unary(TANH)
+        return self._unary(TANH) if self._data.dtype.kind == "f" else self._floating()._unary(TANH)
 
     def sigmoid(self):
-        return self._unary(SIGMOID)
+        return self._unary(SIGMOID) if self._data.dtype.kind == "f" else self._floating()._unary(SIGMOID)
 
     def relu(self):
         return self._unary(RELU)
@@ -462,6 +469,8 @@ class Tensor:
             # would split it in half on the tie)
             out = self if min is None else where(self < min, min, self)
             return out if max is None else where(out > max, max, out)
+        if self._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+            return self._floating()._unary(CLAMP, (min, max))  # an int tensor with float bounds: float result
         return self._unary(CLAMP, (min, max))
 
     clip = clamp
@@ -593,15 +602,16 @@ class Tensor:
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """log(sum(exp(x))) computed stably (max subtracted first)."""
         dim, keepdim = _pick("logsumexp", dim, axis, keepdim, keepdims)
-        return self._reduce(LOGSUMEXP, "logsumexp", dim, keepdim)
+        return self._floating()._reduce(LOGSUMEXP, "logsumexp", dim, keepdim)
 
     def softmax(self, dim=-1):
         """exp(x) / sum(exp(x)) along dim, stable for large logits and -inf masks."""
-        return self._unary(SOFTMAX, _norm_axes("softmax", dim, self.ndim)[0] if self.ndim else None)
+        return self._floating()._unary(SOFTMAX, _norm_axes("softmax", dim, self.ndim)[0] if self.ndim else None)
 
     def log_softmax(self, dim=-1):
         """x - logsumexp(x) along dim."""
-        return self._unary(LOG_SOFTMAX, _norm_axes("log_softmax", dim, self.ndim)[0] if self.ndim else None)
+        axis = _norm_axes("log_softmax", dim, self.ndim)[0] if self.ndim else None
+        return self._floating()._unary(LOG_SOFTMAX, axis)
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape):
