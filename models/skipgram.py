@@ -344,12 +344,12 @@ class PairBatches:
     Each epoch draws the subsampling mask (keep probability (sqrt(f/(s*T)) + 1) * s*T/f, word2vec's
     formula, f the word's count, T the corpus size), then walks the kept positions in order,
     `batch_size` centre positions at a time, each with a window b ~ U{1..window} and `negative` noise
-    words ~ count^0.75. A batch is (ctx (B, 2*window), targets (B, K+1), weight (B, 2*window, K+1),
+    words ~ count^0.75 (a unigram table of `table_size` slots, as word2vec). A batch is (ctx (B, 2*window), targets (B, K+1), weight (B, 2*window, K+1),
     n_raw, n_centres, n_pairs) where n_raw is how far through the raw corpus the batch reaches.
     """
 
     def __init__(self, ids, sentence, counts, window=5, negative=5, sample=1e-3, batch_size=1024, pad=None,
-                 rng=None):
+                 rng=None, table_size=2_000_000):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.sentence = np.asarray(sentence, dtype=np.int64)
         self.counts = np.asarray(counts, dtype=np.float64)
@@ -365,8 +365,11 @@ class PairBatches:
         else:
             self.keep_prob = np.ones(self.V)
         noise = self.counts ** 0.75
-        self.noise_cdf = np.cumsum(noise / noise.sum())
-        self.noise_cdf[-1] = 1.0
+        p = noise / noise.sum()
+        # word2vec's unigram table: word i fills ~p_i of it (at least one slot for every word)
+        size = max(table_size, 20 * self.V)
+        reps = np.maximum(np.round(p * size), 1).astype(np.int64)
+        self.noise_table = np.repeat(np.arange(self.V, dtype=np.int32), reps)
         self.offsets = np.r_[np.arange(-window, 0), np.arange(1, window + 1)]
         sign = np.full(negative + 1, -1.0, np.float32)
         sign[0] = 1.0
@@ -377,35 +380,44 @@ class PairBatches:
         return float(self.keep_prob[self.ids].sum())
 
     def noise(self, shape):
-        """Noise word ids ~ count^0.75, int64 array of `shape`."""
-        return np.searchsorted(self.noise_cdf, self.rng.random(shape), side="right").clip(0, self.V - 1)
+        """Noise word ids ~ count^0.75 (word2vec's unigram table, looked up at random), int64 array."""
+        return self.noise_table[self.rng.integers(0, self.noise_table.shape[0], shape)]
 
-    def epoch(self):
-        """Yield the batches of one epoch (see class doc)."""
+    def epoch(self, chunk=65536):
+        """Yield the batches of one epoch (see class doc), centres in corpus order. Windows, masks and
+        noise words are drawn with numpy for `chunk` centre positions at a time."""
         rng = self.rng
         keep = rng.random(self.ids.shape[0]) < self.keep_prob[self.ids]
         raw_pos = np.flatnonzero(keep)
         kids = self.ids[raw_pos]
         ksent = self.sentence[raw_pos]
         n = kids.shape[0]
-        W, K, offs = self.window, self.negative, self.offsets
+        W, K, offs, B = self.window, self.negative, self.offsets, self.batch_size
         absoff = np.abs(offs)
-        for start in range(0, n, self.batch_size):
-            c = np.arange(start, min(start + self.batch_size, n))
-            b = rng.integers(1, W + 1, c.shape[0])
+        chunk = max(B, chunk // B * B)
+        for cstart in range(0, n, chunk):
+            m = min(chunk, n - cstart)
+            c = np.arange(cstart, cstart + m)
+            b = rng.integers(1, W + 1, m)  # word2vec's reduced window
             cp = c[:, None] + offs[None, :]
             inside = (cp >= 0) & (cp < n)
             cpc = np.where(inside, cp, 0)
+            centre = kids[c]
             valid = inside & (absoff[None, :] <= b[:, None]) & (ksent[cpc] == ksent[c][:, None])
             ctx = np.where(valid, kids[cpc], self.pad)
-            centre = kids[c]
-            neg = self.noise((c.shape[0], K))
-            targets = np.concatenate([centre[:, None], neg], axis=1)
-            tmask = np.ones((c.shape[0], K + 1), np.float32)
-            tmask[:, 1:] = neg != centre[:, None]  # word2vec skips a noise word equal to the centre
-            weight = valid.astype(np.float32)[:, :, None] * tmask[:, None, :]
-            n_raw = int(raw_pos[c[-1]]) + 1
-            yield ctx, targets, weight, n_raw, c.shape[0], int(valid.sum())
+            targets = np.empty((m, K + 1), np.int64)
+            targets[:, 0] = centre
+            targets[:, 1:] = self.noise((m, K))
+            tmask = targets != centre[:, None]  # word2vec skips a noise word equal to the centre
+            tmask[:, 0] = True
+            validf = valid.astype(np.float32)
+            tmaskf = tmask.astype(np.float32)
+            npairs = valid.sum(1)
+            for s in range(0, m, B):
+                e = min(s + B, m)
+                weight = validf[s:e, :, None] * tmaskf[s:e, None, :]
+                n_raw = int(raw_pos[cstart + e - 1]) + 1  # progress through the raw corpus
+                yield (ctx[s:e], targets[s:e], weight, n_raw, e - s, int(npairs[s:e].sum()))
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
@@ -413,8 +425,9 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     Returns (model: SkipGramNS, stats: dict with final_loss (mean per pair over the last 10% of
-    batches), words_per_sec (effective, post-subsampling), pairs_per_sec, wall_time, effective_words,
-    vocab_size, corpus_words, loss_history (per-epoch mean loss per pair)).
+    batches), words_per_sec (effective, post-subsampling, per wall-clock second), words_per_cpu_sec
+    (per second of this process's CPU time: less sensitive to other load), pairs_per_sec, wall_time,
+    cpu_time, effective_words, vocab_size, corpus_words, loss_history (per-epoch mean loss per pair)).
     Raises ValueError for an empty corpus or a min_count that leaves no vocabulary."""
     vocab = Vocab.build(sentences, min_count=min_count, max_size=max_vocab)
     ids, sent = vocab.encode(sentences)
@@ -430,7 +443,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     n_batches = epochs * int(math.ceil(batches.expected_kept() / batch_size))
     words = pairs = 0
     epoch_losses, recent = [], []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = Progress(total=n_batches, desc="skipgram", unit="words", disable=not progress)
     for ep in range(epochs):
         ep_loss = ep_pairs = 0.0
@@ -453,10 +466,11 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
         if log is not None:
             log(f"epoch {ep + 1}/{epochs}: loss per pair {epoch_losses[-1]:.4f}")
     bar.close()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tail = recent[-max(1, len(recent) // 10):]
     stats = {"final_loss": float(np.mean(tail)) if tail else float("nan"), "loss_history": epoch_losses,
              "words_per_sec": words / wall, "pairs_per_sec": pairs / wall, "wall_time": wall,
+             "cpu_time": cpu, "words_per_cpu_sec": words / max(cpu, 1e-9),
              "effective_words": words, "pairs": pairs, "vocab_size": len(vocab), "corpus_words": int(N)}
     return model, stats
 

@@ -95,7 +95,8 @@ def test_pair_batches_windows_subsampling_and_noise():
                      rng=np.random.default_rng(0))
     seen = 0
     for ctx, targets, weight, n_raw, n_c, n_p in pb.epoch():
-        assert ctx.shape == (n_c, 6) and targets.shape == (n_c, 5) and weight.shape == (n_c, 6, 5)
+        assert ctx.shape == (n_c, 6) and targets.shape == (n_c, 5)
+        assert weight.shape == ctx.shape + (5,)
         valid = ctx != pb.pad
         assert (weight[:, :, 0] == valid).all() and n_p == valid.sum()
         seen += n_c
