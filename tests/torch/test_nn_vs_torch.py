@@ -195,6 +195,14 @@ def test_cross_entropy_huge_logits_finite_and_right(scale):
     close(a.grad, b.grad)
 
 
+def test_cross_entropy_empty_batch_like_torch():
+    x, t = np.zeros((0, 3)), np.zeros(0, np.int64)
+    for red in ("mean", "sum", "none"):
+        ours = F.cross_entropy(Tensor(x), Tensor(t), reduction=red).numpy()
+        theirs = TF.cross_entropy(torch.tensor(x), torch.tensor(t), reduction=red).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_cross_entropy_all_ignored_is_nan_like_torch():
     x, t = rnd(2, 3), np.array([-100, -100])
     assert math.isnan(F.cross_entropy(Tensor(x), Tensor(t)).item())

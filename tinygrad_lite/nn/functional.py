@@ -341,7 +341,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     t_safe = np.where(ignored, 0, t).astype(np.intp) if has_ignored else t.astype(np.intp, copy=False)
     eps = float(label_smoothing)
     if w is None and not has_ignored and eps == 0.0 and reduction != "none":
-        r = 1.0 / M if reduction == "mean" else 1.0  # the hot path: plain mean over the rows
+        r = (1.0 / M if M else float("nan")) if reduction == "mean" else 1.0  # the hot path: plain mean
         args = CEArgs(t_safe, r, None, None, True)
     else:
         keep = np.ones(t.shape, x.dtype) if ignored is None else (~ignored).astype(x.dtype)
@@ -356,6 +356,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         out = x2._make(CROSS_ENTROPY_IDX.fwd(args, x2._data), CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
     if reduction == "none":
         out = out.reshape(batch_shape)
+    elif reduction == "mean" and M == 0:
+        out = out + float("nan")  # the mean of nothing, as PyTorch
     return out
 
 
