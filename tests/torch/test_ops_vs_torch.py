@@ -386,3 +386,79 @@ def test_var_without_degrees_of_freedom():
         theirs = torch.tensor(x).var(dim, correction=c)
         np.testing.assert_array_equal(ours._data, theirs.numpy())
     np.testing.assert_array_equal(Tensor(np.ones((1, 2))).var(0)._data, torch.ones(1, 2).var(0).numpy())
+
+
+# --------------------------------------------------------------------------- random graphs (reuse, accumulation)
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_UNARY = {
+    "exp": lambda m, x: x.exp() if m is tl else m.exp(x * 0.3),
+    "tanh": lambda m, x: x.tanh(),
+    "sigmoid": lambda m, x: x.sigmoid(),
+    "square": lambda m, x: x * x,
+    "relu": lambda m, x: x.relu(),
+    "abs": lambda m, x: x.abs(),
+    "softmax": lambda m, x: x.softmax(-1),
+    "log_softmax": lambda m, x: x.log_softmax(0),
+    "lse": lambda m, x: x.logsumexp(-1, keepdim=True),
+    "mean": lambda m, x: x.mean(0, keepdim=True),
+    "amax": lambda m, x: x.amax(-1, keepdim=True),
+    "T2": lambda m, x: (x.transpose(-1, -2) * 1.5).transpose(-1, -2),
+    "getitem": lambda m, x: x[..., [0, 0, 1, 2]] if x.shape[-1] >= 3 else x[..., [0, 0, -1, 0]],
+    "neg_scalar": lambda m, x: 2.0 - x / 3.0,
+    "clamp": lambda m, x: x.clamp(-0.5, 0.5),
+}
+_BINARY = {
+    "add": lambda m, x, y: x + y,
+    "mul": lambda m, x, y: x * y,
+    "sub": lambda m, x, y: x - y,
+    "div": lambda m, x, y: x / (y * y + 1.0),
+    "maximum": lambda m, x, y: x.maximum(y),
+    "where": lambda m, x, y: m.where(x > y, x, y * 2),
+}
+
+
+def _run_program(m, leaves, prog):
+    nodes = list(leaves)
+    for kind, name, i, j in prog:
+        x = nodes[i % len(nodes)]
+        if kind == "u":
+            if x.ndim < 2:  # broadcast the small leaves up first (through a recorded add)
+                x = x + (Tensor(np.zeros((3, 4))) if m is tl else torch.zeros(3, 4, dtype=torch.float64))
+            out = _UNARY[name](m, x)
+            if name == "exp" and m is tl:
+                out = (x * 0.3).exp()
+        else:
+            out = _BINARY[name](m, x, nodes[j % len(nodes)])
+        nodes.append(out)
+    total = None
+    for k, n in enumerate(nodes[len(leaves):]):
+        s = (n * (k + 1.0)).sum()
+        total = s if total is None else total + s
+    return total
+
+
+_programs = st.lists(st.one_of(
+    st.tuples(st.just("u"), st.sampled_from(sorted(_UNARY)), st.integers(0, 50), st.just(0)),
+    st.tuples(st.just("b"), st.sampled_from(sorted(_BINARY)), st.integers(0, 50), st.integers(0, 50))),
+    min_size=1, max_size=12)
+
+
+@settings(max_examples=60)
+@given(prog=_programs, seed=st.integers(0, 1000))
+def test_random_graphs_match_torch(prog, seed):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (4,)), rng.uniform(-2, 2, (3, 1)), rng.uniform(-2, 2, ())]
+    ours = [Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    lo, lt = _run_program(tl, ours, prog), _run_program(torch, theirs, [
+        (k, n, i, j) for k, n, i, j in prog])
+    np.testing.assert_allclose(lo._data, lt.detach().numpy(), rtol=1e-11, atol=1e-11)
+    lo.backward()
+    lt.backward()
+    for x, t in zip(ours, theirs):
+        if t.grad is None:
+            assert x.grad is None or np.all(x.grad._data == 0)
+        else:
+            np.testing.assert_allclose(x.grad._data, t.grad.numpy(), rtol=1e-10, atol=1e-10)
