@@ -5,7 +5,7 @@ Config (issue 6): n_layer 4, n_head 4, n_embd 128, block_size 64, batch 32, Adam
 10% validation). Both models start from the same weights and see the same batches.
 
     OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what speed --steps 30   # ms/step, same process
-    OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what quality --steps 600
+    OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what quality --steps 600 [--schedule cosine]
     OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what memory --steps 20  # RSS growth, subprocesses
     python -m cProfile -s tottime bench/bench_gpt.py --what ours --steps 20
 
@@ -132,7 +132,9 @@ def make_ours(model):
     params = model.parameters_unique()
     opt = optim.AdamW(params, lr=LR)
 
-    def step(x, y):
+    def step(x, y, lr=LR):
+        for g in opt.param_groups:
+            g["lr"] = lr
         _, loss = model(tg.Tensor._leaf(x), tg.Tensor._leaf(y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,7 +150,9 @@ def make_torch(model_ours, vocab_size, fused):
     copy_weights_to_torch(model_ours, m)
     opt = torch.optim.AdamW(m.parameters(), lr=LR)
 
-    def step(x, y):
+    def step(x, y, lr=LR):
+        for g in opt.param_groups:
+            g["lr"] = lr
         _, loss = m(torch.from_numpy(x), torch.from_numpy(y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -195,7 +199,16 @@ def bench_speed(steps, block=5):
     return {"data": DATA if real else "embedded default", **res}
 
 
-def bench_quality(steps, eval_every=100, with_torch=True):
+def lr_at(it, steps, schedule):
+    """constant: LR. cosine: linear warmup over 50 steps to LR, cosine decay to LR/10 at the end
+    (models.gpt.get_lr, nanoGPT's schedule)."""
+    if schedule == "constant":
+        return LR
+    from models.gpt import TrainConfig, get_lr
+    return get_lr(it, TrainConfig(max_iters=steps, learning_rate=LR, min_lr=LR / 10, warmup_iters=50))
+
+
+def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant"):
     import tinygrad_lite as tg
     vocab, train, val, real = load_data(DATA)
     ours = build(len(vocab))
@@ -215,15 +228,16 @@ def bench_quality(steps, eval_every=100, with_torch=True):
     log = []
     t0 = time.perf_counter()
     for i, (x, y) in enumerate(batches(train, steps), 1):
-        lo = step_ours(x, y)
-        lt = step_t(x, y) if with_torch else float("nan")
+        lr = lr_at(i - 1, steps, schedule)
+        lo = step_ours(x, y, lr)
+        lt = step_t(x, y, lr) if with_torch else float("nan")
         if i % eval_every == 0 or i == steps:
             row = {"step": i, "train_ours": lo, "val_ours": val_loss(o_loss, val)}
             if with_torch:
                 row.update(train_torch=lt, val_torch=val_loss(t_loss, val))
             log.append(row)
             print(json.dumps(row), file=sys.stderr)
-    return {"data": DATA if real else "embedded default", "steps": steps, "log": log,
+    return {"data": DATA if real else "embedded default", "steps": steps, "schedule": schedule, "log": log,
             "final_val_ours": log[-1]["val_ours"], "final_val_torch": log[-1].get("val_torch"),
             "seconds": time.perf_counter() - t0}
 
@@ -265,6 +279,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--framework", default="ours")
     p.add_argument("--no-torch", action="store_true", help="quality: train only ours")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="quality: learning rate schedule (the same for both frameworks)")
     a = p.parse_args(argv)
     if a.what == "_rss":
         return _rss_child(a.framework, a.steps)
@@ -285,7 +301,8 @@ def main(argv=None):
     if a.what in ("memory", "all"):
         results["memory"] = bench_memory(a.steps if a.what == "memory" else 20)
     if a.what in ("quality", "all"):
-        results["quality"] = bench_quality(a.steps if a.what == "quality" else 600, with_torch=not a.no_torch)
+        results["quality"] = bench_quality(a.steps if a.what == "quality" else 600, with_torch=not a.no_torch,
+                                           schedule=a.schedule)
     print(json.dumps(results, indent=1))
     return results
 
