@@ -662,3 +662,48 @@ def test_shape_error_messages():
     with pytest.raises(IndexError) as e:
         Tensor(np.zeros((2, 3))).sum(dim=3)
     assert "sum" in str(e.value) and "3" in str(e.value)
+
+
+def test_custom_function_bad_backward_results_are_clear_errors():
+    class BadShape(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return Tensor(np.ones(3))
+
+    class TooMany(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    class Broadcasting(Function):  # a gradient that broadcasts to the input is summed back (as PyTorch)
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return Tensor(np.array([2.0]))
+
+    x = t64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"BadShape.*\(3,\).*\(2,\)"):
+        BadShape.apply(x).sum().backward()
+    assert x.grad is None
+    with pytest.raises(RuntimeError, match="TooMany.*2 gradients"):
+        TooMany.apply(x).sum().backward()
+    Broadcasting.apply(x).sum().backward()
+    assert_close(x.grad, [2.0, 2.0])
+
+
+def test_backward_inputs_restricts_accumulation():
+    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
+    (x * y).sum().backward(inputs=[x])
+    assert_close(x.grad, [3.0, 4.0])
+    assert y.grad is None

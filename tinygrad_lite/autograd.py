@@ -251,6 +251,14 @@ def _call_hooks(t, g, create):
 
 
 # ---------------------------------------------------------------------- custom ops
+def _expands_to(small, shape):
+    """True when a gradient of shape `small` broadcasts to `shape` (the engine then sums it back)."""
+    try:
+        return np.broadcast_shapes(small, shape) == tuple(shape)
+    except ValueError:
+        return False
+
+
 class FunctionCtx:
     """What `forward` leaves for `backward`: saved tensors and anything set as an attribute."""
 
@@ -294,10 +302,18 @@ class Function:
                     gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
                     out = cls.backward(ctx, gt)
                     out = out if isinstance(out, tuple) else (out,)
+                    if len(out) > len(ctx.needs_input_grad):
+                        raise RuntimeError(f"{cls.__name__}.backward returned {len(out)} gradients, but forward "
+                                           f"took {len(ctx.needs_input_grad)} arguments (return one per argument, "
+                                           "None for non-tensors)")
                     ctx._cache_key, ctx._cache = g, out
                 r = ctx._cache[ctx._tensor_pos[i]] if ctx._tensor_pos[i] < len(ctx._cache) else None
                 if r is None:
                     return np.zeros(vals[i].shape, vals[i].dtype) if not isinstance(g, Tensor) else vals[i] * 0
+                shape = vals[i].shape
+                if np.shape(r) != shape and not _expands_to(np.shape(r), shape):
+                    raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {np.shape(r)} for "
+                                       f"argument {ctx._tensor_pos[i]} of shape {shape}; they must match")
                 return r if isinstance(g, Tensor) else (r._data if isinstance(r, Tensor) else np.asarray(r))
             op = Op(cls.__name__, None, EachInput(vjp), "user-defined (autograd.Function)")
             cls._op = op
