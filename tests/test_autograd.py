@@ -683,7 +683,16 @@ def test_custom_function_bad_backward_results_are_clear_errors():
         def backward(ctx, g):
             return g, g
 
-    class Broadcasting(Function):  # a gradient that broadcasts to the input is summed back (as PyTorch)
+    class Broadcasting(Function):  # a gradient the input broadcasts to is summed back (as PyTorch)
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return Tensor(np.ones((3, 2)))
+
+    class TooSmall(Function):
         @staticmethod
         def forward(ctx, x):
             return x * 2
@@ -698,8 +707,10 @@ def test_custom_function_bad_backward_results_are_clear_errors():
     assert x.grad is None
     with pytest.raises(RuntimeError, match="TooMany.*2 gradients"):
         TooMany.apply(x).sum().backward()
+    with pytest.raises(RuntimeError, match=r"TooSmall.*\(1,\)"):
+        TooSmall.apply(x).sum().backward()
     Broadcasting.apply(x).sum().backward()
-    assert_close(x.grad, [2.0, 2.0])
+    assert_close(x.grad, [3.0, 3.0])
 
 
 def test_backward_inputs_restricts_accumulation():

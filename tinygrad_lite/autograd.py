@@ -252,7 +252,8 @@ def _call_hooks(t, g, create):
 
 # ---------------------------------------------------------------------- custom ops
 def _expands_to(small, shape):
-    """True when a gradient of shape `small` broadcasts to `shape` (the engine then sums it back)."""
+    """True when `small` broadcasts to `shape` (a gradient of shape `shape` for an input of shape `small` is
+    summed back by the engine, as PyTorch does)."""
     try:
         return np.broadcast_shapes(small, shape) == tuple(shape)
     except ValueError:
@@ -311,7 +312,7 @@ class Function:
                 if r is None:
                     return np.zeros(vals[i].shape, vals[i].dtype) if not isinstance(g, Tensor) else vals[i] * 0
                 shape = vals[i].shape
-                if np.shape(r) != shape and not _expands_to(np.shape(r), shape):
+                if np.shape(r) != shape and not _expands_to(shape, np.shape(r)):  # bigger: summed back
                     raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {np.shape(r)} for "
                                        f"argument {ctx._tensor_pos[i]} of shape {shape}; they must match")
                 return r if isinstance(g, Tensor) else (r._data if isinstance(r, Tensor) else np.asarray(r))
