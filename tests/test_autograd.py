@@ -396,6 +396,25 @@ def test_intermediates_are_freed_with_retain_graph_once_loss_dropped():
         gc.enable()
 
 
+def test_hooked_and_retained_nodes_are_freed_without_gc():
+    gc.collect()
+    gc.disable()
+    try:
+        x = t64([1.0, 2.0])
+        y = x * 2
+        y.retain_grad()
+        z = y.exp()
+        z.register_hook(lambda g: g * 2)
+        loss = (z * y).sum()
+        loss.backward()
+        assert y.grad is not None
+        refs = [weakref.ref(t) for t in (y, z)]
+        del y, z, loss
+        assert all(r() is None for r in refs), "retain_grad/register_hook keep the graph alive (a reference cycle)"
+    finally:
+        gc.enable()
+
+
 def test_create_graph_gradient_graph_is_freed():
     gc.collect()
     gc.disable()

@@ -6,6 +6,7 @@ Gradients wait in a dict until every consumer of a tensor has contributed; then 
 rules hand them on. Plain backward runs the rules on numpy arrays; `create_graph=True` runs the
 same rules on Tensors with recording on, which gives gradients of gradients.
 """
+import weakref
 from heapq import heappop, heappush
 from operator import attrgetter
 
@@ -233,8 +234,12 @@ def retain_grad(t):
     """Make a non-leaf keep its gradient in .grad after backward."""
     if t._op is None:
         return
+    ref = weakref.ref(t)  # not t itself: t -> its hooks -> keep -> t would be a cycle that outlives backward
+
     def keep(g):
-        t.grad = g if t.grad is None else t.grad + g
+        s = ref()
+        if s is not None:
+            s.grad = g if s.grad is None else s.grad + g
     keep.retains_grad = True
     register_hook(t, keep)
 
