@@ -130,6 +130,13 @@ def test_no_grad_context_and_decorator():
 
     assert not f(x).requires_grad
     assert f.__name__ == "f"
+
+    @tl.no_grad  # bare, as PyTorch allows
+    def f2(t):
+        return t * 3
+
+    assert not f2(x).requires_grad and f2.__name__ == "f2"
+    assert (x * 3).requires_grad
     assert tl.is_grad_enabled()
     # nested, and the mode is restored after an exception
     with pytest.raises(ValueError):

@@ -40,7 +40,12 @@ class _Mode:
     """Base of no_grad/enable_grad: a re-entrant context manager that also works as a decorator."""
     mode = True
 
-    def __init__(self):
+    def __new__(cls, fn=None):
+        if fn is not None:  # used as a bare decorator, @no_grad without parentheses (as PyTorch allows)
+            return cls()(fn)
+        return super().__new__(cls)
+
+    def __init__(self, fn=None):
         self._prev = []
 
     def __enter__(self):
