@@ -31,9 +31,7 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "su
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 clip = clamp  # noqa: F821
 
-try:  # the layers, optimizers and checkpoints live in sibling modules (imported when present)
-    from .serialize import load, save  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+from .serialize import load, save  # noqa: E402
+from . import nn, optim  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 
 __version__ = "0.1.0"
