@@ -69,7 +69,7 @@ def speed_torch(sentences, epochs=1, batch_size=1024, seed=0):
     sign = torch.tensor([1.0] + [-1.0] * HP["negative"])
     N, words, t0, c0 = len(ids), 0, time.perf_counter(), time.process_time()
     for ep in range(epochs):
-        for ctx, targets, weight, n_raw, n_c, n_p in batches.epoch():
+        for ctx, targets, weight, n_raw, n_c, n_p, band in batches.epoch():
             for g in opt.param_groups:
                 g["lr"] = 0.025 * max(1.0 - (ep * N + n_raw) / (epochs * N + 1), 1e-4)
             x = emb_in(torch.from_numpy(ctx))

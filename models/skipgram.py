@@ -311,15 +311,27 @@ class SkipGramNS:
         """[W_in, W_out]."""
         return [self.W_in, self.W_out]
 
-    def loss(self, ctx, targets, weight):
+    def loss(self, ctx, targets, weight, band=None):
         """Summed negative-sampling loss of one batch.
 
         ctx: int (B, C) context word ids (padding = V); targets: int (B, K+1) = [centre, K noise ids];
         weight: float (B, C, K+1) (1 for a real pair term, 0 for padding or a noise word equal to the
         centre). Scores s[b,c,k] = W_in[ctx[b,c]] . W_out[targets[b,k]]; loss =
-        -sum weight * log sigmoid(+-s) (+ for k = 0, - for noise words). Returns a scalar Tensor."""
+        -sum weight * log sigmoid(+-s) (+ for k = 0, - for noise words). Returns a scalar Tensor.
+
+        band: optional int (B + 2W,) ids of the consecutive corpus positions around B consecutive
+        centres (C = 2W, context c of centre b is band[b + W + offset_c]). Then each position's input
+        vector is looked up once and the (B, 2W, d) context block is built from shifted slices, so
+        the row-sparse gradient of W_in has B + 2W rows instead of one per pair (same loss)."""
         from tinygrad_lite.sparse import embedding
-        x = embedding(self.W_in, ctx, padding_idx=self.pad)      # (B, C, d)
+        if band is None:
+            x = embedding(self.W_in, ctx, padding_idx=self.pad)   # (B, C, d)
+        else:
+            B, C = ctx.shape
+            W = C // 2
+            xp = embedding(self.W_in, band, padding_idx=self.pad)  # (B + 2W, d)
+            offs = list(range(-W, 0)) + list(range(1, W + 1))
+            x = tg.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
         y = embedding(self.W_out, targets)                        # (B, K+1, d)
         s = x @ y.transpose(1, 2)                                 # (B, C, K+1)
         k1 = targets.shape[1]
@@ -337,6 +349,29 @@ class SkipGramNS:
         return {"W_in": self.W_in.detach(), "W_out": self.W_out.detach()}
 
 
+def coalesce_rows(grad):
+    """Sum the repeated rows of a row-sparse gradient (RowSparseGrad with indices (k,), values
+    (k, d)) into sorted unique rows, returning a coalesced RowSparseGrad (same dense value).
+
+    Equivalent to `grad.coalesce()` (up to float rounding) but ~2x faster for the many-duplicates
+    case of word2vec batches: np.unique + one flat np.add.at instead of argsort + reduceat.
+    Applied to the engine's gradient before the optimizer step; it does not compute gradients."""
+    from tinygrad_lite.sparse import RowSparseGrad, is_sparse
+    if not is_sparse(grad) or grad.is_coalesced:
+        return grad
+    idx, vals = grad.indices, grad.values
+    u, inv = np.unique(idx, return_inverse=True)
+    if u.shape[0] == idx.shape[0]:
+        out = np.empty_like(vals)
+        out[inv] = vals
+    else:
+        row = int(np.prod(vals.shape[1:], dtype=np.int64))
+        out = np.zeros((u.shape[0],) + vals.shape[1:], vals.dtype)
+        flat = (inv.reshape(-1, 1) * row + np.arange(row)).reshape(-1)
+        np.add.at(out.reshape(-1), flat, vals.reshape(-1))
+    return RowSparseGrad(u, out, grad.shape, _coalesced=True)
+
+
 class PairBatches:
     """Vectorised batch maker for SGNS: subsampling, reduced windows and noise words with numpy.
 
@@ -345,7 +380,9 @@ class PairBatches:
     formula, f the word's count, T the corpus size), then walks the kept positions in order,
     `batch_size` centre positions at a time, each with a window b ~ U{1..window} and `negative` noise
     words ~ count^0.75 (a unigram table of `table_size` slots, as word2vec). A batch is (ctx (B, 2*window), targets (B, K+1), weight (B, 2*window, K+1),
-    n_raw, n_centres, n_pairs) where n_raw is how far through the raw corpus the batch reaches.
+    n_raw, n_centres, n_pairs, band) where n_raw is how far through the raw corpus the batch reaches and
+    band (B + 2*window,) holds the ids of the kept positions from window before the first centre to
+    window after the last (pad outside the corpus), for `SkipGramNS.loss(..., band=band)`.
     """
 
     def __init__(self, ids, sentence, counts, window=5, negative=5, sample=1e-3, batch_size=1024, pad=None,
@@ -394,6 +431,7 @@ class PairBatches:
         n = kids.shape[0]
         W, K, offs, B = self.window, self.negative, self.offsets, self.batch_size
         absoff = np.abs(offs)
+        padded = np.concatenate([np.full(W, self.pad), kids, np.full(W, self.pad)])
         chunk = max(B, chunk // B * B)
         for cstart in range(0, n, chunk):
             m = min(chunk, n - cstart)
@@ -417,11 +455,14 @@ class PairBatches:
                 e = min(s + B, m)
                 weight = validf[s:e, :, None] * tmaskf[s:e, None, :]
                 n_raw = int(raw_pos[cstart + e - 1]) + 1  # progress through the raw corpus
-                yield (ctx[s:e], targets[s:e], weight, n_raw, e - s, int(npairs[s:e].sum()))
+                lo, hi = cstart + s - W, cstart + e + W
+                band = padded[lo + W:hi + W]  # ids of positions lo..hi-1 (pad outside the corpus)
+                yield (ctx[s:e], targets[s:e], weight, n_raw, e - s, int(npairs[s:e].sum()), band)
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
-               sample=1e-3, batch_size=1024, seed=0, progress=True, max_vocab=None, log=None):
+               sample=1e-3, batch_size=1024, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
+               fast_coalesce=True):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     Returns (model: SkipGramNS, stats: dict with final_loss (mean per pair over the last 10% of
@@ -447,12 +488,15 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     bar = Progress(total=n_batches, desc="skipgram", unit="words", disable=not progress)
     for ep in range(epochs):
         ep_loss = ep_pairs = 0.0
-        for ctx, targets, weight, n_raw, n_c, n_p in batches.epoch():
+        for ctx, targets, weight, n_raw, n_c, n_p, band in batches.epoch():
             alpha = lr * max(1.0 - (ep * N + n_raw) / (total_raw + 1), min_lr_ratio)
             opt.param_groups[0]["lr"] = alpha
-            loss = model.loss(ctx, targets, weight)
+            loss = model.loss(ctx, targets, weight, band=band if use_band else None)
             model.W_in.grad = model.W_out.grad = None
             loss.backward()
+            if fast_coalesce:
+                model.W_in.grad = coalesce_rows(model.W_in.grad)
+                model.W_out.grad = coalesce_rows(model.W_out.grad)
             opt.step()
             lv = loss.item()
             ep_loss += lv

@@ -94,7 +94,7 @@ def test_pair_batches_windows_subsampling_and_noise():
     pb = PairBatches(ids, sent, counts, window=3, negative=4, sample=0, batch_size=7,
                      rng=np.random.default_rng(0))
     seen = 0
-    for ctx, targets, weight, n_raw, n_c, n_p in pb.epoch():
+    for ctx, targets, weight, n_raw, n_c, n_p, band in pb.epoch():
         assert ctx.shape == (n_c, 6) and targets.shape == (n_c, 5)
         assert weight.shape == ctx.shape + (5,)
         valid = ctx != pb.pad
@@ -203,3 +203,25 @@ def test_cli_default_corpus_quick(tmp_path):
     assert len(wv) == saved["vocab_size"] and wv.dim == 16
     txt = WordVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
     np.testing.assert_allclose(txt.vectors, wv.vectors, rtol=1e-4, atol=1e-6)
+
+
+def test_band_lookup_gives_the_same_loss_and_gradients():
+    corpus = _toy_corpus(30)
+    vocab = Vocab.build(corpus, min_count=1)
+    ids, sent = vocab.encode(corpus)
+    pb = PairBatches(ids, sent, vocab.counts, window=3, negative=2, sample=0, batch_size=16,
+                     rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for ctx, targets, weight, *_, band in list(pb.epoch())[:3]:
+        grads = []
+        for use_band in (False, True):
+            m = SkipGramNS(vocab, dim=6, seed=0)
+            m.W_out._data[...] = rng.standard_normal(m.W_out.shape).astype(np.float32) if not grads else w_out
+            w_out = m.W_out._data.copy()
+            loss = m.loss(ctx, targets, weight, band=band if use_band else None)
+            loss.backward()
+            grads.append((loss.item(), np.asarray(m.W_in.grad), np.asarray(m.W_out.grad)))
+        (l0, gi0, go0), (l1, gi1, go1) = grads
+        assert l0 == pytest.approx(l1, rel=1e-6)
+        np.testing.assert_allclose(gi0, gi1, atol=1e-6)
+        np.testing.assert_allclose(go0, go1, atol=1e-6)
