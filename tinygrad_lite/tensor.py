@@ -21,6 +21,18 @@ from .ops.movement import CAT, EXPAND, GETITEM, PERMUTE, RESHAPE
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
 
 _counter = itertools.count(1)
+_VIEW_OPS = frozenset(("getitem", "reshape", "permute", "expand"))  # results may share their input's data
+
+
+def _view_chain(t):
+    """t and the tensors whose data t's data is a view of (x[1:], x.reshape(..), x.T ...), so that an
+    in-place write into t marks all of them as modified."""
+    out = [t]
+    while t._op is not None and t._inputs and t._op.name in _VIEW_OPS \
+            and np.may_share_memory(t._data, t._inputs[0]._data):
+        t = t._inputs[0]
+        out.append(t)
+    return out
 _ALL = (None, False)  # reduction args: all axes, no keepdims
 _autograd_backward = None  # set by autograd.py (avoids an import on every backward call)
 _new = object.__new__
@@ -164,7 +176,7 @@ class Tensor:
         """A leaf sharing storage whose in-place updates also bump this tensor's version (so a pending
         backward that saved this tensor sees them, as PyTorch's detach() shares the version counter)."""
         t = Tensor._leaf(self._data)
-        t._base = getattr(self, "_base", None) or _weakref(self)
+        t._base = getattr(self, "_base", None) or tuple(_weakref(s) for s in _view_chain(self))
         return t
 
     @data.setter
@@ -288,10 +300,11 @@ class Tensor:
 
     def _bump(self):
         """Mark this tensor as modified in place (its raw array was written to directly)."""
-        self._version = next(_counter)
-        base = getattr(self, "_base", None)
-        if base is not None and base() is not None:  # a .data/.detach() view: its source changed too
-            base()._version = self._version
+        v = self._version = next(_counter)
+        base = getattr(self, "_base", None)  # a .data/.detach() view: its sources changed too
+        for t in _view_chain(self) if base is None else [r() for r in base]:
+            if t is not None:
+                t._version = v
 
     def _other_data(self, other):
         return other._data if isinstance(other, Tensor) else other
