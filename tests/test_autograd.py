@@ -744,3 +744,26 @@ def test_backward_inputs_restricts_accumulation():
     (x * y).sum().backward(inputs=[x])
     assert_close(x.grad, [3.0, 4.0])
     assert y.grad is None
+
+
+def test_inplace_through_a_view_raises():
+    """x[0:2], reshape, permute share their input's data: writing into them modifies the input."""
+    for view in (lambda y: y[0:2], lambda y: y.reshape(2, 2)[0], lambda y: y.reshape(2, 2).T,
+                 lambda y: y[1:].detach()):
+        x = t64([1.0, 2.0, 3.0, 4.0])
+        y = x.exp()  # exp's backward reads y
+        loss = (y * 1.0).sum()
+        v = view(y)
+        with tl.no_grad():
+            v.mul_(2)
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+    # a copy (advanced indexing) does not share data: no error, correct gradient
+    x = t64([1.0, 2.0])
+    y = x.exp()
+    loss = y.sum()
+    c = y[np.array([0, 1])]
+    with tl.no_grad():
+        c.mul_(2)
+    loss.backward()
+    assert_close(x.grad, np.exp([1.0, 2.0]))
