@@ -579,7 +579,13 @@ class Tensor:
         return (d * d).sum(dim, keepdim) * (1.0 / (n - correction) if n - correction > 0 else float("inf"))
 
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
+        """Standard deviation (sqrt of var). Where it is 0 (constant data) its gradient is 0, as in
+        PyTorch, instead of 0 * inf = nan."""
+        v = self.var(dim, keepdim, correction=correction, unbiased=unbiased)
+        if not v.requires_grad:
+            return v.sqrt()
+        nz = v != 0
+        return where(nz, where(nz, v, 1.0).sqrt(), 0.0)
 
     def _extreme(self, op, name, dim, keepdim, axis, keepdims, argfn):
         if isinstance(dim, Tensor):
