@@ -462,3 +462,10 @@ def test_random_graphs_match_torch(prog, seed):
             assert x.grad is None or np.all(x.grad._data == 0)
         else:
             np.testing.assert_allclose(x.grad._data, t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_std_of_constant_data_has_zero_gradient():
+    for a in (np.array([1.0, 1.0, 1.0]), np.array([[2.0, 2.0], [1.0, 3.0]])):
+        compare(lambda x: x.std(-1), lambda x: x.std(-1), a)
+        compare(lambda x: x.std(), lambda x: x.std(), np.full((2, 2), 3.0))
+    compare(lambda x: x.std(0, correction=0), lambda x: x.std(0, correction=0), np.array([[1.0, np.nan], [1.0, 2.0]]))
