@@ -324,10 +324,17 @@ def test_missing_dot_via_backend_patch(tmp_path, monkeypatch):
         viz.render(viz.draw_graph(loss, params=params), tmp_path / "g.svg")
 
 
-def test_jupyter_display_hook():
+def test_jupyter_display_hook(tmp_path, monkeypatch):
+    import graphviz
     loss, params = shared_graph()
     dot = viz.draw_graph(loss, params=params)
-    assert hasattr(dot, "_repr_mimebundle_")  # graphviz.Digraph displays inline in notebooks
+    assert isinstance(dot, graphviz.Digraph)  # displays inline in notebooks
+    if HAS_DOT:
+        assert dot._repr_mimebundle_()["image/svg+xml"].lstrip().startswith("<?xml")
+        assert Path(dot.render_to(tmp_path / "g.svg")).read_bytes().startswith(b"<?xml")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    bundle = dot._repr_mimebundle_()  # no traceback in the notebook, the install hint instead
+    assert "apt-get install graphviz" in bundle["text/plain"]
 
 
 # ---------------------------------------------------------------------- explain_backward

@@ -11,7 +11,7 @@ import graphviz
 
 from tinygrad_lite.graph import build_graph, arg_names, _fmt, _depth
 
-__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "KIND_STYLE"]
+__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "Drawing", "KIND_STYLE"]
 
 FONT = "Helvetica"
 
@@ -69,6 +69,21 @@ def render(dot, path):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+class Drawing(graphviz.Digraph):
+    """The graphviz.Digraph that draw_graph returns, with `render_to(path)`. In Jupyter it displays
+    inline; without Graphviz's `dot` program it shows the install hint instead of a traceback."""
+
+    def render_to(self, path):
+        """viz.render(self, path): .svg / .png / .pdf / .dot, format from the extension."""
+        return render(self, path)
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kw):
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kw)
+        except graphviz.ExecutableNotFound:
+            return {"text/plain": INSTALL_HELP.format(fmt="an image")}
 
 
 # ------------------------------------------------------------------ label helpers
@@ -139,7 +154,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     legend:      add a small legend node. title: optional caption.
     trace:       a ModuleTrace from `viz.trace_modules(model)` for exact module grouping.
 
-    Returns a graphviz.Digraph (displays inline in Jupyter; `viz.render(dot, "g.svg")` saves it).
+    Returns a Drawing (a graphviz.Digraph subclass: displays inline in Jupyter, `.source` is the DOT
+    text; `viz.render(dot, "g.svg")` or `dot.render_to("g.svg")` saves it).
     NaN/Inf values are outlined in red; a Σ on an edge marks a gradient summed over broadcast
     dimensions; "⊕ n grads" marks a tensor whose gradient accumulates from n uses.
     """
@@ -220,7 +236,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         if norms:
             lo, hi = min(norms), max(norms)
 
-    g = graphviz.Digraph(name="tinygrad_lite", format="svg")
+    g = Drawing(name="tinygrad_lite", format="svg")
     g.attr("graph", rankdir=rankdir, fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.35",
            newrank="true", compound="true")
     g.attr("node", fontname=FONT, fontsize="11", margin="0.08,0.04", height="0.3", penwidth="1.2")
