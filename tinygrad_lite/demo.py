@@ -61,10 +61,8 @@ class Settings:
     gpt_embd: int = 64
     gpt_block: int = 64
     gpt_batch: int = 16
-    gpt_steps: int = 1500          # at most; fewer if they do not fit in gpt_seconds
-    gpt_min_steps: int = 150
-    gpt_seconds: float | None = 100.0
-    gpt_eval_interval: int | None = None   # None: 8 evaluations over the run
+    gpt_steps: int = 2000          # at most: the run also stops after gpt_seconds
+    gpt_seconds: float | None = 120.0
     gpt_eval_iters: int = 8
     gpt_text_chars: int | None = None
     sample_chars: int = 300
@@ -80,7 +78,7 @@ class Settings:
         """Tiny settings for tests: every stage runs, nothing is learnt well."""
         return cls(mlp_hidden=(32,), mlp_epochs=3, sg_dim=16, sg_epochs=1, sg_min_count=3,
                    sg_max_words=20000, gpt_layers=1, gpt_heads=2, gpt_embd=32, gpt_block=32, gpt_batch=8,
-                   gpt_steps=12, gpt_seconds=None, gpt_eval_interval=6, gpt_eval_iters=2, gpt_text_chars=60000,
+                   gpt_steps=12, gpt_seconds=None, gpt_eval_iters=2, gpt_text_chars=60000,
                    sample_chars=80, fast=True)
 
 
@@ -285,68 +283,97 @@ def _stage_gpt(d: _Demo, res: StageResult):
     train_data, val_data = train_val_split(data, 0.1)
     cfg = gpt.GPTConfig(vocab_size=len(vocab), block_size=d.s.gpt_block, n_layer=d.s.gpt_layers,
                         n_head=d.s.gpt_heads, n_embd=d.s.gpt_embd, dropout=0.0)
-    steps = d.s.gpt_steps
-    if d.s.gpt_seconds:  # fit the number of steps to the time budget on this machine, now
-        per_step = _gpt_step_seconds(gpt, cfg, train_data, d.s.gpt_batch)
-        budget = d.s.gpt_seconds * 0.85  # the rest: evaluations and sampling
-        steps = int(max(d.s.gpt_min_steps, min(d.s.gpt_steps, budget / per_step)))
-        d.log(f"GPT: {per_step * 1000:.0f} ms per step here: {steps} steps fit the {d.s.gpt_seconds:.0f} s budget")
-        tl.manual_seed(d.seed)
-    eval_interval = max(1, steps // 8) if d.s.gpt_eval_interval is None else d.s.gpt_eval_interval
-    tc = gpt.TrainConfig(max_iters=steps, batch_size=d.s.gpt_batch, learning_rate=3e-3, min_lr=3e-4,
-                         warmup_iters=max(1, min(30, steps // 10)), eval_interval=eval_interval,
-                         eval_iters=d.s.gpt_eval_iters, seed=d.seed + 1337)
     model = gpt.GPT(cfg)
+    budget = f", or {d.s.gpt_seconds:.0f} s if that comes first" if d.s.gpt_seconds else ""
     d.log(f"GPT: {model.num_params():,} parameters, {len(text):,} characters of Python's help text, "
-          f"vocabulary {len(vocab)}, {tc.max_iters} steps")
-    bar = _progress(tc.max_iters, "gpt", "tok", d.quiet)
-    tok = tc.batch_size * cfg.block_size
-
-    def on_step(it, loss, lr, dt):
-        bar.update(1, items=tok, loss=loss)
-
-    metrics = gpt.train(model, train_data, val_data, tc, on_step=on_step)
-    bar.close()
+          f"vocabulary {len(vocab)}; {d.s.gpt_steps} steps of {d.s.gpt_batch}x{cfg.block_size} characters{budget}")
+    m = train_gpt_budget(gpt, model, train_data, val_data, max_steps=d.s.gpt_steps, seconds=d.s.gpt_seconds,
+                         batch_size=d.s.gpt_batch, eval_iters=d.s.gpt_eval_iters, seed=d.seed + 1337,
+                         quiet=d.quiet)
     outdir = d.out / "gpt"
     outdir.mkdir(parents=True, exist_ok=True)
-    final_val = metrics["val"][-1][2] if metrics["val"] else None
-    gpt.save_checkpoint(str(outdir / "ckpt.pt"), model, vocab, {"iter": tc.max_iters, "val": final_val})
+    final_val = m["val"][-1][2] if m["val"] else None
+    gpt.save_checkpoint(str(outdir / "ckpt.pt"), model, vocab, {"iter": m["steps"], "val": final_val})
     prompt = "The "
     out = model.generate(vocab.encode(prompt)[None, :], d.s.sample_chars, temperature=0.8, generator=d.seed)
     sample = vocab.decode(out._data[0])
-    summary = {"parameters": model.num_params(), "steps": tc.max_iters, "batch_size": tc.batch_size,
+    summary = {"parameters": model.num_params(), "steps": m["steps"], "batch_size": d.s.gpt_batch,
                "block_size": cfg.block_size, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
-               "vocab_size": len(vocab), "final_train_loss": metrics["train_loss"][-1] if metrics["train_loss"]
-               else None, "final_val_loss": final_val, "tokens_per_s": metrics["tokens_per_s"],
-               "train_seconds": metrics["train_seconds"], "uniform_loss": math.log(len(vocab))}
+               "vocab_size": len(vocab), "final_train_loss": m["val"][-1][1] if m["val"] else None,
+               "final_val_loss": final_val, "tokens_per_s": m["tokens_per_s"], "train_seconds": m["train_seconds"],
+               "uniform_loss": math.log(len(vocab))}
     with open(outdir / "metrics.json", "w", encoding="utf-8") as f:
-        json.dump({**summary, "train_loss": metrics["train_loss"], "val": metrics["val"], "sample": sample}, f,
-                  indent=1)
+        json.dump({**summary, "train_loss": m["train_loss"], "val": m["val"], "sample": sample}, f, indent=1)
     (outdir / "sample.txt").write_text(sample, encoding="utf-8")
-    res.data.update(summary=summary, history=metrics["train_loss"], val=metrics["val"], sample=sample,
+    res.data.update(summary=summary, history=m["train_loss"], val=m["val"], sample=sample,
                     model=model, vocab=vocab, text=text)
-    d.log(f"GPT validation loss {final_val:.3f} (uniform guess: {math.log(len(vocab)):.3f}); sample:")
+    d.log(f"GPT: {m['steps']} steps in {m['train_seconds']:.0f} s, validation loss {final_val:.3f} "
+          f"(a uniform guess: {math.log(len(vocab)):.3f}); a sample:")
     print(sample if len(sample) < 400 else sample[:400] + "...", flush=True)
-    res.message = f"val loss {final_val:.3f}" if final_val is not None else ""
+    res.message = f"{m['steps']} steps, val loss {final_val:.3f}" if final_val is not None else ""
 
 
-def _gpt_step_seconds(gpt, cfg, train_data, batch_size, steps=4):
-    """Seconds per training step of a throwaway GPT with config `cfg` (median of a few steps)."""
+def train_gpt_budget(gpt, model, train_data, val_data, max_steps, seconds=None, batch_size=16, lr=3e-3,
+                     min_lr=3e-4, warmup=30, weight_decay=0.1, grad_clip=1.0, evals=8, eval_iters=8, seed=1337,
+                     quiet=False):
+    """Train a models.gpt.GPT for max_steps steps or `seconds` of wall time, whichever ends first.
+
+    The learning rate warms up linearly, then follows a cosine to min_lr over the *progress* of
+    the run, max(step / max_steps, elapsed / seconds), so a run cut short by the clock still ends
+    with a decayed learning rate. AdamW, gradient clipping and `evals` evaluations of the train
+    and validation loss, spread over the run, as in models.gpt.train. Returns a dict: train_loss
+    (per step), val [(step, train, val)], steps, train_seconds, tokens_per_s.
+    """
     import tinygrad_lite as tl
-    model = gpt.GPT(cfg)
-    opt = tl.optim.AdamW(model.parameters_unique(), lr=1e-4)
-    rng = np.random.default_rng(0)
-    times = []
-    for i in range(steps + 1):
+    T = model.config.block_size
+    tc = gpt.TrainConfig(max_iters=max_steps, batch_size=batch_size, learning_rate=lr, min_lr=min_lr,
+                         warmup_iters=warmup, weight_decay=weight_decay, grad_clip=grad_clip, eval_iters=eval_iters,
+                         seed=seed)
+    rng = np.random.default_rng(seed)
+    eval_rng = np.random.default_rng(seed + 1)
+    opt = gpt.configure_optimizer(model, tc)
+    params = model.parameters_unique()
+    history, evals_done = [], []
+    bar = _progress(max_steps, "gpt", "tok", quiet)
+    next_eval, t_train, it = 0.0, 0.0, 0
+    t_start = time.perf_counter()
+    model.train()
+
+    def progress():
+        p = it / max_steps
+        if seconds:
+            p = max(p, (time.perf_counter() - t_start) / seconds)
+        return min(p, 1.0)
+
+    while True:
+        p = progress()
+        if p >= next_eval or p >= 1.0:
+            losses = gpt.estimate_loss(model, {"train": train_data, "val": val_data}, tc, T, eval_rng)
+            evals_done.append((it, losses["train"], losses["val"]))
+            next_eval += 1.0 / evals
+        if p >= 1.0:
+            break
         t0 = time.perf_counter()
-        x, y = gpt.get_batch_tensors(train_data, batch_size, cfg.block_size, rng)
+        if it < warmup:
+            cur = lr * (it + 1) / (warmup + 1)
+        else:
+            cur = min_lr + 0.5 * (1.0 + math.cos(math.pi * p)) * (lr - min_lr)
+        for group in opt.param_groups:
+            group["lr"] = cur
+        x, y = gpt.get_batch_tensors(train_data, batch_size, T, rng)
         _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip > 0:
+            tl.nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
-        if i:  # the first step warms caches up
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        t_train += time.perf_counter() - t0
+        history.append(loss.item())
+        it += 1
+        bar.update(1, items=batch_size * T, loss=history[-1], lr=cur)
+    bar.close()
+    return {"train_loss": history, "val": evals_done, "steps": it, "train_seconds": t_train,
+            "tokens_per_s": batch_size * T * it / max(t_train, 1e-9)}
 
 
 def gpt_attention_weights(model, idx):
@@ -756,6 +783,16 @@ def _dot_version():
 
 # ============================================================================================ entry point
 
+def _blas_threads(n):
+    """A context limiting numpy's BLAS thread pool to n threads (threadpoolctl), or doing nothing."""
+    import contextlib
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     """Run the whole demo into directory `out`; returns the exit status (0 when every stage worked)."""
     t0 = time.perf_counter()
@@ -765,11 +802,12 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
         d.errors_log.unlink()
     os.environ.setdefault("MPLBACKEND", "Agg")
     d.log(f"writing to {d.out}/ ({'fast smoke-test settings' if fast else 'about three minutes on 2 cores'})")
-    d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
-    d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
-    d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
-    d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
-    d.stage("plots", "Plots", lambda r: _stage_plots(d, r))
+    with _blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
+        d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
+        d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
+        d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
+        d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
+        d.stage("plots", "Plots", lambda r: _stage_plots(d, r))
     total = time.perf_counter() - t0
     path = write_report(d, total)
     failed = [r.name for r in d.results.values() if r.status == "failed"]
