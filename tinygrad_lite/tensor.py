@@ -49,7 +49,7 @@ def _to_array(data, dtype):
         data = [d._data if isinstance(d, Tensor) else d for d in data]
     arr = np.array(data, dtype=dtype)
     if dtype is None:
-        if arr.dtype.kind == "f":
+        if arr.dtype.kind == "f" and not isinstance(data, np.generic):  # numpy scalars keep their dtype
             arr = arr.astype(DEFAULT.dtype, copy=False)
         elif arr.dtype.kind in "iu" and arr.dtype != np.int64 and not isinstance(data, np.generic):
             arr = arr.astype(np.int64)

@@ -573,3 +573,9 @@ def test_tiny_transformer_follows_torch_over_20_adamw_steps():
     assert losses[-1] < losses[0] - 0.5  # it actually trains
     for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-7, atol=1e-9, err_msg=n)
+
+
+@pytest.mark.parametrize("value", [np.float64(0.5), np.float32(0.5), np.float16(0.5), np.int32(3), 0.5, 3])
+def test_tensor_from_numpy_scalar_keeps_its_dtype_like_torch(value):
+    """Core regression: Tensor(np.float64(x)) used to become float32 (the default dtype)."""
+    assert str(Tensor(value).dtype) == str(torch.tensor(value).dtype).replace("torch.", "")
