@@ -310,9 +310,11 @@ def _mha_pair(E=8, H=2, bias=True, seed=0):
 
 
 @pytest.mark.parametrize("case", ["self", "cross", "kpm", "causal_mask", "float_mask", "both", "per_head",
-                                  "no_avg", "no_bias", "unbatched"])
+                                  "no_avg", "no_bias", "unbatched", "float_kpm", "seq_first"])
 def test_multihead_attention_matches_torch(case):
     ours, theirs = _mha_pair(bias=case != "no_bias")
+    if case == "seq_first":
+        ours.batch_first = theirs.batch_first = False
     N, L, S, E, H = 2, 4, 5, 8, 2
     q = rnd(N, L, E)
     kv = rnd(N, S, E, seed=2) if case != "self" else q
@@ -333,10 +335,16 @@ def test_multihead_attention_matches_torch(case):
         pm = np.random.default_rng(0).uniform(size=(N * H, L, S)) > 0.6
         pm[..., 1] = False
         kw_o["attn_mask"], kw_t["attn_mask"] = Tensor(pm), torch.tensor(pm)
+    if case == "float_kpm":
+        fk = rnd(N, S, seed=12)
+        fk[0, 2] = -np.inf
+        kw_o["key_padding_mask"], kw_t["key_padding_mask"] = Tensor(fk), torch.tensor(fk)
     if case == "no_avg":
         kw_o["average_attn_weights"] = kw_t["average_attn_weights"] = False
     if case == "unbatched":
         q, kv, val = q[0], kv[0], val[0]
+    if case == "seq_first":
+        q, kv, val = (np.ascontiguousarray(a.transpose(1, 0, 2)) for a in (q, kv, val))
     qa, qb = pair(q)
     ka, kb = pair(kv) if case != "self" else (qa, qb)
     va, vb = pair(val) if case != "self" else (qa, qb)
