@@ -61,7 +61,7 @@ class Settings:
     gpt_embd: int = 64
     gpt_block: int = 64
     gpt_batch: int = 16
-    gpt_steps: int = 2000          # at most: the run also stops after gpt_seconds
+    gpt_steps: int = 3000          # at most: the run also stops after gpt_seconds
     gpt_seconds: float | None = 120.0
     gpt_eval_iters: int = 8
     gpt_text_chars: int | None = None
@@ -811,7 +811,10 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     total = time.perf_counter() - t0
     path = write_report(d, total)
     failed = [r.name for r in d.results.values() if r.status == "failed"]
-    d.log(f"report: {path}  (open it in a browser; total {total:.0f}s)")
+    d.log(f"summary (total {total:.0f} s):")
+    for r in d.results.values():
+        d.log(f"  {r.name:<24s} {r.status:<7s} {r.seconds:6.1f} s  {r.message}")
+    d.log(f"report: {path}  (open it in a browser: {path.resolve().as_uri()})")
     if failed:
         print(f"tinygrad-lite demo: {len(failed)} stage(s) failed: {', '.join(failed)}; "
               f"see {d.errors_log} and the report", file=sys.stderr)
