@@ -222,6 +222,13 @@ def _parser():
 def main(argv=None):
     """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (OSError, ValueError) as e:  # unreadable/bad data file, bad sizes...
+        raise SystemExit(f"models.mlp: error: {e}") from e
+
+
+def _run(args):
     for k, v in TASK_DEFAULTS[args.task].items():  # task-dependent defaults for flags not given
         if getattr(args, k) is None:
             setattr(args, k, v)

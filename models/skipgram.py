@@ -548,6 +548,13 @@ def _parser():
 def main(argv=None):
     """CLI entry point (also called by `tinygrad-lite train skipgram ...`). Returns the metrics dict."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (OSError, ValueError, KeyError) as e:  # bad file, empty corpus, min_count too high...
+        raise SystemExit(f"models.skipgram: error: {e}") from e
+
+
+def _run(args):
     if args.text:
         sentences = read_sentences(args.text)
         source = args.text

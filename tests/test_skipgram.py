@@ -225,3 +225,14 @@ def test_band_lookup_gives_the_same_loss_and_gradients():
         assert l0 == pytest.approx(l1, rel=1e-6)
         np.testing.assert_allclose(gi0, gi1, atol=1e-6)
         np.testing.assert_allclose(go0, go1, atol=1e-6)
+
+
+def test_cli_bad_input_exits_with_a_clear_message(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(SystemExit, match="corpus is empty"):
+        main(["--text", str(empty), "--no-progress"])
+    tiny = tmp_path / "tiny.txt"
+    tiny.write_text("a b c\n")
+    with pytest.raises(SystemExit, match="min_count=5 leaves no word"):
+        main(["--text", str(tiny), "--no-progress"])
