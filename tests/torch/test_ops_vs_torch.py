@@ -469,3 +469,49 @@ def test_std_of_constant_data_has_zero_gradient():
         compare(lambda x: x.std(-1), lambda x: x.std(-1), a)
         compare(lambda x: x.std(), lambda x: x.std(), np.full((2, 2), 3.0))
     compare(lambda x: x.std(0, correction=0), lambda x: x.std(0, correction=0), np.array([[1.0, np.nan], [1.0, 2.0]]))
+
+
+@st.composite
+def _index_case(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    idx = []
+    for n in shape[:draw(st.integers(1, len(shape)))]:
+        kind = draw(st.sampled_from(["int", "slice", "array", "none", "all"]))
+        if kind == "int":
+            idx.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            a, b = draw(st.integers(-n - 1, n + 1)), draw(st.integers(-n - 1, n + 1))
+            idx.append(slice(a, b, draw(st.integers(1, 3))))
+        elif kind == "array":
+            idx.append(np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=5))))
+        elif kind == "none":
+            idx.extend([None, slice(None)])
+        else:
+            idx.append(slice(None))
+    if sum(isinstance(i, np.ndarray) for i in idx) > 1:  # several index arrays must broadcast: keep one
+        first = next(k for k, i in enumerate(idx) if isinstance(i, np.ndarray))
+        idx = [i if k == first or not isinstance(i, np.ndarray) else slice(None) for k, i in enumerate(idx)]
+    return shape, tuple(idx)
+
+
+@settings(max_examples=80)
+@given(case=_index_case(), seed=st.integers(0, 100))
+def test_random_indexing_matches_torch(case, seed):
+    shape, idx = case
+    a = np.random.default_rng(seed).standard_normal(shape)
+    tidx = tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in idx)
+    compare(lambda x: x[idx] * 1.0, lambda x: x[tidx] * 1.0, a)
+
+
+@settings(max_examples=60)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), data=st.data(), seed=st.integers(0, 100))
+def test_random_reductions_match_torch(shape, data, seed):
+    a = np.random.default_rng(seed).standard_normal(shape)
+    nd = len(shape)
+    dims = tuple(data.draw(st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd,
+                                    unique_by=lambda d: d % nd)))
+    keep = data.draw(st.booleans())
+    op = data.draw(st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "var", "std"]))
+    if op in ("var", "std") and int(np.prod([shape[d] for d in dims])) < 2:
+        return
+    compare(lambda x: getattr(x, op)(dims, keep), lambda x: getattr(x, op)(dims, keepdim=keep), a)
