@@ -333,11 +333,11 @@ class SkipGramNS:
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             x = tg.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
         y = embedding(self.W_out, targets)                        # (B, K+1, d)
-        s = x @ y.transpose(1, 2)                                 # (B, C, K+1)
+        s = y @ x.transpose(1, 2)                                 # (B, K+1, C): y first keeps dL/dy contiguous
         k1 = targets.shape[1]
-        sign = np.full(k1, -1.0, np.float32)
+        sign = np.full((k1, 1), -1.0, np.float32)
         sign[0] = 1.0
-        return -(_logsigmoid(s * sign) * weight).sum()
+        return -(_logsigmoid(s * sign) * np.asarray(weight).transpose(0, 2, 1)).sum()
 
     @property
     def wv(self):
