@@ -242,13 +242,14 @@ class WordVectors:
         return cls(list(obj["words"]), vec, counts)
 
     def save_word2vec_format(self, path):
-        """Write the word2vec text format: a header line 'V d', then 'word v1 ... vd' per line."""
+        """Write the word2vec text format: a header line 'V d', then 'word v1 ... vd' per line
+        (8 significant digits, readable by gensim's KeyedVectors.load_word2vec_format)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(f"{len(self.words)} {self.dim}\n")
             for w, v in zip(self.words, self.vectors):
                 if any(ch.isspace() for ch in w):
                     raise ValueError(f"save_word2vec_format: word {w!r} contains whitespace")
-                f.write(w + " " + " ".join(repr(float(x)) if False else f"{x:.6g}" for x in v) + "\n")
+                f.write(w + " " + " ".join(f"{x:.8g}" for x in v.tolist()) + "\n")
 
     @classmethod
     def load_word2vec_format(cls, path):
