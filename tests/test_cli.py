@@ -121,6 +121,16 @@ def test_truncated_checkpoint_is_a_clear_error(demo_out, tmp_path):
     assert "cut.pt" in p.stderr
 
 
+def test_checkpoint_of_the_wrong_model(demo_out):
+    out, _ = demo_out
+    p = run_cli("sample", out / "skipgram" / "vectors.tgl")
+    assert_clean_error(p, code=1)
+    assert "not a GPT checkpoint" in p.stderr
+    p = run_cli("similar", out / "gpt" / "ckpt.pt", "king")
+    assert_clean_error(p, code=1)
+    assert "does not hold word vectors" in p.stderr
+
+
 def test_directory_without_checkpoint(tmp_path):
     assert_clean_error(run_cli("sample", tmp_path), code=1)
     assert_clean_error(run_cli("similar", tmp_path, "king"), code=1)

@@ -256,7 +256,10 @@ def load_word_vectors(path):
         return sg.WordVectors.load(str(p))
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
-    except (ValueError, KeyError, TypeError, EOFError, OSError, UnicodeDecodeError) as e:
+    except KeyError as e:
+        raise ValueError(f"{p} does not hold word vectors (no {e.args[0]!r} entry): is it another model's "
+                         "checkpoint? Give the vectors.tgl or vectors.txt written by `train skipgram --out`") from None
+    except (ValueError, TypeError, EOFError, OSError, UnicodeDecodeError) as e:
         raise ValueError(f"cannot read word vectors from {p}: {e}") from None
 
 
@@ -411,7 +414,10 @@ def gpt_samples(gpt, ckpt, prompt="\n", max_new_tokens=300, temperature=0.8, top
     """
     try:
         model, vocab, _ = gpt.load_checkpoint(str(ckpt))
-    except (ValueError, KeyError, TypeError, EOFError, OSError) as e:
+    except KeyError as e:
+        raise ValueError(f"{ckpt} is not a GPT checkpoint (no {e.args[0]!r} entry): is it another model's? "
+                         "Give the ckpt.pt written by `train gpt --out DIR`") from None
+    except (ValueError, TypeError, EOFError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"cannot read GPT checkpoint {ckpt}: {e}") from None
