@@ -767,3 +767,19 @@ def test_inplace_through_a_view_raises():
         c.mul_(2)
     loss.backward()
     assert_close(x.grad, np.exp([1.0, 2.0]))
+
+
+def test_kept_loss_does_not_hold_saved_arrays_after_backward():
+    """A loss tensor kept after backward (losses.append(loss)) must not pin the forward's caches."""
+    from tinygrad_lite.nn import functional as F
+    x = t64(np.random.default_rng(0).standard_normal((64, 50)))
+    t = Tensor(np.arange(64) % 50)
+    loss = F.cross_entropy(x, t)
+    loss.backward(retain_graph=True)
+    g1 = x.grad._data.copy()
+    loss.backward()  # a second backward recomputes what it needs
+    assert_close(x.grad, 2 * g1)
+    assert loss._inputs is None
+    big = [v for v in (getattr(loss._args, k, None) for k in getattr(type(loss._args), "__slots__", ()))
+           if isinstance(v, np.ndarray) and v.size >= x.numel()]
+    assert not big, "the loss node keeps an (M, C) array alive after backward"

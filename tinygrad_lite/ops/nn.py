@@ -82,6 +82,7 @@ def _ce_dx(g, ans, a, x):
         coef = coef + a.s * (x.shape[1] if a.w is None else a.w.sum())
     if is_array(g):
         p = a.probs
+        a.probs = None  # (M, C): not kept alive by a loss tensor the caller holds on to after backward
         if p is None or p.shape != x.shape:
             e = np.exp(x - x.max(axis=1, keepdims=True))
             p = e / e.sum(axis=1, keepdims=True)
