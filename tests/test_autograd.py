@@ -633,8 +633,7 @@ def test_gradcheck_names_input_and_element_on_wrong_gradient():
         tl.gradcheck(lambda a, b: a.sum() * WrongSquare.apply(b), (good, bad))
     msg = str(e.value)
     assert "input 1" in msg and "(2, 2)" in msg
-    assert "(1, 0)" in msg.replace("np.int64(", "").replace(")", "").replace("(1, 0", "(1, 0)") \
-        or "1, 0" in msg.replace("np.int64(", "").replace(")", "")
+    assert "input element (1, 0)" in msg, msg  # the element whose gradient is wrong, readable
     assert "analytical" in msg and "numerical" in msg
     assert tl.gradcheck(lambda b: WrongSquare.apply(b), (bad,), raise_exception=False) is False
 

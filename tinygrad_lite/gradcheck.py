@@ -14,6 +14,11 @@ def _outputs(fn, inputs):
     return [o for o in outs if isinstance(o, Tensor)]
 
 
+def _pos(flat, shape):
+    """A flat index as a readable position tuple, e.g. (1, 0)."""
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if len(shape) else ()
+
+
 def _check_inputs(name, inputs):
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
@@ -61,8 +66,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
             if not np.all(err <= 0) or not np.all(np.isfinite(analytic[i]) == np.isfinite(numeric)):
                 j, e = np.unravel_index(np.nanargmax(np.where(np.isfinite(err), err, np.inf)), err.shape)
                 msg = (f"gradcheck: Jacobian mismatch for output {k} with respect to input {i} "
-                       f"(shape {inputs[i].shape}) at input element {np.unravel_index(e, x.shape) if x.ndim else ()}, "
-                       f"output element {np.unravel_index(j, out.shape) if out.ndim else ()}: "
+                       f"(shape {inputs[i].shape}) at input element {_pos(e, x.shape)}, "
+                       f"output element {_pos(j, out.shape)}: "
                        f"analytical {analytic[i][j, e]:.10g}, numerical {numeric[j, e]:.10g} "
                        f"(atol={atol}, rtol={rtol})")
                 if raise_exception:
