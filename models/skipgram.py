@@ -17,7 +17,10 @@ Two formulations:
   keep numpy fast, the K noise words are drawn once per centre position and shared by that
   position's (up to 2*window) context words; every pair still has its own K negative terms, so the
   objective per pair is word2vec's (the estimate of its gradient is merely correlated across the
-  pairs of one position).
+  pairs of one position). Where word2vec updates after every pair, we take one SGD step per batch
+  of `batch_size` centre positions (~6 pairs each) on the summed loss, so a word's row gets the sum
+  of its pair gradients of that batch. The batches are built with numpy (`PairBatches`), and each
+  corpus position's input vector is looked up once per batch (`SkipGramNS.loss(..., band=...)`).
 
 Queries: `WordVectors.similarity / most_similar / analogy`, evaluation on WordSim-353 / SimLex-999
 and Google analogy files, save/load (tinygrad_lite.save) and the word2vec text format.
@@ -41,7 +44,8 @@ from . import word_eval
 from .progress import Progress
 from .text import Vocab, default_corpus, read_sentences
 
-__all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "train_sgns", "main"]
+__all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "PairBatches", "coalesce_rows",
+           "train_sgns", "main"]
 
 
 def cosine(a, b):
