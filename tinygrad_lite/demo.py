@@ -123,6 +123,9 @@ class _Demo:
         except Exception as e:  # noqa: BLE001 - report and carry on with the other stages
             res.status = "failed"
             res.message = f"{type(e).__name__}: {e}"
+            if isinstance(e, ModuleNotFoundError) and e.name in ("matplotlib", "sklearn", "graphviz"):
+                res.message += " (the demo needs the 'all' extras: `bash run.sh demo` installs them, or " \
+                               "`pip install -e '.[all]'`)"
             self.out.mkdir(parents=True, exist_ok=True)
             with open(self.errors_log, "a", encoding="utf-8") as f:
                 f.write(f"=== {title} ===\n{traceback.format_exc()}\n")
