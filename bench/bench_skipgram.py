@@ -43,12 +43,12 @@ def corpus(name):
     return default_corpus(), "pydoc_data.topics (embedded; shared data not found)"
 
 
-def speed_ours(sentences, epochs=1, batch_size=1024):
+def speed_ours(sentences, epochs=1, batch_size=512):
     _, stats = train_sgns(sentences, epochs=epochs, batch_size=batch_size, progress=False, **HP)
     return stats
 
 
-def speed_torch(sentences, epochs=1, batch_size=1024, seed=0):
+def speed_torch(sentences, epochs=1, batch_size=512, seed=0):
     """The same SGNS (same batches, same loss) with PyTorch autograd on one thread."""
     import torch
     torch.set_num_threads(1)
@@ -123,7 +123,7 @@ def quality(args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--what", choices=["speed", "quality", "all"], default="speed")
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--epochs", type=int, default=1, help="epochs for the speed run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-torch", action="store_true")

@@ -390,7 +390,7 @@ class PairBatches:
     window after the last (pad outside the corpus), for `SkipGramNS.loss(..., band=band)`.
     """
 
-    def __init__(self, ids, sentence, counts, window=5, negative=5, sample=1e-3, batch_size=1024, pad=None,
+    def __init__(self, ids, sentence, counts, window=5, negative=5, sample=1e-3, batch_size=512, pad=None,
                  rng=None, table_size=2_000_000):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.sentence = np.asarray(sentence, dtype=np.int64)
@@ -466,7 +466,7 @@ class PairBatches:
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
-               sample=1e-3, batch_size=1024, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
+               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
                fast_coalesce=True):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
@@ -538,7 +538,7 @@ def _parser():
     p.add_argument("--lr", type=float, default=0.025, help="start learning rate (decays linearly)")
     p.add_argument("--min-lr-ratio", type=float, default=1e-4, help="final lr = lr * this")
     p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0 disables)")
-    p.add_argument("--batch-size", type=int, default=1024, help="centre positions per batch")
+    p.add_argument("--batch-size", type=int, default=512, help="centre positions per batch")
     p.add_argument("--max-vocab", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, metrics.json")
