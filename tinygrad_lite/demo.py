@@ -346,6 +346,7 @@ def train_gpt_budget(gpt, model, train_data, val_data, max_steps, seconds=None, 
     model.train()
 
     def progress():
+        """Fraction of the run done: by steps, or by the clock when that is further along."""
         p = it / max_steps
         if seconds:
             p = max(p, (time.perf_counter() - t_start) / seconds)
@@ -635,20 +636,24 @@ def _stage_plots(d: _Demo, res: StageResult):
         snippet = "".join(c for c in snippet if c in vocab.stoi)[:model.config.block_size]
         maps = gpt_attention_weights(model, vocab.encode(snippet))
         path = pdir / "gpt_attention.png"
-        plots.plot_attention(maps[0], [{"\n": "\\n", " ": "\u2423"}.get(c, c) for c in snippet], str(path), title="GPT layer 0: attention weights per head")
+        labels = [{"\n": "\\n", " ": "\u2423"}.get(c, c) for c in snippet]  # newline and space made visible
+        plots.plot_attention(maps[0], labels, str(path), title="GPT layer 0: attention weights per head")
         made.append(("gpt", path, f"Attention weights of the first layer on {snippet!r}: row = query "
                                   "position, column = key position (causal: nothing above the diagonal)"))
     res.data["plots"] = made
     res.message = f"{len(made)} plots"
 
+
 # ---------------------------------------------------------------------------- progress bar
 
 class _NullBar:
+    """A progress bar that shows nothing (--quiet)."""
+
     def update(self, *a, **k):
-        pass
+        """Ignore an update."""
 
     def close(self):
-        pass
+        """Nothing to close."""
 
 
 def _progress(total, desc, unit, quiet):
