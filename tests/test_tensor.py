@@ -334,3 +334,25 @@ def test_float_valued_ops_on_int_tensors_give_default_float(dt):
         assert t.log().dtype == np.float32
     assert (t.long() ** 2).dtype == np.int64 and (t.long() ** 2).tolist() == (a.astype(np.int64) ** 2).tolist()
     assert Tensor(np.array([1, 2])).clamp(0, 1).dtype == np.int64
+
+
+def test_bad_dims_are_clear_errors():
+    """Out-of-range dims raise (they used to wrap around silently for cat/unsqueeze/flatten/gather...)."""
+    x = Tensor(np.ones((2, 3)))
+    for op, fn in [("unsqueeze", lambda: x.unsqueeze(3)), ("unsqueeze", lambda: x.unsqueeze(-4)),
+                   ("transpose", lambda: x.transpose(0, 5)), ("flatten", lambda: x.flatten(0, 5)),
+                   ("split", lambda: x.split(1, 4)), ("chunk", lambda: x.chunk(2, 3)),
+                   ("cat", lambda: tl.cat([x, x], 2)), ("cat", lambda: tl.cat([x, x], -3)),
+                   ("stack", lambda: tl.stack([x, x], 3)), ("gather", lambda: x.gather(3, Tensor(np.zeros((2, 1), int)))),
+                   ("softmax", lambda: x.softmax(2)), ("sum", lambda: x.sum(-3)), ("max", lambda: x.max(2)),
+                   ("squeeze", lambda: x.squeeze(2))]:
+        with pytest.raises(IndexError, match=rf"{op}: dim -?\d+ is out of range for a tensor with 2 dimensions"):
+            fn()
+    assert x.unsqueeze(2).shape == (2, 3, 1) and x.unsqueeze(-3).shape == (1, 2, 3)
+    assert tl.stack([x, x], -3).shape == (2, 2, 3) and tl.stack([x, x], 2).shape == (2, 3, 2)
+    with pytest.raises(ValueError, match="expand"):
+        Tensor(np.ones(3)).expand(-1, 3)
+    with pytest.raises(ValueError, match="tril"):
+        Tensor(np.ones(3)).tril()
+    with pytest.raises(ValueError, match="triu"):
+        Tensor(np.ones(3)).triu()

@@ -650,7 +650,7 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
+        s, e = _dim("flatten", start_dim, self.ndim), _dim("flatten", end_dim, self.ndim)
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def permute(self, *dims):
@@ -666,6 +666,7 @@ class Tensor:
         if self.ndim < 2:
             return self
         dims = list(range(self.ndim))
+        dim0, dim1 = _dim("transpose", dim0, self.ndim), _dim("transpose", dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
 
@@ -679,7 +680,7 @@ class Tensor:
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1)))
 
     def unsqueeze(self, dim):
-        d = dim % (self.ndim + 1)
+        d = _dim("unsqueeze", dim, self.ndim, new=1)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def expand(self, *sizes):
@@ -688,6 +689,8 @@ class Tensor:
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to fewer dimensions {sizes}")
+        if -1 in sizes[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is not allowed for the new leading dims of {sizes}")
         shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         if shape == self.shape:
             return self
@@ -703,7 +706,7 @@ class Tensor:
 
     def split(self, split_size_or_sections, dim=0):
         """Pieces of `split_size` along dim (the last may be smaller), or of the listed sizes."""
-        n = self.shape[dim]
+        n = self.shape[_dim("split", dim, self.ndim)]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections <= 0:
                 raise ValueError("split: split_size must be positive")
@@ -720,7 +723,7 @@ class Tensor:
         return tuple(out)
 
     def chunk(self, chunks, dim=0):
-        n = self.shape[dim]
+        n = self.shape[_dim("chunk", dim, self.ndim)]
         return self.split(-(-n // chunks), dim)
 
     def __getitem__(self, idx):
@@ -733,7 +736,7 @@ class Tensor:
 
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] along `dim` (torch.gather)."""
-        d = dim % self.ndim
+        d = _dim("gather", dim, self.ndim)
         idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         grids = np.ix_(*[np.arange(s) for s in idx.shape])
         full = tuple(idx if i == d else grids[i] for i in range(self.ndim))
@@ -745,11 +748,13 @@ class Tensor:
 
     def tril(self, diagonal=0):
         """Keep the lower triangle of the last two dims, zero above it."""
+        _need_2d("tril", self)
         keep = np.tri(self.shape[-2], self.shape[-1], diagonal, dtype=bool)
         return where(Tensor._leaf(keep), self, 0.0)
 
     def triu(self, diagonal=0):
         """Keep the upper triangle of the last two dims, zero below it."""
+        _need_2d("triu", self)
         keep = ~np.tri(self.shape[-2], self.shape[-1], diagonal - 1, dtype=bool)
         return where(Tensor._leaf(keep), self, 0.0)
 
@@ -805,6 +810,21 @@ def _promote(a, b):
         if b.ndim == 0 and a.ndim:
             return a, b.astype(a.dtype)
     return a, b
+
+
+def _dim(op, dim, ndim, new=0):
+    """One dim (negative counts from the end) as an index in [0, ndim + new), or a clear IndexError;
+    new=1 for ops that insert a dim (unsqueeze, stack)."""
+    n = max(ndim + new, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return dim % n
+
+
+def _need_2d(op, t):
+    if t.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor with at least 2 dimensions, got shape {t.shape}")
 
 
 def _shape_arg(shape):
@@ -893,7 +913,7 @@ def cat(tensors, dim=0):
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    d = dim % max(tensors[0].ndim, 1)
+    d = _dim("cat", dim, tensors[0].ndim)
     arrays = [t._data for t in tensors]
     dt = np.result_type(*arrays)
     try:
@@ -910,6 +930,8 @@ def stack(tensors, dim=0):
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    if tensors:
+        _dim("stack", dim, tensors[0].ndim, new=1)
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
