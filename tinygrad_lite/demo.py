@@ -780,10 +780,33 @@ def write_report(d: _Demo, total_seconds):
     env = [["python", platform.python_version()], ["numpy", np.__version__], ["platform", platform.platform()],
            ["Graphviz dot", _dot_version() if d.has_dot else "not installed (graph pictures skipped)"]]
     sec.table(["component", "version"], env)
-    sec.text("Reproduce with: tinygrad-lite demo" + (" --fast" if s.fast else "") + f" --seed {d.seed}. "
-             "Query the outputs: tinygrad-lite similar skipgram function class, "
-             "tinygrad-lite sample gpt --prompt 'The '.")
+    sec.heading("Next steps")
+    sec.pre("\n".join(next_commands(d.out, s.fast, d.seed)))
     return rep.write(d.out / "report.html")
+
+
+def _cli_name():
+    """How to call the command line from here: `tinygrad-lite` if it is on PATH, else its path."""
+    if shutil.which("tinygrad-lite"):
+        return "tinygrad-lite"
+    exe = Path(sys.prefix) / "bin" / "tinygrad-lite"
+    if exe.exists():
+        try:
+            return os.path.relpath(exe)
+        except ValueError:
+            return str(exe)
+    return "python -m tinygrad_lite"
+
+
+def next_commands(out, fast, seed):
+    """Commands worth trying after a demo run that wrote into `out` (lines of text)."""
+    cli = _cli_name()
+    return [f"{cli} demo{' --fast' if fast else ''} --seed {seed} --out {out}    # run this demo again",
+            f"{cli} sample {Path(out) / 'gpt'} --prompt 'The ' --max-new-tokens 400   # more text from the GPT",
+            f"{cli} similar {Path(out) / 'skipgram'} function class --analogy list append dict   # word vectors",
+            f"{cli} graph --model attention --backward --grads --out attention.svg     # draw a training step",
+            f"{cli} train gpt --help                                                   # train one model yourself",
+            "docs/tutorial.md: backpropagation through one skip-gram step, by engine and by hand"]
 
 
 def _dot_version():
@@ -829,6 +852,8 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     for r in d.results.values():
         d.log(f"  {r.name:<24s} {r.status:<7s} {r.seconds:6.1f} s  {r.message}")
     d.log(f"report: {path}  (open it in a browser: {path.resolve().as_uri()})")
+    if not failed:
+        d.log("next: " + "\n[demo]       ".join(next_commands(d.out, d.s.fast, seed)[1:3]))
     if failed:
         print(f"tinygrad-lite demo: {len(failed)} stage(s) failed: {', '.join(failed)}; "
               f"see {d.errors_log} and the report", file=sys.stderr)
