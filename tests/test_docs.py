@@ -93,6 +93,18 @@ def test_no_run_marker_is_rare():
         assert len(skipped) * 4 <= max(len(blocks), 1), f"{path.name}: too many no-run blocks"
 
 
+def test_local_links_and_images_exist():
+    """Every relative link or image in README.md and docs/*.md points at a file of the repository."""
+    files = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    for md in files:
+        text = FENCE.sub("", md.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = (md.parent / target.split("#")[0]).resolve()
+            assert path.exists(), f"{md.name}: link to missing file {target}"
+
+
 def test_fence_parser():
     """The block parser finds python blocks, their info string and ignores other languages."""
     import tempfile
