@@ -106,11 +106,13 @@ def build_parser():
     s.set_defaults(func=cmd_sample)
 
     m = sub.add_parser("similar", help="nearest words, similarity, analogies from skip-gram vectors",
-                       description="Query word vectors saved by `tinygrad-lite train skipgram --out DIR` (or by "
-                                   "the demo: out/demo/skipgram). Examples:  similar VECS king queen  "
-                                   "(nearest neighbours of each word);  similar VECS --pair king queen  "
-                                   "(cosine similarity);  similar VECS --analogy man king woman  "
-                                   "(king - man + woman).")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Query word vectors saved by `tinygrad-lite train skipgram --out DIR` (or by\n"
+                                   "the demo: out/demo/skipgram).",
+                       epilog="examples:\n"
+                              "  tinygrad-lite similar out/demo/skipgram function class     nearest words of each\n"
+                              "  tinygrad-lite similar VECS --pair list tuple                cosine similarity\n"
+                              "  tinygrad-lite similar VECS --analogy man king woman         king - man + woman")
     m.add_argument("vectors", metavar="VECTORS",
                    help="vectors file (checkpoint or word2vec text format), or the directory that holds it")
     m.add_argument("words", nargs="*", metavar="WORD", help="words whose nearest neighbours to list")
@@ -122,10 +124,20 @@ def build_parser():
     m.set_defaults(func=cmd_similar)
 
     g = sub.add_parser("graph", help="draw the computation graph of a model's training step",
-                       description="Build a tiny instance of a model, run one training step (forward, loss, "
-                                   "backward) and draw its computation graph with viz.draw_graph. The format "
-                                   "comes from --out's extension (.svg, .png, .pdf, or .dot/.gv for the DOT "
-                                   "source, which needs no Graphviz).")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Build a tiny instance of a model, run one training step (forward, loss,\n"
+                                   "backward) and draw its computation graph with viz.draw_graph. The format\n"
+                                   "comes from --out's extension: .svg, .png, .pdf (with Graphviz's dot), or\n"
+                                   ".dot/.gv for the DOT text, which needs no Graphviz.\n\n"
+                                   "models:\n"
+                                   "  mlp        64 pixels -> 16 hidden (ReLU) -> 10 classes, a batch of 4 digits\n"
+                                   "  skipgram   the tutorial's 3-word example (king, queen, car), one pair\n"
+                                   "  attention  one causal multi-head attention block: 2 heads, 4 tokens of 8\n"
+                                   "  gpt        a 2-layer GPT (16 wide, 2 heads), blocks collapsed by default",
+                       epilog="examples:\n"
+                              "  tinygrad-lite graph --model mlp --backward --grads --out mlp.svg\n"
+                              "  tinygrad-lite graph --model skipgram --values --grads --explain --out step.png\n"
+                              "  tinygrad-lite graph --model gpt --collapse-depth 1 --out gpt.svg")
     g.add_argument("--model", choices=GRAPH_MODELS, default="mlp", help="which model (default mlp)")
     g.add_argument("--out", default="graph.svg", metavar="FILE", help="output file (default graph.svg)")
     g.add_argument("--backward", action="store_true",
@@ -133,7 +145,8 @@ def build_parser():
     g.add_argument("--values", action="store_true", help="show tensor values (numbers, or min/mean/max)")
     g.add_argument("--grads", action="store_true", help="show gradients after backward()")
     g.add_argument("--collapse-depth", type=int, default=None, metavar="N",
-                   help="collapse modules deeper than N into single boxes (good for gpt)")
+                   help="draw each module at depth N as one box (1 = top-level children such as "
+                        "gpt's h, 2 = each block h.0, h.1); default 2 for gpt, 0 = draw every op")
     g.add_argument("--max-nodes", type=int, default=None, metavar="N", help="node cap (default: viz's)")
     g.add_argument("--explain", action="store_true",
                    help="also print viz.explain_backward: the backward pass step by step")
