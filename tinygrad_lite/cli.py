@@ -28,8 +28,7 @@ class CLIError(Exception):
 
 def _expected_errors():
     """Exception classes that mean bad input rather than a bug (reported without a traceback)."""
-    errs = [CLIError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError,
-            KeyError, IndexError, UnicodeDecodeError]
+    errs = [CLIError, OSError, ValueError, KeyError, IndexError, UnicodeDecodeError]  # OSError: files, disk
     for modname, names in (("tinygrad_lite.serialize", ("CheckpointError", "SerializationError")),
                            ("tinygrad_lite.graph", ("GraphFreedError",)),
                            ("tinygrad_lite.demo", ("MissingComponent",)),
@@ -50,7 +49,7 @@ def _error_text(exc):
     """A one-line (or few-line) message for an expected exception."""
     if isinstance(exc, KeyError) and exc.args:
         msg = str(exc.args[0])
-    elif isinstance(exc, FileNotFoundError) and exc.filename and exc.strerror:
+    elif isinstance(exc, OSError) and exc.filename and exc.strerror:
         msg = f"{exc.strerror}: {exc.filename}"
     else:
         msg = str(exc) or type(exc).__name__
