@@ -782,3 +782,14 @@ def test_kept_loss_does_not_hold_saved_arrays_after_backward():
     big = [v for v in (getattr(loss._args, k, None) for k in getattr(type(loss._args), "__slots__", ()))
            if isinstance(v, np.ndarray) and v.size >= x.numel()]
     assert not big, "the loss node keeps an (M, C) array alive after backward"
+
+
+def test_pow_with_zero_base_backward_is_quiet_and_finite():
+    import warnings
+    x = t64([0.0, 2.0])
+    y = t64([2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** y).sum().backward()
+    assert_close(x.grad, [0.0, 12.0])
+    assert_close(y.grad, [0.0, 8 * np.log(2.0)])

@@ -1,7 +1,7 @@
 """Elementwise primitives. Each row: forward, then d(result)/d(input) applied to the incoming g."""
 import numpy as np
 
-from . import cast, defop, exp, log, sign, where
+from . import cast, defop, exp, is_array, log, sign, where
 
 
 def _relu_fwd(a, x):
@@ -16,6 +16,9 @@ def _sigmoid_fwd(a, x):
 
 def _pow_tensor_dy(g, ans, a, x, y):
     # d(x^y)/dy = x^y log x; PyTorch defines it as 0 where x == 0 and y >= 0 (instead of 0 * -inf)
+    if is_array(x):
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) is masked out: no warning
+            return np.where((x == 0) & (y >= 0), 0.0, g * ans * np.log(x))
     return where((x == 0) & (y >= 0), 0.0, g * ans * log(x))
 
 
