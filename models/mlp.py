@@ -27,7 +27,7 @@ import tinygrad_lite.nn as nn
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, optim
 
-from .progress import Progress
+from .progress import Progress, limit_blas_threads
 
 __all__ = ["MLP", "load_digits_split", "load_diabetes_split", "load_table_split", "train", "evaluate", "main"]
 
@@ -215,6 +215,7 @@ def _parser():
     p.add_argument("--no-lr-decay", action="store_true", help="keep lr constant (default: linear decay to 0)")
     p.add_argument("--out", default=None, help="directory for checkpoint.tgl and metrics.json")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
     p.add_argument("--verbose", action="store_true", help="print test metrics every epoch")
     return p
 
@@ -223,7 +224,8 @@ def main(argv=None):
     """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with limit_blas_threads(args.threads):
+            return _run(args)
     except (OSError, ValueError) as e:  # unreadable/bad data file, bad sizes...
         raise SystemExit(f"models.mlp: error: {e}") from e
 

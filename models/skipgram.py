@@ -41,7 +41,7 @@ import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 
 from . import word_eval
-from .progress import Progress
+from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
 
 __all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "PairBatches", "coalesce_rows",
@@ -547,6 +547,7 @@ def _parser():
     p.add_argument("--query", action="append", default=None, help="print nearest neighbours of these words")
     p.add_argument("--topn", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
     return p
 
 
@@ -554,7 +555,8 @@ def main(argv=None):
     """CLI entry point (also called by `tinygrad-lite train skipgram ...`). Returns the metrics dict."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with limit_blas_threads(args.threads):
+            return _run(args)
     except (OSError, ValueError, KeyError) as e:  # bad file, empty corpus, min_count too high...
         raise SystemExit(f"models.skipgram: error: {e}") from e
 
