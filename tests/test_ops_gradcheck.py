@@ -408,13 +408,28 @@ def test_table_has_no_stale_entries():
     assert not stale, f"OP_CASES names ops that are not registered: {stale}"
 
 
+def _covered_elsewhere_problem(name, relpath):
+    """Why an entry of COVERED_ELSEWHERE is not acceptable (None when it is)."""
+    path = ROOT / relpath
+    if not path.is_file():
+        return f"{name}: {path} does not exist"
+    if name not in path.read_text():
+        return f"{name}: {path} does not mention the op"
+    return None
+
+
 @pytest.mark.parametrize("name", sorted(COVERED_ELSEWHERE) or ["<none>"])
 def test_covered_elsewhere_files_exist_and_mention_the_op(name):
     if name == "<none>":
         return
-    path = ROOT / COVERED_ELSEWHERE[name]
-    assert path.is_file(), f"{name}: {path} does not exist"
-    assert name in path.read_text(), f"{name}: {path} does not mention the op"
+    problem = _covered_elsewhere_problem(name, COVERED_ELSEWHERE[name])
+    assert problem is None, problem
+
+
+def test_covered_elsewhere_check_rejects_bad_entries():
+    assert _covered_elsewhere_problem("matmul", "tests/test_ops_gradcheck.py") is None
+    assert "does not exist" in _covered_elsewhere_problem("matmul", "tests/no_such_file.py")
+    assert "does not mention" in _covered_elsewhere_problem("no_such_op_xyz", "tests/conftest.py")
 
 
 @pytest.mark.parametrize("name", sorted(OP_CASES))
