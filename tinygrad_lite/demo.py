@@ -172,6 +172,12 @@ def _stage_mlp(d: _Demo, res: StageResult):
                       seed=d.seed, progress=not d.quiet, X_test=Xte, y_test=yte)
     train_m = mlp.evaluate(model, Xtr, ytr, "classification")
     test_m = mlp.evaluate(model, Xte, yte, "classification")
+    model.eval()
+    with tl.no_grad():
+        pred = model(tl.Tensor(Xte)).numpy().argmax(1)
+    model.train()
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (yte, pred), 1)
     outdir = d.out / "mlp"
     outdir.mkdir(parents=True, exist_ok=True)
     tl.save({"model": model.state_dict(), "sizes": model.sizes, "activation": "relu", "task": "classification"},
@@ -185,7 +191,7 @@ def _stage_mlp(d: _Demo, res: StageResult):
         json.dump({**metrics, "sizes": model.sizes, "train_loss": stats["train_loss"],
                    "test_loss": [t["loss"] for t in stats["test"]],
                    "test_accuracy_per_epoch": [t["accuracy"] for t in stats["test"]]}, f, indent=1)
-    res.data.update(metrics=metrics, accuracy=test_m["accuracy"], sizes=model.sizes,
+    res.data.update(metrics=metrics, accuracy=test_m["accuracy"], sizes=model.sizes, confusion=confusion,
                     history=stats["train_loss"], test_loss=[t["loss"] for t in stats["test"]])
     print(f"MLP test accuracy: {100 * test_m['accuracy']:.2f}% ({len(Xte)} held-out digits)", flush=True)
     res.message = f"test accuracy {100 * test_m['accuracy']:.2f}%"
@@ -713,6 +719,11 @@ def write_report(d: _Demo, total_seconds):
         if r.data.get("accuracy") is not None:
             sec.html(f'<p class="ok"><b>Test accuracy: {100 * r.data["accuracy"]:.2f}%</b></p>')
         sec.table(["metric", "value"], rows)
+        if r.data.get("confusion") is not None:
+            cm = r.data["confusion"]
+            sec.heading("Confusion matrix on the test images (row: true digit, column: predicted)")
+            sec.table(["true \\ predicted"] + [str(j) for j in range(10)],
+                      [[str(i)] + [int(v) for v in cm[i]] for i in range(10)])
         for p, c in _plots_for(d, "mlp"):
             sec.image(p, c, max_width=700)
 
@@ -745,6 +756,9 @@ def write_report(d: _Demo, total_seconds):
         sec.text(f"A uniform guess over the {sm['vocab_size']} characters has loss ln {sm['vocab_size']} = "
                  f"{sm['uniform_loss']:.3f}; the validation loss is measured on the last 10% of the text, "
                  "which the model never trained on.")
+        if r.data.get("val"):
+            sec.heading("Loss during training (mean over a few batches of each split)")
+            sec.table(["step", "train loss", "validation loss"], [[int(i), a, b] for i, a, b in r.data["val"]])
         sec.heading("A generated sample (temperature 0.8, prompt 'The ')")
         sec.pre(r.data["sample"])
         for p, c in _plots_for(d, "gpt"):
