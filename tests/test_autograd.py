@@ -283,6 +283,7 @@ def test_hessian_vector_product():
     assert_close(x2.grad, H @ v, rtol=1e-10)
 
 
+@pytest.mark.torch
 def test_hvp_vs_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)

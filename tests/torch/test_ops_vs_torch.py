@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 import tinygrad_lite as tl  # noqa: E402
 from tinygrad_lite import Tensor  # noqa: E402
