@@ -44,7 +44,7 @@ from . import word_eval
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
 
-__all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "PairBatches", "coalesce_rows",
+__all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "PairBatches",
            "train_sgns", "main"]
 
 
@@ -354,29 +354,6 @@ class SkipGramNS:
         return {"W_in": self.W_in.detach(), "W_out": self.W_out.detach()}
 
 
-def coalesce_rows(grad):
-    """Sum the repeated rows of a row-sparse gradient (RowSparseGrad with indices (k,), values
-    (k, d)) into sorted unique rows, returning a coalesced RowSparseGrad (same dense value).
-
-    Equivalent to `grad.coalesce()` (up to float rounding) but ~2x faster for the many-duplicates
-    case of word2vec batches: np.unique + one flat np.add.at instead of argsort + reduceat.
-    Applied to the engine's gradient before the optimizer step; it does not compute gradients."""
-    from tinygrad_lite.sparse import RowSparseGrad, is_sparse
-    if not is_sparse(grad) or grad.is_coalesced:
-        return grad
-    idx, vals = grad.indices, grad.values
-    u, inv = np.unique(idx, return_inverse=True)
-    if u.shape[0] == idx.shape[0]:
-        out = np.empty_like(vals)
-        out[inv] = vals
-    else:
-        row = int(np.prod(vals.shape[1:], dtype=np.int64))
-        out = np.zeros((u.shape[0],) + vals.shape[1:], vals.dtype)
-        flat = (inv.reshape(-1, 1) * row + np.arange(row)).reshape(-1)
-        np.add.at(out.reshape(-1), flat, vals.reshape(-1))
-    return RowSparseGrad(u, out, grad.shape, _coalesced=True)
-
-
 class PairBatches:
     """Vectorised batch maker for SGNS: subsampling, reduced windows and noise words with numpy.
 
@@ -466,8 +443,7 @@ class PairBatches:
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
-               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
-               fast_coalesce=True):
+               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     Returns (model: SkipGramNS, stats: dict with final_loss (mean per pair over the last 10% of
@@ -499,9 +475,6 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
             loss = model.loss(ctx, targets, weight, band=band if use_band else None)
             model.W_in.grad = model.W_out.grad = None
             loss.backward()
-            if fast_coalesce:
-                model.W_in.grad = coalesce_rows(model.W_in.grad)
-                model.W_out.grad = coalesce_rows(model.W_out.grad)
             opt.step()
             lv = loss.item()
             ep_loss += lv
