@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
 BATCH, LR = 32, 1e-3
+BETAS = (0.9, 0.999)   # PyTorch's AdamW defaults; --beta2 changes both frameworks
 
 
 # ----------------------------------------------------------------------------- the PyTorch twin
@@ -130,7 +131,7 @@ def make_ours(model):
     import tinygrad_lite as tg
     from tinygrad_lite import optim
     params = model.parameters_unique()
-    opt = optim.AdamW(params, lr=LR)
+    opt = optim.AdamW(params, lr=LR, betas=BETAS)
 
     def step(x, y, lr=LR):
         for g in opt.param_groups:
@@ -148,7 +149,7 @@ def make_torch(model_ours, vocab_size, fused):
     torch.set_num_threads(1)
     m = torch_gpt_class()(vocab_size, fused=fused, **CFG)
     copy_weights_to_torch(model_ours, m)
-    opt = torch.optim.AdamW(m.parameters(), lr=LR)
+    opt = torch.optim.AdamW(m.parameters(), lr=LR, betas=BETAS)
 
     def step(x, y, lr=LR):
         for g in opt.param_groups:
@@ -208,10 +209,10 @@ def lr_at(it, steps, schedule):
     return get_lr(it, TrainConfig(max_iters=steps, learning_rate=LR, min_lr=LR / 10, warmup_iters=50))
 
 
-def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant"):
+def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant", seed=0):
     import tinygrad_lite as tg
     vocab, train, val, real = load_data(DATA)
-    ours = build(len(vocab))
+    ours = build(len(vocab), seed)
     step_ours = make_ours(ours)
     if with_torch:
         import torch
@@ -227,7 +228,7 @@ def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant"):
 
     log = []
     t0 = time.perf_counter()
-    for i, (x, y) in enumerate(batches(train, steps), 1):
+    for i, (x, y) in enumerate(batches(train, steps, seed), 1):
         lr = lr_at(i - 1, steps, schedule)
         lo = step_ours(x, y, lr)
         lt = step_t(x, y, lr) if with_torch else float("nan")
@@ -237,7 +238,9 @@ def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant"):
                 row.update(train_torch=lt, val_torch=val_loss(t_loss, val))
             log.append(row)
             print(json.dumps(row), file=sys.stderr)
-    return {"data": DATA if real else "embedded default", "steps": steps, "schedule": schedule, "log": log,
+    return {"data": DATA if real else "embedded default", "steps": steps, "schedule": schedule, "betas": BETAS,
+            "seed": seed,
+            "log": log,
             "final_val_ours": log[-1]["val_ours"], "final_val_torch": log[-1].get("val_torch"),
             "seconds": time.perf_counter() - t0}
 
@@ -274,6 +277,7 @@ def bench_memory(steps):
 
 
 def main(argv=None):
+    global BETAS
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--what", default="ours", choices=["ours", "speed", "quality", "memory", "all", "_rss"])
     p.add_argument("--steps", type=int, default=20)
@@ -281,7 +285,10 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true", help="quality: train only ours")
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="quality: learning rate schedule (the same for both frameworks)")
+    p.add_argument("--seed", type=int, default=0, help="quality: seed of the init and of the batches")
+    p.add_argument("--beta2", type=float, default=0.999, help="AdamW beta2 for both frameworks")
     a = p.parse_args(argv)
+    BETAS = (BETAS[0], a.beta2)
     if a.what == "_rss":
         return _rss_child(a.framework, a.steps)
     if a.what == "ours":  # just train ours (for profiling)
@@ -302,7 +309,7 @@ def main(argv=None):
         results["memory"] = bench_memory(a.steps if a.what == "memory" else 20)
     if a.what in ("quality", "all"):
         results["quality"] = bench_quality(a.steps if a.what == "quality" else 600, with_torch=not a.no_torch,
-                                           schedule=a.schedule)
+                                           schedule=a.schedule, seed=a.seed)
     print(json.dumps(results, indent=1))
     return results
 
