@@ -411,6 +411,7 @@ def _parser():
     t.add_argument("--seed", type=int, default=1337)
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: these products are small)")
     s = p.add_argument_group("sampling")
     s.add_argument("--prompt", default="\n", help="text to continue (characters must be in the vocabulary)")
     s.add_argument("--max-new-tokens", type=int, default=300)
@@ -422,9 +423,15 @@ def _parser():
 
 def main(argv=None):
     """Train from the command line (see --help). Returns the metrics dict."""
+    from models.progress import limit_blas_threads
     args = _parser().parse_args(argv)
     if args.sample:
         return sample_main(argv)
+    with limit_blas_threads(args.threads):
+        return _train_cli(args)
+
+
+def _train_cli(args):
     from models.chartext import CharVocab, load_text, train_val_split
     tg.set_default_dtype(args.dtype)
     tg.manual_seed(args.seed)
@@ -486,9 +493,15 @@ def main(argv=None):
 
 def sample_main(argv=None):
     """Generate text from the checkpoint in --out DIR (see --help). Returns the list of samples."""
+    from models.progress import limit_blas_threads
     args = _parser().parse_args(argv)
     if not args.out:
         raise SystemExit("error: --sample needs --out DIR (the directory holding ckpt.pt)")
+    with limit_blas_threads(args.threads):
+        return _sample_cli(args)
+
+
+def _sample_cli(args):
     try:
         model, vocab, _ = load_checkpoint(os.path.join(args.out, "ckpt.pt"))
     except FileNotFoundError as e:

@@ -112,9 +112,12 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--target", type=float, default=0.99)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
     a = p.parse_args(argv)
-    r = train_sorter(a.length, a.num_digits, a.n_layer, a.n_head, a.n_embd, a.steps, a.batch_size, a.lr,
-                     target=a.target, seed=a.seed, log=lambda m: print(m, file=sys.stderr))
+    from models.progress import limit_blas_threads
+    with limit_blas_threads(a.threads):
+        r = train_sorter(a.length, a.num_digits, a.n_layer, a.n_head, a.n_embd, a.steps, a.batch_size, a.lr,
+                         target=a.target, seed=a.seed, log=lambda m: print(m, file=sys.stderr))
     print(f"held-out exact-sequence accuracy {r['accuracy']:.4f} on {r['n_test']} unseen sequences "
           f"(train {r['train_accuracy']:.4f}) after {r['steps']} steps, {r['seconds']:.1f}s")
     rng = np.random.default_rng(a.seed + 7)
