@@ -61,7 +61,7 @@ class Settings:
     gpt_embd: int = 64
     gpt_block: int = 64
     gpt_batch: int = 16
-    gpt_steps: int = 3000          # at most: the run also stops after gpt_seconds
+    gpt_steps: int = 4500          # at most: the run also stops after gpt_seconds
     gpt_seconds: float | None = 120.0
     gpt_eval_iters: int = 8
     gpt_text_chars: int | None = None
