@@ -516,3 +516,26 @@ def test_random_reductions_match_torch(shape, data, seed):
     if op in ("var", "std") and int(np.prod([shape[d] for d in dims])) < 2:
         return
     compare(lambda x: getattr(x, op)(dims, keep), lambda x: getattr(x, op)(dims, keepdim=keep), a)
+
+
+@settings(max_examples=60)
+@given(nd_a=st.integers(1, 4), nd_b=st.integers(1, 4), data=st.data(), seed=st.integers(0, 100))
+def test_random_matmul_matches_torch(nd_a, nd_b, data, seed):
+    n, k, m = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    batch = tuple(data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
+    bb = tuple(s if data.draw(st.booleans()) else 1 for s in batch)  # size-1 batch dims broadcast
+    sa = (k,) if nd_a == 1 else batch[: nd_a - 2] + (n, k)
+    sb = (k,) if nd_b == 1 else bb[: nd_b - 2] + (k, m)
+    rng = np.random.default_rng(seed)
+    compare(lambda a, b: a @ b, lambda a, b: a @ b, rng.standard_normal(sa), rng.standard_normal(sb))
+
+
+@settings(max_examples=60)
+@given(data=st.data(), seed=st.integers(0, 100))
+def test_random_where_broadcast_matches_torch(data, seed):
+    from hypothesis.extra import numpy as hnp
+    sc, sx, sy = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3)).input_shapes
+    rng = np.random.default_rng(seed)
+    c = rng.random(sc) < 0.5
+    compare(lambda x, y: tl.where(Tensor(c), x, y), lambda x, y: torch.where(torch.tensor(c), x, y),
+            rng.standard_normal(sx), rng.standard_normal(sy))
