@@ -319,7 +319,8 @@ def _stage_gpt(d: _Demo, res: StageResult):
     (outdir / "sample.txt").write_text(sample, encoding="utf-8")
     res.data.update(summary=summary, history=m["train_loss"], val=m["val"], sample=sample,
                     model=model, vocab=vocab, text=text)
-    d.log(f"GPT: {m['steps']} steps in {m['train_seconds']:.0f} s, validation loss {final_val:.3f} "
+    stopped = f" (the {d.s.gpt_seconds:.0f} s budget ended the run)" if m["steps"] < d.s.gpt_steps else ""
+    d.log(f"GPT: {m['steps']} steps in {m['train_seconds']:.0f} s{stopped}, validation loss {final_val:.3f} "
           f"(a uniform guess: {math.log(len(vocab)):.3f}); a sample:")
     print(sample if len(sample) < 400 else sample[:400] + "...", flush=True)
     res.message = f"{m['steps']} steps, val loss {final_val:.3f}" if final_val is not None else ""
