@@ -294,3 +294,21 @@ def test_gpt_attention_weights_match_the_model():
         mine = b.attn.c_proj(tl.Tensor(y[None].astype(np.float32))).numpy()
         ref = b.attn(b.ln_1(x)).numpy()
     np.testing.assert_allclose(mine, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_failing_stage_fails_the_demo_clearly(tmp_path, monkeypatch, capsys):
+    """A stage that breaks is reported (stderr, errors.log, report) and the exit status is 1."""
+    from tinygrad_lite import demo
+
+    def boom(d, r):
+        raise RuntimeError("simulated breakage")
+
+    monkeypatch.setattr(demo, "_stage_mlp", lambda d, r: None)
+    for name in ("_stage_skipgram", "_stage_gpt", "_stage_graphs", "_stage_plots"):
+        monkeypatch.setattr(demo, name, boom)
+    assert demo.run(out=tmp_path, fast=True, quiet=True) == 1
+    err = capsys.readouterr().err
+    assert "4 stage(s) failed" in err and "simulated breakage" in err
+    assert "simulated breakage" in (tmp_path / "errors.log").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert html.count('class="error"') >= 3 and "<td>failed</td>" in html
