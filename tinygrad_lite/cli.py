@@ -189,12 +189,7 @@ def cmd_train(args):
     argv = list(args.model_args)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    old = sys.argv[0]
-    sys.argv[0] = f"{PROG} train {args.model}"  # so the model's own usage line reads right
-    try:
-        rc = mod.main(argv)
-    finally:
-        sys.argv[0] = old
+    rc = mod.main(argv)  # the models' main() return their metrics dict
     return rc if isinstance(rc, int) else 0
 
 
