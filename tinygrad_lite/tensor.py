@@ -113,7 +113,7 @@ class Tensor:
     def _leaf(arr, requires_grad=False):
         """Wrap an array without copying (internal fast path)."""
         t = _new(Tensor)
-        t._data = arr
+        t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
         t.grad = t._op = t._inputs = t._args = t._hooks = t.name = None
         t.requires_grad = requires_grad
         t._seq = next(_counter)
@@ -123,7 +123,8 @@ class Tensor:
     def _make(self, arr, op, inputs, args, req):
         """A new tensor from an op; records the op only when some input requires grad."""
         t = _new(Tensor)
-        t._data = arr
+        # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
+        t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
         t.grad = t._hooks = t.name = None
         t._seq = next(_counter)
         t._version = 0
