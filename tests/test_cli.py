@@ -312,3 +312,14 @@ def test_failing_stage_fails_the_demo_clearly(tmp_path, monkeypatch, capsys):
     assert "simulated breakage" in (tmp_path / "errors.log").read_text()
     html = (tmp_path / "report.html").read_text()
     assert html.count('class="error"') >= 3 and "<td>failed</td>" in html
+
+
+def test_settings_and_report_say_which_demo_ran(tmp_path):
+    """The report says 'full demo' for the full settings and '--fast' for the smoke test."""
+    from tinygrad_lite import demo
+    assert demo.Settings.full().smoke_test is False and demo.Settings.fast().smoke_test is True
+    for settings, words in ((demo.Settings.full(), "full demo"), (demo.Settings.fast(), "--fast")):
+        d = demo._Demo(tmp_path / words.strip("-").replace(" ", "_"), settings, 0, True)
+        d.out.mkdir(parents=True)
+        html = demo.write_report(d, 1.0).read_text()
+        assert f"Settings: {words}" in html

@@ -66,7 +66,7 @@ class Settings:
     gpt_eval_iters: int = 8
     gpt_text_chars: int | None = None
     sample_chars: int = 300
-    fast: bool = False
+    smoke_test: bool = False       # True for Settings.fast()
 
     @classmethod
     def full(cls):
@@ -79,7 +79,7 @@ class Settings:
         return cls(mlp_hidden=(32,), mlp_epochs=3, sg_dim=16, sg_epochs=1, sg_min_count=3,
                    sg_max_words=20000, gpt_layers=1, gpt_heads=2, gpt_embd=32, gpt_block=32, gpt_batch=8,
                    gpt_steps=12, gpt_seconds=None, gpt_eval_iters=2, gpt_text_chars=60000,
-                   sample_chars=80, fast=True)
+                   sample_chars=80, smoke_test=True)
 
 
 # ============================================================================================ stages
@@ -703,7 +703,8 @@ def write_report(d: _Demo, total_seconds):
                  "an MLP on handwritten digits, skip-gram word vectors and a character-level GPT, with pictures "
                  "of their computation graphs.")
     ov = rep.section("Overview")
-    ov.text(f"Settings: {'--fast (tiny smoke-test sizes: the numbers mean little)' if s.fast else 'full demo'}; "
+    kind = "--fast (tiny smoke-test sizes: the numbers mean little)" if s.smoke_test else "full demo"
+    ov.text(f"Settings: {kind}; "
             f"seed {d.seed}; total wall time {total_seconds:.1f} s.")
     ov.table(["stage", "status", "seconds", "result"],
              [[r.name, r.status, round(r.seconds, 1), r.message] for r in d.results.values()])
@@ -796,7 +797,7 @@ def write_report(d: _Demo, total_seconds):
            ["Graphviz dot", _dot_version() if d.has_dot else "not installed (graph pictures skipped)"]]
     sec.table(["component", "version"], env)
     sec.heading("Next steps")
-    sec.pre("\n".join(next_commands(d.out, s.fast, d.seed)))
+    sec.pre("\n".join(next_commands(d.out, s.smoke_test, d.seed)))
     return rep.write(d.out / "report.html")
 
 
@@ -868,7 +869,7 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
         d.log(f"  {r.name:<24s} {r.status:<7s} {r.seconds:6.1f} s  {r.message}")
     d.log(f"report: {path}  (open it in a browser: {path.resolve().as_uri()})")
     if not failed:
-        d.log("next: " + "\n[demo]       ".join(next_commands(d.out, d.s.fast, seed)[1:3]))
+        d.log("next: " + "\n[demo]       ".join(next_commands(d.out, d.s.smoke_test, seed)[1:3]))
     if failed:
         print(f"tinygrad-lite demo: {len(failed)} stage(s) failed: {', '.join(failed)}; "
               f"see {d.errors_log} and the report", file=sys.stderr)
