@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
 BATCH, LR = 32, 1e-3
+TIE = True             # lm_head shares wte's matrix; --untie for separate matrices (both frameworks)
 BETAS = (0.9, 0.999)   # PyTorch's AdamW defaults; --beta2 changes both frameworks
 
 
@@ -80,13 +81,14 @@ def torch_gpt_class():
             return x + self.mlp(self.ln_2(x))
 
     class TorchGPT(tnn.Module):
-        def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, fused=False):
+        def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, fused=False, tie=True):
             super().__init__()
             self.wte, self.wpe = tnn.Embedding(vocab_size, n_embd), tnn.Embedding(block_size, n_embd)
             self.h = tnn.ModuleList([Block(n_embd, n_head, fused) for _ in range(n_layer)])
             self.ln_f = tnn.LayerNorm(n_embd)
             self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
-            self.lm_head.weight = self.wte.weight
+            if tie:
+                self.lm_head.weight = self.wte.weight
 
         def forward(self, idx, targets=None):
             T = idx.shape[1]
@@ -107,7 +109,7 @@ def copy_weights_to_torch(ours, theirs):
     sd = {k: torch.tensor(np.array(v.detach().numpy() if hasattr(v, "detach") else v))
           for k, v in ours.state_dict().items()}
     missing, unexpected = theirs.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if k != "lm_head.weight"]
+    missing = [k for k in missing if not (k == "lm_head.weight" and theirs.lm_head.weight is theirs.wte.weight)]
     assert not missing and not unexpected, (missing, unexpected)
 
 
@@ -124,7 +126,7 @@ def build(vocab_size, seed=0):
     import tinygrad_lite as tg
     from models.gpt import GPT, GPTConfig
     tg.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=vocab_size, dropout=0.0, **CFG))
+    return GPT(GPTConfig(vocab_size=vocab_size, dropout=0.0, tie_weights=TIE, **CFG))
 
 
 def make_ours(model):
@@ -147,7 +149,7 @@ def make_ours(model):
 def make_torch(model_ours, vocab_size, fused):
     import torch
     torch.set_num_threads(1)
-    m = torch_gpt_class()(vocab_size, fused=fused, **CFG)
+    m = torch_gpt_class()(vocab_size, fused=fused, tie=TIE, **CFG)
     copy_weights_to_torch(model_ours, m)
     opt = torch.optim.AdamW(m.parameters(), lr=LR, betas=BETAS)
 
@@ -239,7 +241,7 @@ def bench_quality(steps, eval_every=100, with_torch=True, schedule="constant", s
             log.append(row)
             print(json.dumps(row), file=sys.stderr)
     return {"data": DATA if real else "embedded default", "steps": steps, "schedule": schedule, "betas": BETAS,
-            "seed": seed,
+            "seed": seed, "tied": TIE,
             "log": log,
             "final_val_ours": log[-1]["val_ours"], "final_val_torch": log[-1].get("val_torch"),
             "seconds": time.perf_counter() - t0}
@@ -277,7 +279,7 @@ def bench_memory(steps):
 
 
 def main(argv=None):
-    global BETAS
+    global BETAS, TIE
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--what", default="ours", choices=["ours", "speed", "quality", "memory", "all", "_rss"])
     p.add_argument("--steps", type=int, default=20)
@@ -286,9 +288,10 @@ def main(argv=None):
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="quality: learning rate schedule (the same for both frameworks)")
     p.add_argument("--seed", type=int, default=0, help="quality: seed of the init and of the batches")
+    p.add_argument("--untie", action="store_true", help="separate lm_head and wte matrices (both frameworks)")
     p.add_argument("--beta2", type=float, default=0.999, help="AdamW beta2 for both frameworks")
     a = p.parse_args(argv)
-    BETAS = (BETAS[0], a.beta2)
+    BETAS, TIE = (BETAS[0], a.beta2), not a.untie
     if a.what == "_rss":
         return _rss_child(a.framework, a.steps)
     if a.what == "ours":  # just train ours (for profiling)
