@@ -524,8 +524,9 @@ def test_random_matmul_matches_torch(nd_a, nd_b, data, seed):
     n, k, m = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
     batch = tuple(data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=2)))
     bb = tuple(s if data.draw(st.booleans()) else 1 for s in batch)  # size-1 batch dims broadcast
-    sa = (k,) if nd_a == 1 else batch[: nd_a - 2] + (n, k)
-    sb = (k,) if nd_b == 1 else bb[: nd_b - 2] + (k, m)
+    # batch dims align from the right, so each operand takes a suffix of the shared batch shape
+    sa = (k,) if nd_a == 1 else batch[4 - nd_a:] + (n, k)
+    sb = (k,) if nd_b == 1 else bb[4 - nd_b:] + (k, m)
     rng = np.random.default_rng(seed)
     compare(lambda a, b: a @ b, lambda a, b: a @ b, rng.standard_normal(sa), rng.standard_normal(sb))
 
