@@ -450,6 +450,21 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 # ---------------------------------------------------------------------- attention
+def _allowed_softmax(scores, allowed):
+    """softmax over the last dim of scores (*, L, S), only over keys where the bool array `allowed`
+    (broadcastable to scores; None = all) is True. Rows with no allowed key give zeros, not NaN."""
+    if allowed is None:
+        return scores.softmax(-1)
+    allowed = np.broadcast_to(allowed, np.broadcast_shapes(allowed.shape, scores.shape))
+    row_ok = allowed.any(axis=-1, keepdims=True)
+    a = Tensor._leaf(allowed)
+    if row_ok.all():
+        return where(a, scores, -np.inf).softmax(-1)
+    ok = Tensor._leaf(row_ok)
+    # rows without any allowed key: softmax of zeros (finite), then zeroed, so no NaN anywhere
+    return where(ok, where(ok, where(a, scores, -np.inf), 0.0).softmax(-1), 0.0)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v, composed from engine ops (matmul, where, softmax).
@@ -481,19 +496,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = scores + (attn_mask if isinstance(attn_mask, Tensor) else Tensor._leaf(m.astype(scores.dtype)))
             if np.isneginf(m).any():
                 allowed = ~np.isneginf(m)
-    if allowed is not None:
-        allowed = np.broadcast_to(allowed, np.broadcast_shapes(allowed.shape, scores.shape))
-        row_ok = allowed.any(axis=-1, keepdims=True)
-        a = Tensor._leaf(allowed)
-        if row_ok.all():
-            attn = where(a, scores, -np.inf).softmax(-1)
-        else:
-            ok = Tensor._leaf(row_ok)
-            # rows without any allowed key: softmax of zeros (finite), then zeroed, so no NaN anywhere
-            attn = where(ok, where(a, scores, -np.inf), 0.0).softmax(-1)
-            attn = where(ok, attn, 0.0)
-    else:
-        attn = scores.softmax(-1)
+    attn = _allowed_softmax(scores, allowed)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn @ v

@@ -436,21 +436,10 @@ def _merge(allowed, add, m, original, shape):
 
 def _attention(q, k, v, allowed, add, dropout_p, scale):
     """softmax(q k^T scale + add, restricted to `allowed`) v; returns (output, weights)."""
-    from ..tensor import where
     scores = (q @ k.transpose(-2, -1)) * scale
     if add is not None:
         scores = scores + add.to(scores.dtype)
-    if allowed is not None:
-        allowed = np.broadcast_to(allowed, np.broadcast_shapes(allowed.shape, scores.shape))
-        row_ok = allowed.any(axis=-1, keepdims=True)
-        a = Tensor._leaf(allowed)
-        if row_ok.all():
-            attn = where(a, scores, -np.inf).softmax(-1)
-        else:
-            ok = Tensor._leaf(row_ok)
-            attn = where(ok, where(ok, where(a, scores, -np.inf), 0.0).softmax(-1), 0.0)
-    else:
-        attn = scores.softmax(-1)
+    attn = F._allowed_softmax(scores, allowed)
     if dropout_p > 0.0:
         attn = F.dropout(attn, dropout_p, training=True)
     return attn @ v, attn
