@@ -1,8 +1,9 @@
 """GPT benchmark: tinygrad_lite (models/gpt.py) against the same model in PyTorch.
 
 Config (issue 6): n_layer 4, n_head 4, n_embd 128, block_size 64, batch 32, AdamW lr 1e-3
-(constant, PyTorch's other defaults), dropout 0, float32, tinyshakespeare (first 90% train, last
-10% validation). Both models start from the same weights and see the same batches.
+(constant, PyTorch's other defaults), dropout 0, float32, untied lm_head (--tie to share wte),
+GPT-2 init (models/gpt.py), tinyshakespeare (first 90% train, last 10% validation). Both models
+start from the same weights and see the same batches.
 
     OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what speed --steps 30   # ms/step, same process
     OPENBLAS_NUM_THREADS=1 python bench/bench_gpt.py --what quality --steps 600 [--schedule cosine]
@@ -35,7 +36,7 @@ sys.path.insert(0, ROOT)
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "tinyshakespeare.txt")
 CFG = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)
 BATCH, LR = 32, 1e-3
-TIE = True             # lm_head shares wte's matrix; --untie for separate matrices (both frameworks)
+TIE = False            # separate lm_head and wte matrices; --tie shares them (both frameworks)
 BETAS = (0.9, 0.999)   # PyTorch's AdamW defaults; --beta2 changes both frameworks
 
 
@@ -288,10 +289,10 @@ def main(argv=None):
     p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
                    help="quality: learning rate schedule (the same for both frameworks)")
     p.add_argument("--seed", type=int, default=0, help="quality: seed of the init and of the batches")
-    p.add_argument("--untie", action="store_true", help="separate lm_head and wte matrices (both frameworks)")
+    p.add_argument("--tie", action="store_true", help="lm_head shares wte's matrix (both frameworks)")
     p.add_argument("--beta2", type=float, default=0.999, help="AdamW beta2 for both frameworks")
     a = p.parse_args(argv)
-    BETAS, TIE = (BETAS[0], a.beta2), not a.untie
+    BETAS, TIE = (BETAS[0], a.beta2), a.tie
     if a.what == "_rss":
         return _rss_child(a.framework, a.steps)
     if a.what == "ours":  # just train ours (for profiling)
