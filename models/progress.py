@@ -33,6 +33,11 @@ class Progress:
         self.total, self.desc, self.unit, self.width = total, desc, unit, width
         self.file = file if file is not None else sys.stderr
         self.disable, self.min_interval, self.ema = disable, min_interval, ema
+        # on a terminal the bar redraws in place; in a log file or pipe it prints a line now and then
+        self._tty = bool(getattr(self.file, "isatty", lambda: False)())
+        if not self._tty:
+            self.min_interval = max(min_interval, 5.0)
+        self._drawn_n = -1
         self.n = 0
         self.items = 0
         self.metrics = {}
@@ -70,16 +75,19 @@ class Progress:
     def write(self, msg):
         """Print a message on its own line without breaking the bar."""
         if not self.disable:
-            self.file.write("\r\033[K" + msg + "\n")
-            self._draw(time.perf_counter())
+            self.file.write(("\r\033[K" if self._tty else "") + msg + "\n")
+            if self._tty:
+                self._draw(time.perf_counter())
 
     def close(self):
         """Draw the final state and end the line."""
         if not self._closed:
             self._closed = True
             if not self.disable:
-                self._draw(time.perf_counter())
-                self.file.write("\n")
+                if self._tty or self._drawn_n != self.n:  # a log already has the final line
+                    self._draw(time.perf_counter())
+                if self._tty:
+                    self.file.write("\n")
                 self.file.flush()
 
     def __enter__(self):
@@ -110,7 +118,8 @@ class Progress:
         if self.total and self.n and self.n < self.total:
             eta = "<" + _clock(elapsed * (self.total - self.n) / self.n)
         parts.append(_clock(elapsed) + eta)
-        self.file.write("\r\033[K" + " ".join(parts))
+        self._drawn_n = self.n
+        self.file.write("\r\033[K" + " ".join(parts) if self._tty else " ".join(parts) + "\n")
         self.file.flush()
 
 
