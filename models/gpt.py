@@ -60,7 +60,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)   # mixes the heads' outputs
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
-        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.n_head = config.n_head
 
     def forward(self, x):
         B, T, C = x.shape
@@ -301,7 +301,7 @@ def estimate_loss(model, splits, tc, block_size, rng):
     return out
 
 
-def train(model, train_data, val_data, tc, on_step=None, on_eval=None, log=None):
+def train(model, train_data, val_data, tc, on_step=None, on_eval=None):
     """Train `model` on token arrays (N_train,), (N_val,) for tc.max_iters steps.
 
     on_step(it, loss, lr, dt) and on_eval(it, {'train': .., 'val': ..}) are optional callbacks.
