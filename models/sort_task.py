@@ -101,17 +101,18 @@ def train_sorter(length=6, num_digits=3, n_layer=2, n_head=4, n_embd=48, steps=6
 
 def main(argv=None):
     """Command line: train a sorter and print the held-out exact-sequence accuracy."""
-    p = argparse.ArgumentParser(prog="python -m models.sort_task", description="Teach a tiny GPT to sort digits.")
-    p.add_argument("--length", type=int, default=6)
-    p.add_argument("--num-digits", type=int, default=3)
-    p.add_argument("--n-layer", type=int, default=2)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--n-embd", type=int, default=48)
+    p = argparse.ArgumentParser(prog="python -m models.sort_task", description="Teach a tiny GPT to sort digits.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--length", type=int, default=6, help="digits per sequence L")
+    p.add_argument("--num-digits", type=int, default=3, help="digits drawn from 0..num_digits-1")
+    p.add_argument("--n-layer", type=int, default=2, help="transformer blocks")
+    p.add_argument("--n-head", type=int, default=4, help="attention heads")
+    p.add_argument("--n-embd", type=int, default=48, help="model width")
     p.add_argument("--steps", type=int, default=1000, help="at most this many steps (stops at --target)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--target", type=float, default=0.99)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
+    p.add_argument("--lr", type=float, default=5e-3, help="AdamW peak learning rate")
+    p.add_argument("--target", type=float, default=0.99, help="stop once held-out exact accuracy reaches this")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads")
     a = p.parse_args(argv)
     from models.progress import limit_blas_threads
