@@ -14,7 +14,7 @@ import numpy as np
 
 from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .ops import Op, EachInput, cast, sum_to
-from .tensor import Tensor
+from .tensor import INPLACE, Tensor
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
@@ -141,16 +141,14 @@ def _run(roots, seeds, retain, create, capture, only):
             if inputs is None:
                 raise RuntimeError(FREED)
             seq = t._seq
-            if t._version > seq:
-                raise _modified(t, op)
+            if INPLACE.last > seq:  # something was updated in place after this node was made
+                _check_versions(t, seq)
             if create:
                 vals, ans = inputs, t
             else:
                 vals, ans = list(map(_DATA, inputs)), t._data
             args = t._args
             for x, vjp in zip(inputs, op.vjps):
-                if x._version > seq:
-                    raise _modified(x, op)
                 if not x.requires_grad:
                     continue
                 gx = vjp(g, ans, args, *vals)
@@ -202,6 +200,12 @@ def _accumulate(t, g, create, is_shared):
             t.grad._bump()
         else:
             t.grad = t.grad + Tensor._leaf(g)
+
+
+def _check_versions(t, seq):
+    for x in (t,) + t._inputs:
+        if x._version > seq:
+            raise _modified(x, t._op)
 
 
 def _modified(x, op):

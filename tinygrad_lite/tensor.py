@@ -21,6 +21,18 @@ from .ops.movement import CAT, EXPAND, GETITEM, PERMUTE, RESHAPE
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
 
 _counter = itertools.count(1)
+
+
+class _LastInplace:
+    """The stamp of the most recent in-place update anywhere: while it is older than a graph node,
+    nothing that node saved can have changed, and backward skips the per-input version checks."""
+    __slots__ = ("last",)
+
+    def __init__(self):
+        self.last = 0
+
+
+INPLACE = _LastInplace()
 _VIEW_OPS = frozenset(("getitem", "reshape", "permute", "expand"))  # results may share their input's data
 
 
@@ -88,6 +100,30 @@ def _pick(op, dim, axis, keepdim, keepdims):
     return dim, bool(keepdim if keepdims is None else keepdims)
 
 
+def _binop(op):
+    """The methods `x op y` and `y op x` of a binary primitive (the other operand may be a number)."""
+    fwd, name = op.fwd, op.name
+
+    def method(self, other):
+        if other.__class__ is not Tensor:
+            other = self._const(other)
+        a, b = self._data, other._data
+        if a.dtype is not b.dtype:
+            a, b = _promote(a, b)
+        try:
+            out = fwd(None, a, b)
+        except ValueError:
+            raise _shape_error(name, self, other) from None
+        return _make(out, op, (self, other), None, self.requires_grad or other.requires_grad)
+
+    def reflected(self, other):
+        return method(self._const(other) if other.__class__ is not Tensor else other, self)
+
+    method.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
+    method.__doc__ = f"Elementwise {name} with broadcasting ({op.math})."
+    return method, reflected
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
@@ -120,7 +156,8 @@ class Tensor:
         t._version = 0
         return t
 
-    def _make(self, arr, op, inputs, args, req):
+    @staticmethod
+    def _make(arr, op, inputs, args, req):
         """A new tensor from an op; records the op only when some input requires grad."""
         t = _new(Tensor)
         # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
@@ -183,7 +220,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
-        self._version = next(_counter)
+        self._bump()
 
     shape = property(lambda self: self._data.shape, doc="The tensor's shape (a tuple).")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
@@ -301,7 +338,7 @@ class Tensor:
 
     def _bump(self):
         """Mark this tensor as modified in place (its raw array was written to directly)."""
-        v = self._version = next(_counter)
+        v = self._version = INPLACE.last = next(_counter)
         base = getattr(self, "_base", None)  # a .data/.detach() view: its sources changed too
         for t in _view_chain(self) if base is None else [r() for r in base]:
             if t is not None:
@@ -372,23 +409,9 @@ class Tensor:
         self._data[_index(idx)] = self._other_data(value)
 
     # ------------------------------------------------------------------ elementwise
-    def __add__(self, other):
-        return self._binary(ADD, other, "add")
-
-    def __radd__(self, other):
-        return self._binary(ADD, other, "add", True)
-
-    def __sub__(self, other):
-        return self._binary(SUB, other, "sub")
-
-    def __rsub__(self, other):
-        return self._binary(SUB, other, "sub", True)
-
-    def __mul__(self, other):
-        return self._binary(MUL, other, "mul")
-
-    def __rmul__(self, other):
-        return self._binary(MUL, other, "mul", True)
+    __add__, __radd__ = _binop(ADD)
+    __sub__, __rsub__ = _binop(SUB)
+    __mul__, __rmul__ = _binop(MUL)
 
     def __truediv__(self, other):
         if self._data.dtype.kind != "f" and not (isinstance(other, Tensor) and other.dtype.kind == "f") \
@@ -937,3 +960,4 @@ def stack(tensors, dim=0):
 
 
 _ops._TENSOR[:] = [Tensor, where]
+_make = Tensor._make
