@@ -125,7 +125,7 @@ _TENSOR = [None, None]  # [Tensor, where], filled by tensor.py, so the helpers c
 
 
 def _load():
-    from . import elementwise, reduce, movement, linalg, special, nn  # noqa: F401  (registers the rows)
+    from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
 
 
 _load()
