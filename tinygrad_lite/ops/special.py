@@ -114,10 +114,39 @@ def _tanh(x):
 
 
 def _gelu_tanh_fwd(a, x):
-    return 0.5 * x * (1.0 + np.tanh(_K_TANH * (x + 0.044715 * x * x * x)))
+    # in place on one temporary: this runs on every (B, T, 4C) activation of a transformer
+    u = x * x
+    u *= 0.044715
+    u += 1.0
+    u *= x
+    u *= _K_TANH
+    t = np.tanh(u, out=u)
+    t += 1.0
+    t *= x
+    t *= 0.5
+    return t
 
 
 def _gelu_tanh_dx(g, ans, a, x):
+    if is_array(g):  # the same formula as below, on two temporaries instead of about twelve
+        x2 = x * x
+        u = x2 * 0.044715
+        u += 1.0
+        u *= x
+        u *= _K_TANH
+        t = np.tanh(u, out=u)                 # t = tanh(k (x + 0.044715 x^3))
+        x2 *= 3 * 0.044715
+        x2 += 1.0
+        x2 *= x
+        x2 *= 0.5 * _K_TANH                   # x/2 k (1 + 3 * 0.044715 x^2)
+        s = t * t
+        np.subtract(1.0, s, out=s)
+        s *= x2
+        t += 1.0
+        t *= 0.5
+        t += s
+        t *= g
+        return t
     x2 = x * x
     t = _tanh((x + x2 * x * 0.044715) * _K_TANH)
     return g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * (1.0 + x2 * (3 * 0.044715)) * _K_TANH)
