@@ -60,7 +60,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)   # mixes the heads' outputs
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
-        self.n_head = config.n_head
+        self.n_head, self.n_embd = config.n_head, config.n_embd
 
     def forward(self, x):
         B, T, C = x.shape

@@ -115,7 +115,7 @@ def _tanh(x):
 
 def _gelu_tanh_fwd(a, x):
     # in place on one temporary: this runs on every (B, T, 4C) activation of a transformer
-    u = x * x
+    u = np.multiply(x, x, out=np.empty_like(x))  # out=: an array even for 0-d x
     u *= 0.044715
     u += 1.0
     u *= x
@@ -129,8 +129,8 @@ def _gelu_tanh_fwd(a, x):
 
 def _gelu_tanh_dx(g, ans, a, x):
     if is_array(g):  # the same formula as below, on two temporaries instead of about twelve
-        x2 = x * x
-        u = x2 * 0.044715
+        x2 = np.multiply(x, x, out=np.empty_like(x))
+        u = np.multiply(x2, 0.044715, out=np.empty_like(x))
         u += 1.0
         u *= x
         u *= _K_TANH
@@ -139,7 +139,7 @@ def _gelu_tanh_dx(g, ans, a, x):
         x2 += 1.0
         x2 *= x
         x2 *= 0.5 * _K_TANH                   # x/2 k (1 + 3 * 0.044715 x^2)
-        s = t * t
+        s = np.multiply(t, t, out=np.empty_like(t))
         np.subtract(1.0, s, out=s)
         s *= x2
         t += 1.0
