@@ -424,7 +424,8 @@ def _parser():
 
 def main(argv=None):
     """Train from the command line (see --help). Returns the metrics dict."""
-    from models.progress import limit_blas_threads
+    from models.progress import limit_blas_threads, reuse_freed_memory
+    reuse_freed_memory()
     args = _parser().parse_args(argv)
     if args.sample:
         return sample_main(argv)

@@ -145,3 +145,17 @@ def limit_blas_threads(n):
     except ImportError:  # pragma: no cover
         import contextlib
         return contextlib.nullcontext()
+
+
+def reuse_freed_memory():
+    """Ask glibc's malloc to keep freed blocks for reuse instead of returning big ones to the
+    OS at once. Training allocates and frees the same large activation arrays every step; with
+    glibc's defaults each is a fresh mmap that the kernel zero-fills page by page (about a fifth
+    of a GPT step's CPU time here). Peak memory is unchanged. A no-op off glibc."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: serve big blocks from the heap, not mmap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not hand freed heap back right away
+    except (OSError, AttributeError):  # pragma: no cover (not glibc)
+        pass

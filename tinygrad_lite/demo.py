@@ -836,16 +836,6 @@ def _dot_version():
 
 # ============================================================================================ entry point
 
-def _blas_threads(n):
-    """A context limiting numpy's BLAS thread pool to n threads (threadpoolctl), or doing nothing."""
-    import contextlib
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
 def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     """Run the whole demo into directory `out`; returns the exit status (0 when every stage worked)."""
     t0 = time.perf_counter()
@@ -855,7 +845,9 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
         d.errors_log.unlink()
     os.environ.setdefault("MPLBACKEND", "Agg")
     d.log(f"writing to {d.out}/ ({'fast smoke-test settings' if fast else 'about three minutes on 2 cores'})")
-    with _blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
+    from models.progress import limit_blas_threads, reuse_freed_memory
+    reuse_freed_memory()
+    with limit_blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
         d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
         d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
         d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
