@@ -149,16 +149,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def linear(input, weight, bias=None):
     """y = x W^T + b. input (*, in_features), weight (out_features, in_features),
     bias (out_features,) or None -> (*, out_features). One fused primitive with a bias."""
-    x, w = _t(input), _t(weight, "weight")
-    if w.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(w.shape)}")
-    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: expected input with last dimension {w.shape[1]} (in_features), "
-                         f"got shape {tuple(x.shape)}")
-    if bias is not None and tuple(bias.shape) != (w.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({w.shape[0]},) (out_features), got {tuple(bias.shape)}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"linear: input must be floating point, got {x.dtype}")
+    x, w = _t(input), _t(weight, "weight")  # shapes and dtypes are checked by the engine's linear
     return _tensor_linear(x, w, bias)
 
 
