@@ -288,10 +288,12 @@ def _check_targets(op, t, C, ignore_index):
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype} "
                         "(for class probabilities pass a float target shaped like the input)")
-    if t.size:
-        lo, hi = int(t.min()), int(t.max())
-        if lo >= 0 and hi < C and not lo <= ignore_index <= hi:
-            return None, False  # the common case: all targets valid, none ignored
+    if t.size and not 0 <= ignore_index < C:
+        # the common case, all targets valid and none ignored, in one reduction: seen as unsigned,
+        # a negative target is huge, so max < C checks both ends
+        u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
+        if u.max() < C:
+            return None, False
     ignored = t == ignore_index
     has_ignored = bool(ignored.any())
     valid = t[~ignored] if has_ignored else t
@@ -343,8 +345,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         r = wt * ((1.0 - eps) * scale)
         s = keep * (eps / C * scale) if eps else None
         args = CEArgs(t_safe, r, s, w if eps else None, reduction != "none")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = x2._make(CROSS_ENTROPY_IDX.fwd(args, x2._data), CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
+    out = x2._make(CROSS_ENTROPY_IDX.fwd(args, x2._data), CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
     if reduction == "none":
         out = out.reshape(batch_shape)
     elif reduction == "mean" and M == 0:

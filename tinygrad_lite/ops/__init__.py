@@ -14,6 +14,8 @@ A primitive is a row: `defop(name, forward, vjp_for_input_0, vjp_for_input_1, ..
 Everything else (sub, mean, var, softmax's cousins, layer norm, attention...) is composed from
 these rows, so composed ops get correct gradients for free.
 """
+from math import prod
+
 import numpy as np
 
 REGISTRY = {}
@@ -108,13 +110,59 @@ def cast(x, dtype):
     return x.to(dtype) if type(x) is _TENSOR[0] else x.astype(dtype, copy=False)
 
 
+# ---- fast reductions over the last axis / the leading axes (numpy arrays; Tensors take the plain route)
+# numpy reduces a short contiguous axis slowly (x.sum(-1) on (128, 10) 3.7 us, on (32, 4, 64, 64) 248 us);
+# a BLAS matrix-vector product with a vector of ones gives the same sums 3-5x faster (1.1 us, 51 us), and
+# argmax plus a gather finds row maxima ~2x faster than x.max(-1) (3.2 vs 10 us; 451 vs 902 us). Rows
+# longer than _BLAS_ROW keep numpy's pairwise summation, which is more accurate for long float32 sums.
+_BLAS_ROW = 8192
+_ONES_VEC = {}
+
+
+def _ones(n, dtype):
+    v = _ONES_VEC.get((n, dtype))
+    if v is None:
+        v = _ONES_VEC[(n, dtype)] = np.ones(n, dtype)
+        v.flags.writeable = False
+    return v
+
+
+def _blas_ok(x):
+    return type(x) is np.ndarray and (x.dtype == np.float32 or x.dtype == np.float64) and x.flags.c_contiguous \
+        and x.ndim > 0 and x.size > 0
+
+
+def sum_last(x):
+    """x.sum(axis=-1, keepdims=True): (..., n) -> (..., 1); a BLAS product with ones for float arrays."""
+    n = x.shape[-1] if x.ndim else 0
+    if not _blas_ok(x) or n > _BLAS_ROW:
+        return x.sum(axis=-1, keepdims=True)
+    return (x.reshape(-1, n) @ _ones(n, x.dtype)).reshape(x.shape[:-1] + (1,))
+
+
+def max_last(x):
+    """x.max(axis=-1, keepdims=True): (..., n) -> (..., 1); argmax and a gather for float arrays (NaN wins, as in max)."""
+    if not _blas_ok(x):
+        return x.max(axis=-1, keepdims=True)
+    n = x.shape[-1]
+    x2 = x.reshape(-1, n)
+    return x2[np.arange(x2.shape[0]), x2.argmax(axis=1)].reshape(x.shape[:-1] + (1,))
+
+
 def sum_to(g, shape):
     """Sum a gradient over the dimensions that broadcasting added or stretched, back to `shape`.
 
     This is the single place where broadcasting is undone; ops never do it themselves."""
     lead = g.ndim - len(shape)
     if lead:
-        g = g.sum(axis=tuple(range(lead)))  # dims broadcasting added in front
+        n = prod(g.shape[:lead])
+        if n <= _BLAS_ROW and _blas_ok(g):  # e.g. a bias gradient: ones @ g over the batch rows
+            rest = g.shape[lead:]
+            g = _ones(n, g.dtype) @ g.reshape(n, -1)
+            if len(rest) != 1:
+                g = g.reshape(rest)  # (a 1-D result needs no reshape, so it stays a fresh, owned buffer)
+        else:
+            g = g.sum(axis=tuple(range(lead)))  # dims broadcasting added in front
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)  # size-1 dims that broadcasting stretched

@@ -19,7 +19,7 @@ Use the wrappers `layer_norm(x, w, b, eps)` and `masked_softmax(x, scale, hide)`
 """
 import numpy as np
 
-from . import defop, is_array
+from . import defop, is_array, max_last, sum_last
 
 
 # ---------------------------------------------------------------------- layer norm
@@ -127,11 +127,11 @@ def _msm_fwd(args, x):
     s = x * scale if scale != 1.0 else x.copy()
     if hide is not None:
         np.copyto(s, -np.inf, where=hide)            # exp(-inf) = 0: hidden keys get no weight
-    m = s.max(axis=-1, keepdims=True)
+    m = max_last(s)
     m[~np.isfinite(m)] = 0                           # a fully hidden row stays NaN (0/0), as in PyTorch
     s -= m
     np.exp(s, out=s)
-    s /= s.sum(axis=-1, keepdims=True)
+    s /= sum_last(s)
     return s
 
 
@@ -139,7 +139,7 @@ def _msm_dx(g, ans, args, x):
     scale = args[0]
     if is_array(g):
         gs = g * ans
-        gs -= ans * gs.sum(axis=-1, keepdims=True)
+        gs -= ans * sum_last(gs)
         if scale != 1.0:
             gs *= scale
         return gs

@@ -6,7 +6,7 @@ dominated by per-op Python overhead. Their vjps work on arrays (plain backward) 
 """
 import numpy as np
 
-from . import defop, is_array
+from . import defop, is_array, max_last, sum_last
 from .movement import SCATTER_ADD_APPLY
 
 
@@ -56,22 +56,30 @@ class CEArgs:
 
 
 def _ce_fwd(a, x):
-    m = x.max(axis=1, keepdims=True)
-    if not np.all(np.isfinite(m)):
-        m = np.where(np.isfinite(m), m, 0)
+    m = max_last(x)
+    if not np.isfinite(m).all():  # a row of -inf, +inf or NaN: the general path, without warnings
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _ce_loss(a, x, np.where(np.isfinite(m), m, 0))
+    return _ce_loss(a, x, m)  # finite maxima: x - m <= 0, the sums are >= 1, nothing can warn
+
+
+def _ce_loss(a, x, m):
     z = x - m
     e = np.exp(z)
-    se = e.sum(axis=1, keepdims=True)
+    se = sum_last(e)
     lse = np.log(se)[:, 0]
-    rows = np.arange(x.shape[0])
-    loss = (lse - z[rows, a.t]) * a.r
-    if a.s is not None:
-        zs = z.sum(axis=1) if a.w is None else z @ a.w
-        wsum = x.shape[1] if a.w is None else a.w.sum()
-        loss = loss + a.s * (wsum * lse - zs)
+    picked = z[np.arange(x.shape[0]), a.t]
+    if a.s is None and a.reduce and np.ndim(a.r) == 0:  # the plain mean or sum: no per-row loss array
+        out = (lse.sum() - picked.sum()) * a.r
+    else:
+        loss = (lse - picked) * a.r
+        if a.s is not None:
+            zs = z.sum(axis=1) if a.w is None else z @ a.w
+            wsum = x.shape[1] if a.w is None else a.w.sum()
+            loss = loss + a.s * (wsum * lse - zs)
+        out = loss.sum() if a.reduce else loss
     e /= se
     a.probs = e
-    out = loss.sum() if a.reduce else loss
     return np.asarray(out, dtype=x.dtype)
 
 
@@ -81,14 +89,14 @@ def _ce_dx(g, ans, a, x):
     if a.s is not None:
         coef = coef + a.s * (x.shape[1] if a.w is None else a.w.sum())
     if is_array(g):
-        p = a.probs
+        out = a.probs  # the forward's softmax, ours to overwrite: it is used once
         a.probs = None  # (M, C): not kept alive by a loss tensor the caller holds on to after backward
-        if p is None or p.shape != x.shape:
-            e = np.exp(x - x.max(axis=1, keepdims=True))
-            p = e / e.sum(axis=1, keepdims=True)
+        if out is None or out.shape != x.shape:  # a second backward (retain_graph): recompute it
+            e = np.exp(x - max_last(x))
+            out = e / sum_last(e)
         gr = g * a.r
         gc = g * coef
-        out = p * (gc if np.ndim(gc) == 0 else gc[:, None])
+        out *= gc if np.ndim(gc) == 0 else gc[:, None]
         out[rows, a.t] -= gr
         if a.s is not None:
             gs = (g * a.s)[:, None]

@@ -4,7 +4,7 @@
 """
 import numpy as np
 
-from . import broadcast_to, cast, defop, exp, where
+from . import broadcast_to, cast, defop, exp, is_array, max_last, sum_last, where
 
 
 def _kept(x_shape, axes):
@@ -24,8 +24,22 @@ def _as_array(r):
     return r if type(r) is np.ndarray else np.asarray(r)
 
 
+def _last(axes, ndim):
+    """True when `axes` (an int, a tuple of ints or None) is just the last axis: the fast reductions' case."""
+    return ndim > 0 and (axes == ndim - 1 or axes == (ndim - 1,))
+
+
+def _sum_keep(x, axes):
+    """x.sum(axis=axes, keepdims=True) for arrays and Tensors, the last axis on the fast path."""
+    return sum_last(x) if is_array(x) and _last(axes, x.ndim) else x.sum(axis=axes, keepdims=True)
+
+
 def _sum_fwd(args, x):
-    return _as_array(x.sum(axis=args[0], keepdims=args[1]))
+    axes, keepdims = args
+    if _last(axes, x.ndim):
+        out = sum_last(x)
+        return out if keepdims else out.reshape(x.shape[:-1])
+    return _as_array(x.sum(axis=axes, keepdims=keepdims))
 
 
 def _extreme_dx(g, ans, args, x):
@@ -37,14 +51,14 @@ def _extreme_dx(g, ans, args, x):
 
 
 def _max_shift(x, axis):
-    m = x.max(axis=axis, keepdims=True)
+    m = max_last(x) if _last(axis, x.ndim) else x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
 
 
 def _logsumexp_fwd(args, x):
     axes, keepdims = args
     m = _max_shift(x, axes)
-    out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    out = np.log(_sum_keep(np.exp(x - m), axes)) + m
     if not keepdims:
         out = out.reshape(tuple(s for i, s in enumerate(x.shape) if axes is not None and i not in axes))
     return out
@@ -52,17 +66,26 @@ def _logsumexp_fwd(args, x):
 
 def _softmax_fwd(axis, x):
     e = np.exp(x - _max_shift(x, axis))
-    e /= e.sum(axis=axis, keepdims=True)
+    e /= _sum_keep(e, axis)
     return e
 
 
 def _log_softmax_fwd(axis, x):
     z = x - _max_shift(x, axis)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return z - np.log(_sum_keep(np.exp(z), axis))
 
 
-SUM = defop("sum", _sum_fwd, lambda g, ans, a, x: broadcast_to(_unreduce(g, x, a), x.shape),
-            math="d sum(x)/dx_i = 1")
+def _sum_dx(g, ans, args, x):
+    if args == (None, False) and is_array(g) and x.size <= 4096:
+        # a small total sum (a loss): filling a fresh buffer costs less than building the zero-stride
+        # view, and the ops downstream then run on contiguous memory (measured: 0.4 vs 0.9 us on 8x8)
+        out = np.empty(x.shape, x.dtype)
+        out.fill(g)
+        return out
+    return broadcast_to(_unreduce(g, x, args), x.shape)
+
+
+SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1")
 AMAX = defop("amax", lambda a, x: _as_array(x.max(axis=a[0], keepdims=a[1])), _extreme_dx,
              math="d max(x)/dx_i = [x_i = max] / (number of maxima)")
 AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _extreme_dx,
@@ -71,8 +94,8 @@ LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
                   lambda g, ans, a, x: _unreduce(g, x, a) * exp(x - _unreduce(ans, x, a)),
                   math="d logsumexp(x)/dx_i = softmax(x)_i")
 SOFTMAX = defop("softmax", _softmax_fwd,
-                lambda g, ans, axis, x: ans * (g - (g * ans).sum(axis=axis, keepdims=True)),
+                lambda g, ans, axis, x: ans * (g - _sum_keep(g * ans, axis)),
                 math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)")
 LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd,
-                    lambda g, ans, axis, x: g - exp(ans) * g.sum(axis=axis, keepdims=True),
+                    lambda g, ans, axis, x: g - exp(ans) * _sum_keep(g, axis),
                     math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i")
