@@ -340,6 +340,8 @@ class Tensor:
         """Mark this tensor as modified in place (its raw array was written to directly)."""
         v = self._version = INPLACE.last = next(_counter)
         base = getattr(self, "_base", None)  # a .data/.detach() view: its sources changed too
+        if base is None and self._op is None:
+            return  # a leaf (a parameter after an optimizer step): it is nobody's view
         for t in _view_chain(self) if base is None else [r() for r in base]:
             if t is not None:
                 t._version = v

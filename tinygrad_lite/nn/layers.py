@@ -57,12 +57,18 @@ class Linear(Module):
 
     def forward(self, input):
         """input (*, in_features) -> (*, out_features)."""
+        try:
+            return F.linear(input, self.weight, self.bias)  # checks shapes and dtypes itself
+        except (TypeError, ValueError):
+            self._check_input(input)  # say which module got what (the hot path skips this)
+            raise
+
+    def _check_input(self, input):
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor input, got {type(input).__name__}")
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ValueError(f"{type(self).__name__}: expected input with last dimension {self.in_features} "
                              f"(in_features), got shape {tuple(input.shape)}")
-        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         """in_features, out_features and bias, as PyTorch prints them."""

@@ -163,9 +163,10 @@ def sum_to(g, shape):
                 g = g.reshape(rest)  # (a 1-D result needs no reshape, so it stays a fresh, owned buffer)
         else:
             g = g.sum(axis=tuple(range(lead)))  # dims broadcasting added in front
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)  # size-1 dims that broadcasting stretched
+    if 1 in shape:
+        axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)  # size-1 dims that broadcasting stretched
     return g
 
 
