@@ -171,6 +171,30 @@ def test_nan_and_inf_highlighted():
     assert NAN_COLOR not in clean
 
 
+def test_nan_only_in_gradient_has_legend_row_and_no_warning(recwarn):
+    """Finite values, NaN gradient (d sqrt(x)/dx at x = 0 times 0): the legend explains the red
+    outline, and no numpy RuntimeWarning leaks out while the gradients are summarised."""
+    x = tl.tensor([0.0, 1.0], requires_grad=True)
+    x.name = "x"
+    loss = (x.sqrt() * 0.0).sum()
+    v_values = build_graph(loss, values=True)
+    assert not any(n.nonfinite for n in v_values.tensors)  # every value is finite
+    dot = viz.draw_graph(loss, show_values=True, show_grads=True)
+    src = dot.source
+    assert "NaN / Inf" in src  # the legend row
+    legend = next(l for l in src.splitlines() if l.lstrip().startswith("legend"))
+    assert "NaN / Inf" in legend and NAN_COLOR in legend
+    x_line = next(l for l in src.splitlines() if "<B>x</B>" in l)
+    assert f'color="{NAN_COLOR}"' in x_line and "NaN!" in x_line  # red outline, grad flagged
+    text = viz.explain_backward(loss, params={"x": x})
+    assert "contains NaN" in text
+    viz.draw_graph(loss, backward=True)
+    runtime = [w for w in recwarn.list if issubclass(w.category, RuntimeWarning)]
+    assert not runtime, [str(w.message) for w in runtime]
+    # and without a NaN anywhere there is no such row
+    assert "NaN / Inf" not in viz.draw_graph((x * 2).sum(), show_grads=True).source
+
+
 def test_broadcast_mark():
     x = tl.ones(4, 3, requires_grad=True)
     b = tl.ones(3, requires_grad=True)

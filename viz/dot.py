@@ -8,6 +8,7 @@ import math
 import os
 
 import graphviz
+import numpy as np
 
 from tinygrad_lite.graph import build_graph, arg_names, _fmt, _depth
 
@@ -165,7 +166,10 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         n_ops = sum(1 for t in _walk(root) if t._op is not None)
         if n_ops > max_nodes:
             raise ValueError(_too_many(n_ops, max_nodes, None))
-    view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads, trace=trace)
+    # NaN/Inf are reported in the picture (red outline, legend), not as numpy RuntimeWarnings raised
+    # while the values and gradients are summarised or the gradients replayed
+    with np.errstate(all="ignore"):
+        view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads, trace=trace)
     tn = {n.id: n for n in view.tensors}
 
     # ---- which module boxes are collapsed
@@ -474,8 +478,9 @@ def _legend(g, view, backward, lo, hi, has_boxes):
                     "</FONT></TD></TR>")
     if any(not n.requires_grad and n.consumers for n in view.tensors):
         rows.append('<TR><TD><FONT POINT-SIZE="9" COLOR="#777777">dashed edge: no gradient</FONT></TD></TR>')
-    if any(n.nonfinite for n in view.tensors):
-        rows.append(f'<TR><TD BORDER="2" COLOR="{NAN_COLOR}"><FONT POINT-SIZE="9">NaN / Inf</FONT></TD></TR>')
+    if any(n.nonfinite or (n.grad is not None and n.grad.nonfinite) for n in view.tensors):
+        rows.append(f'<TR><TD BORDER="2" COLOR="{NAN_COLOR}"><FONT POINT-SIZE="9">NaN / Inf (value or grad)'
+                    '</FONT></TD></TR>')
     if backward:
         rows.append('<TR><TD><FONT POINT-SIZE="9">n. = backward step; fill = ‖grad‖</FONT></TD></TR>')
         k = len(SCALE)

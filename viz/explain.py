@@ -5,6 +5,8 @@ applies, the shapes, and summaries of the gradient flowing in (dC) and of each g
 out. The numbers are computed for real: `tinygrad_lite.autograd.grad` on the retained graph gives
 each tensor's total gradient, and each op's own rules give its contribution to each input.
 """
+import numpy as np
+
 from tinygrad_lite.graph import _fmt, arg_names, build_graph
 
 __all__ = ["explain_backward", "print_backward"]
@@ -44,7 +46,8 @@ def explain_backward(loss, model=None, params=None):
     broadcast dimensions and gradients that accumulate into a tensor used several times are marked.
     No `.grad` is modified.
     """
-    view = build_graph(loss, model=model, params=params, grads=True)
+    with np.errstate(all="ignore"):  # NaN/Inf are reported in the text, not as numpy RuntimeWarnings
+        view = build_graph(loss, model=model, params=params, grads=True)
     tn = {n.id: n for n in view.tensors}
 
     def who(n):
