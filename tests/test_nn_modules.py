@@ -221,6 +221,8 @@ def test_load_state_dict_strict_errors_name_keys_and_shapes():
         with pytest.raises(RuntimeError, match=r"size mismatch for fc2.weight: copying a param with shape \(4, 8\) "
                                                r"from checkpoint, the shape in current model is \(3, 8\)"):
             m.load_state_dict(wrong, strict=strict)
+    with pytest.raises(TypeError, match=r"load_state_dict: expected a mapping of names to tensors .* got list"):
+        m.load_state_dict(list(sd.values()))  # (not a misleading "missing keys" error)
 
 
 # ---------------------------------------------------------------------- weight tying

@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 
 import tinygrad_lite as tg  # noqa: E402
 from tinygrad_lite import Tensor  # noqa: E402
+import tinygrad_lite.nn.functional as F  # noqa: E402
 from tinygrad_lite.ops.fused import layer_norm, masked_softmax  # noqa: E402
 from models.attention import MultiHeadAttention, SelfAttentionHead, attention  # noqa: E402
 from models.gpt import GPT, GPTConfig  # noqa: E402
@@ -180,3 +181,22 @@ def test_whole_gpt_vs_torch_twin(fused):
     tparams = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         _close(p.grad, tparams[name].grad, atol=1e-11)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_grouped_query_attention_vs_torch(causal):
+    # enable_gqa: 6 query heads share 2 key/value heads (each serves 3 consecutive query heads)
+    rng = np.random.default_rng(3)
+    (q, tq), (k, tk), (v, tv) = _pair(rng, 2, 6, 5, 4), _pair(rng, 2, 2, 5, 4), _pair(rng, 2, 2, 5, 3)
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+    ref = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal, enable_gqa=True)
+    _close(out, ref)
+    g = rng.normal(size=out.shape)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    for a, b in ((q, tq), (k, tk), (v, tv)):
+        _close(a.grad, b.grad)
+    with pytest.raises(ValueError, match=r"enable_gqa needs the query heads \(6\) to be a multiple of the key/value "
+                                         r"heads \(4\)"):
+        F.scaled_dot_product_attention(q, Tensor(rng.normal(size=(2, 4, 5, 4))), Tensor(rng.normal(size=(2, 4, 5, 3))),
+                                       enable_gqa=True)

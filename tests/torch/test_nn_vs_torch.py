@@ -175,11 +175,17 @@ def test_cross_entropy_unbatched_and_module():
           np.array([0, 2, 1, 1]))
 
 
-def test_cross_entropy_probability_targets():
-    x = rnd(4, 3)
-    p = np.random.default_rng(1).dirichlet(np.ones(3), 4)
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4), (2, 3, 2, 2), (3,)])
+def test_cross_entropy_probability_targets(shape):
+    # N-d inputs (N, C, d1, ...): the mean is over N*d1*..., as PyTorch (a bug once divided by N only)
+    x = np.random.default_rng(0).standard_normal(shape)
+    cdim = 0 if len(shape) == 1 else 1
+    p = np.moveaxis(np.random.default_rng(1).dirichlet(np.ones(shape[cdim]), shape[:cdim] + shape[cdim + 1:]), -1, cdim)
+    w = np.array([0.5, 2.0, 1.0])
     for kw in (dict(), dict(reduction="sum"), dict(reduction="none"), dict(label_smoothing=0.2)):
         check(lambda a, tt: F.cross_entropy(a, tt, **kw), lambda a, tt: TF.cross_entropy(a, tt, **kw), x, p)
+    check(lambda a, tt: F.cross_entropy(a, tt, weight=Tensor(w)),
+          lambda a, tt: TF.cross_entropy(a, tt, weight=torch.tensor(w)), x, p)
 
 
 @pytest.mark.parametrize("scale", [1e4, 1e8])

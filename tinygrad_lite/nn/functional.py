@@ -367,8 +367,8 @@ def _cross_entropy_probs(x, target, weight, reduction, label_smoothing):
         wshape[cdim] = C
         logp = logp * weight.reshape(wshape)
     loss = -(logp * target).sum(cdim)
-    if reduction == "mean":
-        return loss.sum() * (1.0 / (x.shape[0] if x.ndim > 1 else 1)) if x.ndim > 1 else loss
+    if reduction == "mean":  # over every position of the batch, (N, d1, ...) as PyTorch, not over N alone
+        return loss.mean() if x.ndim > 1 else loss
     return loss.sum() if reduction == "sum" else loss
 
 
@@ -457,6 +457,16 @@ def _allowed_softmax(scores, allowed):
     return where(ok, where(ok, where(a, scores, -np.inf), 0.0).softmax(-1), 0.0)
 
 
+def _repeat_kv_heads(q, t):
+    """(*, Hkv, S, E) -> (*, Hq, S, E), each head repeated Hq/Hkv times in place (repeat_interleave)."""
+    hq, hkv = q.shape[-3], t.shape[-3]
+    if hkv == 0 or hq % hkv:
+        raise ValueError(f"scaled_dot_product_attention: enable_gqa needs the query heads ({hq}) to be a multiple "
+                         f"of the key/value heads ({hkv}); got query {tuple(q.shape)} and key/value {tuple(t.shape)}")
+    lead, (s, e) = t.shape[:-3], t.shape[-2:]
+    return t.unsqueeze(-3).expand(*lead, hkv, hq // hkv, s, e).reshape(*lead, hq, s, e)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """softmax(q k^T * scale + mask) v, composed from engine ops (matmul, where, softmax).
@@ -464,8 +474,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     query (*, L, E), key (*, S, E), value (*, S, Ev) -> (*, L, Ev); batch dims broadcast.
     attn_mask: bool (True = may attend, PyTorch's convention) or float (added to the scores),
     broadcastable to (*, L, S). is_causal: query i attends to keys j <= i (top-left aligned).
-    scale: default 1/sqrt(E). Rows with no allowed key give zeros (not NaN), in forward and backward."""
+    scale: default 1/sqrt(E). Rows with no allowed key give zeros (not NaN), in forward and backward.
+    enable_gqa: grouped-query attention, query (*, Hq, L, E) with key/value (*, Hkv, S, E) and Hq a
+    multiple of Hkv; each key/value head serves Hq/Hkv consecutive query heads (PyTorch's rule)."""
     q, k, v = _t(query, "query"), _t(key, "key"), _t(value, "value")
+    if enable_gqa and q.ndim >= 3 and k.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+        k, v = _repeat_kv_heads(q, k), _repeat_kv_heads(q, v)
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"scaled_dot_product_attention: query and key must have the same last dim, "
                          f"got shapes {tuple(q.shape)} and {tuple(k.shape)}")

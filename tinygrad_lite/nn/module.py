@@ -11,6 +11,7 @@ parameters exactly like other tensors.
 """
 import weakref
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from itertools import islice
 
 import numpy as np
@@ -412,6 +413,9 @@ class Module:
         """Copy values from `state_dict` (name -> Tensor or array) into the parameters and buffers,
         in place. Returns (missing_keys, unexpected_keys). With strict=True (default) any missing or
         unexpected key raises; a wrongly shaped entry always raises, naming the key and both shapes."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to tensors (e.g. model.state_dict() or "
+                            f"tinygrad_lite.load(path)), got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
