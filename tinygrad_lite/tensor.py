@@ -901,18 +901,19 @@ def linear(x, weight, bias=None):
     With a bias this is one fused graph node (the registry's `linear` row)."""
     if not isinstance(x, Tensor):
         x = Tensor(x)
-    if weight.ndim != 2:
+    a, w = x._data, weight._data  # (checks on the arrays: Tensor.shape/.ndim are Python properties)
+    if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: expected input with last dimension {weight.shape[1]} (in_features), "
+    if a.ndim == 0 or a.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: expected input with last dimension {w.shape[1]} (in_features), "
                          f"got shape {x.shape}")
-    if x._data.dtype.kind != "f":
+    if a.dtype.kind != "f":
         raise TypeError(f"linear: input must be floating point, got {x.dtype}")
     if bias is None:
         return matmul(x, weight.T)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},) (out_features), got {bias.shape}")
-    a, w, b = x._data, weight._data, bias._data
+    b = bias._data
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({w.shape[0]},) (out_features), got {bias.shape}")
     if not (a.dtype is w.dtype is b.dtype):
         return matmul(x, weight.T) + bias
     return x._make(LINEAR.fwd(None, a, w, b), LINEAR, (x, weight, bias), None,
