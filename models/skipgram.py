@@ -26,7 +26,10 @@ Queries: `WordVectors.similarity / most_similar / analogy`, evaluation on WordSi
 and Google analogy files, save/load (tinygrad_lite.save) and the word2vec text format.
 
 CLI: `python -m models.skipgram` trains on the embedded stdlib text (pydoc_data topics);
-`python -m models.skipgram --help` for the flags.
+`python -m models.skipgram --help` for the flags. `--out DIR` writes vectors.tgl, vectors.txt,
+checkpoint.tgl (`SkipGramNS.load`) and metrics.json: final loss, throughput, wall time, start/final
+lr, the nearest neighbours (with cosines) of a few query words and their pairwise similarities
+(always), plus word-pair / analogy scores when --wordsim / --analogies are given.
 """
 import argparse
 import json
@@ -353,6 +356,36 @@ class SkipGramNS:
         """{'W_in': Tensor (V+1, d), 'W_out': Tensor (V, d)}."""
         return {"W_in": self.W_in.detach(), "W_out": self.W_out.detach()}
 
+    def save(self, path, config=None):
+        """Write a checkpoint (tinygrad_lite.save): the state_dict plus the vocabulary ('words',
+        'counts') and `config` (a dict of the training settings, may be None), so `load` can
+        rebuild the model without the corpus."""
+        tg.save({"W_in": self.W_in.detach(), "W_out": self.W_out.detach(), "words": list(self.vocab.words),
+                 "counts": Tensor(self.vocab.counts), "config": dict(config or {})}, path)
+
+    @classmethod
+    def load(cls, path):
+        """Rebuild a model written by `save` -> SkipGramNS (its `config` dict in `.config`).
+
+        Raises ValueError if the file is not a skip-gram checkpoint or its shapes disagree."""
+        obj = tg.load(path)
+        if not isinstance(obj, dict) or not {"W_in", "W_out", "words"} <= set(obj):
+            raise ValueError(f"SkipGramNS.load: {path} is not a skip-gram checkpoint (needs W_in, W_out, words)")
+        w_in, w_out = (obj[k].numpy() if isinstance(obj[k], Tensor) else np.asarray(obj[k])
+                       for k in ("W_in", "W_out"))
+        counts = obj.get("counts")
+        counts = counts.numpy() if isinstance(counts, Tensor) else np.zeros(len(obj["words"]), np.int64)
+        V = len(obj["words"])
+        if w_in.shape[0] != V + 1 or w_out.shape != (V, w_in.shape[1]):
+            raise ValueError(f"SkipGramNS.load: {path}: {V} words but W_in {w_in.shape}, W_out {w_out.shape}")
+        model = cls.__new__(cls)
+        model.vocab = Vocab(obj["words"], counts)
+        model.W_in = Tensor._leaf(np.ascontiguousarray(w_in, dtype=np.float32), requires_grad=True)
+        model.W_out = Tensor._leaf(np.ascontiguousarray(w_out, dtype=np.float32), requires_grad=True)
+        model.pad = V
+        model.config = dict(obj.get("config") or {})
+        return model
+
 
 class PairBatches:
     """Vectorised batch maker for SGNS: subsampling, reduced windows and noise words with numpy.
@@ -446,10 +479,15 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
                sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
+    The learning rate of a batch is word2vec's lr * max(1 - raw_words_done / (epochs * N + 1),
+    min_lr_ratio): linear in the raw (pre-subsampling) corpus words processed, from lr down to
+    lr * min_lr_ratio at the end of training.
+
     Returns (model: SkipGramNS, stats: dict with final_loss (mean per pair over the last 10% of
     batches), words_per_sec (effective, post-subsampling, per wall-clock second), words_per_cpu_sec
     (per second of this process's CPU time: less sensitive to other load), pairs_per_sec, wall_time,
-    cpu_time, effective_words, vocab_size, corpus_words, loss_history (per-epoch mean loss per pair)).
+    cpu_time, effective_words, vocab_size, corpus_words, loss_history (per-epoch mean loss per pair),
+    lr_history (the lr of every batch, in order), start_lr and final_lr (of the first/last batch)).
     Raises ValueError for an empty corpus or a min_count that leaves no vocabulary."""
     vocab = Vocab.build(sentences, min_count=min_count, max_size=max_vocab)
     ids, sent = vocab.encode(sentences)
@@ -464,7 +502,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     total_raw = epochs * N
     n_batches = epochs * int(math.ceil(batches.expected_kept() / batch_size))
     words = pairs = 0
-    epoch_losses, recent = [], []
+    epoch_losses, recent, lrs = [], [], []
     t0, c0 = time.perf_counter(), time.process_time()
     bar = Progress(total=n_batches, desc="skipgram", unit="words", disable=not progress)
     for ep in range(epochs):
@@ -472,6 +510,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
         for ctx, targets, weight, n_raw, n_c, n_p, band in batches.epoch():
             alpha = lr * max(1.0 - (ep * N + n_raw) / (total_raw + 1), min_lr_ratio)
             opt.param_groups[0]["lr"] = alpha
+            lrs.append(alpha)
             loss = model.loss(ctx, targets, weight, band=band if use_band else None)
             model.W_in.grad = model.W_out.grad = None
             loss.backward()
@@ -493,7 +532,9 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     stats = {"final_loss": float(np.mean(tail)) if tail else float("nan"), "loss_history": epoch_losses,
              "words_per_sec": words / wall, "pairs_per_sec": pairs / wall, "wall_time": wall,
              "cpu_time": cpu, "words_per_cpu_sec": words / max(cpu, 1e-9),
-             "effective_words": words, "pairs": pairs, "vocab_size": len(vocab), "corpus_words": int(N)}
+             "effective_words": words, "pairs": pairs, "vocab_size": len(vocab), "corpus_words": int(N),
+             "lr_history": lrs, "start_lr": lrs[0] if lrs else float(lr),
+             "final_lr": lrs[-1] if lrs else float(lr)}
     return model, stats
 
 
@@ -514,10 +555,11 @@ def _parser():
     p.add_argument("--batch-size", type=int, default=512, help="centre positions per batch")
     p.add_argument("--max-vocab", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, metrics.json")
+    p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json")
     p.add_argument("--wordsim", action="append", default=[], help="word-pair file(s) (WordSim-353/SimLex format)")
     p.add_argument("--analogies", default=None, help="analogy file (questions-words.txt format)")
-    p.add_argument("--query", action="append", default=None, help="print nearest neighbours of these words")
+    p.add_argument("--query", action="append", default=None, help="nearest neighbours of these words (printed and in metrics.json; default: a few "
+                        "of function, class, list, string, else the most frequent words)")
     p.add_argument("--topn", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
@@ -534,6 +576,17 @@ def main(argv=None):
         raise SystemExit(f"models.skipgram: error: {e}") from e
 
 
+DEFAULT_QUERIES = ("function", "class", "list", "string")
+
+
+def _query_words(wv, query=None, n=3):
+    """The words whose neighbours the CLI reports: `query` if given, else the first `n` of
+    DEFAULT_QUERIES in the vocabulary, else (another corpus) the `n` most frequent words."""
+    if query is not None:
+        return list(query)
+    return [w for w in DEFAULT_QUERIES if w in wv][:n] or list(wv.words[:n])
+
+
 def _run(args):
     if args.text:
         sentences = read_sentences(args.text)
@@ -548,7 +601,7 @@ def _run(args):
                               seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
                               log=lambda m: print(m, file=sys.stderr))
     wv = model.wv
-    metrics = {k: v for k, v in stats.items()}
+    metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))
     for path in args.wordsim:
         r = wv.evaluate_word_pairs(path)
@@ -559,21 +612,29 @@ def _run(args):
         r = wv.evaluate_analogies(args.analogies)
         metrics["analogies"] = r
         print(f"analogies: accuracy {r['accuracy']:.4f} ({r['correct']}/{r['total']})", file=sys.stderr)
-    queries = args.query if args.query is not None else [w for w in ("function", "class", "list", "string")
-                                                          if w in wv][:3]
+    queries = _query_words(wv, args.query)
+    neighbours = {}
     for q in queries:
         try:
-            nn_ = ", ".join(f"{w} {s:.3f}" for w, s in wv.most_similar(q, topn=args.topn))
-            print(f"nearest to '{q}': {nn_}")
+            nb = wv.most_similar(q, topn=args.topn)
         except KeyError as e:
             print(f"nearest to '{q}': {e.args[0]}")
+            metrics.setdefault("unknown_queries", []).append(q)
+            continue
+        neighbours[q] = [[w, float(c)] for w, c in nb]
+        print(f"nearest to '{q}': " + ", ".join(f"{w} {c:.3f}" for w, c in nb))
+    known = list(neighbours)
+    metrics["neighbours"] = neighbours  # {query: [[word, cosine], ...] best first}
+    metrics["similarities"] = [[a, b, wv.similarity(a, b)] for i, a in enumerate(known) for b in known[i + 1:]]
     print(f"final loss {stats['final_loss']:.4f}, {stats['words_per_sec']:.0f} words/s, "
           f"{stats['wall_time']:.1f} s, vocab {stats['vocab_size']}")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         wv.save(os.path.join(args.out, "vectors.tgl"))
         wv.save_word2vec_format(os.path.join(args.out, "vectors.txt"))
-        tg.save(model.state_dict(), os.path.join(args.out, "checkpoint.tgl"))
+        model.save(os.path.join(args.out, "checkpoint.tgl"),
+                   config={k: getattr(args, k) for k in ("dim", "window", "negative", "min_count", "epochs", "lr",
+                                                          "min_lr_ratio", "sample", "batch_size", "seed")})
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2, default=float)
         print(f"wrote {args.out}/vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json", file=sys.stderr)

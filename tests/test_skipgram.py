@@ -194,15 +194,65 @@ def test_text_helpers():
 
 
 def test_cli_default_corpus_quick(tmp_path):
-    m = main(["--epochs", "1", "--dim", "16", "--no-progress", "--out", str(tmp_path)])
+    m = main(["--epochs", "1", "--dim", "16", "--topn", "5", "--no-progress", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("final_loss", "words_per_sec", "wall_time", "vocab_size"):
+    for key in ("final_loss", "words_per_sec", "wall_time", "vocab_size", "start_lr", "final_lr"):
         assert key in saved
     assert saved["final_loss"] == pytest.approx(m["final_loss"])
+    assert np.isfinite(saved["final_loss"]) and saved["words_per_sec"] > 0 and saved["wall_time"] > 0
+    assert saved["final_lr"] == pytest.approx(0.025 * 1e-4)  # decayed to lr * min_lr_ratio
     wv = WordVectors.load(str(tmp_path / "vectors.tgl"))
     assert len(wv) == saved["vocab_size"] and wv.dim == 16
     txt = WordVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
     np.testing.assert_allclose(txt.vectors, wv.vectors, rtol=1e-4, atol=1e-6)
+
+    # similarity results are always there (no --wordsim given): neighbours of the default query words
+    # in the vocabulary, recomputed here from the saved vectors with plain numpy
+    nbrs = saved["neighbours"]
+    assert list(nbrs) == ["function", "class", "list"]  # the first three defaults, all in the vocabulary
+    unit = wv.vectors.astype(np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    for q, got in nbrs.items():
+        cos = unit @ unit[wv.index[q]]
+        cos[wv.index[q]] = -np.inf  # a word is not its own neighbour
+        rows = [wv.index[w] for w, _ in got]
+        scores = np.array([c for _, c in got])
+        assert len(got) == 5 and len(set(rows)) == 5 and wv.index[q] not in rows
+        np.testing.assert_allclose(scores, cos[rows], atol=1e-5)  # the scores are the cosines
+        assert (np.diff(scores) <= 1e-7).all()                     # best first
+        rest = np.delete(cos, rows)
+        assert scores[-1] >= rest.max() - 1e-5                     # and they are the top 5
+    sims = saved["similarities"]
+    assert [(a, b) for a, b, _ in sims] == [("function", "class"), ("function", "list"), ("class", "list")]
+    for a, b, c in sims:
+        assert c == pytest.approx(float(unit[wv.index[a]] @ unit[wv.index[b]]), abs=1e-5)
+
+    # the checkpoint loads back into a model with the trained weights and the vocabulary
+    model = SkipGramNS.load(str(tmp_path / "checkpoint.tgl"))
+    assert model.vocab.words == wv.words and model.config["dim"] == 16 and model.config["epochs"] == 1
+    np.testing.assert_array_equal(model.W_in.detach().numpy()[:-1], wv.vectors)
+    np.testing.assert_array_equal(model.W_in.detach().numpy()[-1], 0)  # padding row
+    w_out = model.W_out.detach().numpy()
+    assert w_out.shape == (len(wv), 16) and np.abs(w_out).max() > 0  # trained (it starts at zero)
+    assert [w for w, _ in model.wv.most_similar("class", topn=5)] == [w for w, _ in nbrs["class"]]
+    with pytest.raises(ValueError, match="not a skip-gram checkpoint"):
+        SkipGramNS.load(str(tmp_path / "vectors.tgl"))
+
+
+def test_cli_metrics_have_neighbours_for_any_corpus(tmp_path):
+    """A corpus without the default query words: the most frequent words are queried instead;
+    --query words are used as given, unknown ones listed."""
+    text = tmp_path / "c.txt"
+    text.write_text("\n".join(" ".join(s) for s in _toy_corpus(200)) + "\n")
+    main(["--text", str(text), "--min-count", "1", "--epochs", "1", "--dim", "8", "--topn", "2", "--no-progress",
+          "--out", str(tmp_path / "a")])
+    saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    wv = WordVectors.load(str(tmp_path / "a" / "vectors.tgl"))
+    assert list(saved["neighbours"]) == wv.words[:3] and len(saved["similarities"]) == 3
+    m = main(["--text", str(text), "--min-count", "1", "--epochs", "1", "--dim", "8", "--topn", "2", "--no-progress",
+              "--query", "cat", "--query", "zebra"])
+    assert list(m["neighbours"]) == ["cat"] and m["unknown_queries"] == ["zebra"]
+    assert len(m["neighbours"]["cat"]) == 2 and m["similarities"] == []
 
 
 def test_band_lookup_gives_the_same_loss_and_gradients():
