@@ -17,8 +17,29 @@ import viz
 from viz.dot import NAN_COLOR
 
 SNAP = Path(__file__).parent / "snapshots"
-HAS_DOT = shutil.which("dot") is not None
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def in_ci():
+    """True when the environment variable CI is set (as CI services do, and `.ci/run` does)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def have_dot():
+    """Whether Graphviz's `dot` is on PATH. In CI its absence is a failure, not a silent skip:
+    the rendering tests must run there."""
+    if shutil.which("dot"):
+        return True
+    if in_ci():
+        pytest.fail("Graphviz's 'dot' program is missing, and CI must run the rendering tests: install "
+                    "Graphviz (apt-get install graphviz; `bash run.sh test` does it where it can)", pytrace=False)
+    return False
+
+
+def need_dot():
+    """Skip a rendering test when `dot` is missing (outside CI); fail in CI (see have_dot)."""
+    if not have_dot():
+        pytest.skip("Graphviz 'dot' is not installed (set CI=1 to make this a failure)")
 
 
 # ---------------------------------------------------------------------- small fixed graphs
@@ -303,9 +324,9 @@ def test_deep_graph_no_recursion():
 
 
 # ---------------------------------------------------------------------- rendering
-@pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not installed")
 @pytest.mark.parametrize("ext,magic", [("svg", b"<?xml"), ("png", PNG_MAGIC), ("pdf", b"%PDF")])
 def test_render_formats(tmp_path, ext, magic):
+    need_dot()
     out, params = neuron()
     out.backward(retain_graph=True)
     dot = viz.draw_graph(out, params=params, show_values=True, show_grads=True)
@@ -348,12 +369,39 @@ def test_missing_dot_via_backend_patch(tmp_path, monkeypatch):
         viz.render(viz.draw_graph(loss, params=params), tmp_path / "g.svg")
 
 
+def test_missing_dot_fails_in_ci_instead_of_skipping(tmp_path, monkeypatch):
+    """Without `dot`, a rendering test skips locally but fails when CI is set, so CI cannot
+    silently skip the rendering tests."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CI", raising=False)
+    assert have_dot() is False
+    with pytest.raises(pytest.skip.Exception):
+        need_dot()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        need_dot()
+    for value in ("1", "true"):
+        monkeypatch.setenv("CI", value)
+        with pytest.raises(pytest.fail.Exception, match="CI must run the rendering tests"):
+            need_dot()
+        with pytest.raises(pytest.fail.Exception):
+            have_dot()
+
+
+def test_ci_run_sets_ci():
+    """`.ci/run` exports CI=1 before the test command, so the rendering tests fail there without dot."""
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [l.split("#")[0].strip() for l in script.splitlines()]
+    assert "export CI=1" in lines
+    assert lines.index("export CI=1") < next(i for i, l in enumerate(lines) if l.startswith("bash run.sh test"))
+
+
 def test_jupyter_display_hook(tmp_path, monkeypatch):
     import graphviz
     loss, params = shared_graph()
     dot = viz.draw_graph(loss, params=params)
     assert isinstance(dot, graphviz.Digraph)  # displays inline in notebooks
-    if HAS_DOT:
+    if have_dot():
         assert dot._repr_mimebundle_()["image/svg+xml"].lstrip().startswith("<?xml")
         assert Path(dot.render_to(tmp_path / "g.svg")).read_bytes().startswith(b"<?xml")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -440,7 +488,7 @@ def test_graph_of_mlp_training_step(tmp_path):
     assert "0.weight" in dot.source and "1. " in dot.source
     text = viz.explain_backward(loss, model=model)
     assert "Step 1:" in text and "0.weight" in text
-    if HAS_DOT:
+    if have_dot():
         assert Path(viz.render(dot, tmp_path / "mlp.svg")).stat().st_size > 1000
 
 
