@@ -7,7 +7,7 @@ import pytest
 
 from models.skipgram import (PairBatches, SkipGramNS, SkipGramSoftmax, WordVectors, cosine, main, train_sgns,
                              worked_example)
-from models.text import Vocab, default_corpus, tokenize
+from models.text import Vocab, default_corpus, read_sentences, tokenize
 from models.word_eval import evaluate_analogies, evaluate_word_pairs, rankdata, spearman
 
 
@@ -112,6 +112,126 @@ def test_pair_batches_windows_subsampling_and_noise():
     thr = 1e-3 * 1000
     assert pb2.keep_prob[0] == pytest.approx((np.sqrt(990 / thr) + 1) * thr / 990)
     assert pb2.keep_prob[1] == 1.0
+
+
+# ---------------------------------------------------------------------- word2vec's conventions
+def test_sgns_learning_rate_decays_linearly_to_the_floor():
+    # sample=0 keeps every position, so batch k ends after exactly min((k+1)*B, N) raw words of its epoch
+    corpus = _toy_corpus(100)                      # 100 sentences of 5 words: N = 500
+    lr, ratio, B, epochs = 0.04, 0.05, 32, 3
+    _, stats = train_sgns(corpus, dim=4, window=2, negative=2, min_count=1, epochs=epochs, lr=lr,
+                          min_lr_ratio=ratio, sample=0, batch_size=B, seed=0, progress=False)
+    N = stats["corpus_words"]
+    assert N == 500
+    done = [ep * N + min(e, N) for ep in range(epochs) for e in range(B, N + B, B)]
+    expected = [lr * max(1 - d / (epochs * N + 1), ratio) for d in done]
+    got = np.array(stats["lr_history"])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert stats["start_lr"] == got[0] > 0.95 * lr and stats["final_lr"] == pytest.approx(lr * ratio)
+    # linear over the run (constant steps between full batches) until it reaches the floor
+    steps = np.diff(got[got > lr * ratio][:N // B])
+    np.testing.assert_allclose(steps, -lr * B / (epochs * N + 1), rtol=1e-9)
+    assert (np.diff(got) <= 0).all() and got.min() == pytest.approx(lr * ratio)
+
+
+def _batch_positions(pb):
+    """Run one epoch of PairBatches (sample=0) over a corpus whose ids are the positions themselves
+    (ids = arange(N)); returns (centre positions (M,), context positions (M, 2W), valid mask)."""
+    centres, ctxs = [], []
+    for ctx, targets, *_ in pb.epoch():
+        centres.append(targets[:, 0])
+        ctxs.append(ctx)
+    ctx = np.concatenate(ctxs)
+    return np.concatenate(centres), ctx, ctx != pb.pad
+
+
+def test_reduced_window_sizes_are_uniform_over_1_to_W():
+    W, N = 5, 30000
+    ids = np.arange(N)
+    pb = PairBatches(ids, np.zeros(N, np.int64), np.ones(N), window=W, negative=1, sample=0, batch_size=1000,
+                     rng=np.random.default_rng(123))
+    centre, ctx, valid = _batch_positions(pb)
+    np.testing.assert_array_equal(centre, ids)
+    inner = (centre >= W) & (centre < N - W)      # centres whose full window lies inside the sentence
+    offs = pb.offsets
+    b = np.where(valid, np.abs(offs)[None, :], 0).max(1)[inner]  # the window each centre got
+    # the window is contiguous: exactly the offsets with |o| <= b, and the context ids are centre + o
+    np.testing.assert_array_equal(valid[inner], np.abs(offs)[None, :] <= b[:, None])
+    np.testing.assert_array_equal(ctx[inner][valid[inner]], (centre[inner][:, None] + offs)[valid[inner]])
+    freq = np.bincount(b, minlength=W + 1) / len(b)
+    assert freq[0] == 0                          # never an empty window
+    np.testing.assert_allclose(freq[1:], 1 / W, atol=0.015)  # uniform: ~6 standard errors
+    chi2 = ((np.bincount(b, minlength=W + 1)[1:] - len(b) / W) ** 2 / (len(b) / W)).sum()
+    assert chi2 < 20.5                           # chi-square, 4 degrees of freedom: p ~ 0.0004
+    assert b.mean() == pytest.approx((W + 1) / 2, abs=0.05)
+
+
+def test_no_pair_crosses_a_sentence_boundary(tmp_path):
+    # 300 lines of 1..9 words, every word distinct, so a word id identifies its corpus position
+    # (a word spells its position in letters: the tokenizer drops digits)
+    rng = np.random.default_rng(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def spell(k):
+        return "w" + letters[k // 676] + letters[k // 26 % 26] + letters[k % 26]
+
+    lines, n = [], 0
+    for _ in range(300):
+        m = int(rng.integers(1, 10))
+        lines.append(" ".join(spell(n + j) for j in range(m)) + ".")
+        n += m
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines) + "\n")
+    sentences = read_sentences(str(path))      # one sentence per line
+    assert len(sentences) == 300
+    vocab = Vocab.build(sentences, min_count=1)
+    ids, sent = vocab.encode(sentences)
+    assert [vocab.words[i] for i in ids] == [spell(p) for p in range(n)]
+    pos_of = np.empty(len(vocab), np.int64)
+    pos_of[ids] = np.arange(n)
+    pb = PairBatches(ids, sent, vocab.counts, window=4, negative=2, sample=0, batch_size=64,
+                     rng=np.random.default_rng(5))
+    for _ in range(3):                         # a few epochs: other windows each time
+        centre, ctx, valid = _batch_positions(pb)
+        cpos = pos_of[centre]
+        np.testing.assert_array_equal(cpos, np.arange(n))
+        xpos = np.where(valid, pos_of[np.where(valid, ctx, 0)], -1)
+        c_line = np.broadcast_to(sent[cpos][:, None], ctx.shape)
+        assert (sent[xpos[valid]] == c_line[valid]).all()  # no (centre, context) pair crosses a line
+        assert valid.sum() > 2 * n                          # (and there are pairs)
+        # within a line the pairs are there: offsets +-1 are always in the reduced window
+        for o in (-1, 1):
+            col = list(pb.offsets).index(o)
+            q = cpos + o
+            same = (q >= 0) & (q < n) & (sent[np.clip(q, 0, n - 1)] == sent[cpos])
+            np.testing.assert_array_equal(valid[:, col], same)
+            np.testing.assert_array_equal(xpos[same, col], q[same])
+
+
+def test_pair_batches_respect_sentences_under_subsampling():
+    # a very frequent word 'the' (half the tokens) is mostly dropped; the windows then reach further,
+    # but still never into another sentence: every other word belongs to exactly one sentence
+    rng = np.random.default_rng(1)
+    sentences = []
+    for k in range(400):
+        own = [f"s{k}w{j}" for j in range(3)]
+        sentences.append([w for j in range(int(rng.integers(2, 8))) for w in ("the", own[j % 3])])
+    vocab = Vocab.build(sentences, min_count=1)
+    ids, sent = vocab.encode(sentences)
+    owner = {vocab[w]: k for k, s in enumerate(sentences) for w in s if w != "the"}
+    the = vocab["the"]
+    pb = PairBatches(ids, sent, vocab.counts, window=5, negative=2, sample=1e-3, batch_size=128,
+                     rng=np.random.default_rng(2))
+    assert pb.keep_prob[the] < 0.1
+    n_pairs = 0
+    for ctx, targets, *_ in pb.epoch():
+        for c, row in zip(targets[:, 0], ctx):
+            if c == the:
+                continue
+            for x in row[(row != pb.pad) & (row != the)]:
+                assert owner[int(x)] == owner[int(c)]
+                n_pairs += 1
+    assert n_pairs > 1000
 
 
 # ---------------------------------------------------------------------- queries and I/O
