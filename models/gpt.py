@@ -193,14 +193,15 @@ class GPT(nn.Module):
         """Continue each row of idx (B, T) by max_new_tokens sampled tokens -> int64 Tensor (B, T + new).
 
         temperature < 1 sharpens, > 1 flattens the distribution; top_k keeps only the k likeliest
-        tokens; temperature=0 picks the most likely token (greedy). generator: a numpy Generator (or
-        an int seed); by default the global one, so tinygrad_lite.manual_seed(s) makes it repeatable.
+        tokens (an int >= 1; None = all); temperature=0 picks the most likely token (greedy).
+        Raises ValueError for a negative (or NaN) temperature, top_k < 1 or max_new_tokens < 0.
+        generator: a numpy Generator (or an int seed); by default the global one, so
+        tinygrad_lite.manual_seed(s) makes it repeatable.
         The model is put in eval mode (no dropout) while generating."""
         idx = _as_index(idx, "idx")
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"generate: idx must have shape (B, T) with T >= 1, got {idx.shape}")
-        if temperature < 0:
-            raise ValueError(f"generate: temperature must be >= 0, got {temperature}")
+        _check_sampling(temperature, top_k, max_new_tokens)
         rng = np.random.default_rng(generator) if isinstance(generator, (int, np.integer)) else \
             (generator or tg.random.get_rng())
         was_training = self.training
@@ -228,6 +229,22 @@ class GPT(nn.Module):
         finally:
             self.train(was_training)
         return tg.Tensor._leaf(out)
+
+
+def _check_sampling(temperature, top_k, max_new_tokens=0):
+    """generate()'s rule for its options (the command lines' --temperature, --top-k and
+    --max-new-tokens types apply the same one): temperature >= 0 (0 = greedy), top_k None or an
+    integer >= 1, max_new_tokens an integer >= 0. Raises ValueError naming the argument and value."""
+    try:
+        ok = float(temperature) >= 0            # False for NaN too
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"generate: temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise ValueError(f"generate: top_k must be None or an integer >= 1, got {top_k!r}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 0:
+        raise ValueError(f"generate: max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
 
 
 def _as_index(x, what):
@@ -380,6 +397,42 @@ def load_checkpoint(path):
 
 
 # ----------------------------------------------------------------------------- command line
+def int_at_least(lo):
+    """An argparse `type`: an integer >= lo, else a clear `argument --flag: ...` usage error (exit 2)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def float_in(lo=None, hi=None, lo_open=False):
+    """An argparse `type`: a finite float with lo <= value (lo < value if lo_open) and value < hi
+    (None = no bound), else a clear `argument --flag: ...` usage error (exit 2)."""
+    if hi is None:
+        want = f"{'>' if lo_open else '>='} {lo:g}"
+    else:
+        want = f"in {'(' if lo_open else '['}{lo:g}, {hi:g})"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = lo is not None and (value <= lo if lo_open else value < lo)
+        too_high = hi is not None and value >= hi
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"must be {want}, got {text}")
+        return value
+    parse.__name__ = f"number {want}"
+    return parse
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m models.gpt", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description=(
@@ -389,36 +442,37 @@ def _parser():
     p.add_argument("--out", default=None, help="directory for ckpt.pt and metrics.json")
     p.add_argument("--sample", action="store_true", help="generate from --out/ckpt.pt instead of training")
     m = p.add_argument_group("model")
-    m.add_argument("--n-layer", type=int, default=2, help="transformer blocks")
-    m.add_argument("--n-head", type=int, default=4, help="attention heads per block")
-    m.add_argument("--n-embd", type=int, default=64, help="model width C")
-    m.add_argument("--block-size", type=int, default=64, help="context length T")
-    m.add_argument("--dropout", type=float, default=0.0, help="dropout probability")
+    m.add_argument("--n-layer", type=int_at_least(1), default=2, help="transformer blocks")
+    m.add_argument("--n-head", type=int_at_least(1), default=4, help="attention heads per block")
+    m.add_argument("--n-embd", type=int_at_least(1), default=64, help="model width C (a multiple of --n-head)")
+    m.add_argument("--block-size", type=int_at_least(1), default=64, help="context length T")
+    m.add_argument("--dropout", type=float_in(0, 1), default=0.0, help="dropout probability, in [0, 1)")
     m.add_argument("--no-bias", action="store_true", help="Linear/LayerNorm without biases")
     m.add_argument("--no-tie", action="store_true", help="separate lm_head and wte matrices")
     t = p.add_argument_group("training")
-    t.add_argument("--steps", type=int, default=500, help="optimizer steps (max_iters)")
-    t.add_argument("--batch-size", type=int, default=32, help="sequences per step")
-    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    t.add_argument("--min-lr", type=float, default=2e-4, help="final learning rate of the cosine decay")
-    t.add_argument("--warmup", type=int, default=30, help="linear warmup steps")
-    t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW decoupled weight decay (matrices only)")
-    t.add_argument("--beta1", type=float, default=0.9, help="AdamW beta1")
-    t.add_argument("--beta2", type=float, default=0.99, help="AdamW beta2")
-    t.add_argument("--grad-clip", type=float, default=1.0, help="max global grad norm (0 = off)")
-    t.add_argument("--eval-interval", type=int, default=100, help="steps between validation estimates")
-    t.add_argument("--eval-iters", type=int, default=10, help="batches per validation estimate")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="last fraction of the text held out")
+    t.add_argument("--steps", type=int_at_least(1), default=500, help="optimizer steps (max_iters)")
+    t.add_argument("--batch-size", type=int_at_least(1), default=32, help="sequences per step")
+    t.add_argument("--lr", type=float_in(0, lo_open=True), default=2e-3, help="peak learning rate (> 0)")
+    t.add_argument("--min-lr", type=float_in(0), default=2e-4, help="final learning rate of the cosine decay")
+    t.add_argument("--warmup", type=int_at_least(0), default=30, help="linear warmup steps")
+    t.add_argument("--weight-decay", type=float_in(0), default=0.1, help="AdamW decoupled weight decay (matrices only)")
+    t.add_argument("--beta1", type=float_in(0, 1), default=0.9, help="AdamW beta1")
+    t.add_argument("--beta2", type=float_in(0, 1), default=0.99, help="AdamW beta2")
+    t.add_argument("--grad-clip", type=float_in(0), default=1.0, help="max global grad norm (0 = off)")
+    t.add_argument("--eval-interval", type=int_at_least(0), default=100, help="steps between validation estimates (0 = none)")
+    t.add_argument("--eval-iters", type=int_at_least(1), default=10, help="batches per validation estimate")
+    t.add_argument("--val-fraction", type=float_in(0, 1), default=0.1, help="last fraction of the text held out, in [0, 1)")
     t.add_argument("--seed", type=int, default=1337, help="seed of init, batches and sampling")
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="parameter dtype")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: these products are small)")
+    t.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads (default 1: these products are small)")
     s = p.add_argument_group("sampling")
     s.add_argument("--prompt", default="\n", help="text to continue (characters must be in the vocabulary)")
-    s.add_argument("--max-new-tokens", type=int, default=300, help="characters to generate")
-    s.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0 = greedy)")
-    s.add_argument("--top-k", type=int, default=None, help="sample only from the k likeliest characters")
-    s.add_argument("--num-samples", type=int, default=1, help="how many samples")
+    s.add_argument("--max-new-tokens", type=int_at_least(0), default=300, help="characters to generate")
+    s.add_argument("--temperature", type=float_in(0), default=0.8,
+                   help="sampling temperature, >= 0 (0 = greedy: always the likeliest character)")
+    s.add_argument("--top-k", type=int_at_least(1), default=None, help="sample only from the k likeliest characters (k >= 1)")
+    s.add_argument("--num-samples", type=int_at_least(1), default=1, help="how many samples")
     return p
 
 
@@ -426,9 +480,13 @@ def main(argv=None):
     """Train from the command line (see --help). Returns the metrics dict."""
     from models.progress import limit_blas_threads, reuse_freed_memory
     reuse_freed_memory()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.sample:
         return sample_main(argv)
+    if args.n_embd % args.n_head:  # the model would refuse it; say so as a usage error, before any work
+        parser.error(f"--n-embd {args.n_embd} must be divisible by --n-head {args.n_head} "
+                     f"(each head gets n_embd / n_head features)")
     with limit_blas_threads(args.threads):
         return _train_cli(args)
 

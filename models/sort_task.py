@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import tinygrad_lite as tg
-from models.gpt import GPT, GPTConfig, TrainConfig, configure_optimizer, get_lr
+from models.gpt import GPT, GPTConfig, TrainConfig, configure_optimizer, float_in, get_lr, int_at_least
 
 
 def make_dataset(length=6, num_digits=3, test_fraction=0.25, seed=0):
@@ -99,22 +99,32 @@ def train_sorter(length=6, num_digits=3, n_layer=2, n_head=4, n_embd=48, steps=6
             "seconds": seconds, "history": history, "n_test": len(test_seqs), "n_train": len(train_seqs)}
 
 
-def main(argv=None):
-    """Command line: train a sorter and print the held-out exact-sequence accuracy."""
+def _parser():
     p = argparse.ArgumentParser(prog="python -m models.sort_task", description="Teach a tiny GPT to sort digits.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--length", type=int, default=6, help="digits per sequence L")
-    p.add_argument("--num-digits", type=int, default=3, help="digits drawn from 0..num_digits-1")
-    p.add_argument("--n-layer", type=int, default=2, help="transformer blocks")
-    p.add_argument("--n-head", type=int, default=4, help="attention heads")
-    p.add_argument("--n-embd", type=int, default=48, help="model width")
-    p.add_argument("--steps", type=int, default=1000, help="at most this many steps (stops at --target)")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
-    p.add_argument("--lr", type=float, default=5e-3, help="AdamW peak learning rate")
+    p.add_argument("--length", type=int_at_least(1), default=6, help="digits per sequence L")
+    p.add_argument("--num-digits", type=int_at_least(1), default=3, help="digits drawn from 0..num_digits-1")
+    p.add_argument("--n-layer", type=int_at_least(1), default=2, help="transformer blocks")
+    p.add_argument("--n-head", type=int_at_least(1), default=4, help="attention heads")
+    p.add_argument("--n-embd", type=int_at_least(1), default=48, help="model width (a multiple of --n-head)")
+    p.add_argument("--steps", type=int_at_least(1), default=1000, help="at most this many steps (stops at --target)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=64, help="sequences per step")
+    p.add_argument("--lr", type=float_in(0, lo_open=True), default=5e-3, help="AdamW peak learning rate (> 0)")
     p.add_argument("--target", type=float, default=0.99, help="stop once held-out exact accuracy reaches this")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads")
+    return p
+
+
+def main(argv=None):
+    """Command line: train a sorter and print the held-out exact-sequence accuracy."""
+    p = _parser()
     a = p.parse_args(argv)
+    if a.n_embd % a.n_head:
+        p.error(f"--n-embd {a.n_embd} must be divisible by --n-head {a.n_head}")
+    if a.num_digits ** a.length > 2_000_000:
+        p.error(f"--num-digits {a.num_digits} and --length {a.length} give {a.num_digits}**{a.length} sequences, "
+                "too many to enumerate (at most 2,000,000)")
     from models.progress import limit_blas_threads
     with limit_blas_threads(a.threads):
         r = train_sorter(a.length, a.num_digits, a.n_layer, a.n_head, a.n_embd, a.steps, a.batch_size, a.lr,

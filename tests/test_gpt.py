@@ -117,6 +117,42 @@ def test_generate_reproducible_and_respects_options():
     assert m.training                                               # mode restored
 
 
+def test_generate_seeded_with_temperature_and_top_k():
+    """temperature != 1 and top_k > 1: the seed alone decides the tokens, and each one is among the
+    top_k likeliest for its context."""
+    m = small()
+    prompt = np.array([[1, 2, 3]])
+    opts = dict(temperature=1.7, top_k=3)
+    a = m.generate(prompt, 16, generator=11, **opts).numpy()
+    np.testing.assert_array_equal(a, m.generate(prompt, 16, generator=11, **opts).numpy())
+    np.testing.assert_array_equal(a, m.generate(prompt, 16, generator=np.random.default_rng(11), **opts).numpy())
+    b = m.generate(prompt, 16, generator=12, **opts).numpy()
+    assert (a[:, :3] == prompt).all() and (b[:, :3] == prompt).all()
+    assert not (a == b).all(), "different seeds gave the same 16 tokens"
+    for seq in (a[0], b[0]):                                          # top_k=3 really filters
+        for t in range(3, seq.size):
+            ctx = seq[max(0, t - 8):t][None]                          # block_size 8
+            logits = m(ctx)[0].detach().numpy()[0, -1]
+            assert seq[t] in np.argsort(logits)[-3:], (t, seq[t], logits)
+    greedy = m.generate(prompt, 16, temperature=0).numpy()
+    assert not (a == greedy).all()                                    # it samples, not argmax
+    np.testing.assert_array_equal(m.generate(prompt, 16, temperature=1e-6, top_k=3, generator=11).numpy(), greedy)
+
+
+@pytest.mark.parametrize("kw,match", [(dict(top_k=0), r"top_k must be None or an integer >= 1, got 0"),
+                                      (dict(top_k=-2), r"top_k .* got -2"),
+                                      (dict(top_k=2.5), r"top_k .* got 2.5"),
+                                      (dict(top_k=0, temperature=0), r"top_k .* got 0"),
+                                      (dict(temperature=-0.5), r"temperature must be a number >= 0 .* got -0.5"),
+                                      (dict(temperature=float("nan")), r"temperature .* got nan"),
+                                      (dict(max_new_tokens=-1), r"max_new_tokens .* got -1")])
+def test_generate_rejects_bad_sampling_options(kw, match):
+    m = small()
+    kw = {"max_new_tokens": 3, **kw}
+    with pytest.raises(ValueError, match=match):
+        m.generate(np.array([[1, 2]]), **kw)
+
+
 def test_dropout_only_in_training():
     m = small(dropout=0.5)
     idx = np.random.default_rng(4).integers(0, 11, (2, 8))
@@ -217,6 +253,50 @@ def test_cli_train_then_sample(tmp_path, capsys):
         sample_main(["--out", str(out), "--prompt", "Q#"])
     with pytest.raises(SystemExit, match="train first"):
         sample_main(["--out", str(tmp_path / "nothing")])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--block-size", "0"], "argument --block-size: must be >= 1, got 0"),
+    (["--n-embd", "0"], "argument --n-embd: must be >= 1, got 0"),
+    (["--n-layer", "-1"], "argument --n-layer: must be >= 1, got -1"),
+    (["--n-head", "0"], "argument --n-head: must be >= 1, got 0"),
+    (["--steps", "0"], "argument --steps: must be >= 1, got 0"),
+    (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
+    (["--top-k", "0"], "argument --top-k: must be >= 1, got 0"),
+    (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+    (["--lr", "nan"], "argument --lr: must be > 0, got nan"),
+    (["--dropout", "1"], "argument --dropout: must be in [0, 1), got 1"),
+    (["--dropout", "-0.1"], "argument --dropout: must be in [0, 1), got -0.1"),
+    (["--temperature", "-1"], "argument --temperature: must be >= 0, got -1"),
+    (["--block-size", "x"], "argument --block-size: expected an integer, got 'x'"),
+    (["--n-embd", "30", "--n-head", "4"], "--n-embd 30 must be divisible by --n-head 4"),
+])
+def test_cli_flags_are_range_checked(args, message, capsys):
+    """Out-of-range hyperparameters are usage errors (exit 2) before any work, not numpy errors."""
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--quiet"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err, err
+
+
+def test_cli_flags_accept_their_edge_values():
+    from models.gpt import _parser
+    a = _parser().parse_args(["--dropout", "0", "--temperature", "0", "--top-k", "1", "--block-size", "1",
+                              "--lr", "1e-9", "--steps", "1"])
+    assert (a.dropout, a.temperature, a.top_k, a.block_size, a.lr, a.steps) == (0.0, 0.0, 1, 1, 1e-9, 1)
+
+
+@pytest.mark.parametrize("args,message", [(["--length", "0"], "argument --length: must be >= 1, got 0"),
+                                          (["--n-head", "5"], "--n-embd 48 must be divisible by --n-head 5"),
+                                          (["--lr", "-1"], "argument --lr: must be > 0, got -1"),
+                                          (["--length", "20"], "too many to enumerate")])
+def test_sort_task_flags_are_range_checked(args, message, capsys):
+    from models import sort_task
+    with pytest.raises(SystemExit) as e:
+        sort_task.main(args)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ the sort task learns
