@@ -224,9 +224,10 @@ class WordVectors:
         vec = u[self._row(b)] - u[self._row(a)] + u[self._row(c)]
         return self.most_similar(vec, topn=topn, exclude=[a, b, c])
 
-    def evaluate_word_pairs(self, path, restrict_vocab=300000):
-        """Spearman/Pearson vs human scores and OOV ratio on a WordSim-353/SimLex-999 file (dict)."""
-        return word_eval.evaluate_word_pairs(self, path, restrict_vocab=restrict_vocab)
+    def evaluate_word_pairs(self, path, restrict_vocab=300000, score_column=None):
+        """Spearman/Pearson vs human scores and OOV ratio on a WordSim-353/SimLex-999 file (dict);
+        the score column is detected unless given (see `word_eval.read_word_pairs`)."""
+        return word_eval.evaluate_word_pairs(self, path, restrict_vocab=restrict_vocab, score_column=score_column)
 
     def evaluate_analogies(self, path, restrict_vocab=30000):
         """Accuracy per section and overall on a Google analogy file (dict), top-30k vocab by default."""

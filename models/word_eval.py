@@ -44,25 +44,50 @@ def spearman(x, y):
     return pearson(rankdata(x), rankdata(y))
 
 
-def read_word_pairs(path, delimiter="\t", lower=True):
-    """Read a word-pair similarity file: lines `word1<TAB>word2<TAB>score`, '#' lines are comments.
+def _float(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
 
-    Returns a list of (word1, word2, score). Lines without three fields are skipped (as gensim)."""
+
+def _fields(line, delimiter):
+    """Split a data line: on `delimiter` (tab), else whitespace, else commas (WordSim's combined.csv)."""
+    for parts in (line.split(delimiter), line.split(), line.split(",")):
+        parts = [p.strip() for p in parts]
+        if len(parts) >= 3:
+            return parts
+    return None
+
+
+def read_word_pairs(path, delimiter="\t", lower=True, score_column=None):
+    """Read a word-pair similarity file -> list of (word1, word2, score).
+
+    Layouts: WordSim-353 `word1<TAB>word2<TAB>score` (also whitespace- or comma-separated) and the
+    original SimLex-999 file `word1 word2 POS SimLex999 conc(w1) ...` (score in the fourth column).
+    `score_column` (0-based) picks the score column; by default it is detected from the first data
+    line as the first numeric column after the two words (column 2, or 3 when column 2 is a POS tag
+    such as SimLex's 'A'/'N'/'V'). '#' lines are comments; lines whose score column is not a number
+    (a header such as SimLex's `word1 word2 POS SimLex999 ...`) or with too few fields are skipped
+    (as gensim does)."""
     pairs = []
+    col = score_column
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.strip() or line.startswith("#"):
                 continue
-            parts = line.rstrip("\n").split(delimiter)
-            if len(parts) < 3:
-                parts = line.split()
-            if len(parts) < 3:
+            parts = _fields(line.rstrip("\n"), delimiter)
+            if parts is None:
                 continue
-            try:
-                score = float(parts[2])
-            except ValueError:
+            if col is None:
+                numeric = [i for i in range(2, len(parts)) if _float(parts[i]) is not None]
+                if not numeric:
+                    continue  # a header line: decide on the first data line
+                col = numeric[0]
+            score = _float(parts[col]) if col < len(parts) else None
+            if score is None:
                 continue  # a header line
-            a, b = parts[0].strip(), parts[1].strip()
+            a, b = parts[0], parts[1]
             if lower:
                 a, b = a.lower(), b.lower()
             pairs.append((a, b, score))
@@ -75,13 +100,14 @@ def _unit_rows(vectors):
     return v / np.maximum(norms, 1e-12)
 
 
-def evaluate_word_pairs(wv, path, restrict_vocab=300000, lower=True):
-    """Correlate model cosine similarities with human scores on a WordSim-353/SimLex-999 file.
+def evaluate_word_pairs(wv, path, restrict_vocab=300000, lower=True, score_column=None):
+    """Correlate model cosine similarities with human scores on a WordSim-353/SimLex-999 file
+    (layouts and `score_column` as in `read_word_pairs`).
 
     Pairs with a word outside the `restrict_vocab` most frequent words are skipped (and counted
     as out-of-vocabulary). Returns dict: spearman, pearson, oov_ratio (percent of pairs skipped),
     n_pairs (used), n_oov."""
-    pairs = read_word_pairs(path, lower=lower)
+    pairs = read_word_pairs(path, lower=lower, score_column=score_column)
     if not pairs:
         raise ValueError(f"evaluate_word_pairs: no word pairs found in {path}")
     index = wv.index

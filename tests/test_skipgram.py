@@ -8,7 +8,7 @@ import pytest
 from models.skipgram import (PairBatches, SkipGramNS, SkipGramSoftmax, WordVectors, cosine, main, train_sgns,
                              worked_example)
 from models.text import Vocab, default_corpus, read_sentences, tokenize
-from models.word_eval import evaluate_analogies, evaluate_word_pairs, rankdata, spearman
+from models.word_eval import evaluate_analogies, evaluate_word_pairs, rankdata, read_word_pairs, spearman
 
 
 # ---------------------------------------------------------------------- the worked example
@@ -282,6 +282,26 @@ def test_evaluation_files(tmp_path):
     a = evaluate_analogies(wv, str(tmp_path / "an.txt"))
     assert a["total"] == 2 and a["correct"] == 1 and a["skipped"] == 1
     assert a["sections"][0]["section"] == "family" and a["accuracy"] == 0.5
+
+
+def test_word_pairs_in_the_original_simlex_layout(tmp_path):
+    # SimLex-999.txt as distributed: a header, then word1 word2 POS SimLex999 conc(w1) conc(w2) ...
+    header = "word1\tword2\tPOS\tSimLex999\tconc(w1)\tconc(w2)\tconcQ\tAssoc(USF)\tSimAssoc333\tSD(SimLex)\n"
+    rows = [("king", "man", "N", 9.0, 4.1), ("Queen", "woman", "N", 8.0, 4.5), ("king", "car", "N", 1.0, 4.9),
+            ("man", "car", "N", 2.0, 4.2), ("king", "prince", "N", 5.0, 4.0)]
+    (tmp_path / "SimLex-999.txt").write_text(header + "".join(
+        f"{a}\t{b}\t{pos}\t{sim:.2f}\t{conc:.2f}\t4.52\t2\t0.25\t0\t1.31\n" for a, b, pos, sim, conc in rows))
+    pairs = read_word_pairs(str(tmp_path / "SimLex-999.txt"))
+    assert pairs == [(a.lower(), b, sim) for a, b, _, sim, _ in rows]  # the SimLex999 column, not POS/conc
+    assert read_word_pairs(str(tmp_path / "SimLex-999.txt"), score_column=4)[0] == ("king", "man", 4.1)
+    r = evaluate_word_pairs(_wv(), str(tmp_path / "SimLex-999.txt"))
+    assert r["n_pairs"] == 4 and r["n_oov"] == 1
+    assert r["spearman"] == pytest.approx(0.9486832980505138)  # as the same pairs in the 3-column layout
+    # a whitespace table whose third column is the score keeps using it; WordSim's combined.csv too
+    (tmp_path / "ws.txt").write_text("king man 9 0.5\nqueen woman 8 0.1\n")
+    assert read_word_pairs(str(tmp_path / "ws.txt")) == [("king", "man", 9.0), ("queen", "woman", 8.0)]
+    (tmp_path / "combined.csv").write_text("Word 1,Word 2,Human (mean)\nlove,sex,6.77\ntiger,cat,7.35\n")
+    assert read_word_pairs(str(tmp_path / "combined.csv")) == [("love", "sex", 6.77), ("tiger", "cat", 7.35)]
 
 
 def test_spearman_ties_average_rank():
