@@ -29,7 +29,8 @@ from tinygrad_lite import Tensor, optim
 
 from .progress import Progress, limit_blas_threads
 
-__all__ = ["MLP", "load_digits_split", "load_diabetes_split", "load_table_split", "train", "evaluate", "main"]
+__all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
+           "evaluate", "main"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "silu": nn.SiLU}
 
@@ -67,6 +68,20 @@ class MLP(nn.Module):
     def forward(self, x):
         """x: (B, in) -> (B, out)."""
         return self.net(x)
+
+
+def load_checkpoint(path):
+    """Rebuild the MLP saved by the CLI's `--out DIR` (DIR/checkpoint.tgl) -> (model, checkpoint dict).
+
+    The checkpoint holds 'model' (state_dict), 'sizes', 'activation', 'dropout' (layer layout:
+    Dropout modules shift the layer indices) and 'task'; the model is returned in eval mode."""
+    ckpt = tg.load(path)
+    if not isinstance(ckpt, dict) or not {"model", "sizes"} <= set(ckpt):
+        raise ValueError(f"load_checkpoint: {path} is not an MLP checkpoint (needs 'model' and 'sizes')")
+    model = MLP(ckpt["sizes"], activation=ckpt.get("activation", "relu"), dropout=ckpt.get("dropout", 0.0))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt
 
 
 # ---------------------------------------------------------------------- data
@@ -268,7 +283,7 @@ def _run(args):
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         tg.save({"model": model.state_dict(), "sizes": model.sizes, "activation": args.activation,
-                 "task": args.task}, os.path.join(args.out, "checkpoint.tgl"))
+                 "dropout": float(args.dropout), "task": args.task}, os.path.join(args.out, "checkpoint.tgl"))
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         print(f"wrote {args.out}/checkpoint.tgl, metrics.json", file=sys.stderr)
