@@ -72,6 +72,19 @@ def test_train_forwards_help_to_the_model(model):
     assert "usage:" in p.stdout and "--out" in p.stdout, p.stdout
 
 
+@pytest.mark.parametrize("model", ["mlp", "skipgram", "gpt"])
+def test_train_help_names_the_command_typed(model, capsys):
+    """`tinygrad-lite train MODEL --help` shows `usage: tinygrad-lite train MODEL`, not `python -m models.MODEL`;
+    the model's own parser keeps its name when used directly."""
+    import importlib
+    from tinygrad_lite.cli import main
+    assert main(["train", model, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: tinygrad-lite train {model} "), out[:200]
+    assert "python -m models" not in out
+    assert importlib.import_module(f"models.{model}")._parser().prog == f"python -m models.{model}"  # restored
+
+
 def test_no_command_prints_help_and_fails():
     p = run_cli()
     assert p.returncode == 2
@@ -90,6 +103,19 @@ def test_version():
                                   ["train", "gpt", "--no-such-flag"]])
 def test_bad_flags_exit_2_without_traceback(args):
     assert_clean_error(run_cli(*args), code=2)
+
+
+@pytest.mark.parametrize("args,message", [(["--block-size", "0"], "argument --block-size: must be >= 1, got 0"),
+                                          (["--n-head", "3"], "--n-embd 64 must be divisible by --n-head 3"),
+                                          (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+                                          (["--dropout", "1.0"], "argument --dropout: must be in [0, 1), got 1.0"),
+                                          (["--top-k", "0"], "argument --top-k: must be >= 1, got 0")])
+def test_train_gpt_out_of_range_flags_are_usage_errors(args, message):
+    """Before the fix, `train gpt --block-size 0` got as far as a numpy 'zero-size array' error."""
+    p = run_cli("train", "gpt", *args, "--steps", "1", "--quiet")
+    assert_clean_error(p, code=2)
+    assert f"tinygrad-lite train gpt: error: {message}" in p.stderr, p.stderr
+    assert "usage: tinygrad-lite train gpt" in p.stderr and "zero-size" not in p.stderr
 
 
 @pytest.mark.parametrize("args", [["sample", "no/such/ckpt.pt"], ["similar", "no/such/vectors.tgl", "king"],
@@ -171,6 +197,79 @@ def test_graph_explain_prints_backward_steps(tmp_path):
     p = run_cli("graph", "--model", "skipgram", "--explain", "--out", tmp_path / "g.dot")
     assert p.returncode == 0, p.stderr
     assert "matmul" in p.stdout
+
+
+def test_graph_saved_rankdir_and_collapse_flags(tmp_path):
+    """--saved, --rankdir and --collapse reach viz.draw_graph: the DOT text carries their marks."""
+    plain = tmp_path / "plain.dot"
+    assert run_cli("graph", "--model", "attention", "--out", plain).returncode == 0
+    plain = plain.read_text()
+    assert "saves:" not in plain and "rankdir=TB" in plain
+    out = tmp_path / "saved.dot"
+    p = run_cli("graph", "--model", "attention", "--saved", "--rankdir", "LR", "--out", out)
+    assert p.returncode == 0, p.stderr
+    dot = out.read_text()
+    assert "saves:" in dot and "rankdir=LR" in dot and "rankdir=TB" not in dot
+    out = tmp_path / "gpt.dot"
+    p = run_cli("graph", "--model", "gpt", "--collapse", "h.0", "h.1", "--out", out)
+    assert p.returncode == 0, p.stderr
+    dot = out.read_text()
+    boxes = re.findall(r"<B>([\w.]+) \((\w+)\)</B>.*?(\d+) ops \u00b7", dot)
+    assert sorted(b[:2] for b in boxes) == [("h.0", "Block"), ("h.1", "Block")], boxes
+    assert dot.count("box3d") == 2
+    out = tmp_path / "gpt1.dot"
+    assert run_cli("graph", "--model", "gpt", "--collapse", "h.1", "--out", out).returncode == 0
+    boxes = re.findall(r"<B>([\w.]+) \((\w+)\)</B>.*?(\d+) ops \u00b7", out.read_text())
+    assert [b[0] for b in boxes] == ["h.1"], boxes                   # --collapse replaces the default depth 2
+
+
+def test_graph_collapse_of_an_unknown_module_is_a_clear_error(tmp_path):
+    p = run_cli("graph", "--model", "gpt", "--collapse", "h.9", "--out", tmp_path / "g.dot")
+    assert_clean_error(p, code=1)
+    assert "'h.9'" in p.stderr and "h.0" in p.stderr
+    p = run_cli("graph", "--model", "skipgram", "--collapse", "W_e", "--out", tmp_path / "g.dot")
+    assert_clean_error(p, code=1)
+    assert "no modules" in p.stderr
+    assert_clean_error(run_cli("graph", "--rankdir", "BT", "--out", tmp_path / "g.dot"), code=2)
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_graph_out_creates_missing_parent_directories(tmp_path, capsys):
+    """Documented in --help: `--out a/b/g.dot` creates a/b."""
+    from tinygrad_lite.cli import main
+    assert main(["graph", "--help"]) == 0
+    assert "parent directories are created" in " ".join(capsys.readouterr().out.split())
+    out = tmp_path / "new" / "sub" / "g.dot"
+    assert main(["graph", "--model", "skipgram", "--out", str(out)]) == 0
+    assert out.read_text().startswith("digraph") and f"wrote {out}" in capsys.readouterr().out
+
+
+def test_sample_temperature_zero_is_greedy(tmp_path, capsys):
+    """`sample --temperature 0` is accepted and means argmax (as GPT.generate documents): the seed
+    does not matter; a negative temperature is a usage error."""
+    import tinygrad_lite as tl
+    from models.chartext import CharVocab
+    from models.gpt import GPT, GPTConfig, save_checkpoint
+    from tinygrad_lite.cli import main
+    vocab = CharVocab.from_text("abcdefgh ")
+    tl.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=len(vocab), block_size=8, n_layer=1, n_head=2, n_embd=16))
+    ckpt = tmp_path / "ckpt.pt"
+    save_checkpoint(str(ckpt), model, vocab)
+    greedy = vocab.decode(model.generate(vocab.encode("ab")[None, :], 12, temperature=0)._data[0])
+    outs = []
+    for seed in ("1", "2"):
+        assert main(["sample", str(tmp_path), "--prompt", "ab", "--max-new-tokens", "12", "--temperature", "0",
+                     "--seed", seed]) == 0, capsys.readouterr().err
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] == greedy + "\n"
+    assert main(["sample", str(ckpt), "--prompt", "ab", "--max-new-tokens", "12", "--seed", "1"]) == 0
+    assert capsys.readouterr().out != outs[0]                        # the default 0.8 samples
+    for bad in (["--temperature", "-0.5"], ["--temperature", "nan"], ["--top-k", "0"]):
+        assert main(["sample", str(ckpt), *bad]) == 2
+        err = capsys.readouterr().err
+        assert "error: argument " + bad[0] in err and "Traceback" not in err, err
+    assert "must be >= 0 (0 = greedy)" in (run_cli("sample", ckpt, "--temperature", "-1").stderr)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -14,6 +14,7 @@ exit with status 2 and a usage message. Set TINYGRAD_LITE_DEBUG=1 to see traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -58,6 +59,33 @@ def _error_text(exc):
 
 # --------------------------------------------------------------------------------------------- parser
 
+def _int_at_least(lo):
+    """argparse type: an integer >= lo (else a usage error, exit 2)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def _temperature(text):
+    """argparse type of --temperature: a finite number >= 0 (0 = greedy), the rule of GPT.generate."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 = greedy), got {text}")
+    return value
+
+
+
 def build_parser():
     """The argparse parser of the whole command line (subcommands included)."""
     p = argparse.ArgumentParser(
@@ -97,10 +125,14 @@ def build_parser():
     s.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="checkpoint file, or the directory that holds ckpt.pt")
     s.add_argument("--prompt", default="\n", help="text to continue (its characters must be in the vocabulary)")
-    s.add_argument("--max-new-tokens", type=int, default=300, help="characters to generate (default 300)")
-    s.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    s.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
-    s.add_argument("--num-samples", type=int, default=1, help="how many samples (default 1)")
+    s.add_argument("--max-new-tokens", type=_int_at_least(0), default=300, metavar="N",
+                   help="characters to generate (default 300)")
+    s.add_argument("--temperature", type=_temperature, default=0.8, metavar="T",
+                   help="sampling temperature, >= 0: below 1 sharper, above 1 more random; 0 = greedy, "
+                        "always the most likely character (default 0.8)")
+    s.add_argument("--top-k", type=_int_at_least(1), default=None, metavar="K",
+                   help="sample only among the K >= 1 most likely characters (default: all)")
+    s.add_argument("--num-samples", type=_int_at_least(1), default=1, metavar="N", help="how many samples (default 1)")
     s.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     s.set_defaults(func=cmd_sample)
 
@@ -136,17 +168,29 @@ def build_parser():
                        epilog="examples:\n"
                               "  tinygrad-lite graph --model mlp --backward --grads --out mlp.svg\n"
                               "  tinygrad-lite graph --model skipgram --values --grads --explain --out step.png\n"
-                              "  tinygrad-lite graph --model gpt --collapse-depth 1 --out gpt.svg")
+                              "  tinygrad-lite graph --model gpt --collapse-depth 1 --out gpt.svg\n"
+                              "  tinygrad-lite graph --model gpt --collapse h.1 --rankdir LR --out gpt.svg\n"
+                              "  tinygrad-lite graph --model attention --saved --out out/graphs/attn.dot")
     g.add_argument("--model", choices=GRAPH_MODELS, default="mlp", help="which model (default mlp)")
-    g.add_argument("--out", default="graph.svg", metavar="FILE", help="output file (default graph.svg)")
+    g.add_argument("--out", default="graph.svg", metavar="FILE",
+                   help="output file (default graph.svg); missing parent directories are created")
     g.add_argument("--backward", action="store_true",
                    help="backward view: number the ops in backward order, colour by gradient magnitude")
     g.add_argument("--values", action="store_true", help="show tensor values (numbers, or min/mean/max)")
     g.add_argument("--grads", action="store_true", help="show gradients after backward()")
-    g.add_argument("--collapse-depth", type=int, default=None, metavar="N",
+    g.add_argument("--saved", action="store_true",
+                   help="show what each op saves for its backward rule (\"saves: ...\")")
+    g.add_argument("--rankdir", type=str.upper, choices=("TB", "LR"), default="TB",
+                   help="layout direction: TB top to bottom (default) or LR left to right")
+    g.add_argument("--collapse", nargs="+", default=None, metavar="PATH",
+                   help="module paths drawn as single boxes, e.g. --collapse h.0 h.1 for gpt "
+                        "(mlp, attention and gpt have modules; skipgram has none)")
+    g.add_argument("--collapse-depth", type=_int_at_least(0), default=None, metavar="N",
                    help="draw each module at depth N as one box (1 = top-level children such as "
-                        "gpt's h, 2 = each block h.0, h.1); default 2 for gpt, 0 = draw every op")
-    g.add_argument("--max-nodes", type=int, default=None, metavar="N", help="node cap (default: viz's)")
+                        "gpt's h, 2 = each block h.0, h.1); default 2 for gpt unless --collapse is given, "
+                        "0 = draw every op")
+    g.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N",
+                   help="node cap (default: viz's)")
     g.add_argument("--explain", action="store_true",
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
@@ -189,8 +233,31 @@ def cmd_train(args):
     argv = list(args.model_args)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    rc = mod.main(argv)  # the models' main() return their metrics dict
+    with _model_parser_prog(mod, f"{PROG} train {args.model}"):
+        rc = mod.main(argv)  # the models' main() return their metrics dict
     return rc if isinstance(rc, int) else 0
+
+
+@contextlib.contextmanager
+def _model_parser_prog(mod, prog):
+    """While the block runs, the parser that mod._parser() builds is named `prog` instead of
+    `python -m models.NAME`, so its usage line, --help and `error:` lines name the command the
+    user typed. The models build their parser in _parser() and call it from main(argv)."""
+    make = getattr(mod, "_parser", None)
+    if not callable(make):
+        yield
+        return
+
+    def named_parser(*a, **kw):
+        parser = make(*a, **kw)
+        parser.prog = prog
+        return parser
+
+    mod._parser = named_parser
+    try:
+        yield
+    finally:
+        mod._parser = make
 
 
 def _resolve(path, names, what):
@@ -211,10 +278,6 @@ def cmd_sample(args):
     """`sample CHECKPOINT`: generate text from a trained GPT."""
     gpt = _import_model("gpt")
     ckpt = _resolve(args.checkpoint, ("ckpt.pt", "ckpt.npz", "model.pt", "checkpoint.pt"), "GPT checkpoint")
-    if args.max_new_tokens < 0:
-        raise CLIError("--max-new-tokens must be >= 0")
-    if args.temperature <= 0:
-        raise CLIError("--temperature must be > 0")
     from . import demo
     for i, text in enumerate(demo.gpt_samples(gpt, ckpt, prompt=args.prompt, max_new_tokens=args.max_new_tokens,
                                               temperature=args.temperature, top_k=args.top_k,
@@ -252,15 +315,48 @@ def cmd_similar(args):
 
 
 def cmd_graph(args):
-    """`graph`: draw one training step of a tiny model."""
+    """`graph`: draw one training step of a tiny model (demo.GRAPH_STEPS) with viz.draw_graph."""
+    from pathlib import Path
     from . import demo
-    path, info = demo.draw_model_graph(args.model, args.out, backward=args.backward, values=args.values,
-                                       grads=args.grads, collapse_depth=args.collapse_depth,
-                                       max_nodes=args.max_nodes, seed=args.seed, explain=args.explain)
-    if args.explain and info.get("explain"):
-        print(info["explain"])
-    print(f"wrote {path}" + (f" ({info['summary']})" if info.get("summary") else ""))
+    out = Path(args.out)
+    ext = out.suffix.lower()
+    if ext not in (".svg", ".png", ".pdf", ".dot", ".gv"):
+        raise CLIError(f"--out {args.out!r}: unsupported extension {ext or '(none)'}; use .svg, .png, .pdf or .dot")
+    viz = demo._import("viz", "the graph drawing package (viz/)")
+    loss, naming, title = demo.GRAPH_STEPS[args.model](args.seed)
+    if args.collapse:
+        _check_collapse_paths(args.model, naming, args.collapse)
+    collapse_depth = args.collapse_depth
+    if args.model == "gpt" and collapse_depth is None and not args.collapse:
+        collapse_depth = 2                      # the whole GPT op by op is too big to read
+    if args.grads or args.backward:
+        loss.backward(retain_graph=True)
+    kw = dict(show_values=args.values, show_grads=args.grads, show_saved=args.saved, backward=args.backward,
+              collapse=args.collapse, collapse_depth=collapse_depth, rankdir=args.rankdir, title=title, **naming)
+    if args.max_nodes is not None:
+        kw["max_nodes"] = args.max_nodes
+    dot = viz.draw_graph(loss, **kw)
+    out.parent.mkdir(parents=True, exist_ok=True)   # documented in --out's help
+    viz.render(dot, str(out))
+    if args.explain:
+        print(viz.explain_backward(loss, **naming))
+    print(f"wrote {out} ({dot.source.count('->')} edges)")
     return 0
+
+
+def _check_collapse_paths(model, naming, paths):
+    """--collapse PATH ...: every path must name a module of the model (else nothing would change)."""
+    mod = naming.get("model")
+    known = [name for name, _ in mod.named_modules() if name] if mod is not None else []
+    if not known:
+        raise CLIError(f"--collapse: the {model} graph has no modules to collapse (its parameters are named "
+                       "one by one); use it with --model mlp, attention or gpt")
+    unknown = [p for p in paths if p not in known]
+    if unknown:
+        known.sort(key=lambda name: name.count("."))              # the top-level ones first (stable)
+        shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        raise CLIError(f"--collapse: no module {', '.join(map(repr, unknown))} in the {model} model; "
+                       f"its modules are: {shown}")
 
 
 # --------------------------------------------------------------------------------------------- entry point
