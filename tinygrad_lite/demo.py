@@ -394,7 +394,7 @@ def gpt_attention_weights(model, idx):
     """Attention weights of every layer of a models.gpt.GPT for token ids idx (T,) -> list of (H, T, T) arrays.
 
     Recomputes softmax(q kᵀ/√D) with the causal mask from the block's own projections (the
-    model itself uses the fused scaled_dot_product_attention, which does not return weights).
+    model itself uses the fused masked_softmax of tinygrad_lite.ops.fused, which does not return weights).
     """
     import tinygrad_lite as tl
     idx = np.asarray(idx, dtype=np.int64)[None, :]
@@ -628,9 +628,9 @@ def _stage_plots(d: _Demo, res: StageResult):
         words = list(dict.fromkeys(words))[:30]
         path = pdir / "word_vectors_pca.png"
         plots.plot_embeddings_pca(np.stack([wv[w] for w in words]), words, str(path),
-                                  title="Skip-gram word vectors (PCA)")
+                                  highlight=list(sg_r.data["probes"]), title="Skip-gram word vectors (PCA)")
         made.append(("skipgram", path, "Word vectors projected on their two principal components: "
-                                       "probe words and their nearest neighbours"))
+                                       "probe words (highlighted) and their nearest neighbours"))
     if gpt_r and gpt_r.status == "ok":
         hist = gpt_r.data["history"]
         val = gpt_r.data["val"]
