@@ -439,6 +439,18 @@ def test_explain_marks_accumulation_and_print(capsys):
 
 
 # ---------------------------------------------------------------------- plots
+def _png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 1000
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _label_boxes(fig):
+    """Display-space boxes of the point labels (annotations) of a figure's first axes."""
+    renderer = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+
+
 def test_plots_write_png(tmp_path):
     from viz.plots import plot_attention, plot_embeddings_pca, plot_training_curves
     rng = np.random.default_rng(0)
@@ -452,9 +464,121 @@ def test_plots_write_png(tmp_path):
     att /= att.sum(-1, keepdims=True)
     p3 = plot_attention(att, list("hello"), tmp_path / "att.png")
     p4 = plot_attention(att[0], None, tmp_path / "att1.png")
-    for p in (p1, p1b, p2, p3, p4):
-        data = Path(p).read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 1000
+    assert _png_size(p1) == (640, 400) and _png_size(p1b) == (640, 400)
+    assert _png_size(p2) == (700, 600)  # the figure of embeddings_pca_figure, saved
+    assert _png_size(p3)[0] > _png_size(p4)[0]  # three panels are wider than one
+    import matplotlib.pyplot as plt
+    assert not plt.get_fignums()  # every plot_* closes its figure
+
+
+def test_training_curves_figure_contents():
+    import matplotlib.pyplot as plt
+    from viz.plots import training_curves_figure
+    fig = training_curves_figure({"loss": list(np.linspace(3, 1, 50)), "val_loss": [(0, 3.1), (25, 2.0), (49, 1.4)]},
+                                 title="my run")
+    ax = fig.axes[0]
+    assert ax.get_title() == "my run" and ax.get_xlabel() == "step" and ax.get_ylabel() == "loss"
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    assert set(lines) == {"loss", "val loss"}
+    assert len(lines["loss"].get_xdata()) == 50
+    np.testing.assert_array_equal(lines["val loss"].get_xdata(), [0, 25, 49])
+    np.testing.assert_array_equal(lines["val loss"].get_ydata(), [3.1, 2.0, 1.4])
+    plt.close(fig)
+
+
+def test_attention_figure_contents():
+    import matplotlib.pyplot as plt
+    from viz.plots import attention_figure
+    att = np.random.default_rng(0).random((3, 5, 5))
+    fig = attention_figure(att, list("he lo"), title="att")
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("head")]
+    assert [ax.get_title() for ax in panels] == ["head 0", "head 1", "head 2"]
+    assert [t.get_text() for t in panels[0].get_xticklabels()] == ["h", "e", "␣", "l", "o"]  # space made visible
+    assert fig._suptitle.get_text() == "att"
+    assert len(fig.axes) == 3 + 1  # three panels and the colour bar
+    for h, ax in enumerate(panels):
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), att[h])
+    plt.close(fig)
+    fig = attention_figure(np.ones((6, 4, 4)) / 4, None)  # 6 heads: a 2 x 4 grid, two cells left empty
+    shown = [ax for ax in fig.axes if ax.get_title().startswith("head")]
+    assert len(shown) == 6 and sum(not ax.axison for ax in fig.axes) == 2
+    plt.close(fig)
+
+
+def test_embeddings_pca_labels_all_points_when_there_is_room():
+    import matplotlib.pyplot as plt
+    from viz.plots import embeddings_pca_figure
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    vecs = np.stack([np.cos(angles), np.sin(angles), np.zeros(8)], 1) * 10  # 8 points far apart
+    words = [f"word{i}" for i in range(8)]
+    fig = embeddings_pca_figure(vecs, words, highlight=["word1", "word5"], title="pca test")
+    ax = fig.axes[0]
+    assert ax.get_title() == "pca test"
+    assert ax.get_xlabel().startswith("PC 1 (") and ax.get_ylabel().startswith("PC 2 (")
+    texts = {t.get_text(): t for t in ax.texts}
+    assert sorted(texts) == words and sorted(fig.labelled) == list(range(8))
+    assert fig.highlighted == [1, 5]
+    bold = {w for w, t in texts.items() if t.get_fontweight() == "bold"}
+    assert bold == {"word1", "word5"}  # the highlighted words stand out
+    points = [c.get_offsets() for c in ax.collections]
+    assert [len(p) for p in points] == [6, 2]  # grey points, then the highlighted ones in colour
+    plt.close(fig)
+
+
+def test_embeddings_pca_crowded_labels_do_not_overlap():
+    import matplotlib.pyplot as plt
+    from viz.plots import embeddings_pca_figure
+    rng = np.random.default_rng(0)
+    cluster = rng.normal(scale=0.01, size=(30, 4))             # 30 words almost on top of each other
+    spread = rng.normal(scale=5.0, size=(10, 4))
+    vecs = np.concatenate([cluster, spread])
+    words = [f"crowd{i}" for i in range(30)] + [f"far{i}" for i in range(10)]
+    fig = embeddings_pca_figure(vecs, words, highlight=["crowd3", "crowd17"])
+    boxes = _label_boxes(fig)
+    names = [n for n, _ in boxes]
+    assert "crowd3" in names and "crowd17" in names     # highlighted words are always labelled
+    assert len(names) < len(words)                       # the crowd is not labelled on top of itself
+    assert sum(n.startswith("crowd") for n in names) <= 6
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i][1].overlaps(boxes[j][1]), (boxes[i][0], boxes[j][0])
+    frame = fig.axes[0].get_window_extent(fig.canvas.get_renderer())
+    for n, bb in boxes:  # labels stay inside the axes
+        assert frame.x0 <= bb.x0 and bb.x1 <= frame.x1 and frame.y0 <= bb.y0 and bb.y1 <= frame.y1, n
+    plt.close(fig)
+    # max_labels caps the labels of the other points (highlighted ones always shown)
+    fig = embeddings_pca_figure(vecs, words, highlight=["crowd3"], max_labels=2)
+    assert len(fig.axes[0].texts) == 3 and "crowd3" in [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+
+
+def test_demo_plot_stage_highlights_the_probe_words(tmp_path, monkeypatch):
+    """The demo's word-vector PCA highlights its probe words (and labels them)."""
+    import viz.plots
+    from tinygrad_lite import demo
+
+    class WV(dict):
+        pass
+    rng = np.random.default_rng(0)
+    wv = WV({w: rng.normal(size=8) for w in ["list", "tuple", "dict", "string", "bytes", "text", "set"]})
+    calls = []
+    real = viz.plots.plot_embeddings_pca
+
+    def spy(vectors, labels, path, **kw):
+        calls.append((list(labels), kw))
+        return real(vectors, labels, path, **kw)
+    monkeypatch.setattr(viz.plots, "plot_embeddings_pca", spy)
+    d = demo._Demo(tmp_path, demo.Settings.fast(), 0, True)
+    d.results["skipgram"] = demo.StageResult("sg", data={
+        "wv": wv, "probes": ["list", "string"], "history": [],
+        "neighbours": {"list": [("tuple", 0.9), ("dict", 0.8), ("set", 0.7)], "string": [("bytes", 0.9), ("text", 0.8)]}})
+    res = demo.StageResult("plots")
+    demo._stage_plots(d, res)
+    assert len(calls) == 1
+    labels, kw = calls[0]
+    assert labels[:2] == ["list", "string"] and set(labels) == set(wv)
+    assert list(kw.get("highlight") or []) == ["list", "string"]
+    assert (tmp_path / "plots" / "word_vectors_pca.png").exists()
 
 
 def test_pca_matches_svd():

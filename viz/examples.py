@@ -7,8 +7,10 @@ Writes small SVGs (and, with --png, PNG copies to look at) of:
   skipgram_step   one skip-gram (softmax) step on a 3-word vocabulary
   attention_block one GPT transformer block (pre-LayerNorm attention + MLP), module clusters
   gpt_collapsed   the 4-layer GPT training graph with every block collapsed into one box
-and matplotlib plots: training curves, attention heat maps of a small trained GPT, and a PCA of
-its token embeddings. Also neuron_backward.txt (explain_backward of the neuron).
+and matplotlib plots (`plots`, about half a minute of training): training curves, attention heat
+maps of a small trained GPT, and a PCA of its token embeddings; `word_vectors`: the demo's PCA of
+skip-gram word vectors (demo_word_vectors_pca.png). Also neuron_backward.txt (explain_backward of
+the neuron).
 """
 import argparse
 import os
@@ -110,44 +112,69 @@ def gpt_collapsed(out):
 
 
 def plots(out):
-    """Training curves, attention heat maps and a PCA of token embeddings of a tiny trained GPT."""
+    """Training curves, attention heat maps and a PCA of token embeddings of a small char GPT trained
+    for about half a minute on Python's help text (enough for the heads to specialise)."""
     from models.chartext import CharVocab, default_text
     from models.gpt import GPT, GPTConfig, TrainConfig, train
     from tinygrad_lite.graph import build_graph
 
     from .plots import plot_attention, plot_embeddings_pca, plot_training_curves
-    text = default_text()[:20000]
+    text = default_text()
     vocab = CharVocab.from_text(text) if hasattr(CharVocab, "from_text") else CharVocab(sorted(set(text)))
     data = np.asarray(vocab.encode(text), np.int64)
     n = int(len(data) * 0.9)
     tl.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=len(vocab.chars) if hasattr(vocab, "chars") else len(vocab), block_size=16,
-                          n_layer=2, n_head=4, n_embd=32))
-    tc = TrainConfig(max_iters=150, batch_size=16, learning_rate=3e-3, warmup_iters=10, eval_interval=25,
-                     eval_iters=4)
+    model = GPT(GPTConfig(vocab_size=len(vocab.chars) if hasattr(vocab, "chars") else len(vocab), block_size=32,
+                          n_layer=2, n_head=4, n_embd=64))
+    tc = TrainConfig(max_iters=800, batch_size=32, learning_rate=3e-3, warmup_iters=30, eval_interval=100,
+                     eval_iters=8)
     metrics = train(model, data[:n], data[n:], tc)
     paths = [plot_training_curves(metrics, os.path.join(out, "training_curves.png"),
-                                  title="tiny char GPT: loss and validation loss")]
+                                  title="small char GPT: loss and validation loss")]
     # attention weights: the masked_softmax results found in the graph of one forward pass
-    sample = "the cat sat on t"
+    sample = "if x is None:\n    return"
+    sample = "".join(c for c in sample if c in vocab.stoi) if hasattr(vocab, "stoi") else sample
     ids = tl.tensor(np.asarray([vocab.encode(sample)], np.int64))
     with trace_modules(model) as tr:
         logits, _ = model(ids)
     view = build_graph(logits, model=model, trace=tr)
     att = [view.tensor(o.output).tensor._data for o in view.ops if o.name in ("masked_softmax", "softmax")
-           and (o.module or "").startswith("h.1")]
+           and (o.module or "").startswith("h.0")]
     if att:
         paths.append(plot_attention(att[0][0], list(sample), os.path.join(out, "attention_heads.png"),
-                                    title="attention weights, layer 2 (per head)"))
+                                    title="attention weights, layer 1 (per head)"))
     chars = vocab.chars if hasattr(vocab, "chars") else [vocab.decode([i]) for i in range(len(vocab))]
     labels = [repr(c)[1:-1] if c.strip() == "" else c for c in chars]
     paths.append(plot_embeddings_pca(model.wte.weight._data, labels, os.path.join(out, "embeddings_pca.png"),
-                                     highlight=[c for c in "aeiou"], title="token embeddings (PCA)"))
+                                     highlight=[c for c in "aeiou"], max_labels=len(labels),
+                                     title="token embeddings (PCA): vowels highlighted"))
     return paths
 
 
+def word_vectors(out):
+    """The demo's word-vector picture (demo_word_vectors_pca.png): skip-gram with the demo's settings
+    on its corpus (a few seconds), its probe words highlighted with their nearest neighbours."""
+    from models.skipgram import train_sgns
+    from models.text import default_corpus
+    from tinygrad_lite.demo import PROBE_WORDS, Settings
+
+    from .plots import plot_embeddings_pca
+    s = Settings()
+    model, _ = train_sgns(default_corpus(), dim=s.sg_dim, window=s.sg_window, negative=s.sg_negative,
+                          min_count=s.sg_min_count, epochs=s.sg_epochs, seed=0, progress=False)
+    wv = model.wv
+    probes = [w for w in PROBE_WORDS if w in wv][:6]  # as the demo chooses them
+    words = list(probes)
+    for w in probes:
+        words += [x for x, _ in wv.most_similar(w, topn=5)[:3]]
+    words = list(dict.fromkeys(words))[:30]
+    return [plot_embeddings_pca(np.stack([wv[w] for w in words]), words,
+                                os.path.join(out, "demo_word_vectors_pca.png"), highlight=probes,
+                                title="Skip-gram word vectors (PCA)")]
+
+
 EXAMPLES = {"neuron": neuron, "mlp": mlp, "skipgram": skipgram, "attention_block": attention_block,
-            "gpt_collapsed": gpt_collapsed, "plots": plots}
+            "gpt_collapsed": gpt_collapsed, "plots": plots, "word_vectors": word_vectors}
 
 
 def main(argv=None):
