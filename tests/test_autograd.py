@@ -743,6 +743,21 @@ def test_backward_inputs_restricts_accumulation():
     assert y.grad is None
 
 
+@pytest.mark.parametrize("make_view", [
+    lambda a: a[0:1], lambda a: a.reshape(2, 1), lambda a: a.reshape(1, 2).T.detach()[0],
+    lambda a: a.permute(0), lambda a: a.unsqueeze(0).squeeze(0)[1:],
+])
+def test_inplace_through_an_unrecorded_view_raises(make_view):
+    """A view that is not in any graph (of a tensor that needs no grad, or made under no_grad) shares
+    its source's memory all the same: writing into it must still be caught (once gave w.grad=[30, 4])."""
+    w = t64([1.0, 2.0], requires_grad=True)
+    a = t64([3.0, 4.0], requires_grad=False)  # a constant, saved by mul for w's gradient
+    loss = (a * w).sum()
+    make_view(a).mul_(10)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
 def test_inplace_through_a_view_raises():
     """x[0:2], reshape, permute share their input's data: writing into them modifies the input."""
     for view in (lambda y: y[0:2], lambda y: y.reshape(2, 2)[0], lambda y: y.reshape(2, 2).T,

@@ -33,18 +33,16 @@ class _LastInplace:
 
 
 INPLACE = _LastInplace()
-_VIEW_OPS = frozenset(("getitem", "reshape", "permute", "expand"))  # results may share their input's data
 
 
-def _view_chain(t):
-    """t and the tensors whose data t's data is a view of (x[1:], x.reshape(..), x.T ...), so that an
-    in-place write into t marks all of them as modified."""
-    out = [t]
-    while t._op is not None and t._inputs and t._op.name in _VIEW_OPS \
-            and np.may_share_memory(t._data, t._inputs[0]._data):
-        t = t._inputs[0]
-        out.append(t)
-    return out
+def _shared(t, src):
+    """A view op's result `t` of `src` (x[1:], x.reshape(..), x.T ...): when it shares src's memory,
+    remember src and src's own sources, so that an in-place write into t bumps all their versions
+    (PyTorch's views share one version counter). Recorded or not: a view made under no_grad, or of
+    a tensor that needs no grad, can still corrupt a pending backward that saved its source."""
+    if t is not src and np.may_share_memory(t._data, src._data):
+        t._base = (_weakref(src),) + (getattr(src, "_base", None) or ())
+    return t
 _ALL = (None, False)  # reduction args: all axes, no keepdims
 _autograd_backward = None  # set by autograd.py (avoids an import on every backward call)
 _new = object.__new__
@@ -213,9 +211,7 @@ class Tensor:
     def _view(self):
         """A leaf sharing storage whose in-place updates also bump this tensor's version (so a pending
         backward that saved this tensor sees them, as PyTorch's detach() shares the version counter)."""
-        t = Tensor._leaf(self._data)
-        t._base = getattr(self, "_base", None) or tuple(_weakref(s) for s in _view_chain(self))
-        return t
+        return _shared(Tensor._leaf(self._data), self)
 
     @data.setter
     def data(self, value):
@@ -339,12 +335,12 @@ class Tensor:
     def _bump(self):
         """Mark this tensor as modified in place (its raw array was written to directly)."""
         v = self._version = INPLACE.last = next(_counter)
-        base = getattr(self, "_base", None)  # a .data/.detach() view: its sources changed too
-        if base is None and self._op is None:
-            return  # a leaf (a parameter after an optimizer step): it is nobody's view
-        for t in _view_chain(self) if base is None else [r() for r in base]:
-            if t is not None:
-                t._version = v
+        base = getattr(self, "_base", None)  # a view: the tensors whose memory it shares changed too
+        if base is not None:
+            for r in base:
+                t = r()
+                if t is not None:
+                    t._version = v
 
     def _other_data(self, other):
         return other._data if isinstance(other, Tensor) else other
@@ -669,7 +665,7 @@ class Tensor:
                              f"({self._data.size} elements) into {shape}") from None
         if out.shape == self._data.shape:
             return self
-        return self._make(out, RESHAPE, (self,), out.shape, self.requires_grad)
+        return _shared(self._make(out, RESHAPE, (self,), out.shape, self.requires_grad), self)
 
     view = reshape
 
@@ -685,14 +681,14 @@ class Tensor:
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
         dims = tuple(d % self.ndim for d in dims)
-        return self._unary(PERMUTE, dims)
+        return _shared(self._unary(PERMUTE, dims), self)
 
     def transpose(self, dim0, dim1):
         """Swap two dimensions."""
+        dim0, dim1 = _dim("transpose", dim0, self.ndim), _dim("transpose", dim1, self.ndim)
         if self.ndim < 2:
             return self
         dims = list(range(self.ndim))
-        dim0, dim1 = _dim("transpose", dim0, self.ndim), _dim("transpose", dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
 
@@ -725,7 +721,7 @@ class Tensor:
         except ValueError:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}; only size-1 "
                              "dimensions can grow") from None
-        return self._make(out, EXPAND, (self,), shape, self.requires_grad)
+        return _shared(self._make(out, EXPAND, (self,), shape, self.requires_grad), self)
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -758,7 +754,7 @@ class Tensor:
             out = self._data[idx]
         except IndexError as e:
             raise IndexError(f"getitem: index {idx!r} is invalid for a tensor of shape {self.shape}: {e}") from None
-        return self._make(out, GETITEM, (self,), idx, self.requires_grad)
+        return _shared(self._make(out, GETITEM, (self,), idx, self.requires_grad), self)
 
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] along `dim` (torch.gather)."""
