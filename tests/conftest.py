@@ -29,3 +29,17 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data directory not found: {path}")
     return path
+
+
+def pytest_sessionstart(session):
+    """In CI (CI=1, set by .ci/run) the suites that compare against PyTorch and render with Graphviz
+    must run: their tools missing is a failure of the set-up, not a reason to skip them quietly."""
+    if not os.environ.get("CI"):
+        return
+    import importlib.util
+    import shutil
+    missing = [what for what, ok in (("torch (the reference of tests/torch)", importlib.util.find_spec("torch")),
+                                     ("Graphviz's dot program", shutil.which("dot"))) if not ok]
+    if missing:
+        raise pytest.UsageError("CI is set but " + " and ".join(missing) + " is missing; `bash run.sh test` installs "
+                                "both (pip install -e '.[test]', apt-get install graphviz)")

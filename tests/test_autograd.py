@@ -806,3 +806,119 @@ def test_pow_with_zero_base_backward_is_quiet_and_finite():
         (x ** y).sum().backward()
     assert_close(x.grad, [0.0, 12.0])
     assert_close(y.grad, [0.0, 8 * np.log(2.0)])
+
+
+# ---------------------------------------------------------------------- bugs found by an audit, each pinned
+def test_int_tensor_made_to_require_grad_by_assignment_is_refused_at_backward():
+    t = Tensor([1, 2])
+    t.requires_grad = True  # bypasses requires_grad_()'s check
+    with pytest.raises(RuntimeError, match=r"dtype int64 .* only floating point tensors can have gradients"):
+        (t * 2.5).sum().backward()  # (once gave a truncated int64 gradient [2, 2])
+
+
+def test_custom_function_gradient_is_not_aliased_with_the_users_tensor():
+    h = t64([5.0, 6.0], requires_grad=False)
+
+    class ReturnsH(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return h
+
+    x = t64([1.0, 2.0])
+    ReturnsH.apply(x).sum().backward()
+    ReturnsH.apply(x).sum().backward()
+    assert_close(x.grad, [10.0, 12.0])
+    assert_close(h, [5.0, 6.0])  # (once accumulated into h itself: [10, 12])
+
+    class Shared(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            t = g * 1.0
+            return t, t  # the same tensor for both inputs
+
+    a, b = t64([0.0]), t64([0.0])
+    Shared.apply(a, b).sum().backward()
+    Shared.apply(a, b).sum().backward()
+    assert_close(a.grad, [2.0])
+    assert_close(b.grad, [2.0])  # (once 3 and 3: both .grad shared one buffer)
+
+
+def test_custom_function_saved_tensors_are_freed_after_backward():
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * 1.0
+            ctx.save_for_backward(y)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * 2 * y
+
+    x = t64([3.0])
+    out = Square.apply(x)
+    saved = weakref.ref(out._args._saved[0])
+    out.sum().backward()
+    gc.collect()
+    assert saved() is None  # the output is still alive; what backward needed is not
+    assert_close(x.grad, [6.0])
+
+
+def test_set_grad_enabled_as_a_decorator_applies_inside_only():
+    @tl.set_grad_enabled(False)
+    def f(x):
+        return x * 2
+
+    assert tl.is_grad_enabled()  # the decorator line did not switch recording off for everyone
+    x = t64([1.0])
+    assert not f(x).requires_grad and (x * 2).requires_grad
+
+
+def test_inplace_change_of_an_input_that_add_does_not_save_is_allowed():
+    # add's gradient needs no values: PyTorch lets this through, and so do we
+    a, w = t64([1.0, 2.0], requires_grad=False), t64([3.0, 4.0])
+    loss = (a + w).sum()
+    a.add_(1)
+    loss.backward()
+    assert_close(w.grad, [1.0, 1.0])
+    b = t64([1.0, 2.0], requires_grad=False)
+    loss = (b * w).sum()  # mul saves b: still an error
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_custom_function_gradient_count_must_match_its_arguments():
+    class TwoGrads(Function):
+        @staticmethod
+        def forward(ctx, x, eps=1.0):
+            return x + eps
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, None  # a None for the defaulted eps is fine (PyTorch allows extra Nones)
+
+    x = t64([1.0])
+    TwoGrads.apply(x).sum().backward()
+    assert_close(x.grad, [1.0])
+
+    class TooMany(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(RuntimeError, match=r"TooMany.backward returned 2 gradients, but forward took 1 arguments"):
+        TooMany.apply(t64([1.0])).sum().backward()

@@ -356,3 +356,16 @@ def test_bad_dims_are_clear_errors():
         Tensor(np.ones(3)).tril()
     with pytest.raises(ValueError, match="triu"):
         Tensor(np.ones(3)).triu()
+
+
+def test_transpose_checks_dims_even_on_1d_tensors():
+    with pytest.raises(IndexError, match=r"transpose: dim 5 is out of range for a tensor with 1 dimensions"):
+        Tensor([1.0, 2.0]).transpose(0, 5)
+
+
+def test_masked_fill_errors_name_masked_fill():
+    with pytest.raises(ValueError, match=r"masked_fill: mask of shape \(2,\) does not broadcast to the tensor's "
+                                         r"shape \(2, 3\)"):
+        Tensor(np.ones((2, 3))).masked_fill(Tensor(np.array([True, False])), 0.0)
+    with pytest.raises(TypeError, match=r"masked_fill: mask must be a bool tensor, got int64"):
+        Tensor(np.ones(2)).masked_fill(Tensor([1, 0]), 0.0)

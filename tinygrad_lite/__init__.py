@@ -31,6 +31,19 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "su
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 clip = clamp  # noqa: F821
 
+
+def _binary_fn(name, method, doc):
+    def f(input, other):
+        return getattr(input if isinstance(input, Tensor) else Tensor(input), method)(other)
+    f.__name__, f.__doc__ = name, doc
+    return f
+
+
+for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"), ("div", "__truediv__"),
+                       ("true_divide", "__truediv__"), ("pow", "__pow__"), ("lt", "__lt__"), ("le", "__le__"),
+                       ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"), ("ne", "__ne__")):
+    globals()[_name] = _binary_fn(_name, _method, f"Function form of `input {_method[2:-2]} other` (torch.{_name}).")
+
 from .serialize import load, save  # noqa: E402
 from . import nn, optim  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 

@@ -141,7 +141,7 @@ def _run(roots, seeds, retain, create, capture, only):
             if inputs is None:
                 raise RuntimeError(FREED)
             seq = t._seq
-            if INPLACE.last > seq:  # something was updated in place after this node was made
+            if INPLACE.last > seq and op.reads:  # something was updated in place since this node was made
                 _check_versions(t, seq)
             if create:
                 vals, ans = inputs, t
@@ -159,6 +159,10 @@ def _run(roots, seeds, retain, create, capture, only):
                 if gx.shape != xd.shape:
                     gx = sum_to(gx, xd.shape)
                 if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
+                    if xd.dtype.kind not in "fc":  # (x.requires_grad = True set on an int tensor by hand)
+                        raise RuntimeError(f"backward: a tensor of dtype {xd.dtype} and shape {xd.shape} requires "
+                                           "grad, but only floating point tensors can have gradients; convert it "
+                                           "with .float() or .double()")
                     gx = cast(gx, xd.dtype)
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
                 if direct and x._op is None and x._hooks is None:
@@ -179,7 +183,7 @@ def _run(roots, seeds, retain, create, capture, only):
                 else:
                     prev += gx  # our own buffer: accumulate in place
             if not retain:
-                t._inputs = None
+                t._inputs = t._args = None  # (args may hold saved arrays: a Function's ctx, softmax probs)
     finally:
         GRAD.enabled = prev_mode
     return shared
@@ -315,7 +319,10 @@ class Function:
                     gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
                     out = cls.backward(ctx, gt)
                     out = out if isinstance(out, tuple) else (out,)
-                    if len(out) > len(ctx.needs_input_grad):
+                    n = len(ctx.needs_input_grad)
+                    if len(out) > n and all(r is None for r in out[n:]):
+                        out = out[:n]  # extra Nones (for defaulted arguments) are fine, as in PyTorch
+                    if len(out) > n:
                         raise RuntimeError(f"{cls.__name__}.backward returned {len(out)} gradients, but forward "
                                            f"took {len(ctx.needs_input_grad)} arguments (return one per argument, "
                                            "None for non-tensors)")
@@ -327,7 +334,10 @@ class Function:
                 if np.shape(r) != shape and not _expands_to(shape, np.shape(r)):  # bigger: summed back
                     raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {np.shape(r)} for "
                                        f"argument {ctx._tensor_pos[i]} of shape {shape}; they must match")
-                return r if isinstance(g, Tensor) else (r._data if isinstance(r, Tensor) else np.asarray(r))
+                if isinstance(g, Tensor):
+                    return r
+                # a view: the user's array is not ours to accumulate into (the engine copies views it keeps)
+                return (r._data if isinstance(r, Tensor) else np.asarray(r)).view()
             op = Op(cls.__name__, None, EachInput(vjp), "user-defined (autograd.Function)")
             cls._op = op
         return op

@@ -35,6 +35,18 @@ class set_grad_enabled:
         GRAD.enabled = self.prev
         return False
 
+    def __call__(self, fn):
+        """@set_grad_enabled(False): the mode holds inside fn only (construction had already set it:
+        undo that, as PyTorch does)."""
+        GRAD.enabled = self.prev
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
 
 class _Mode:
     """Base of no_grad/enable_grad: a re-entrant context manager that also works as a decorator."""

@@ -79,6 +79,8 @@ def _norm_axes(op, axis, ndim):
     if axis is None:
         return None
     items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if not items:
+        return None  # dim=() or [] means every dim, as in PyTorch
     out = []
     for a in items:
         a = int(a)
@@ -612,10 +614,11 @@ class Tensor:
     def _extreme(self, op, name, dim, keepdim, axis, keepdims, argfn):
         if isinstance(dim, Tensor):
             return self.maximum(dim) if op is AMAX else self.minimum(dim)
+        numpy_style = axis is not None  # x.max(axis=1) is numpy's: the values only
         dim, keepdim = _pick(name, dim, axis, keepdim, keepdims)
         if self._data.size == 0:
             raise ValueError(f"{name}: cannot reduce an empty tensor of shape {self.shape}")
-        if dim is None or not isinstance(dim, (int, np.integer)):
+        if dim is None or numpy_style or not isinstance(dim, (int, np.integer)):
             return self._reduce(op, name, dim, keepdim)
         ax = _norm_axes(name, dim, self.ndim)
         ax = ax[0] if ax else 0
@@ -765,20 +768,31 @@ class Tensor:
         return self[full]
 
     def masked_fill(self, mask, value):
-        """Replace the elements where mask is True by `value`; no gradient flows to them."""
-        return where(mask, value, self)
+        """Replace the elements where mask is True by `value`; no gradient flows to them. The result keeps
+        this tensor's dtype (value is cast to it, as in PyTorch)."""
+        m = mask if isinstance(mask, Tensor) else Tensor._leaf(np.asarray(mask))
+        if m._data.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
+        try:
+            np.broadcast_shapes(m.shape, self.shape)
+        except ValueError:
+            raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the tensor's shape "
+                             f"{self.shape}") from None
+        if not isinstance(value, Tensor):
+            value = Tensor._leaf(np.array(value).astype(self._data.dtype))
+        return where(m, value, self)
 
     def tril(self, diagonal=0):
         """Keep the lower triangle of the last two dims, zero above it."""
         _need_2d("tril", self)
         keep = np.tri(self.shape[-2], self.shape[-1], diagonal, dtype=bool)
-        return where(Tensor._leaf(keep), self, 0.0)
+        return where(Tensor._leaf(keep), self, Tensor._leaf(np.zeros((), self._data.dtype)))
 
     def triu(self, diagonal=0):
         """Keep the upper triangle of the last two dims, zero below it."""
         _need_2d("triu", self)
         keep = ~np.tri(self.shape[-2], self.shape[-1], diagonal - 1, dtype=bool)
-        return where(Tensor._leaf(keep), self, 0.0)
+        return where(Tensor._leaf(keep), self, Tensor._leaf(np.zeros((), self._data.dtype)))
 
     # ------------------------------------------------------------------ dtype
     def to(self, dtype):
@@ -942,7 +956,8 @@ def cat(tensors, dim=0):
         raise ValueError("cat: expected a non-empty list of tensors")
     d = _dim("cat", dim, tensors[0].ndim)
     arrays = [t._data for t in tensors]
-    dt = np.result_type(*arrays)
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    dt = np.result_type(*floats) if floats else np.result_type(*arrays)  # an int never widens a float (PyTorch)
     try:
         out = np.concatenate([a.astype(dt, copy=False) for a in arrays], axis=d)
     except ValueError:

@@ -540,3 +540,42 @@ def test_random_where_broadcast_matches_torch(data, seed):
     c = rng.random(sc) < 0.5
     compare(lambda x, y: tl.where(Tensor(c), x, y), lambda x, y: torch.where(torch.tensor(c), x, y),
             rng.standard_normal(sx), rng.standard_normal(sy))
+
+
+@pytest.mark.parametrize("da", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("db", ["float32", "float64", "int64", "bool"])
+def test_promotion_of_cat_tril_triu_masked_fill(da, db):
+    # cat: an int never widens a float; tril/triu/masked_fill keep the tensor's dtype (value cast to it)
+    (a, ta), (b, tb) = _pair(da, 2), _pair(db, 2)
+    assert str(tl.cat([a, b]).dtype) == str(torch.cat([ta, tb]).dtype).replace("torch.", "")
+    for ours, theirs in ((a.tril(), ta.tril()), (a.triu(1), ta.triu(1))):
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours._data, theirs.numpy())
+    m = np.array([[True, False], [False, True]])
+    for value in (1.5, 2, True):
+        ours, theirs = a.masked_fill(Tensor(m), value), ta.masked_fill(torch.tensor(m), value)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (da, value)
+        np.testing.assert_array_equal(ours._data, theirs.numpy())
+
+
+def test_empty_dim_list_reduces_everything_and_axis_max_gives_values():
+    x = rn(2, 3)
+    tx = torch.tensor(x)
+    for ours, theirs in ((Tensor(x).sum(()), tx.sum(())), (Tensor(x).mean([]), tx.mean([])),
+                         (Tensor(x).amax(()), tx.amax(()))):
+        np.testing.assert_allclose(ours._data, theirs.numpy())
+    # numpy's spelling max(axis=...) gives the values (numpy has no indices); dim= gives PyTorch's pair
+    np.testing.assert_array_equal(Tensor(x).max(axis=1)._data, tx.max(dim=1).values.numpy())
+    np.testing.assert_array_equal((Tensor(x).max(axis=1) + 1)._data, tx.max(dim=1).values.numpy() + 1)
+    assert Tensor(x).max(1).indices._data.tolist() == tx.max(1).indices.tolist()
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"])
+def test_binary_function_forms_match_torch(name):
+    x, y = rn(3, 2), rn(2) + 3.0
+    a, b = Tensor(x, requires_grad=name not in ("lt", "le", "gt", "ge", "eq", "ne")), Tensor(y)
+    ours, theirs = getattr(tl, name)(a, b), getattr(torch, name)(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-14)
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    ours2, theirs2 = getattr(tl, name)(a, 2.0), getattr(torch, name)(torch.tensor(x), 2.0)
+    np.testing.assert_allclose(ours2._data, theirs2.numpy(), rtol=1e-14)

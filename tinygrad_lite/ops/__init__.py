@@ -22,23 +22,26 @@ REGISTRY = {}
 
 
 class Op:
-    """One primitive: name, numpy forward, one vjp per tensor input, and the math in words."""
-    __slots__ = ("name", "fwd", "vjps", "math")
+    """One primitive: name, numpy forward, one vjp per tensor input, the math in words, and whether
+    the vjps read the values of the inputs or of the result (`reads`; False for add, reshape, sum...,
+    whose rules need only g and shapes, so an in-place change of their inputs cannot corrupt them)."""
+    __slots__ = ("name", "fwd", "vjps", "math", "reads")
 
-    def __init__(self, name, fwd, vjps, math):
-        self.name, self.fwd, self.vjps, self.math = name, fwd, vjps, math
+    def __init__(self, name, fwd, vjps, math, reads=True):
+        self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
 
 
-def defop(name, fwd, *vjps, math=""):
-    """Register a primitive; `None` in place of a vjp marks an input that never gets a gradient."""
+def defop(name, fwd, *vjps, math="", reads=True):
+    """Register a primitive; `None` in place of a vjp marks an input that never gets a gradient;
+    reads=False when the vjps use only g and shapes (no saved values)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
     if len(vjps) == 1 and isinstance(vjps[0], EachInput):  # a variadic op: one rule serves every input
         vjps = vjps[0]
-    op = REGISTRY[name] = Op(name, fwd, vjps, math)
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads)
     return op
 
 

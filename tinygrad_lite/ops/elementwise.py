@@ -50,10 +50,10 @@ def _clamp_dx(g, ans, a, x):
 
 ADD = defop("add", lambda a, x, y: x + y,
             lambda g, ans, a, x, y: g,
-            lambda g, ans, a, x, y: g, math="d(x+y)/dx = 1, d(x+y)/dy = 1")
+            lambda g, ans, a, x, y: g, math="d(x+y)/dx = 1, d(x+y)/dy = 1", reads=False)
 SUB = defop("sub", lambda a, x, y: x - y,
             lambda g, ans, a, x, y: g,
-            lambda g, ans, a, x, y: -g, math="d(x-y)/dx = 1, d(x-y)/dy = -1")
+            lambda g, ans, a, x, y: -g, math="d(x-y)/dx = 1, d(x-y)/dy = -1", reads=False)
 MUL = defop("mul", lambda a, x, y: x * y,
             lambda g, ans, a, x, y: g * y,
             lambda g, ans, a, x, y: g * x, math="d(x*y)/dx = y, d(x*y)/dy = x")
@@ -71,7 +71,7 @@ MINIMUM = defop("minimum", lambda a, x, y: np.minimum(x, y),
                 lambda g, ans, a, x, y: where(x == y, g * 0.5, where(x < y, g, 0.0)),
                 lambda g, ans, a, x, y: where(x == y, g * 0.5, where(y < x, g, 0.0)),
                 math="d min(x,y)/dx = [x<y] (+1/2 on ties)")
-NEG = defop("neg", lambda a, x: -x, lambda g, ans, a, x: -g, math="d(-x)/dx = -1")
+NEG = defop("neg", lambda a, x: -x, lambda g, ans, a, x: -g, math="d(-x)/dx = -1", reads=False)
 EXP = defop("exp", lambda a, x: np.exp(x), lambda g, ans, a, x: g * ans, math="d exp(x)/dx = exp(x)")
 LOG = defop("log", lambda a, x: np.log(x), lambda g, ans, a, x: g / x, math="d log(x)/dx = 1/x")
 SQRT = defop("sqrt", lambda a, x: np.sqrt(x), lambda g, ans, a, x: g / (2 * ans), math="d sqrt(x)/dx = 1/(2 sqrt(x))")
@@ -85,4 +85,4 @@ WHERE = defop("where", lambda a, c, x, y: np.where(c, x, y), None,
               lambda g, ans, a, c, x, y: where(c, g, 0.0),
               lambda g, ans, a, c, x, y: where(c, 0.0, g), math="d where(c,x,y)/dx = [c], /dy = [not c]")
 CAST = defop("cast", lambda d, x: x.astype(d), lambda g, ans, d, x: cast(g, x.dtype),
-             math="gradient cast back to the input dtype")
+             math="gradient cast back to the input dtype", reads=False)

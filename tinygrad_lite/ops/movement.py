@@ -31,17 +31,17 @@ def _cat_dx(i, g, ans, args, *xs):
 
 
 RESHAPE = defop("reshape", lambda shape, x: x.reshape(shape),
-                lambda g, ans, shape, x: g.reshape(x.shape), math="gradient reshaped back")
+                lambda g, ans, shape, x: g.reshape(x.shape), math="gradient reshaped back", reads=False)
 PERMUTE = defop("permute", lambda axes, x: x.transpose(axes),
-                lambda g, ans, axes, x: permute(g, tuple(np.argsort(axes))), math="gradient permuted back")
+                lambda g, ans, axes, x: permute(g, tuple(np.argsort(axes))), math="gradient permuted back", reads=False)
 EXPAND = defop("expand", lambda shape, x: np.broadcast_to(x, shape),
-               lambda g, ans, shape, x: g, math="gradient summed over expanded dims (by the engine)")
+               lambda g, ans, shape, x: g, math="gradient summed over expanded dims (by the engine)", reads=False)
 GETITEM = defop("getitem", lambda idx, x: x[idx], _getitem_dx,
-                math="gradient scattered back to the indexed positions, repeats accumulate")
+                math="gradient scattered back to the indexed positions, repeats accumulate", reads=False)
 SCATTER_ADD = defop("index_scatter", _scatter_fwd, lambda gg, ans, args, g: gg[args[1]],
                     math="the adjoint of indexing: d/dg = gg[idx]")
 CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
-            math="each input gets its slice of the gradient")
+            math="each input gets its slice of the gradient", reads=False)
 
 
 def SCATTER_ADD_APPLY(g, shape, idx):

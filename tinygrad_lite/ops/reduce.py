@@ -85,7 +85,7 @@ def _sum_dx(g, ans, args, x):
     return broadcast_to(_unreduce(g, x, args), x.shape)
 
 
-SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1")
+SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False)
 AMAX = defop("amax", lambda a, x: _as_array(x.max(axis=a[0], keepdims=a[1])), _extreme_dx,
              math="d max(x)/dx_i = [x_i = max] / (number of maxima)")
 AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _extreme_dx,
