@@ -33,7 +33,7 @@ def _ln_stats(x, eps):
 
 def _ln_fwd(args, x, w, b=None):
     eps, n = args[0], x.shape[-1]
-    mu = x.mean(axis=-1, keepdims=True)
+    mu = sum_last(x) * (1.0 / n if n else np.nan)
     xc = x - mu
     var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / n)
     rstd = 1.0 / np.sqrt(var + eps)
@@ -62,7 +62,7 @@ def _ln_dx(g, ans, args, x, w, b=None):
     n = x.shape[-1]
     # d x̂/dx projects out the mean and the x̂ direction: (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ
     if is_array(dxhat):
-        m1 = dxhat.mean(axis=-1, keepdims=True)
+        m1 = sum_last(dxhat) * (1.0 / n if n else np.nan)
         m2 = np.einsum("...i,...i->...", dxhat, xhat)[..., None] * (1.0 / n)
         dxhat -= m1
         dxhat -= xhat * m2

@@ -51,6 +51,10 @@ def _linear_fwd(a, x, w, b):
 
 
 def _linear_dx(g, ans, a, x, w, b):
+    if g.ndim > 2 and type(g) is np.ndarray:
+        # one (N, out) @ (out, in) product: numpy's matmul would loop over the batch dims, one small
+        # GEMM per matrix (12-25% slower on a transformer's (32, 64, 512) activations)
+        return (_flat(g) @ w).reshape(g.shape[:-1] + (w.shape[1],))
     return g @ w
 
 
