@@ -922,3 +922,34 @@ def test_custom_function_gradient_count_must_match_its_arguments():
 
     with pytest.raises(RuntimeError, match=r"TooMany.backward returned 2 gradients, but forward took 1 arguments"):
         TooMany.apply(t64([1.0])).sum().backward()
+
+
+def test_slice_gradients_are_added_into_one_buffer(monkeypatch):
+    """x.split / shifted windows: each piece's gradient is a lazy SliceGrad; the engine adds them into
+    one buffer (one array of zeros, not one per piece), mixing with dense gradients and hooks."""
+    from tinygrad_lite.ops import movement
+    made = []
+    dense = movement.SliceGrad.dense
+    monkeypatch.setattr(movement.SliceGrad, "dense", lambda self: made.append(self.shape) or dense(self))
+    rng = np.random.default_rng(0)
+    x = t64(rng.normal(size=(4, 6)))
+    h = x * 1.0                                   # a non-leaf, so its gradient is assembled by the engine
+    a, b, c = h.split(2, dim=1)
+    w = t64(rng.normal(size=(4, 2)), requires_grad=False)
+    loss = (a * w).sum() + (b * b).sum() + c.sum() * 3.0
+    loss.backward()
+    expect = np.concatenate([w.numpy(), 2 * x.detach().numpy()[:, 2:4], np.full((4, 2), 3.0)], axis=1)
+    assert_close(x.grad, expect)
+    assert made == [(4, 6)]                        # one full-size buffer for the three pieces
+    # slices of a leaf, plus a dense use of it and a hook: the same sums
+    y = t64(rng.normal(size=(5,)))
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (y[1:3].sum() * 2.0 + y[2:].sum() + (y * y).sum() + y[4] * 5.0 + y[4] * 1.0).backward()
+    want = 2 * y.detach().numpy() + np.array([0, 2, 3, 1, 7])
+    assert_close(y.grad, want)
+    assert_close(seen[0], want)
+    # autograd.grad of a sliced input
+    z = t64(rng.normal(size=(3, 3)))
+    (gz,) = grad((z[0] * 2.0).sum() + z[:, 1].sum(), z)
+    assert_close(gz, np.array([[2.0, 3.0, 2.0], [0, 1, 0], [0, 1, 0]]))

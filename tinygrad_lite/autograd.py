@@ -14,6 +14,7 @@ import numpy as np
 
 from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .ops import Op, EachInput, cast, sum_to
+from .ops.movement import SliceGrad
 from .tensor import INPLACE, Tensor
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
@@ -127,6 +128,8 @@ def _run(roots, seeds, retain, create, capture, only):
         while heap:
             t = heappop(heap)[1]
             g = grads.pop(t)
+            if type(g) is SliceGrad:  # the rules below need it whole
+                g = g.dense()
             if t._hooks:
                 g = _call_hooks(t, g, create)
                 shared.add(t)
@@ -177,6 +180,9 @@ def _run(roots, seeds, retain, create, capture, only):
                     heappush(heap, (-x._seq, x))
                     if not owned:
                         shared.add(x)
+                elif type(gx) is SliceGrad or type(prev) is SliceGrad:
+                    grads[x] = _add_slices(prev, gx, x in shared)
+                    shared.discard(x)
                 elif create or x in shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
                     grads[x] = prev + gx
                     shared.discard(x)
@@ -189,8 +195,24 @@ def _run(roots, seeds, retain, create, capture, only):
     return shared
 
 
+def _add_slices(prev, gx, prev_shared):
+    """prev + gx where either is a SliceGrad: one buffer, the slices added into it in place."""
+    if type(prev) is SliceGrad:
+        buf = prev.dense()
+    elif type(prev) is np.ndarray and not prev_shared:
+        buf = prev  # our own buffer
+    else:
+        buf = np.array(prev, dtype=gx.dtype)
+    if type(gx) is SliceGrad:
+        return gx.add_into(buf)
+    buf += gx
+    return buf
+
+
 def _accumulate(t, g, create, is_shared):
     """Add a finished gradient into a leaf's .grad."""
+    if type(g) is SliceGrad:
+        g, is_shared = g.dense(), False
     if create:
         gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
         t.grad = gt if t.grad is None else t.grad + gt

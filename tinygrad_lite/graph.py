@@ -723,6 +723,8 @@ def _compute_grads(view, root, order, tiny):
                     continue
                 try:
                     gx = t._op.vjps[i](g, t._data, t._args, *vals)
+                    if not isinstance(gx, np.ndarray) and hasattr(gx, "dense"):  # a lazy slice gradient
+                        gx = gx.dense()
                     raw = tuple(gx.shape)
                     if raw != tuple(x.shape):
                         gx = sum_to(gx, x.shape)

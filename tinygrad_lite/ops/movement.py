@@ -4,7 +4,37 @@ import numpy as np
 from . import EachInput, defop, is_array, permute
 
 
+class SliceGrad:
+    """The gradient of x[idx] for a basic index (ints, slices): zero except g at idx. It stays lazy
+    until the engine needs it whole, so that the gradients of several slices of one tensor (the
+    pieces of a split, shifted windows) are added into one buffer, slice by slice, instead of each
+    filling a full-size array of zeros that is then added in full."""
+    __slots__ = ("shape", "dtype", "idx", "g")
+
+    def __init__(self, shape, idx, g):
+        self.shape, self.dtype, self.idx, self.g = shape, g.dtype, idx, g
+
+    def dense(self):
+        out = np.zeros(self.shape, self.dtype)
+        out[self.idx] = self.g
+        return out
+
+    def add_into(self, buf):
+        """buf[idx] += g, in place; returns buf."""
+        v = buf[self.idx]  # (not `buf[idx] += g`: Python would write the sum back through a second pass)
+        if type(v) is np.ndarray:
+            np.add(v, self.g, out=v)
+        else:  # one element (a numpy scalar, not a view)
+            buf[self.idx] += self.g
+        return buf
+
+    def __array__(self, dtype=None, copy=None):
+        return self.dense() if dtype is None else self.dense().astype(dtype)
+
+
 def _getitem_dx(g, ans, idx, x):
+    if type(g) is np.ndarray and _is_basic(idx):
+        return SliceGrad(x.shape, idx, g)
     return SCATTER_ADD_APPLY(g, x.shape, idx)
 
 
