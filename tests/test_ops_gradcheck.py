@@ -642,6 +642,30 @@ def test_matmul_batched_broadcast_examples():
         check_grad(lambda a, b: a @ b, x, y)
 
 
+def test_matmul_of_transposed_views():
+    # q @ k.transpose(-2, -1) and friends: the rules then compute the gradient in the operand's own
+    # layout (a transposed view); values and gradients must not depend on that choice
+    rng = np.random.default_rng(2)
+    for sx, sy in [((2, 3, 4), (2, 5, 4)), ((3, 4), (5, 4)), ((2, 4, 3), (2, 4, 5))]:
+        x, y = rng.standard_normal(sx), rng.standard_normal(sy)
+        if sx[-1] == sy[-1]:
+            check_grad(lambda a, b: a @ b.transpose(-2, -1), x, y)         # B a transposed view
+            check_grad(lambda a, b: (b @ a.transpose(-2, -1)).transpose(-2, -1), x, y)
+        else:
+            check_grad(lambda a, b: a.transpose(-2, -1) @ b, x, y)         # A a transposed view
+            check_grad(lambda a, b: a.transpose(-2, -1) @ b.transpose(-2, -1).transpose(-2, -1), x, y)
+        for f in (lambda a, b: a @ b.transpose(-2, -1),) if sx[-1] == sy[-1] else (lambda a, b: a.transpose(-2, -1) @ b,):
+            a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+            f(a, b).sum().backward()
+            ones = np.ones(f(Tensor(x), Tensor(y)).shape)
+            if sx[-1] == sy[-1]:
+                assert_close(a.grad, ones @ y)
+                assert_close(b.grad, np.swapaxes(ones, -1, -2) @ x)
+            else:
+                assert_close(a.grad, y @ np.swapaxes(ones, -1, -2))
+                assert_close(b.grad, x @ ones)
+
+
 # --------------------------------------------------------------------------- stability
 @pytest.mark.parametrize("scale", [1e4, -1e4])
 def test_softmax_family_finite_for_huge_logits(scale):

@@ -15,8 +15,15 @@ def _as_matrices(g, x, y):
     return g, x, y
 
 
+def _transposed_view(t):
+    """True for an array that is a transposed view of a contiguous one (x.transpose(-1, -2))."""
+    return type(t) is np.ndarray and not t.flags.c_contiguous and t.swapaxes(-1, -2).flags.c_contiguous
+
+
 def _matmul_dx(g, ans, a, x, y):
     if x.ndim > 1 and y.ndim > 1:
+        if _transposed_view(x):  # give dA A's layout: (dA)^T = B dC^T, so the transpose's rule undoes it
+            return swap_last(y @ swap_last(g))
         return g @ swap_last(y)
     g2, x2, y2 = _as_matrices(g, x, y)
     gx = g2 @ swap_last(y2)  # (..., 1, n) for a 1-D x: the engine sums the batch dims away
@@ -25,6 +32,8 @@ def _matmul_dx(g, ans, a, x, y):
 
 def _matmul_dy(g, ans, a, x, y):
     if x.ndim > 1 and y.ndim > 1:
+        if _transposed_view(y):  # (dB)^T = dC^T A: contiguous once the transpose's rule turns it back
+            return swap_last(swap_last(g) @ x)
         return swap_last(x) @ g
     g2, x2, y2 = _as_matrices(g, x, y)
     gy = swap_last(x2) @ g2
