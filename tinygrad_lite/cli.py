@@ -93,7 +93,7 @@ def build_parser():
         description="tinygrad_lite: a small numpy autograd engine with PyTorch's API names, example models "
                     "(MLP, skip-gram, GPT) and pictures of computation graphs.",
         epilog="Run `tinygrad-lite COMMAND --help` for the options of a command. "
-               "Start with `tinygrad-lite demo` (about three minutes).")
+               "Start with `tinygrad-lite demo` (about two minutes).")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -101,7 +101,7 @@ def build_parser():
                        description="Train the MLP on the bundled 8x8 digits, skip-gram word vectors and a small "
                                    "character-level GPT on text that ships with Python, draw their computation "
                                    "graphs and plots, and write everything with a self-contained report.html "
-                                   "into --out. No download needed; about three minutes on 2 CPU cores.")
+                                   "into --out. No download needed; about two minutes on 2 CPU cores.")
     d.add_argument("--out", default=os.path.join("out", "demo"), metavar="DIR",
                    help="output directory (default: out/demo)")
     d.add_argument("--fast", action="store_true", help="tiny settings (under 30 s): a smoke test, not a result")

@@ -1,7 +1,7 @@
 """`tinygrad-lite demo`: the three example models trained on embedded data, with pictures and a report.
 
     from tinygrad_lite import demo
-    demo.run(out="out/demo")            # about three minutes on 2 CPU cores
+    demo.run(out="out/demo")            # about two minutes on 2 CPU cores
     demo.run(out="/tmp/d", fast=True)   # tiny settings, a smoke test (under 30 s)
 
 Stages (each timed; a failing stage is reported and makes the exit status non-zero, the others
@@ -46,7 +46,7 @@ PROBE_WORDS = ("function", "list", "string", "class", "file", "error", "number",
 
 @dataclass
 class Settings:
-    """Sizes of the demo's runs; `Settings.full()` (about three minutes) or `Settings.fast()` (seconds)."""
+    """Sizes of the demo's runs; `Settings.full()` (about two minutes) or `Settings.fast()` (seconds)."""
     mlp_hidden: tuple = (256,)
     mlp_dropout: float = 0.2
     mlp_epochs: int = 40
@@ -844,7 +844,7 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     if d.errors_log.exists():
         d.errors_log.unlink()
     os.environ.setdefault("MPLBACKEND", "Agg")
-    d.log(f"writing to {d.out}/ ({'fast smoke-test settings' if fast else 'about three minutes on 2 cores'})")
+    d.log(f"writing to {d.out}/ ({'fast smoke-test settings' if fast else 'about two minutes on 2 cores'})")
     from models.progress import limit_blas_threads, reuse_freed_memory
     reuse_freed_memory()
     with limit_blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
