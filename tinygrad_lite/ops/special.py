@@ -28,6 +28,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _K_TANH = math.sqrt(2.0 / math.pi)
+_KC = _K_TANH * 0.044715  # (constants folded: one pass less per chunk)
 
 
 def _exp_neg_sq(y):
@@ -132,11 +133,10 @@ def _gelu_tanh_fwd(a, x):
     for i, j in _chunks(xf.size):
         xs, us, os_ = xf[i:j], u[:j - i], of[i:j]
         np.multiply(xs, xs, out=us)
-        us *= 0.044715
-        us += 1.0
+        us *= _KC
+        us += _K_TANH
         us *= xs
-        us *= _K_TANH
-        np.tanh(us, out=us)                   # tanh(k (x + 0.044715 x^3))
+        np.tanh(us, out=us)                   # tanh(k x + k 0.044715 x^3)
         us += 1.0
         np.multiply(us, xs, out=os_)
         os_ *= 0.5
@@ -154,15 +154,13 @@ def _gelu_tanh_dx(g, ans, a, x):
         for i, j in _chunks(xf.size):
             xs, t, x2, s = xf[i:j], t_[:j - i], x2_[:j - i], s_[:j - i]
             np.multiply(xs, xs, out=x2)
-            np.multiply(x2, 0.044715, out=t)
-            t += 1.0
+            np.multiply(x2, _KC, out=t)
+            t += _K_TANH
             t *= xs
-            t *= _K_TANH
-            np.tanh(t, out=t)                 # t = tanh(k (x + 0.044715 x^3))
-            x2 *= 3 * 0.044715
-            x2 += 1.0
-            x2 *= xs
-            x2 *= 0.5 * _K_TANH               # x/2 k (1 + 3 * 0.044715 x^2)
+            np.tanh(t, out=t)                 # t = tanh(k x + k 0.044715 x^3)
+            x2 *= 1.5 * _KC
+            x2 += 0.5 * _K_TANH
+            x2 *= xs                          # x/2 k (1 + 3 * 0.044715 x^2)
             np.multiply(t, t, out=s)
             np.subtract(1.0, s, out=s)
             s *= x2
