@@ -18,6 +18,8 @@ import contextlib
 import os
 import sys
 
+from models.argtypes import int_at_least
+
 PROG = "tinygrad-lite"
 MODELS = ("mlp", "skipgram", "gpt")
 GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")
@@ -59,20 +61,6 @@ def _error_text(exc):
 
 # --------------------------------------------------------------------------------------------- parser
 
-def _int_at_least(lo):
-    """argparse type: an integer >= lo (else a usage error, exit 2)."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
-        return value
-    parse.__name__ = f"integer >= {lo}"
-    return parse
-
-
 def _temperature(text):
     """argparse type of --temperature: a finite number >= 0 (0 = greedy), the rule of GPT.generate."""
     import math
@@ -83,7 +71,6 @@ def _temperature(text):
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"must be >= 0 (0 = greedy), got {text}")
     return value
-
 
 
 def build_parser():
@@ -125,14 +112,14 @@ def build_parser():
     s.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="checkpoint file, or the directory that holds ckpt.pt")
     s.add_argument("--prompt", default="\n", help="text to continue (its characters must be in the vocabulary)")
-    s.add_argument("--max-new-tokens", type=_int_at_least(0), default=300, metavar="N",
+    s.add_argument("--max-new-tokens", type=int_at_least(0), default=300, metavar="N",
                    help="characters to generate (default 300)")
     s.add_argument("--temperature", type=_temperature, default=0.8, metavar="T",
                    help="sampling temperature, >= 0: below 1 sharper, above 1 more random; 0 = greedy, "
                         "always the most likely character (default 0.8)")
-    s.add_argument("--top-k", type=_int_at_least(1), default=None, metavar="K",
+    s.add_argument("--top-k", type=int_at_least(1), default=None, metavar="K",
                    help="sample only among the K >= 1 most likely characters (default: all)")
-    s.add_argument("--num-samples", type=_int_at_least(1), default=1, metavar="N", help="how many samples (default 1)")
+    s.add_argument("--num-samples", type=int_at_least(1), default=1, metavar="N", help="how many samples (default 1)")
     s.add_argument("--seed", type=int, default=1337, help="random seed (default 1337)")
     s.set_defaults(func=cmd_sample)
 
@@ -185,11 +172,11 @@ def build_parser():
     g.add_argument("--collapse", nargs="+", default=None, metavar="PATH",
                    help="module paths drawn as single boxes, e.g. --collapse h.0 h.1 for gpt "
                         "(mlp, attention and gpt have modules; skipgram has none)")
-    g.add_argument("--collapse-depth", type=_int_at_least(0), default=None, metavar="N",
+    g.add_argument("--collapse-depth", type=int_at_least(0), default=None, metavar="N",
                    help="draw each module at depth N as one box (1 = top-level children such as "
                         "gpt's h, 2 = each block h.0, h.1); default 2 for gpt unless --collapse is given, "
                         "0 = draw every op")
-    g.add_argument("--max-nodes", type=_int_at_least(1), default=None, metavar="N",
+    g.add_argument("--max-nodes", type=int_at_least(1), default=None, metavar="N",
                    help="node cap (default: viz's)")
     g.add_argument("--explain", action="store_true",
                    help="also print viz.explain_backward: the backward pass step by step")
