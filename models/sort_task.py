@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 import tinygrad_lite as tg
-from models.gpt import GPT, GPTConfig, TrainConfig, configure_optimizer, float_in, get_lr, int_at_least
+from models.argtypes import float_in, int_at_least
+from models.gpt import GPT, GPTConfig, TrainConfig, configure_optimizer, get_lr
 
 
 def make_dataset(length=6, num_digits=3, test_fraction=0.25, seed=0):
