@@ -369,3 +369,17 @@ def test_masked_fill_errors_name_masked_fill():
         Tensor(np.ones((2, 3))).masked_fill(Tensor(np.array([True, False])), 0.0)
     with pytest.raises(TypeError, match=r"masked_fill: mask must be a bool tensor, got int64"):
         Tensor(np.ones(2)).masked_fill(Tensor([1, 0]), 0.0)
+
+
+def test_inplace_update_errors_name_the_op_shapes_and_dtypes():
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"add_: an operand of shape \(4,\) cannot be applied in place to a tensor "
+                                         r"of shape \(2, 3\)"):
+        x.add_(Tensor(np.ones(4)))
+    with pytest.raises(ValueError, match=r"copy_: an operand of shape \(3, 3\)"):
+        x.copy_(np.ones((3, 3)))
+    with pytest.raises(TypeError, match=r"add_: cannot update a int64 tensor in place with a float64 operand"):
+        Tensor([1, 2]).add_(0.5)
+    y = Tensor(np.ones((2, 3)))  # and the updates themselves
+    y.add_(1.5).mul_(Tensor(np.arange(3.0))).sub_(1, alpha=2).div_(2)
+    np.testing.assert_allclose(y.numpy(), (2.5 * np.arange(3.0) - 2) / 2 * np.ones((2, 3)))

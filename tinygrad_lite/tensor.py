@@ -347,32 +347,39 @@ class Tensor:
     def _other_data(self, other):
         return other._data if isinstance(other, Tensor) else other
 
-    def add_(self, other, alpha=1):
-        self._inplace("add_")
+    def _update(self, name, ufunc, other):
+        """self = ufunc(self, other) in place, with errors that name the op, the shapes and the dtypes."""
+        self._inplace(name)
         o = self._other_data(other)
-        self._data += o if alpha == 1 else alpha * o
+        shape = np.shape(o)
+        try:
+            fits = np.broadcast_shapes(shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: an operand of shape {tuple(shape)} cannot be applied in place to a tensor of "
+                             f"shape {self.shape}; it must broadcast to that shape")
+        try:
+            ufunc(self._data, o, out=self._data, casting="same_kind")
+        except TypeError:  # numpy's UFuncTypeError: e.g. a float operand into an int tensor
+            raise TypeError(f"{name}: cannot update a {self.dtype} tensor in place with a "
+                            f"{np.result_type(o)} operand; convert one of them first") from None
         return self
+
+    def add_(self, other, alpha=1):
+        return self._update("add_", np.add, other if alpha == 1 else alpha * self._other_data(other))
 
     def sub_(self, other, alpha=1):
-        self._inplace("sub_")
-        o = self._other_data(other)
-        self._data -= o if alpha == 1 else alpha * o
-        return self
+        return self._update("sub_", np.subtract, other if alpha == 1 else alpha * self._other_data(other))
 
     def mul_(self, other):
-        self._inplace("mul_")
-        self._data *= self._other_data(other)
-        return self
+        return self._update("mul_", np.multiply, other)
 
     def div_(self, other):
-        self._inplace("div_")
-        self._data /= self._other_data(other)
-        return self
+        return self._update("div_", np.true_divide, other)
 
     def copy_(self, src):
-        self._inplace("copy_")
-        np.copyto(self._data, self._other_data(src), casting="same_kind")
-        return self
+        return self._update("copy_", lambda a, b, out, casting: np.copyto(out, b, casting=casting), src)
 
     def fill_(self, value):
         self._inplace("fill_")
