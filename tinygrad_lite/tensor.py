@@ -41,7 +41,7 @@ def _shared(t, src):
     (PyTorch's views share one version counter). Recorded or not: a view made under no_grad, or of
     a tensor that needs no grad, can still corrupt a pending backward that saved its source."""
     if t is not src and np.may_share_memory(t._data, src._data):
-        t._base = (_weakref(src),) + (getattr(src, "_base", None) or ())
+        t._base = (_weakref(src),) + (src._base or ())
     return t
 _ALL = (None, False)  # reduction args: all axes, no keepdims
 _autograd_backward = None  # set by autograd.py (avoids an import on every backward call)
@@ -131,13 +131,13 @@ class Tensor:
     array (copied). Python floats become the default dtype (float32); numpy arrays keep theirs.
     """
     __slots__ = ("_data", "grad", "requires_grad", "_op", "_inputs", "_args", "_seq", "_version",
-                 "_hooks", "name", "_base", "__weakref__")  # _base: set only on .data/.detach() views
+                 "_hooks", "name", "_base", "__weakref__")  # _base: the sources of a view (else None)
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self._data = _to_array(data, to_dtype(dtype))
         self.grad = None
-        self._op = self._inputs = self._args = self._hooks = self.name = None
+        self._op = self._inputs = self._args = self._hooks = self.name = self._base = None
         self._seq = next(_counter)
         self._version = 0
         self.requires_grad = False
@@ -150,7 +150,7 @@ class Tensor:
         """Wrap an array without copying (internal fast path)."""
         t = _new(Tensor)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t.grad = t._op = t._inputs = t._args = t._hooks = t.name = None
+        t.grad = t._op = t._inputs = t._args = t._hooks = t.name = t._base = None
         t.requires_grad = requires_grad
         t._seq = next(_counter)
         t._version = 0
@@ -162,7 +162,7 @@ class Tensor:
         t = _new(Tensor)
         # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t.grad = t._hooks = t.name = None
+        t.grad = t._hooks = t.name = t._base = None
         t._seq = next(_counter)
         t._version = 0
         if req and GRAD.enabled:
@@ -337,7 +337,7 @@ class Tensor:
     def _bump(self):
         """Mark this tensor as modified in place (its raw array was written to directly)."""
         v = self._version = INPLACE.last = next(_counter)
-        base = getattr(self, "_base", None)  # a view: the tensors whose memory it shares changed too
+        base = self._base  # a view: the tensors whose memory it shares changed too
         if base is not None:
             for r in base:
                 t = r()
