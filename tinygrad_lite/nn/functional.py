@@ -265,20 +265,20 @@ def one_hot(tensor, num_classes=-1):
 def _class_last(op, x, target):
     """Logits (N, C, d1, ...) / (C,) -> (M, C) with the class dim last, plus the flat targets and the
     batch shape of the unreduced loss."""
-    if x.ndim == 0:
+    shape = x._data.shape  # (the array's: Tensor.shape/.ndim are Python properties, this is the hot path)
+    if not shape:
         raise ValueError(f"{op}: input must have at least 1 dimension (C,), got a scalar")
-    if x.ndim == 1:
-        t = np.asarray(target)
+    t = target if type(target) is np.ndarray else np.asarray(target)
+    if len(shape) == 1:
         if t.ndim != 0:
             raise ValueError(f"{op}: for input of shape {tuple(x.shape)} (C,) the target must be a scalar, "
                              f"got shape {tuple(t.shape)}")
         return x.reshape(1, -1), t.reshape(1), ()
-    t = np.asarray(target)
-    expect = (x.shape[0],) + tuple(x.shape[2:])
-    if tuple(t.shape) != expect:
+    expect = (shape[0],) + shape[2:]
+    if t.shape != expect:
         raise ValueError(f"{op}: expected target of shape {expect} for input of shape {tuple(x.shape)} "
                          f"(N, C, d1, ...), got {tuple(t.shape)}")
-    if x.ndim > 2:
+    if len(shape) > 2:
         perm = (0,) + tuple(range(2, x.ndim)) + (1,)
         x = x.permute(perm).reshape(-1, x.shape[1])
     return x, t.reshape(-1), expect
@@ -292,7 +292,7 @@ def _check_targets(op, t, C, ignore_index):
         # the common case, all targets valid and none ignored, in one reduction: seen as unsigned,
         # a negative target is huge, so max < C checks both ends
         u = t if t.dtype.kind == "u" else t.view(f"u{t.dtype.itemsize}")
-        if u.max() < C:
+        if np.maximum.reduce(u, axis=None) < C:  # (the ufunc itself: ndarray.max adds a Python wrapper)
             return None, False
     ignored = t == ignore_index
     has_ignored = bool(ignored.any())
