@@ -8,7 +8,6 @@ same rules on Tensors with recording on, which gives gradients of gradients.
 """
 import weakref
 from heapq import heappop, heappush
-from operator import attrgetter
 
 import numpy as np
 
@@ -23,7 +22,6 @@ FREED = ("backward: trying to backward through the graph a second time (its save
          "the first backward); pass retain_graph=True to the first backward if you need to do this")
 
 
-_DATA = attrgetter("_data")
 _leaf = Tensor._leaf
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
 for _dt in (np.float16, np.float32, np.float64):

@@ -1,7 +1,7 @@
 """Elementwise primitives. Each row: forward, then d(result)/d(input) applied to the incoming g."""
 import numpy as np
 
-from . import cast, defop, exp, is_array, log, sign, where
+from . import cast, defop, is_array, log, sign, where
 
 
 def _relu_fwd(a, x):
