@@ -398,8 +398,9 @@ def load_checkpoint(path):
 
 
 # ----------------------------------------------------------------------------- command line
-def _parser():
-    p = argparse.ArgumentParser(prog="python -m models.gpt", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _parser(prog=None):
+    """The command line's parser; `prog` names the command in usage lines (tinygrad-lite passes its own)."""
+    p = argparse.ArgumentParser(prog=prog or "python -m models.gpt", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description=(
         "Train a character-level GPT (default: a small model on Python's own help text, about a "
         "minute), or with --sample generate text from a checkpoint."))
@@ -441,11 +442,11 @@ def _parser():
     return p
 
 
-def main(argv=None):
+def main(argv=None, prog=None):
     """Train from the command line (see --help). Returns the metrics dict."""
     from models.progress import limit_blas_threads, reuse_freed_memory
     reuse_freed_memory()
-    parser = _parser()
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.sample:
         return sample_main(argv)

@@ -210,8 +210,9 @@ def train(model, Xtr, ytr, task="classification", epochs=100, batch_size=64, lr=
 
 
 # ---------------------------------------------------------------------- CLI
-def _parser():
-    p = argparse.ArgumentParser(prog="python -m models.mlp",
+def _parser(prog=None):
+    """The command line's parser; `prog` names the command in usage lines (tinygrad-lite passes its own)."""
+    p = argparse.ArgumentParser(prog=prog or "python -m models.mlp",
                                 description="Train an MLP with tinygrad_lite (default: sklearn digits, classification).")
     p.add_argument("--task", choices=["classification", "regression"], default="classification")
     p.add_argument("--data", "--text", dest="data", default=None,
@@ -235,9 +236,9 @@ def _parser():
     return p
 
 
-def main(argv=None):
+def main(argv=None, prog=None):
     """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         with limit_blas_threads(args.threads):
             return _run(args)

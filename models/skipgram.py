@@ -540,8 +540,9 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
 
 
 # ====================================================================== CLI
-def _parser():
-    p = argparse.ArgumentParser(prog="python -m models.skipgram",
+def _parser(prog=None):
+    """The command line's parser; `prog` names the command in usage lines (tinygrad-lite passes its own)."""
+    p = argparse.ArgumentParser(prog=prog or "python -m models.skipgram",
                                 description="Train skip-gram (negative sampling) word vectors with tinygrad_lite. "
                                             "Without --text: the stdlib's pydoc_data topics.")
     p.add_argument("--text", "--data", dest="text", default=None, help="plain-text corpus, one sentence per line")
@@ -567,9 +568,9 @@ def _parser():
     return p
 
 
-def main(argv=None):
+def main(argv=None, prog=None):
     """CLI entry point (also called by `tinygrad-lite train skipgram ...`). Returns the metrics dict."""
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         with limit_blas_threads(args.threads):
             return _run(args)

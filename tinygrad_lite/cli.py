@@ -14,7 +14,6 @@ exit with status 2 and a usage message. Set TINYGRAD_LITE_DEBUG=1 to see traceba
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
@@ -220,31 +219,9 @@ def cmd_train(args):
     argv = list(args.model_args)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    with _model_parser_prog(mod, f"{PROG} train {args.model}"):
-        rc = mod.main(argv)  # the models' main() return their metrics dict
+    # prog: usage lines, --help and `error:` lines name the command the user typed
+    rc = mod.main(argv, prog=f"{PROG} train {args.model}")  # the models' main() return their metrics dict
     return rc if isinstance(rc, int) else 0
-
-
-@contextlib.contextmanager
-def _model_parser_prog(mod, prog):
-    """While the block runs, the parser that mod._parser() builds is named `prog` instead of
-    `python -m models.NAME`, so its usage line, --help and `error:` lines name the command the
-    user typed. The models build their parser in _parser() and call it from main(argv)."""
-    make = getattr(mod, "_parser", None)
-    if not callable(make):
-        yield
-        return
-
-    def named_parser(*a, **kw):
-        parser = make(*a, **kw)
-        parser.prog = prog
-        return parser
-
-    mod._parser = named_parser
-    try:
-        yield
-    finally:
-        mod._parser = make
 
 
 def _resolve(path, names, what):
