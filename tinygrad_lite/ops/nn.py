@@ -69,8 +69,8 @@ def _ce_loss(a, x, m):
     se = sum_last(e)
     lse = np.log(se)[:, 0]
     picked = z[np.arange(x.shape[0]), a.t]
-    if a.s is None and a.reduce and np.ndim(a.r) == 0:  # the plain mean or sum: no per-row loss array
-        out = (lse.sum() - picked.sum()) * a.r
+    if a.s is None and a.reduce and type(a.r) is float:  # the plain mean or sum: no per-row loss array
+        out = (np.add.reduce(lse) - np.add.reduce(picked)) * a.r  # (the ufunc: .sum() adds a Python wrapper)
     else:
         loss = (lse - picked) * a.r
         if a.s is not None:
@@ -96,7 +96,7 @@ def _ce_dx(g, ans, a, x):
             out = e / sum_last(e)
         gr = g * a.r
         gc = g * coef
-        out *= gc if np.ndim(gc) == 0 else gc[:, None]
+        out *= gc if gc.ndim == 0 else gc[:, None]  # (gc: a numpy scalar or array; np.ndim is slow)
         out[rows, a.t] -= gr
         if a.s is not None:
             gs = (g * a.s)[:, None]
