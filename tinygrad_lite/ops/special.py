@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from . import defop, exp, is_array
+from .elementwise import _sigmoid_fwd
 
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
       3.20937758913846947e03, 1.85777706184603153e-1)
@@ -179,10 +180,7 @@ def _logsigmoid_fwd(a, x):
 
 
 def _sigmoid(x):
-    if is_array(x):
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-    return x.sigmoid()
+    return _sigmoid_fwd(None, x) if is_array(x) else x.sigmoid()
 
 
 ERF = defop("erf", lambda a, x: erf_np(x), lambda g, ans, a, x: g * (exp(x * x * -1.0) * _TWO_OVER_SQRT_PI),
