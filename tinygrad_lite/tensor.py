@@ -777,14 +777,7 @@ class Tensor:
     def masked_fill(self, mask, value):
         """Replace the elements where mask is True by `value`; no gradient flows to them. The result keeps
         this tensor's dtype (value is cast to it, as in PyTorch)."""
-        m = mask if isinstance(mask, Tensor) else Tensor._leaf(np.asarray(mask))
-        if m._data.dtype != np.bool_:
-            raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
-        try:
-            np.broadcast_shapes(m.shape, self.shape)
-        except ValueError:
-            raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the tensor's shape "
-                             f"{self.shape}") from None
+        m = Tensor._leaf(bool_mask("masked_fill", mask, self.shape))
         if not isinstance(value, Tensor):
             value = Tensor._leaf(np.array(value).astype(self._data.dtype))
         return where(m, value, self)
@@ -839,6 +832,18 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- helpers and functions
+def bool_mask(op, mask, shape):
+    """The array of a bool mask (a Tensor or array-like) that must broadcast to `shape`, or a clear error."""
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool tensor, got {m.dtype}")
+    try:
+        np.broadcast_shapes(m.shape, shape)
+    except ValueError:
+        raise ValueError(f"{op}: mask of shape {m.shape} does not broadcast to the tensor's shape {shape}") from None
+    return m
+
+
 def _promote(a, b):
     """Mixed-dtype operands: int with float takes the float dtype; a 0-d float operand does not
     widen a float tensor (PyTorch treats it as a scalar); otherwise numpy's rules."""

@@ -155,16 +155,9 @@ def masked_softmax(x, scale=1.0, hide=None):
 
     x (..., T, S) float Tensor; hide: bool array/Tensor broadcastable to x (e.g. the causal mask
     (T, S) or a padding mask (B, 1, 1, S)), True = hidden. Returns (..., T, S), rows sum to 1."""
-    from ..tensor import Tensor
+    from ..tensor import bool_mask
     if hide is not None:
-        hide = hide._data if isinstance(hide, Tensor) else np.asarray(hide)
-        if hide.dtype != np.bool_:
-            raise TypeError(f"masked_softmax: hide must be a bool mask, got {hide.dtype}")
-        try:
-            np.broadcast_shapes(hide.shape, x.shape)
-        except ValueError:
-            raise ValueError(f"masked_softmax: mask of shape {hide.shape} does not broadcast to scores of shape "
-                             f"{x.shape}") from None
+        hide = bool_mask("masked_softmax", hide, x.shape)
     return x._unary(MASKED_SOFTMAX, (float(scale), hide))
 
 
