@@ -113,3 +113,11 @@ def test_sigmoid_equals_the_two_branch_formula_bit_for_bit(dtype):
     out = _sigmoid_fwd(None, x)
     assert out.dtype == dtype
     np.testing.assert_array_equal(out, ref)
+
+
+def test_the_cache_of_ones_vectors_stays_small():
+    from tinygrad_lite.ops import _ONES_VEC
+    for n in range(1, 300):  # e.g. a bias gradient over batches of every length
+        sum_to(np.ones((n, 3), np.float32), (3,))
+    assert len(_ONES_VEC) <= 64
+    np.testing.assert_array_equal(sum_to(np.ones((299, 3), np.float32), (3,)), np.full(3, 299.0, np.float32))

@@ -123,8 +123,11 @@ _ONES_VEC = {}
 
 
 def _ones(n, dtype):
+    """A read-only vector of n ones, cached (a few sizes recur: row lengths, batch sizes)."""
     v = _ONES_VEC.get((n, dtype))
     if v is None:
+        if len(_ONES_VEC) >= 64:  # many distinct sizes (varying batch lengths): start over, stay small
+            _ONES_VEC.clear()
         v = _ONES_VEC[(n, dtype)] = np.ones(n, dtype)
         v.flags.writeable = False
     return v
