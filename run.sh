@@ -102,7 +102,7 @@ setup_install() {
     # The editable install maps top-level packages at install time, so a package
     # directory that appears later needs a reinstall: record which ones exist.
     local pkgs=""
-    for p in tinygrad_lite models viz; do
+    for p in tinygrad_lite tinygrad_lite_app models viz; do
         [ -d "$p" ] && pkgs="$pkgs $p"
     done
     if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$(cat "$stamp")" = "$pkgs" ]; then

@@ -1,4 +1,4 @@
-"""The `tinygrad-lite` command line, the demo and its report (run through `python -m tinygrad_lite`).
+"""The `tinygrad-lite` command line, the demo and its report (run through `python -m tinygrad_lite_app`).
 
 Every failure a user can cause (missing file, bad flag, corrupt checkpoint, unknown word, no
 Graphviz) must end with a non-zero exit status and a one-line message, never a traceback.
@@ -21,14 +21,14 @@ HAS_DOT = shutil.which("dot") is not None
 
 
 def run_cli(*args, cwd=None, env=None, timeout=120):
-    """Run `python -m tinygrad_lite ARGS` in a subprocess; returns the CompletedProcess (text)."""
+    """Run `python -m tinygrad_lite_app ARGS` in a subprocess; returns the CompletedProcess (text)."""
     e = dict(os.environ)
     e.setdefault("MPLBACKEND", "Agg")
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
     e.pop("TINYGRAD_LITE_DEBUG", None)
     if env:
         e.update(env)
-    return subprocess.run([sys.executable, "-m", "tinygrad_lite", *map(str, args)], cwd=cwd or ROOT, env=e,
+    return subprocess.run([sys.executable, "-m", "tinygrad_lite_app", *map(str, args)], cwd=cwd or ROOT, env=e,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -77,7 +77,7 @@ def test_train_help_names_the_command_typed(model, capsys):
     """`tinygrad-lite train MODEL --help` shows `usage: tinygrad-lite train MODEL`, not `python -m models.MODEL`;
     the model's own parser keeps its name when used directly."""
     import importlib
-    from tinygrad_lite.cli import main
+    from tinygrad_lite_app.cli import main
     assert main(["train", model, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: tinygrad-lite train {model} "), out[:200]
@@ -236,7 +236,7 @@ def test_graph_collapse_of_an_unknown_module_is_a_clear_error(tmp_path):
 
 def test_graph_out_creates_missing_parent_directories(tmp_path, capsys):
     """Documented in --help: `--out a/b/g.dot` creates a/b."""
-    from tinygrad_lite.cli import main
+    from tinygrad_lite_app.cli import main
     assert main(["graph", "--help"]) == 0
     assert "parent directories are created" in " ".join(capsys.readouterr().out.split())
     out = tmp_path / "new" / "sub" / "g.dot"
@@ -250,7 +250,7 @@ def test_sample_temperature_zero_is_greedy(tmp_path, capsys):
     import tinygrad_lite as tl
     from models.chartext import CharVocab
     from models.gpt import GPT, GPTConfig, save_checkpoint
-    from tinygrad_lite.cli import main
+    from tinygrad_lite_app.cli import main
     vocab = CharVocab.from_text("abcdefgh ")
     tl.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=len(vocab), block_size=8, n_layer=1, n_head=2, n_embd=16))
@@ -343,7 +343,7 @@ def test_demo_without_graphviz_completes_and_says_so(tmp_path):
 # ----------------------------------------------------------------------------- in-process units
 
 def test_report_embeds_images(tmp_path):
-    from tinygrad_lite.report import Report, fmt_number
+    from tinygrad_lite_app.report import Report, fmt_number
     svg = tmp_path / "a.svg"
     svg.write_text('<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<svg xmlns="http://www.w3.org/2000/svg">'
                    '<text>hi &amp; bye</text></svg>')
@@ -363,7 +363,7 @@ def test_report_embeds_images(tmp_path):
 
 
 def test_cli_main_in_process_returns_codes(tmp_path, capsys):
-    from tinygrad_lite.cli import main
+    from tinygrad_lite_app.cli import main
     assert main(["similar", str(tmp_path / "nope"), "x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tinygrad-lite: error:") and "nope" in err
@@ -374,7 +374,7 @@ def test_gpt_attention_weights_match_the_model():
     """The demo's recomputed attention weights reproduce the model's own attention output."""
     import tinygrad_lite as tl
     from models import gpt
-    from tinygrad_lite.demo import gpt_attention_weights
+    from tinygrad_lite_app.demo import gpt_attention_weights
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16))
     idx = np.array([1, 5, 2, 7, 3, 3])
@@ -397,7 +397,7 @@ def test_gpt_attention_weights_match_the_model():
 
 def test_failing_stage_fails_the_demo_clearly(tmp_path, monkeypatch, capsys):
     """A stage that breaks is reported (stderr, errors.log, report) and the exit status is 1."""
-    from tinygrad_lite import demo
+    from tinygrad_lite_app import demo
 
     def boom(d, r):
         raise RuntimeError("simulated breakage")
@@ -415,7 +415,7 @@ def test_failing_stage_fails_the_demo_clearly(tmp_path, monkeypatch, capsys):
 
 def test_settings_and_report_say_which_demo_ran(tmp_path):
     """The report says 'full demo' for the full settings and '--fast' for the smoke test."""
-    from tinygrad_lite import demo
+    from tinygrad_lite_app import demo
     assert demo.Settings.full().smoke_test is False and demo.Settings.fast().smoke_test is True
     for settings, words in ((demo.Settings.full(), "full demo"), (demo.Settings.fast(), "--fast")):
         d = demo._Demo(tmp_path / words.strip("-").replace(" ", "_"), settings, 0, True)

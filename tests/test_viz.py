@@ -555,7 +555,7 @@ def test_embeddings_pca_crowded_labels_do_not_overlap():
 def test_demo_plot_stage_highlights_the_probe_words(tmp_path, monkeypatch):
     """The demo's word-vector PCA highlights its probe words (and labels them)."""
     import viz.plots
-    from tinygrad_lite import demo
+    from tinygrad_lite_app import demo
 
     class WV(dict):
         pass

@@ -156,7 +156,7 @@ def word_vectors(out):
     on its corpus (a few seconds), its probe words highlighted with their nearest neighbours."""
     from models.skipgram import train_sgns
     from models.text import default_corpus
-    from tinygrad_lite.demo import PROBE_WORDS, Settings
+    from tinygrad_lite_app.demo import PROBE_WORDS, Settings
 
     from .plots import plot_embeddings_pca
     s = Settings()

@@ -1,4 +1,4 @@
-"""The `tinygrad-lite` command line (also `python -m tinygrad_lite`).
+"""The `tinygrad-lite` command line (also `python -m tinygrad_lite_app`).
 
 Subcommands:
     demo      train the three example models on embedded data and write out/demo/report.html
@@ -33,7 +33,7 @@ def _expected_errors():
     errs = [CLIError, OSError, ValueError, KeyError, IndexError, UnicodeDecodeError]  # OSError: files, disk
     for modname, names in (("tinygrad_lite.serialize", ("CheckpointError", "SerializationError")),
                            ("tinygrad_lite.graph", ("GraphFreedError",)),
-                           ("tinygrad_lite.demo", ("MissingComponent",)),
+                           ("tinygrad_lite_app.demo", ("MissingComponent",)),
                            ("viz", ("GraphvizNotInstalled", "GraphFreedError")),
                            ("viz.dot", ("GraphvizNotInstalled",)),
                            ("graphviz", ("ExecutableNotFound", "CalledProcessError"))):
@@ -186,7 +186,7 @@ def build_parser():
 
 def _version():
     try:
-        from . import __version__
+        from tinygrad_lite import __version__
         return __version__
     except Exception:  # noqa: BLE001
         return "?"

@@ -1,6 +1,6 @@
 """`tinygrad-lite demo`: the three example models trained on embedded data, with pictures and a report.
 
-    from tinygrad_lite import demo
+    from tinygrad_lite_app import demo
     demo.run(out="out/demo")            # about two minutes on 2 CPU cores
     demo.run(out="/tmp/d", fast=True)   # tiny settings, a smoke test (under 30 s)
 
@@ -811,7 +811,7 @@ def _cli_name():
             return os.path.relpath(exe)
         except ValueError:
             return str(exe)
-    return "python -m tinygrad_lite"
+    return "python -m tinygrad_lite_app"
 
 
 def next_commands(out, fast, seed):

@@ -1,7 +1,0 @@
-"""`python -m tinygrad_lite ...`: the same command line as the `tinygrad-lite` console script."""
-import sys
-
-from .cli import main
-
-if __name__ == "__main__":
-    sys.exit(main())
