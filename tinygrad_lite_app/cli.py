@@ -20,7 +20,7 @@ import sys
 from models.argtypes import int_at_least
 
 PROG = "tinygrad-lite"
-MODELS = ("mlp", "skipgram", "gpt")
+MODELS = ("mlp", "skipgram", "gpt", "encoder")
 GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")
 
 
@@ -181,6 +181,7 @@ def build_parser():
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
     g.set_defaults(func=cmd_graph)
+    from . import cmd_embed, cmd_search; cmd_search.add_parser(sub); cmd_embed.add_parser(sub)  # noqa: E702
     return p
 
 
