@@ -408,6 +408,18 @@ class SentenceEncoder(nn.Module):
             att.keep_weights, att.weights = False, None
         return [self.tokenizer.id_to_token(int(i)) for i in ids], weights
 
+    def layer_inputs(self, sentence, layer=0):
+        """What enters encoder layer `layer` for one sentence: (x (1, T, C) Tensor, detached, so a
+        graph drawn from the layer's output starts there; hide (1, 1, 1, T)). For pictures:
+        `y = model.bert.encoder.layer[i](x, hide)` then `viz.draw_graph(y, ...)`."""
+        ids, mask = self.pad(self.tokenize([sentence]))
+        hide = (mask == 0)[:, None, None, :]
+        with tg.no_grad():
+            x = self.bert.embeddings(ids)
+            for block in self.bert.encoder.layer[:layer]:
+                x = block(x, hide)
+        return x.detach(), hide
+
     # --- saving
     def save_pretrained(self, path):
         """Write a directory that from_pretrained (and sentence-transformers) can load: the source
@@ -524,6 +536,9 @@ def _parser(prog=None):
     p.add_argument("--lr", type=float_in(0, lo_open=True), default=2e-5)
     p.add_argument("--weight-decay", type=float_in(0), default=0.01)
     p.add_argument("--scale", type=float_in(0, lo_open=True), default=20.0, help="cosine scale (default 20)")
+    p.add_argument("--max-seq-length", type=int_at_least(8), default=128,
+                   help="truncate training inputs to this many word pieces (default %(default)s; the "
+                        "saved model keeps its own limit)")
     p.add_argument("--val-fraction", type=float_in(0, 1), default=0.2,
                    help="pairs held out to measure retrieval before/after (default %(default)s)")
     p.add_argument("--max-pairs", type=int_at_least(2), default=None, help="use at most this many training pairs")
@@ -559,17 +574,22 @@ def main(argv=None, prog=None):
         except (OSError, ValueError, ImportError) as e:
             raise SystemExit(f"error: --model: {e}") from None
         metrics = {"train_pairs": len(train), "val_pairs": len(val)}
+        full_length = model.max_seq_length
         if len(val) >= 2:
             metrics["before"] = retrieval_scores(model, val)
             print(f"held-out retrieval before: {_fmt_scores(metrics['before'])}")
         t0 = time.perf_counter()
+        model.max_seq_length = min(full_length, args.max_seq_length)
         metrics["losses"] = finetune(model, train, args.epochs, args.batch_size, args.lr, args.weight_decay,
                                      scale=args.scale, seed=args.seed)
         metrics["seconds"] = time.perf_counter() - t0
+        model.max_seq_length = full_length
         if len(val) >= 2:
             metrics["after"] = retrieval_scores(model, val)
             print(f"held-out retrieval after:  {_fmt_scores(metrics['after'])}")
         model.save_pretrained(args.out)
+        with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=1)
         print(f"saved {args.out} (use it with: tinygrad-lite search --model {args.out} ...)")
     return metrics
 

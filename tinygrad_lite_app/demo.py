@@ -654,7 +654,7 @@ def _stage_plots(d: _Demo, res: StageResult):
 
 # ---------------------------------------------------------------------------- semantic search
 
-SEARCH_QUERIES = ("how do I catch an exception", "open a file and close it automatically",
+SEARCH_QUERIES = ("how do I catch an exception", "methods of strings such as split and join",
                   "anonymous function in an expression")
 
 
@@ -675,9 +675,7 @@ def _stage_search(d: _Demo, res: StageResult):
                                        if q in keep)] + docs[:12]
     corpus = d.out / "search" / "pydoc_sections.jsonl"
     corpus.parent.mkdir(parents=True, exist_ok=True)
-    with open(corpus, "w", encoding="utf-8") as f:       # title + first sentence: short inputs, a quick stage
-        for x in docs:
-            f.write(json.dumps({"title": x["title"], "text": f'{x["title"]}: {x["text"].split(". ")[0]}.'}) + "\n")
+    search.write_pydoc_corpus(corpus, docs, short=True)   # title + first sentence: short inputs, a quick stage
     t0 = time.perf_counter()
     texts, emb, _, reused = search.corpus_embeddings(model, corpus)
     res.data["embed_seconds"] = time.perf_counter() - t0
