@@ -3,7 +3,7 @@ PyTorch, the same all-MiniLM-L6-v2 weights, the same sentences, the same batch s
 in one process.
 
     python bench/bench_encoder.py --what speed [--repeats 5] [--batch-size 32]   # sentences/s, ratio
-    python bench/bench_encoder.py --what memory [--n 10000]                      # RSS over 10,000 sentences
+    python bench/bench_encoder.py --what memory [--n 10000]        # peak RSS: encode(1,000) vs encode(10,000)
     python bench/bench_encoder.py --what profile                                 # where our time goes
     python bench/bench_encoder.py --what speed --scipy-erf   # projection with the perf branch's fast erf
 
@@ -89,21 +89,27 @@ def speed(args):
 def memory(args):
     from models.encoder import SentenceEncoder
     from models.progress import limit_blas_threads
-    base = sentences()
-    sents = [f"{base[i % len(base)][:200]} ({i})" for i in range(args.n)]
+    from models.search import pydoc_documents
+    if args.scipy_erf:
+        use_scipy_erf()
+    base = [d["title"] for d in pydoc_documents()]
+    sents = [f"{base[i % len(base)]} ({i})" for i in range(args.n)]       # short: 10,000 in minutes
     model = SentenceEncoder.from_pretrained()
+
+    def peak():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with limit_blas_threads(1):
-        model.encode(sents[:200], batch_size=args.batch_size)              # allocator warm
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        marks = []
-        for s in range(0, len(sents), 1000):
-            model.encode(sents[s:s + 1000], batch_size=args.batch_size)
-            marks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        model.encode(sents[:100], batch_size=args.batch_size)              # allocator warm
+        start = peak()
         t0 = time.perf_counter()
-    print(f"peak RSS before: {before:.0f} MiB; after each 1,000 of {args.n} sentences: "
-          + " ".join(f"{m:.0f}" for m in marks) + " MiB")
-    print(f"growth over the run: {marks[-1] - marks[0]:.0f} MiB after the first 1,000")
-    del t0
+        model.encode(sents[:1000], batch_size=args.batch_size)
+        small, t1 = peak(), time.perf_counter()
+        out = model.encode(sents, batch_size=args.batch_size)
+        big, t2 = peak(), time.perf_counter()
+    print(f"peak RSS: {start:.0f} MiB after loading; {small:.0f} MiB after encode(1,000 sentences) "
+          f"({t1 - t0:.0f} s); {big:.0f} MiB after encode({args.n:,} sentences) ({t2 - t1:.0f} s)")
+    print(f"growth from 1,000 to {args.n:,} sentences: {big - small:.0f} MiB "
+          f"(the output array alone is {out.nbytes / 2**20:.0f} MiB)")
 
 
 def profile(args):

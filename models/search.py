@@ -124,6 +124,11 @@ class ExactIndex:
             raise ValueError(f"ExactIndex.search: queries have {q.shape[1]} dims, the index {self.vectors.shape[1]}")
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         k = min(int(k), len(self.vectors))
+        step = max(1, (1 << 24) // max(1, len(self.vectors)))           # <= 64 MB of scores at a time
+        out = [self._top(q[s:s + step], k) for s in range(0, len(q), step)]
+        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+    def _top(self, q, k):
         sims = q @ self.vectors.T                                        # (m, n)
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")

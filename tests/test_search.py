@@ -41,6 +41,8 @@ def test_exact_index_is_brute_force_cosine():
     np.testing.assert_array_equal(ids, np.argsort(-cos, axis=1)[:, :7])
     np.testing.assert_allclose(scores, np.take_along_axis(cos, ids, 1), rtol=1e-5)
     assert ExactIndex(v).search(q, k=500)[1].shape == (5, 200)                # k capped at n
+    many = rng.normal(size=(200_000, 16))                                     # queries in several chunks
+    np.testing.assert_array_equal(ExactIndex(many).search(many[:130], 3)[1][:, 0], np.arange(130))
     with pytest.raises(ValueError, match="queries have 3 dims, the index 16"):
         ExactIndex(v).search(np.zeros((1, 3)))
 
