@@ -336,7 +336,7 @@ class SentenceEncoder(nn.Module):
             "max_seq_length", config.max_position_embeddings)
         weights = {k: v.astype(dtype) for k, v in _load_weights(path).items()
                    if not k.startswith("pooler.") and not k.endswith("position_ids")}   # unused by sentence models
-        model = cls(config, _load_tokenizer(path), max_len, source=path)
+        model = cls(config, _load_tokenizer(path), max_len, source=path).to(dtype)   # load_state_dict keeps dtypes
         model.bert.load_state_dict(weights)     # strict: a missing or misnamed tensor is an error
         model.eval()
         return model

@@ -294,3 +294,39 @@ def test_one_layer_graph_is_clustered_by_module():
                    "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"):
         assert f'label="{module} (' in src, module                        # a cluster labelled "path (Class)"
     assert "masked_softmax" in src and "gelu" in src and "embedding" not in src       # starts at the layer input
+
+
+@needs_model
+@pytest.mark.torch
+@pytest.mark.slow
+@pytest.mark.skipif(not _has("sentence_transformers"), reason="sentence-transformers not installed")
+def test_pretrained_gradients_match_sentence_transformers_loss_float64(minilm):
+    """The real all-MiniLM-L6-v2 weights in float64, one batch of pairs: our loss and every
+    parameter's gradient equal sentence-transformers' own MultipleNegativesRankingLoss (on PyTorch)
+    to 1e-8 relative."""
+    import torch
+    from sentence_transformers import SentenceTransformer, losses
+    pairs = [("catch an exception", 'The "try" statement'), ("leave a loop", 'The "break" statement'),
+             ("café crème", "a coffee with cream")]
+    ours = SentenceEncoder.from_pretrained(minilm.source, dtype=np.float64)
+    assert {p.dtype for p in ours.parameters()} == {np.dtype(np.float64)}     # (a bug once kept float32)
+    loss = multiple_negatives_ranking_loss(ours.embed([a for a, _ in pairs]), ours.embed([b for _, b in pairs]))
+    loss.backward()
+
+    st = SentenceTransformer(minilm.source, device="cpu").double().eval()
+    loss_fn = losses.MultipleNegativesRankingLoss(st)                   # scale 20, cosine similarity
+    features = [st.tokenize([a for a, _ in pairs]), st.tokenize([b for _, b in pairs])]
+    ref = loss_fn(features, None)
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-10)
+    ref_grads = {name.split(".", 2)[2]: p.grad for name, p in st.named_parameters()}   # "0.<model>.embeddings..."
+    checked = 0
+    scale = max(float(g.abs().max()) for g in ref_grads.values() if g is not None)
+    for name, param in ours.bert.named_parameters():
+        # attention.self.key.bias has a zero gradient (softmax ignores a constant shift): both are
+        # round-off there, hence the floor at 1e-8 of the largest gradient
+        r = ref_grads[name].numpy()
+        np.testing.assert_allclose(param.grad.numpy(), r, rtol=1e-8, atol=1e-8 * max(np.abs(r).max(), 1e-3 * scale),
+                                   err_msg=name)
+        checked += 1
+    assert checked == 6 * 16 + 5                                         # every weight of the encoder
