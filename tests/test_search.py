@@ -160,3 +160,16 @@ def test_demo_search_stage(tmp_path):
         assert any(is_answer(t, answers[q]) for t, _ in top), (q, top)
     assert res.data["recall"] == 1.0 and res.data["plot"].exists()
     assert (tmp_path / "search" / "pydoc_sections.jsonl").exists()
+
+
+@needs_model
+def test_search_pydoc_corpus_needs_no_file(tmp_path, monkeypatch, capsys):
+    """`--corpus pydoc`: the help topics' sections, written once to the cache directory."""
+    import models.search as search
+    few = [d for d in pydoc_documents() if is_answer(d["title"], ['"try" st', '"while" st', '"import" st'])]
+    monkeypatch.setattr(search, "pydoc_documents", lambda: few)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cli(["search", "--corpus", "pydoc", "-k", "1", "how do I catch an exception"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(few)} documents" in out and '"try" statement' in out, out
+    assert (tmp_path / "tinygrad_lite" / "pydoc_sections.jsonl").exists()

@@ -6,6 +6,8 @@ Subcommands:
     sample    generate text from a GPT checkpoint
     similar   nearest words, similarity and analogies from saved skip-gram vectors
     graph     draw the computation graph of a model's training step (SVG/PNG/PDF/DOT)
+    search    semantic search over a corpus with the pretrained all-MiniLM-L6-v2 encoder
+    embed     the sentence embeddings of a file's lines, as an .npy matrix
 
 Expected failures (a missing file, bad input, a corrupt checkpoint, no Graphviz) print
 `tinygrad-lite: error: ...` on stderr and exit with status 1, without a traceback; bad flags
