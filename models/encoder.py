@@ -242,8 +242,9 @@ class BertModel(nn.Module):
 
 def mean_pool(hidden, attention_mask):
     """Average of the real (non-padding) token vectors: (B, T, C), (B, T) -> (B, C)."""
-    m = tg.tensor(np.asarray(attention_mask)[:, :, None].astype(hidden.dtype))   # (B, T, 1)
-    return (hidden * m).sum(1) / tg.tensor(np.maximum(m._data.sum(1), 1e-9))
+    mask = np.asarray(attention_mask)[:, :, None].astype(hidden.dtype)      # (B, T, 1): 1 = real token
+    count = np.maximum(mask.sum(1), 1e-9)                                    # (B, 1) real tokens per row
+    return (hidden * tg.tensor(mask)).sum(1) / tg.tensor(count)
 
 
 # ----------------------------------------------------------------------------- sentence encoder
