@@ -73,7 +73,7 @@ def _hf_twin(model):
 
 # ----------------------------------------------------------------------------- the architecture
 @pytest.mark.torch
-def test_bert_forward_matches_huggingface_float64():
+def test_bert_forward_matches_huggingface_on_torch_float64():
     torch = pytest.importorskip("torch")
     model = _tiny_bert()
     hf = _hf_twin(model)
@@ -200,7 +200,7 @@ def test_minilm_matches_reference_file(minilm):
 @needs_model
 @pytest.mark.torch
 @pytest.mark.skipif(not _has("sentence_transformers"), reason="sentence-transformers not installed")
-def test_minilm_matches_sentence_transformers_live(minilm):
+def test_minilm_matches_sentence_transformers_on_torch(minilm):
     from sentence_transformers import SentenceTransformer
     st = SentenceTransformer(minilm.source, device="cpu")
     sents = ["A second, independent check with new sentences.", "résumé naïveté coöperate", "I",
@@ -300,7 +300,7 @@ def test_one_layer_graph_is_clustered_by_module():
 @pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.skipif(not _has("sentence_transformers"), reason="sentence-transformers not installed")
-def test_pretrained_gradients_match_sentence_transformers_loss_float64(minilm):
+def test_pretrained_gradients_match_sentence_transformers_torch_float64(minilm):
     """The real all-MiniLM-L6-v2 weights in float64, one batch of pairs: our loss and every
     parameter's gradient equal sentence-transformers' own MultipleNegativesRankingLoss (on PyTorch)
     to 1e-8 relative."""
