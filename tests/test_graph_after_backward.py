@@ -40,8 +40,8 @@ def _intermediate_arrays(root):
 
 def _mlp_loss(seed=0):
     tl.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-    x, y = tl.randn(16, 4), tl.tensor(np.arange(16) % 3)
+    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 8))
+    x, y = tl.randn(64, 4), tl.tensor(np.arange(64) % 8)  # (values under 1 KiB are left in place)
     return model, F.cross_entropy(model(x), y)
 
 
@@ -111,7 +111,7 @@ def test_retained_grads_and_keep_graph_show_intermediate_numbers():
     model, loss = _mlp_loss()
     hidden = model[0]  # keep the first layer's output gradient via retain_grad
     tl.manual_seed(0)
-    x, y = tl.randn(16, 4), tl.tensor(np.arange(16) % 3)
+    x, y = tl.randn(64, 4), tl.tensor(np.arange(64) % 8)
     h = hidden(x)
     h.retain_grad()
     loss = F.cross_entropy(model[2](model[1](h)), y)

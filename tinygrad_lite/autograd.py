@@ -47,8 +47,11 @@ class FreedValue:
     graph referred to it): its shape and dtype stay, so the graph can still be drawn."""
     __slots__ = ("shape", "dtype")
 
-    def __init__(self, arr):
-        self.shape, self.dtype = arr.shape, arr.dtype
+    @staticmethod
+    def of(arr):
+        v = _new(FreedValue)  # (without __init__: this runs once per released node)
+        v.shape, v.dtype = arr.shape, arr.dtype
+        return v
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: prod(self.shape))
@@ -65,6 +68,7 @@ class _Modes:
 
 
 MODES = _Modes()
+_new = object.__new__
 _leaf = Tensor._leaf
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
 for _dt in (np.float16, np.float32, np.float64):
@@ -103,7 +107,8 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     else:
         seed = _as_grad_array(gradient, tensor, "backward")
     only = None if inputs is None else set(inputs if isinstance(inputs, (list, tuple)) else [inputs])
-    _run([tensor], [seed], _retain(retain_graph, create_graph), create_graph, None, only)
+    retain = (create_graph or MODES.keep) if retain_graph is None else retain_graph  # (see _retain)
+    _run([tensor], [seed], retain, create_graph, None, only)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -159,14 +164,23 @@ def _run(roots, seeds, retain, create, capture, only):
     before being handed out or written to."""
     grads, shared, uses, heap = {}, set(), {}, []
     for r, s in zip(roots, seeds):
-        _send(grads, shared, uses, heap, r, Tensor._leaf(s) if create and not isinstance(s, Tensor) else s, False)
+        if create and not isinstance(s, Tensor):
+            s = Tensor._leaf(s)
+        if r in grads:
+            _add_pending(grads, shared, uses, r, grads[r], s)
+        else:
+            grads[r] = s
+            shared.add(r)  # the seed is the caller's
+            heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
     anomaly = MODES.anomaly
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
         while heap:
             t = heappop(heap)[1]                                  # the newest tensor: its gradient is complete
-            g = _dense(grads.pop(t))
+            g = grads.pop(t)
+            if type(g) is not np.ndarray and isinstance(g, LazyGrad):
+                g = _dense(g)
             if t._hooks:
                 g = _call_hooks(t, g, create)
                 shared.add(t)
@@ -180,14 +194,27 @@ def _run(roots, seeds, retain, create, capture, only):
             if anomaly:
                 _check_finite(t, out)
             for x, gx in zip(t._inputs, out):                     # send each gradient on
-                if gx is not None:
-                    owned = gx is not g and type(gx) is np.ndarray and gx.base is None
-                    if to_leaf and x._op is None and x._hooks is None:
-                        _deliver_to_leaf(x, gx, owned)
+                if gx is None:
+                    continue
+                owned = gx is not g and type(gx) is np.ndarray and gx.base is None
+                if to_leaf and x._op is None and x._hooks is None:
+                    if x.grad is None and owned:
+                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf)
                     else:
-                        _send(grads, shared, uses, heap, x, gx, owned)
+                        _deliver_to_leaf(x, gx, owned)
+                    continue
+                prev = grads.get(x)
+                if prev is None:                                  # the first gradient for x: x is queued
+                    grads[x] = gx
+                    heappush(heap, (-x._seq, x))
+                    if not owned:
+                        shared.add(x)
+                else:
+                    _add_pending(grads, shared, uses, x, prev, gx)
             if not retain:
-                _release(t, uses.get(t, 1) + (t in shared))  # (the set holds a reference too)
+                t._ctx = FREED                                    # what the op saved goes
+                if t._data.nbytes > _SMALL:
+                    _release_value(t, uses.get(t, 1) + (t in shared))  # (the set holds a reference too)
     finally:
         GRAD.enabled = prev_mode
     return shared
@@ -206,33 +233,46 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         _check_versions(t)
     if create:
         vals, ans = inputs, t
-    else:
-        vals, ans = _values(inputs), t._data
+    else:  # the input arrays; unrolled for the usual one or two inputs (list(map(...)) costs 4x more)
+        n = len(inputs)
+        vals = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
+            else [x._data for x in inputs]
+        ans = t._data
     args = t._args
     if op.joint is not None:
-        raw = op.joint(g, ans, args, ctx, tuple(x.requires_grad for x in inputs), *vals)
-        out = [gx if x.requires_grad else None for x, gx in zip(inputs, raw)]
-    else:
-        out = [vjp(g, ans, args, *vals) if x.requires_grad else None for x, vjp in zip(inputs, op.vjps)]
-    for i, (x, gx) in enumerate(zip(inputs, out)):
-        if gx is not None:
+        return _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes)
+    out = []
+    for x, vjp in zip(inputs, op.vjps):
+        if x.requires_grad:
+            gx = vjp(g, ans, args, *vals)
             xd = x._data
             if gx.shape != xd.shape or gx.dtype is not xd.dtype:
-                if raw_shapes is not None:
-                    raw_shapes[i] = tuple(gx.shape)
-                out[i] = _fit(gx, xd)
+                gx = _fit(gx, xd, raw_shapes, len(out))
+            out.append(gx)
+        else:
+            out.append(None)
     return out
 
 
-def _values(inputs):
-    """The input arrays; unrolled for the usual one or two inputs (list(map(...)) costs 4x more)."""
-    n = len(inputs)
-    return (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
-        else [x._data for x in inputs]
+def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):
+    """apply_rules for a row with one rule for all its inputs (and maybe saved state in ctx)."""
+    raw = op.joint(g, ans, args, ctx, tuple(x.requires_grad for x in inputs), *vals)
+    out = []
+    for x, gx in zip(inputs, raw):
+        if gx is None or not x.requires_grad:  # (a joint rule may compute what nobody asked for)
+            gx = None
+        elif gx.shape != x._data.shape or gx.dtype is not x._data.dtype:
+            gx = _fit(gx, x._data, raw_shapes, len(out))
+        out.append(gx)
+    out += [None] * (len(inputs) - len(out))
+    return out
 
 
-def _fit(gx, xd):
-    """A gradient made to fit its input: summed over broadcast dims, cast to the input's dtype."""
+def _fit(gx, xd, raw_shapes=None, i=0):
+    """A gradient made to fit its input: summed over broadcast dims, cast to the input's dtype. The
+    shape before (for graphs) goes to raw_shapes[i] when a list is given."""
+    if raw_shapes is not None:
+        raw_shapes[i] = tuple(gx.shape)
     if gx.shape != xd.shape:
         gx = sum_to(gx, xd.shape)
     if gx.dtype != xd.dtype:
@@ -251,16 +291,9 @@ def _dense(g):
     return g
 
 
-def _send(grads, shared, uses, heap, x, gx, owned):
-    """Add gx to x's pending gradient. The first one is kept as is (x is queued); later ones are added,
-    in place when x's buffer is our own (`owned`: a fresh numpy result, not g passed through, not a view)."""
-    prev = grads.get(x)
-    if prev is None:
-        grads[x] = gx
-        heappush(heap, (-x._seq, x))
-        if not owned:
-            shared.add(x)
-        return
+def _add_pending(grads, shared, uses, x, prev, gx):
+    """A further gradient for x: added to the pending one, in place when that buffer is our own (not
+    in `shared`: a fresh numpy result, not g passed through, not a view), lazily for lazy gradients."""
     uses[x] = uses.get(x, 1) + 1
     if isinstance(gx, LazyGrad) or isinstance(prev, LazyGrad):
         grads[x] = _add_lazy(prev, gx, x in shared)
@@ -319,16 +352,18 @@ def _accumulate(t, g, create, is_shared):
             t.grad = t.grad + Tensor._leaf(g)
 
 
-def _release(t, refs):
-    """After t's rules ran without retain_graph: what its op saved goes (`_ctx = FREED`: a second
-    backward raises PyTorch's error), and so does its value when nothing but the graph refers to t.
-    The node itself stays (op, inputs, shape, dtype, args): the graph can still be walked and drawn,
-    as PyTorch's grad_fn chain can. `refs`: the references to t that are the engine's own besides
-    _run's variable, this argument and getrefcount's argument (one per consumer that sent t a
-    gradient, one for the `shared` set); any more (the user's variables) and the value is kept."""
-    t._ctx = FREED
+_SMALL = 1024  # bytes: smaller values are left in place (releasing them costs more than they weigh)
+
+
+def _release_value(t, refs):
+    """After t's rules ran without retain_graph (t._ctx is FREED: a second backward raises PyTorch's
+    error), release t's value too when nothing but the graph refers to it. The node itself stays (op,
+    inputs, shape, dtype, args): the graph can still be walked and drawn, as PyTorch's grad_fn chain
+    can. `refs`: the references to t that are the engine's own besides _run's variable, this argument
+    and getrefcount's argument (one per consumer that sent t a gradient, one for the `shared` set);
+    any more (the user's variables) and the value is kept."""
     if sys.getrefcount(t) <= 3 + refs:
-        t._data = FreedValue(t._data)
+        t._data = FreedValue.of(t._data)
 
 
 def _check_versions(t):
