@@ -12,7 +12,6 @@ buffers accumulated in place, lazy gradients (slices, row-sparse; `ops.LazyGrad`
 tuples. `apply_rules` is also what graph.py uses to show each op's gradients.
 """
 import sys
-import traceback
 import weakref
 from heapq import heappop, heappush
 from math import prod
@@ -20,7 +19,9 @@ from math import prod
 import numpy as np
 
 from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
-from .ops import LazyGrad, Op, cast, sum_to
+from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_enabled, keep_graph,  # noqa: F401
+                             set_detect_anomaly)
+from .ops import LazyGrad, cast, sum_to
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -60,14 +61,6 @@ class FreedValue:
         return f"<value freed by backward: shape {self.shape}, {self.dtype}>"
 
 
-class _Modes:
-    __slots__ = ("anomaly", "check_forward", "keep")
-
-    def __init__(self):
-        self.anomaly = self.check_forward = self.keep = False
-
-
-MODES = _Modes()
 _new = object.__new__
 _leaf = Tensor._leaf
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
@@ -423,215 +416,4 @@ def _call_hooks(t, g, create):
     return g
 
 
-# ---------------------------------------------------------------------- custom ops
-def _expands_to(small, shape):
-    """True when `small` broadcasts to `shape` (a gradient of shape `shape` for an input of shape `small` is
-    summed back by the engine, as PyTorch does)."""
-    try:
-        return np.broadcast_shapes(small, shape) == tuple(shape)
-    except ValueError:
-        return False
-
-
-class FunctionCtx:
-    """What `forward` leaves for `backward`: saved tensors and anything set as an attribute."""
-
-    def __init__(self):
-        self._saved, self._seq, self.needs_input_grad = (), 0, ()
-
-    def save_for_backward(self, *tensors):
-        """Save tensors for backward; modifying them in place afterwards is detected."""
-        self._saved = tensors
-
-    @property
-    def saved_tensors(self):
-        for t in self._saved:
-            if isinstance(t, Tensor) and t._version > self._seq:
-                raise RuntimeError("saved_tensors: a tensor saved for backward was modified in place since")
-        return self._saved
-
-
-class Function:
-    """Define an op with your own forward and backward, as in torch.autograd.Function::
-
-        class Cube(Function):
-            @staticmethod
-            def forward(ctx, x):            # x: Tensor; runs without recording
-                ctx.save_for_backward(x)
-                return x * x * x
-            @staticmethod
-            def backward(ctx, grad):        # grad: Tensor shaped like the output
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x * x     # one gradient per forward argument (None for non-tensors)
-
-        y = Cube.apply(x)
-    """
-
-    @classmethod
-    def _rule(cls):
-        """The registry-style row of this Function: its ctx is the saved state, backward its one rule."""
-        op = cls.__dict__.get("_op")
-        if op is None:
-            op = Op(cls.__name__, None, (), "user-defined (autograd.Function)", joint=cls._grads,
-                    rule=f"{cls.__name__}.backward(ctx, dC)", saves=("ctx",))
-            cls._op = op
-        return op
-
-    @classmethod
-    def _grads(cls, g, ans, args, ctx, needs, *vals):
-        """Call backward once; one gradient per tensor input, checked against its shape."""
-        gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
-        out = cls.backward(ctx, gt)
-        out = out if isinstance(out, tuple) else (out,)
-        n = len(ctx.needs_input_grad)
-        if len(out) > n and all(r is None for r in out[n:]):
-            out = out[:n]  # extra Nones (for defaulted arguments) are fine, as in PyTorch
-        if len(out) > n:
-            raise RuntimeError(f"{cls.__name__}.backward returned {len(out)} gradients, but forward "
-                               f"took {n} arguments (return one per argument, None for non-tensors)")
-        result = []
-        for i, pos in enumerate(ctx._tensor_pos):
-            r = out[pos] if pos < len(out) else None
-            if r is None:
-                result.append(np.zeros(vals[i].shape, vals[i].dtype) if not isinstance(g, Tensor) else vals[i] * 0)
-                continue
-            shape = vals[i].shape
-            if np.shape(r) != shape and not _expands_to(shape, np.shape(r)):  # bigger: summed back
-                raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {np.shape(r)} for "
-                                   f"argument {pos} of shape {shape}; they must match")
-            if isinstance(g, Tensor):
-                result.append(r)
-            else:  # a view: the user's array is not ours to accumulate into (the engine copies views it keeps)
-                result.append((r._data if isinstance(r, Tensor) else np.asarray(r)).view())
-        return result
-
-    @classmethod
-    def apply(cls, *args):
-        ctx = FunctionCtx()
-        ctx._tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        tensors = tuple(args[i] for i in ctx._tensor_pos)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        with no_grad():
-            out = cls.forward(ctx, *args)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
-        ctx._seq = max([t._seq for t in tensors] + [0])
-        req = any(t.requires_grad for t in tensors)
-        return Tensor._make_saving(out._data, ctx, cls._rule(), tensors, None, req)
-
-    @staticmethod
-    def forward(ctx, *args):
-        raise NotImplementedError("Function subclasses must define forward(ctx, *args)")
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise NotImplementedError("Function subclasses must define backward(ctx, grad)")
-
-
-
-# ---------------------------------------------------------------------- anomaly mode
-class detect_anomaly:
-    """Find the op that made a NaN (PyTorch's name): while on, every op records where the user's code
-    created it, and backward raises at the first op whose gradient is not finite, naming the op and
-    showing that forward traceback. check_forward=True also raises at the first op whose forward
-    result is not finite. A context manager and a decorator; `set_detect_anomaly(True)` turns it on
-    for good. Off, it costs nothing: the recording `_make` is installed only while it is on."""
-
-    def __init__(self, check_nan=True, check_forward=False):
-        self.check_nan, self.check_forward = check_nan, check_forward
-
-    def __enter__(self):
-        self._prev = (MODES.anomaly, MODES.check_forward)
-        _set_anomaly(self.check_nan, self.check_forward)
-        return self
-
-    def __exit__(self, *exc):
-        _set_anomaly(*self._prev)
-        return False
-
-    def __call__(self, fn):
-        def wrapper(*a, **k):
-            with detect_anomaly(self.check_nan, self.check_forward):
-                return fn(*a, **k)
-        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-        return wrapper
-
-
-class set_detect_anomaly(detect_anomaly):
-    """Turn anomaly mode on or off: `set_detect_anomaly(True)` (stays on), or as a context manager."""
-
-    def __init__(self, mode, check_nan=True, check_forward=False):
-        super().__init__(check_nan and bool(mode), check_forward and bool(mode))
-        self._prev = (MODES.anomaly, MODES.check_forward)
-        _set_anomaly(self.check_nan, self.check_forward)
-
-    def __enter__(self):
-        return self
-
-
-def is_anomaly_enabled():
-    """True while detect_anomaly is on."""
-    return MODES.anomaly
-
-
-_TRACES = weakref.WeakKeyDictionary()  # tensor -> the user's stack when its op ran (anomaly mode only)
-_plain_make = Tensor.__dict__["_make"]
-
-
-def _set_anomaly(on, check_forward):
-    MODES.anomaly, MODES.check_forward = bool(on), bool(on and check_forward)
-    Tensor._make = staticmethod(_make_recording) if on else _plain_make
-
-
-def _make_recording(arr, op, inputs, args, req):
-    """Tensor._make while anomaly mode is on: also remembers the user's code that made the op."""
-    t = _plain_make.__func__(arr, op, inputs, args, req)
-    if t._op is not None:
-        _TRACES[t] = traceback.extract_stack()[:-2]
-        if MODES.check_forward and t._data.dtype.kind == "f" and not np.isfinite(t._data).all():
-            raise FloatingPointError(f"detect_anomaly: the forward of '{op.name}' produced non-finite values "
-                                     f"(shape {t.shape}); it was called from:\n{_where_made(t)}")
-    return t
-
-
-def _where_made(t):
-    stack = [f for f in _TRACES.get(t, ()) if "/tinygrad_lite/" not in f.filename.replace("\\", "/")]
-    if not stack:
-        return "  (not recorded: the op was made before anomaly mode was turned on)"
-    return "".join(traceback.format_list(stack[-6:])).rstrip()
-
-
-def _check_finite(t, out):
-    """Anomaly mode: raise at the first op whose gradient for an input is not finite."""
-    for i, gx in enumerate(out):
-        if gx is None:
-            continue
-        arr = gx._data if isinstance(gx, Tensor) else gx.dense() if isinstance(gx, LazyGrad) else gx
-        arr = np.asarray(arr)
-        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-            name = t._op.input_names(len(t._inputs))[i]
-            raise FloatingPointError(
-                f"detect_anomaly: the backward of '{t._op.name}' (result shape {t.shape}) returned a non-finite "
-                f"gradient for its input {name} (shape {t._inputs[i].shape}); the op was made here:\n"
-                f"{_where_made(t)}")
-
-
-# ---------------------------------------------------------------------- keeping graphs (teaching)
-class keep_graph:
-    """For teaching: every backward inside keeps its graph's values, as if retain_graph=True were passed,
-    so viz.draw_graph / explain_backward can show every intermediate value and gradient afterwards.
-    Costs memory (every activation stays alive while the loss does). A context manager; or
-    `keep_graph.set(True)` to turn it on for the session."""
-
-    def __enter__(self):
-        self._prev = MODES.keep
-        MODES.keep = True
-        return self
-
-    def __exit__(self, *exc):
-        MODES.keep = self._prev
-        return False
-
-    @staticmethod
-    def set(mode):
-        MODES.keep = bool(mode)
+from .function import Function, FunctionCtx  # noqa: E402,F401  (its rule is run by the loop above)

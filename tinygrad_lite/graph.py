@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .autograd import FREED, FreedValue
+from .graph_modules import (ModuleTrace, _depth, _module_of_name, assign_modules,  # noqa: F401
+                            constants_follow_consumers, trace_from_calls, trace_modules)
 from .tensor import Tensor
 
 __all__ = ["build_graph", "trace_modules", "ModuleTrace", "GraphView", "TensorNode", "OpNode", "Summary",
@@ -251,86 +253,6 @@ class GraphView:
         return {"root": self.root, "modules": dict(self.modules), "tensors": tensors, "ops": ops}
 
 
-class ModuleTrace:
-    """Which module was running when each tensor was made: a list of (path, start, end) intervals
-    of the engine's creation counter, recorded by `trace_modules`. Pass it as `trace=`."""
-
-    def __init__(self):
-        self.intervals = []   # (path, start_seq, end_seq), in call order
-        self.classes = {}
-
-    def module_at(self, seq):
-        """The deepest (innermost) module whose forward was running when tensor `seq` was made."""
-        best, width = None, None
-        for path, a, b in self.intervals:
-            if a < seq < b and (width is None or b - a < width):
-                best, width = path, b - a
-        return best
-
-
-class trace_modules:
-    """Context manager recording module forward calls, for exact module grouping::
-
-        with trace_modules(model) as trace:
-            loss = model(x, y)
-        draw_graph(loss, model=model, trace=trace)
-
-    Uses forward pre/post hooks of every module from `model.named_modules()` (removed on exit)."""
-
-    def __init__(self, model):
-        self.model, self.trace, self._handles = model, ModuleTrace(), []
-
-    def __enter__(self):
-        from .versions import next_seq
-        tr = self.trace
-        for path, m in self.model.named_modules():
-            if not path or not hasattr(m, "register_forward_hook"):
-                continue
-            tr.classes[path] = type(m).__name__
-            starts = []
-
-            def pre(mod, args, _s=starts):
-                _s.append(next_seq())
-
-            def post(mod, args, out, _s=starts, _p=path):
-                tr.intervals.append((_p, _s.pop(), next_seq()))
-
-            self._handles.append(m.register_forward_pre_hook(pre))
-            self._handles.append(m.register_forward_hook(post))
-        return tr
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return False
-
-
-def _module_of_name(name):
-    return name.rsplit(".", 1)[0] if "." in name else ""
-
-
-def _lcp(a, b):
-    """Longest common module path of two dotted paths (None means 'no information')."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if a == b:
-        return a
-    pa, pb = a.split(".") if a else [], b.split(".") if b else []
-    out = []
-    for x, y in zip(pa, pb):
-        if x != y:
-            break
-        out.append(x)
-    return ".".join(out)
-
-
-def _depth(path):
-    return 0 if not path else path.count(".") + 1
-
-
 def _short_args(op_name, args):
     """A short, deterministic text for an op's non-tensor arguments."""
     if args is None or op_name in ("cat",):
@@ -438,7 +360,7 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
         np.seterr(**err)
     _finish(tnodes, onodes, op_of)
     if trace is None and model is not None and hasattr(model, "named_modules"):
-        trace = _trace_from_calls(model, tnodes)
+        trace = trace_from_calls(model, tnodes)
     if trace is not None:
         for o in onodes:
             m = trace.module_at(tnodes[int(o.output[1:])].seq)
@@ -448,7 +370,7 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
         for n in tnodes:
             if n.producer is not None:
                 n.module = op_of[n.id].module
-        _constants_follow_consumers(tnodes, onodes)
+        constants_follow_consumers(tnodes, onodes)
     modules = {}
     for n in list(tnodes) + list(onodes):
         m = n.module
@@ -513,7 +435,7 @@ def _finish(tnodes, onodes, op_of):
     # backward visiting order: decreasing creation number of the op's output
     for step, o in enumerate(sorted(onodes, key=lambda o: -tnodes[int(o.output[1:])].seq), 1):
         o.backward_step = step
-    _assign_modules(tnodes, onodes)
+    assign_modules(tnodes, onodes)
     for n in tnodes:
         if n.producer is not None:
             n.module = op_of[n.id].module
@@ -547,88 +469,6 @@ def _fused_reductions(t):
     elif name in ("layer_norm", "layer_norm_nobias"):
         out = [i for i in range(1, len(ins)) if ins[i].requires_grad and t._data.size > ins[i]._data.size]
     return out
-
-
-def _constants_follow_consumers(tnodes, onodes):
-    """Constants that are not module buffers (e.g. masks made in forward) go with their consumers."""
-    omap = {o.id: o for o in onodes}
-    for n in tnodes:
-        if n.kind == "constant" and n.consumers and not (n.name and n.module):
-            m = None
-            for cid, _ in n.consumers:
-                m = _lcp(m, omap[cid].module or "")
-            n.module = m or None
-
-
-def _assign_modules(tnodes, onodes):
-    """Op module = deepest module of the parameters it consumes directly; otherwise the common
-    path of the nearest such ops upstream and downstream (downstream if that is empty)."""
-    tmap = {n.id: n for n in tnodes}
-    own = {}
-    for o in onodes:
-        best = None
-        for tid in o.inputs:
-            x = tmap[tid]
-            if x.kind == "parameter" and x.module is not None and (best is None or _depth(x.module) > _depth(best)):
-                best = x.module
-        own[o.id] = best
-    producer_op = {n.id: n.producer for n in tnodes}
-    up = {}
-    for o in onodes:  # walk order = topological
-        if own[o.id] is not None:
-            up[o.id] = own[o.id]
-            continue
-        u = None
-        for tid in o.inputs:
-            p = producer_op[tid]
-            if p is not None and up.get(p) is not None:
-                u = _lcp(u, up[p])
-        up[o.id] = u
-    down = {}
-    for o in reversed(onodes):
-        if own[o.id] is not None:
-            down[o.id] = own[o.id]
-            continue
-        d = None
-        for cid, _ in tmap[o.output].consumers:
-            if down.get(cid) is not None:
-                d = _lcp(d, down[cid])
-        down[o.id] = d
-    for o in onodes:
-        if own[o.id] is not None:
-            o.module = own[o.id]
-            continue
-        u, d = up[o.id], down[o.id]
-        if u is not None and d is not None:
-            m = _lcp(u, d)
-            o.module = m if m else d
-        else:
-            o.module = d if d is not None else ""
-    _constants_follow_consumers(tnodes, onodes)
-    for n in tnodes:
-        if n.module == "":
-            n.module = None
-    for o in onodes:
-        if o.module == "":
-            o.module = None
-
-
-def _trace_from_calls(model, tnodes):
-    """A ModuleTrace from the forward calls nn.Module recorded (module_calls), for the model's modules."""
-    from .nn.module import module_calls
-    paths = {id(m): p for p, m in model.named_modules() if p}
-    if not paths or not tnodes:
-        return None
-    lo, hi = min(n.seq for n in tnodes), max(n.seq for n in tnodes)
-    tr = ModuleTrace()
-    for mid, a, b in module_calls():
-        p = paths.get(mid)
-        if p is not None and b > lo and a < hi:
-            tr.intervals.append((p, a, b))
-    if not tr.intervals:
-        return None
-    tr.classes = {p: type(m).__name__ for p, m in model.named_modules() if p}
-    return tr
 
 
 def _compute_grads(view, root, order, tiny):
