@@ -182,3 +182,16 @@ def test_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GraphvizNotInstalled, match="explore: .*apt-get install graphviz"):
         explore(loss, None, params=params)
+
+
+def test_cli_explore_writes_the_page_and_prints_its_path(tmp_path, capsys):
+    from tinygrad_lite_app.cli import main
+    out = tmp_path / "new" / "sg.html"
+    assert main(["explore", "skipgram", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out} (8 ops: 8 forward and 8 backward steps)" in printed
+    d = page_data(type("P", (), {"html": out.read_text(encoding="utf-8")}))
+    assert d["title"].startswith("skip-gram step: centre 'king', context 'queen'")
+    assert {t["name"] for t in d["tensors"].values()} >= {"W_e", "W_o", "b_o"}
+    assert main(["explore", "mlp", "--out", str(tmp_path / "a.txt")]) == 1
+    assert "ending in .html" in capsys.readouterr().err
