@@ -398,7 +398,7 @@ def _page_data(view, root, layouts, title):
             after = g.astype(np.float64) if before is None else before[0] + g
             k = 1 if before is None else before[1] + 1
             partial[tid] = (after, k, (before[2] if before else []) + [(o.backward_step, o.id, i)])
-            acc.append({"to": tid, "k": k, "of": n.grad_uses, "before": _enc(before[0]) if before else None,
+            acc.append({"to": tid, "k": k, "of": n.grad_uses, "before": _enc(before[0].astype(g.dtype)) if before else None,
                         "add": _enc(g), "after": _enc(after.astype(g.dtype)),
                         "from": [{"step": st, "op": oid, "arg": a} for st, oid, a in partial[tid][2]],
                         "complete": k == n.grad_uses})

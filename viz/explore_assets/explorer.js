@@ -102,7 +102,7 @@
     '<button id="btn-next" title="next step (→)">next ▶</button>' +
     '<button id="btn-last" title="last step (End)">end »</button>' +
     '<button id="btn-backward" title="jump to the first backward step">backward ⤵</button>' +
-    '<span id="step-label"></span><span class="hint">← → step · click a node for details · click a purple box to open a module</span>';
+    '<span id="step-label"></span><span class="hint">← → keys step · click a node for details</span>';
   document.body.appendChild(header);
   var timeline = el("div", { id: "timeline" });
   document.body.appendChild(timeline);
@@ -292,12 +292,14 @@
       box.appendChild(el("div", { "class": "eq" }, "⊕ " + esc(t.label) + " is used " + a.of + " times: gradient " + a.k + " of " + a.of + " arrives"));
       box.appendChild(el("div", { "class": "note" }, "contributions so far: " + a.from.map(function (f) {
         return "step " + f.step + " (" + esc(O[f.op].name) + ", as " + esc(O[f.op].arg_names[f.arg]) + ")"; }).join(" + ")));
+      // written as a column addition: earlier sum, + this step's gradient, = the new sum
       var terms = el("div", { "class": "terms" });
       if (a.before) {
+        terms.appendChild(el("span", { "class": "plus" }, ""));
         terms.appendChild(arrBlock(a.before, "sum of the earlier " + (a.k - 1), "partial-before", a.to));
-        terms.appendChild(el("span", { "class": "plus" }, "+"));
       }
-      terms.appendChild(arrBlock(a.add, "this step's", "partial-add", a.to));
+      terms.appendChild(el("span", { "class": "plus" }, a.before ? "+" : ""));
+      terms.appendChild(arrBlock(a.add, "this step's gradient", "partial-add", a.to));
       terms.appendChild(el("span", { "class": "plus" }, "="));
       terms.appendChild(arrBlock(a.after, a.complete ? "<b>total</b>" : "running sum", a.complete ? "partial-total" : "partial-after", a.to));
       box.appendChild(terms);
