@@ -213,3 +213,22 @@ def test_gpt_modules_open_on_click_and_heat_maps_draw(browser, tmp_path):
         assert page.requests == [], page.requests
     finally:
         page.close()
+
+
+def test_notebook_display_runs_inside_its_sandboxed_iframe(browser, tmp_path):
+    """What Jupyter shows: _repr_html_'s iframe (srcdoc, scripts allowed, nothing else) runs the page."""
+    from viz import explore
+    loss, params, _ = small_graph()
+    page = explore(loss, None, params=params)
+    host = tmp_path / "notebook_output.html"
+    host.write_text("<!DOCTYPE html><html><body>" + page._repr_html_() + "</body></html>", encoding="utf-8")
+    p = Page(browser, host)
+    try:
+        frame = p.pg.frame_locator("iframe")
+        assert frame.locator("#step-label").inner_text() == "start"
+        frame.locator("#btn-backward").click()
+        assert frame.locator("#step-label").inner_text() == "backward 1 / 8: add"
+        assert frame.locator("#graph g.node.cur").count() == 1
+        assert p.errors == [] and p.requests == []
+    finally:
+        p.close()
