@@ -195,3 +195,55 @@ def test_cli_explore_writes_the_page_and_prints_its_path(tmp_path, capsys):
     assert {t["name"] for t in d["tensors"].values()} >= {"W_e", "W_o", "b_o"}
     assert main(["explore", "mlp", "--out", str(tmp_path / "a.txt")]) == 1
     assert "ending in .html" in capsys.readouterr().err
+
+
+# ---- random user graphs: a pool of tensors, each new one made from earlier ones (reused: their
+# gradients accumulate); the page's order, gradients and sums must be the engine's
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+UNARY = {"tanh": lambda a: a.tanh(), "exp": lambda a: (a * 0.3).exp(), "relu": lambda a: a.relu(),
+         "neg": lambda a: -a, "sigmoid": lambda a: a.sigmoid(), "square": lambda a: a ** 2}
+BINARY = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sub": lambda a, b: a - b,
+          "matmul": lambda a, b: a @ b}
+
+
+@st.composite
+def programs(draw):
+    n = draw(st.integers(2, 3))
+    steps = []
+    for k in range(draw(st.integers(1, 7))):
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, n + k - 1))))
+        else:
+            steps.append(("b", draw(st.sampled_from(sorted(BINARY))), draw(st.integers(0, n + k - 1)),
+                          draw(st.integers(0, n + k - 1))))
+    return n, steps, draw(st.integers(0, 10_000))
+
+
+@settings(max_examples=25, deadline=None)
+@given(programs())
+def test_random_graphs_match_the_engine(prog):
+    from viz import explore
+    n, steps, seed = prog
+    rng = np.random.default_rng(seed)
+    pool = [tl.tensor(rng.normal(size=(2, 2)), requires_grad=True) for _ in range(n)]
+    leaves = list(pool)
+    for s in steps:
+        pool.append(UNARY[s[1]](pool[s[2]]) if s[0] == "u" else BINARY[s[1]](pool[s[2]], pool[s[3]]))
+    loss = sum((t * (i + 1.0)).sum() for i, t in enumerate(pool[n:])) if len(pool) > n else pool[0].sum()
+    params = {f"p{i}": t for i, t in enumerate(leaves)}
+    d = page_data(explore(loss, None, params=params))
+    view = build_graph(loss, params=params)
+    order, grads = engine_run(loss, [t.tensor for t in view.tensors])
+    assert [s["op"] for s in d["backward"]] == [view.node_of(t).producer for t in order if t._op is not None]
+    for node in view.tensors:
+        if not node.requires_grad:
+            continue
+        want = node.tensor.grad._data if node.producer is None else grads[id(node.tensor)]
+        np.testing.assert_allclose(decoded(d["tensors"][node.id]["grad"]), want, rtol=1e-9, atol=1e-12)
+        acc = [a for s in d["backward"] for a in s["accum"] if a["to"] == node.id]
+        if node.grad_uses > 1:   # every use sends one gradient; the last running sum is the total
+            assert [a["k"] for a in acc] == list(range(1, node.grad_uses + 1))
+            np.testing.assert_allclose(decoded(acc[-1]["after"]), want, rtol=1e-9, atol=1e-12)
+        else:
+            assert acc == []

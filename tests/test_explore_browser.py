@@ -232,3 +232,57 @@ def test_notebook_display_runs_inside_its_sandboxed_iframe(browser, tmp_path):
         assert p.errors == [] and p.requests == []
     finally:
         p.close()
+
+
+def _nan_graph():
+    a = tl.tensor([1.0, -1.0, 0.0], requires_grad=True)
+    with np.errstate(all="ignore"):
+        return (a.log() * a).sum()
+
+
+def _cat_slice_graph():
+    p = tl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    q = tl.tensor([[5.0, 6.0]], requires_grad=True)
+    return (tl.cat([p, q], dim=0)[1:, :] ** 2).sum()
+
+
+def _gather_graph():
+    tl.manual_seed(0)
+    w = tl.randn(50, 8, requires_grad=True)          # 400 numbers: heat maps
+    idx = tl.tensor(np.array([0, 2, 2, 7]))
+    return (w[idx] * w[idx]).sum()
+
+
+def _non_scalar_root():
+    v = tl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    return v * 2
+
+
+def _no_ops():
+    return tl.tensor([1.0, 2.0]).sum() * 2           # nothing requires grad: nothing recorded
+
+
+@pytest.mark.parametrize("build", [_nan_graph, _cat_slice_graph, _gather_graph, _non_scalar_root, _no_ops],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_any_user_graph_steps_to_the_end_without_errors(browser, tmp_path, build):
+    from viz import explore
+    with np.errstate(all="ignore"):
+        loss = build()
+        page = explore(loss, tmp_path / "g.html")
+    p = Page(browser, page.path)
+    try:
+        seen = 0
+        while not p.pg.locator("#btn-next").is_disabled():
+            p.pg.keyboard.press("ArrowRight")
+            seen += 1
+            assert p.pg.locator("#graph g.node.cur").count() == 1
+        assert seen == 2 * page.steps
+        if page.steps:
+            assert p.pg.inner_text("#step-label").startswith(f"backward {page.steps} / {page.steps}")
+        else:
+            assert "No ops were recorded" in p.pg.inner_text("#panel")
+        p.pg.locator("#graph g.node").first.click()
+        assert p.pg.locator('#panel .arr[data-role="value"]').count() == 1
+        assert p.errors == [] and p.requests == []
+    finally:
+        p.close()

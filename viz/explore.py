@@ -128,6 +128,8 @@ def _enc(a):
             d["min"], d["mean"], d["max"] = _num(lo), _num(mean), _num(hi)
             d["norm"] = _num(np.sqrt(np.sum(np.square(good))))
     d["nonfinite"] = int((~fin).sum())
+    if d["nonfinite"]:
+        d["norm"] = "NaN"
     if a.size <= SMALL:
         d["v"] = [_num(v) for v in f.reshape(-1)]
         return d

@@ -312,6 +312,7 @@
   function startPanel() {
     var leaves = Object.keys(T).filter(function (k) { return T[k].producer === null && T[k].requires_grad; });
     panel.innerHTML = '<div class="sub" id="panel-step">start</div><h2>' + esc(D.title || "backprop explorer") + "</h2>" +
+      (NF === 0 ? "<p><b>No ops were recorded behind this tensor</b>: it is a leaf, or nothing it was computed from requires grad (the engine records ops only then). Set requires_grad=True on a parameter or input and compute it again.</p>" : "") +
       "<p>" + NF + " ops. Press → (or <b>next</b>) to run them forward one by one in the order they were made, then backward in the order the engine runs them: newest result first.</p>" +
       "<p>A backward step shows the gradient <b style=color:#2b8a3e>arriving</b> at the op's result, its rule applied to the numbers, the gradients <b style=color:#c2255c>leaving</b> to its inputs, and <b style=color:#7b2cbf>⊕</b> where several uses of one tensor add their gradients up.</p>" +
       "<p>Tensors with at most " + D.small + " numbers show them; larger ones show a heat map (blue negative, red positive) with min/mean/max.</p>" +
