@@ -180,6 +180,13 @@ def test_click_through_every_step_of_a_small_graph(browser, tmp_path):
         # ---- back with the left arrow key
         page.pg.keyboard.press("ArrowLeft")
         assert page.body("data-step") == str(n_ops - 1)
+        # ---- a tensor's name in the panel is a link to that tensor (here: h, the result of tanh)
+        page.pg.keyboard.press("ArrowLeft")
+        assert page.pg.inner_text("#step-label") == f"backward {n_ops - 2} / {n_ops}: tanh"
+        page.pg.locator(f'#panel a.tref[data-select="{view.node_of(h).id}"]').first.click()
+        shown(page.numbers('#panel .arr[data-role="value"]'), h._data, "h value")
+        shown(page.numbers('#panel .arr[data-role="grad"]'), grads[id(h)], "h grad")
+        assert page.pg.locator("#panel h2").inner_text() == "tanh"
         assert page.errors == [], page.errors
         assert page.requests == [], page.requests
     finally:

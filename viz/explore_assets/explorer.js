@@ -64,13 +64,14 @@
   function heatCanvas(hm) {
     var bytes = atob(hm.q);
     var cell = Math.max(2, Math.min(16, Math.floor(300 / hm.cols)));
-    var cv = el("canvas", { width: hm.cols * cell, height: hm.rows * cell });
+    var cellH = hm.rows <= 2 ? Math.max(cell, 12) : cell;   // a vector stays a visible strip
+    var cv = el("canvas", { width: hm.cols * cell, height: hm.rows * cellH });
     var ctx = cv.getContext("2d");
     for (var r = 0; r < hm.rows; r++) {
       for (var c = 0; c < hm.cols; c++) {
         var rgb = heatColor(bytes.charCodeAt(r * hm.cols + c));
         ctx.fillStyle = "rgb(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + ")";
-        ctx.fillRect(c * cell, r * cell, cell, cell);
+        ctx.fillRect(c * cell, r * cellH, cell, cellH);
       }
     }
     return cv;
@@ -333,7 +334,8 @@
         (sel.expandable ? "<p>opened: its ops are drawn now; <b>⇧ close module</b> goes back.</p>" : "<p>This module is too large to draw opened (max_nodes).</p>");
       return;
     }
-    var found = Object.keys(L.node_of).filter(function (k) { return L.node_of[k] === sel.node; });
+    var found = sel.tensor ? [T[sel.tensor].producer || sel.tensor] :
+      Object.keys(L.node_of).filter(function (k) { return L.node_of[k] === sel.node; });
     var op = found.filter(function (k) { return O[k]; })[0];
     panel.innerHTML = "";
     if (op) {
@@ -359,8 +361,9 @@
     panel.querySelectorAll("a.tref").forEach(function (a) {
       a.addEventListener("click", function () {
         var tid = a.getAttribute("data-select");
-        var n = nodeOf(T[tid].producer || tid);
-        if (n) { S.selected = { node: n }; highlight(); renderPanel(); }
+        S.selected = { node: nodeOf(T[tid].producer || tid), tensor: tid };
+        highlight();
+        renderPanel();
       });
     });
   }
