@@ -213,6 +213,9 @@ def test_gpt_modules_open_on_click_and_heat_maps_draw(browser, tmp_path):
         for _ in range(12):
             page.pg.keyboard.press("ArrowRight")
         assert page.pg.locator("#panel canvas").count() >= 1   # larger tensors: heat maps
+        inside = page.pg.locator("#inside-label").inner_text()   # the current op is drawn inside a box?
+        cur_is_box = page.pg.locator("#graph g.node.cur.box").count() == 1
+        assert cur_is_box == inside.startswith("the current op is inside ")
         assert page.pg.locator("#graph g.node.cur").count() == 1
         page.pg.click("#btn-overview")
         assert page.pg.locator("#layout-label").inner_text() == ""

@@ -180,7 +180,9 @@ FORWARD = {"add": "x + y", "sub": "x - y", "mul": "x ⊙ y", "div": "x / y", "ne
            "softmax": "exp(x) / Σ exp(x)", "pow_scalar": "x^p", "maximum": "max(x, y)", "minimum": "min(x, y)",
            "linear": "x @ Wᵀ + b", "linear_nobias": "x @ Wᵀ", "reshape": "reshape(x)", "permute": "permute(x)",
            "expand": "expand(x)", "getitem": "x[index]", "logsumexp": "log Σ exp(x)", "gelu": "x Φ(x)",
-           "erf": "erf(x)", "logsigmoid": "log σ(x)", "amax": "max(x)", "amin": "min(x)"}
+           "erf": "erf(x)", "logsigmoid": "log σ(x)", "amax": "max(x)", "amin": "min(x)",
+           "where": "where(c, x, y)", "cast": "cast(x)", "cross_entropy_idx": "mean over rows of -log softmax(x)[target]",
+           "embedding": "W[index]"}
 BACKWARD = {
     "add": ("dC", "dC"), "sub": ("dC", "-dC"), "mul": ("dC ⊙ y", "dC ⊙ x"), "div": ("dC / y", "-dC ⊙ x / y²"),
     "neg": ("-dC",), "exp": ("dC ⊙ C",), "log": ("dC / x",), "sqrt": ("dC / (2 C)",),
@@ -190,8 +192,13 @@ BACKWARD = {
     "linear": ("dC @ W", "dCᵀ @ x", "Σ dC over the batch"), "linear_nobias": ("dC @ W", "dCᵀ @ x"),
     "sum": ("dC · 𝟙",), "reshape": ("reshape(dC)",), "expand": ("Σ dC over the expanded dims",),
     "getitem": ("0 everywhere, dC added at the index",), "logsumexp": ("dC ⊙ softmax(x)",),
+    "where": (None, "where(c, dC, 0)", "where(c, 0, dC)"), "maximum": ("dC ⊙ [x > y] (ties split)", "dC ⊙ [y > x] (ties split)"),
+    "minimum": ("dC ⊙ [x < y] (ties split)", "dC ⊙ [y < x] (ties split)"), "cast": ("cast(dC)",),
+    "permute": ("permute(dC, inverse axes)",), "gelu": ("dC ⊙ (Φ(x) + x φ(x))",), "erf": ("dC ⊙ 2/√π exp(-x²)",),
+    "logsigmoid": ("dC ⊙ σ(-x)",), "cross_entropy_idx": ("(softmax(x) - onehot(target)) ⊙ dC, per row",),
+    "embedding": ("0 everywhere, the rows of dC added at the indices",),
 }
-_SYMBOL = re.compile(r"(?<![A-Za-z0-9_])(dC|C|A|B|W|b|x|y|p)(?![A-Za-z0-9_])")
+_SYMBOL = re.compile(r"(?<![A-Za-z0-9_])(dC|C|A|B|W|b|c|x|y|p)(?![A-Za-z0-9_])")
 
 
 def _substitute(formula, env):
@@ -223,6 +230,8 @@ def _backward_text(o, i, names, values, dC, gx):
     if rules is None or i >= len(rules) or dC is None:
         return None
     f = rules[i]
+    if f is None:
+        return None
     line = f"d{names[i]} = {f}"
     arrays = dict(zip(names, (values[t] for t in o.inputs)))
     arrays["dC"], arrays["C"] = dC, values[o.output]
@@ -333,11 +342,17 @@ def _layouts(view, root, draw_kw, collapse, collapse_depth):
     key_of = {}
     while queue:
         from_key, bid, path = queue.pop(0)
-        if path not in key_of and len(layouts) < MAX_LAYOUTS:
+        if path not in key_of and len(layouts) >= MAX_LAYOUTS:
+            key_of[path] = None
+            layouts[from_key].setdefault("closed_why", {})[bid] = (
+                f"only {MAX_LAYOUTS} module views fit in one page: explore it with collapse=[...] "
+                "naming the modules to keep closed")
+        elif path not in key_of:
             try:
                 lay = _layout(view, root, draw_kw, _expanded_collapse(base_boxes, children, path), None)
-            except ValueError:  # too many nodes to draw this module open
+            except ValueError as e:  # too many nodes to draw this module open
                 key_of[path] = None
+                layouts[from_key].setdefault("closed_why", {})[bid] = str(e)
             else:
                 key = f"L{len(layouts)}"
                 lay["parent"], lay["opened"] = from_key, path

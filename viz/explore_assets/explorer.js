@@ -63,7 +63,7 @@
   }
   function heatCanvas(hm) {
     var bytes = atob(hm.q);
-    var cell = Math.max(2, Math.min(16, Math.floor(300 / hm.cols)));
+    var cell = Math.max(2, Math.min(12, Math.floor(300 / hm.cols)));
     var cellH = hm.rows <= 2 ? Math.max(cell, 12) : cell;   // a vector stays a visible strip
     var cv = el("canvas", { width: hm.cols * cell, height: hm.rows * cellH });
     var ctx = cv.getContext("2d");
@@ -112,7 +112,7 @@
   var tools = el("div", { id: "graph-tools" });
   tools.innerHTML = '<button id="btn-fit">fit</button><button id="btn-zin">+</button><button id="btn-zout">−</button>' +
     '<button id="btn-up" title="close the opened module">⇧ close module</button><button id="btn-overview">overview</button>' +
-    '<span id="layout-label"></span><span class="legend-keys">' +
+    '<span id="layout-label"></span><span id="inside-label"></span><span class="legend-keys">' +
     '<span><i style="background:#e8590c"></i>current op</span><span><i style="background:#1971c2"></i>inputs (forward)</span>' +
     '<span><i style="background:#2b8a3e"></i>gradient arriving</span><span><i style="background:#c2255c"></i>gradient leaving</span>' +
     '<span><i style="background:#7b2cbf"></i>⊕ accumulating</span></span>';
@@ -185,7 +185,7 @@
     if (L.boxes[nid] !== undefined) {
       var target = (L.expand || {})[nid];
       if (target) { S.history.push(S.layout); showLayout(target); highlight(); }
-      S.selected = { box: L.boxes[nid], node: nid, expandable: !!target };
+      S.selected = { box: L.boxes[nid], node: nid, expandable: !!target, why: (L.closed_why || {})[nid] };
       renderPanel();
       return;
     }
@@ -230,6 +230,8 @@
     chips.forEach(function (c, i) { c.classList.toggle("cur", i === S.step); c.classList.toggle("done", i < S.step); });
     var cur = chips[S.step];
     if (cur && cur.scrollIntoView) cur.scrollIntoView({ block: "nearest", inline: "nearest" });
+    var inBox = op && layout().boxes[nodeOf(op)];
+    document.getElementById("inside-label").textContent = inBox ? "the current op is inside " + inBox + " (click the box to open it)" : "";
     if (op) {
       var n = nodeOf(op);
       if (n && nodeEls[n] && nodeEls[n].scrollIntoView) nodeEls[n].scrollIntoView({ block: "nearest", inline: "nearest" });
@@ -331,7 +333,7 @@
     var sel = S.selected, L = layout();
     if (sel.box) {
       panel.innerHTML = '<div class="sub" id="panel-step">module</div><h2>' + esc(sel.box) + "</h2>" +
-        (sel.expandable ? "<p>opened: its ops are drawn now; <b>⇧ close module</b> goes back.</p>" : "<p>This module is too large to draw opened (max_nodes).</p>");
+        (sel.expandable ? "<p>opened: its ops are drawn now; <b>⇧ close module</b> goes back.</p>" : "<p>This module cannot be opened here: " + esc(sel.why || "it has no ops of its own") + "</p>");
       return;
     }
     var found = sel.tensor ? [T[sel.tensor].producer || sel.tensor] :
