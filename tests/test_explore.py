@@ -143,7 +143,7 @@ def test_page_is_self_contained():
 
 
 def test_collapsed_modules_have_expanded_layouts():
-    from tinygrad_lite_app.demo import GRAPH_STEPS
+    from viz.steps import STEPS as GRAPH_STEPS
     from viz import explore
     loss, naming, title = GRAPH_STEPS["gpt"](0)
     d = page_data(explore(loss, None, collapse_depth=2, title=title, **naming))
@@ -186,6 +186,9 @@ def test_clear_errors(tmp_path, monkeypatch):
 
 def test_cli_explore_writes_the_page_and_prints_its_path(tmp_path, capsys):
     from tinygrad_lite_app.cli import main
+    from tinygrad_lite_app.cmd_explore import EXAMPLES
+    from viz.steps import STEPS
+    assert EXAMPLES == tuple(STEPS)
     out = tmp_path / "new" / "sg.html"
     assert main(["explore", "skipgram", "--out", str(out)]) == 0
     printed = capsys.readouterr().out

@@ -194,7 +194,7 @@ def test_click_through_every_step_of_a_small_graph(browser, tmp_path):
 
 
 def test_gpt_modules_open_on_click_and_heat_maps_draw(browser, tmp_path):
-    from tinygrad_lite_app.demo import GRAPH_STEPS
+    from viz.steps import STEPS as GRAPH_STEPS
     from viz import explore
     loss, naming, title = GRAPH_STEPS["gpt"](0)
     path = explore(loss, tmp_path / "gpt.html", collapse_depth=2, title=title, **naming).path

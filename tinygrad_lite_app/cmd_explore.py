@@ -1,11 +1,11 @@
 """`tinygrad-lite explore EXAMPLE`: write the backprop explorer page (viz.explore) of one built-in
-example's training step (the same steps `graph` draws: demo.GRAPH_STEPS) and print its path."""
+example's training step (the same steps `graph` draws: viz.steps.STEPS) and print its path."""
 import argparse
 from pathlib import Path
 
 from models.argtypes import int_at_least
 
-from . import demo
+EXAMPLES = ("mlp", "skipgram", "attention", "gpt")   # the keys of viz.steps.STEPS (viz is imported when run)
 
 DESCRIPTION = """\
 Build a tiny instance of a model, run its forward pass and loss, and write one self-contained
@@ -26,8 +26,8 @@ def add_parser(sub):
                        epilog="usage examples:\n"
                               "  tinygrad-lite explore skipgram\n"
                               "  tinygrad-lite explore gpt --collapse-depth 1 --out out/gpt_explorer.html")
-    e.add_argument("example", choices=list(demo.GRAPH_STEPS), metavar="EXAMPLE",
-                   help="which example: " + ", ".join(demo.GRAPH_STEPS))
+    e.add_argument("example", choices=EXAMPLES, metavar="EXAMPLE",
+                   help="which example: " + ", ".join(EXAMPLES))
     e.add_argument("--out", default=None, metavar="FILE",
                    help="the HTML file to write (default EXAMPLE_explorer.html); parent directories are created")
     e.add_argument("--collapse-depth", type=int_at_least(0), default=None, metavar="N",
@@ -41,18 +41,9 @@ def run(args):
     out = Path(args.out or f"{args.example}_explorer.html")
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out {str(out)!r}: the explorer is an HTML page; give a file name ending in .html")
-    path, steps = write_example(args.example, out, seed=args.seed, collapse_depth=args.collapse_depth)
-    print(f"wrote {path} ({steps} ops: {steps} forward and {steps} backward steps); open it in a browser")
+    from . import demo
+    explore = demo._import("viz.explore", "the graph drawing package (viz/)")
+    page = explore.explore_step(args.example, out, seed=args.seed, collapse_depth=args.collapse_depth)
+    n = page.steps
+    print(f"wrote {page.path} ({n} ops: {n} forward and {n} backward steps); open it in a browser")
     return 0
-
-
-def write_example(example, out, seed=0, collapse_depth=None):
-    """Write the explorer page of demo.GRAPH_STEPS[example] to `out`; returns (path, number of ops)."""
-    viz = demo._import("viz", "the graph drawing package (viz/)")
-    if example not in demo.GRAPH_STEPS:
-        raise ValueError(f"unknown example {example!r}; choose from {', '.join(demo.GRAPH_STEPS)}")
-    loss, naming, title = demo.GRAPH_STEPS[example](seed)
-    if collapse_depth is None and example == "gpt":
-        collapse_depth = 2
-    page = viz.explore(loss, out, collapse_depth=collapse_depth or None, title=title, **naming)
-    return page.path, page.steps

@@ -403,9 +403,8 @@ def _stage_graphs(d: _Demo, res: StageResult):
     res.data["explorers"] = []
     for name in ("skipgram", "mlp", "attention") if d.has_dot else ():  # viz.explore pages (need dot's layout)
         try:
-            from . import cmd_explore
-            path, _ = cmd_explore.write_example(name, gdir / f"{name}_explorer.html", seed=d.seed)
-            res.data["explorers"].append((name, path))
+            from viz.explore import explore_step
+            res.data["explorers"].append((name, explore_step(name, gdir / f"{name}_explorer.html", seed=d.seed).path))
         except Exception as e:  # noqa: BLE001
             errors.append(f"explore({name}): {type(e).__name__}: {e}")
     if errors:

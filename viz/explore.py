@@ -31,7 +31,7 @@ from tinygrad_lite.graph import arg_names, build_graph
 
 from .dot import INSTALL_HELP, GraphvizNotInstalled, draw_graph
 
-__all__ = ["explore", "Explorer", "SMALL", "FORMULA_MAX"]
+__all__ = ["explore", "explore_step", "Explorer", "SMALL", "FORMULA_MAX"]
 
 SMALL = 36          # tensors with at most this many numbers are shown as numbers, larger ones as heat maps
 FORMULA_MAX = 12    # the rule is written out with the numbers when every operand has at most this many
@@ -485,3 +485,16 @@ def explore(root, path="explorer.html", model=None, params=None, collapse=None, 
     if path is not None:
         page.path = page.save(path)
     return page
+
+
+def explore_step(name, out, seed=0, collapse_depth=None):
+    """Write the explorer page of one example training step (a key of viz.steps.STEPS: mlp,
+    skipgram, attention, gpt) to `out`; the GPT's blocks are collapsed unless collapse_depth says
+    otherwise (0 = every op). Returns the Explorer. Raises ValueError for an unknown example."""
+    from .steps import STEPS
+    if name not in STEPS:
+        raise ValueError(f"unknown example {name!r}; choose from {', '.join(STEPS)}")
+    loss, naming, title = STEPS[name](seed)
+    if collapse_depth is None and name == "gpt":
+        collapse_depth = 2
+    return explore(loss, out, collapse_depth=collapse_depth or None, title=title, **naming)

@@ -38,7 +38,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from tinygrad_lite_app.demo import GRAPH_STEPS
+    from viz.steps import STEPS as GRAPH_STEPS
 
     from .explore import explore
     os.makedirs(a.out, exist_ok=True)
