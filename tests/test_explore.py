@@ -250,3 +250,28 @@ def test_random_graphs_match_the_engine(prog):
             np.testing.assert_allclose(decoded(acc[-1]["after"]), want, rtol=1e-9, atol=1e-12)
         else:
             assert acc == []
+
+
+def test_a_user_defined_function_is_replayed_with_its_own_rule():
+    from tinygrad_lite.autograd import Function
+    from viz import explore
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x * x
+    x = tl.tensor([1.0, 2.0], requires_grad=True, dtype=tl.float64)
+    loss = (Cube.apply(x) * x).sum()          # x is used twice: by Cube and by mul
+    d = page_data(explore(loss, None, params={"x": x}))
+    xid = build_graph(loss, params={"x": x}).node_of(x).id
+    acc = [a for s in d["backward"] for a in s["accum"] if a["to"] == xid]
+    loss.backward()
+    assert [a["k"] for a in acc] == [1, 2]
+    np.testing.assert_allclose(sorted(decoded(a["add"]).tolist() for a in acc), [[1.0, 8.0], [3.0, 24.0]])
+    np.testing.assert_allclose(decoded(acc[-1]["after"]), x.grad._data)

@@ -87,7 +87,12 @@ def _engine_arrays(view, root):
                 if not x.requires_grad:
                     row.append(None)
                     continue
-                gx = t._op.vjps[i](g, t._data, t._args, *vals)
+                try:
+                    gx = t._op.vjps[i](g, t._data, t._args, *vals)
+                except Exception as e:
+                    raise RuntimeError(f"explore: the backward rule of op {t._op.name!r} (input {i}, shape "
+                                       f"{tuple(x.shape)}) failed when replayed on the retained graph: "
+                                       f"{type(e).__name__}: {e}") from e
                 if not isinstance(gx, np.ndarray) and hasattr(gx, "dense"):  # a lazy slice gradient
                     gx = gx.dense()
                 gx = np.asarray(gx)
