@@ -27,7 +27,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from tinygrad_lite.graph import arg_names, build_graph
+from tinygrad_lite.graph import GraphFreedError, build_graph
 
 from .dot import INSTALL_HELP, GraphvizNotInstalled, draw_graph
 
@@ -47,13 +47,18 @@ def _engine_arrays(view, root):
     Returns (values, totals, sent): values[tid] is the tensor's data; totals[tid] its gradient
     (d root / d tensor, root seeded with ones; None where no gradient flows), computed by the
     engine's `autograd.grad` on the retained graph without touching any `.grad` or calling hooks;
-    sent[op id][i] = (gradient the op's vjp rule sends to input i, summed to the input's shape,
-    the shape before that sum) or None when input i needs no gradient.
+    sent[op id][i] = (the gradient the op's rules send to input i, summed to the input's shape:
+    the engine's own `autograd.apply_rules`, the shape before that sum) or None when input i
+    needs no gradient. Raises GraphFreedError when a backward without retain_graph freed what
+    the ops saved (their rules cannot run again).
     """
-    from tinygrad_lite.autograd import grad as engine_grad
+    from tinygrad_lite.autograd import apply_rules, grad as engine_grad
     from tinygrad_lite.grad_mode import no_grad
-    from tinygrad_lite.ops import cast, sum_to
     from tinygrad_lite.tensor import Tensor
+    if any(o.freed for o in view.ops):
+        raise GraphFreedError("explore: backward() already freed what the ops of this graph saved, so their rules "
+                              "cannot be run again; call explore before backward(), or backward(retain_graph=True), "
+                              "or build the graph inside `with tinygrad_lite.autograd.keep_graph():`")
     tensors = {n.id: n.tensor for n in view.tensors}
     values = {tid: t._data for tid, t in tensors.items()}
     totals = {tid: None for tid in tensors}
@@ -81,27 +86,20 @@ def _engine_arrays(view, root):
             g = totals[o.output]
             if g is None:
                 continue
-            vals = [x._data for x in t._inputs]
+            raw = [None] * len(t._inputs)
+            try:
+                outs = apply_rules(t, g, raw_shapes=raw)
+            except Exception as e:
+                raise RuntimeError(f"explore: the backward rule of op {t._op.name!r} failed when run again on the "
+                                   f"retained graph: {type(e).__name__}: {e}") from e
             row = []
-            for i, x in enumerate(t._inputs):
-                if not x.requires_grad:
+            for i, (x, gx) in enumerate(zip(t._inputs, outs)):
+                if gx is None or not x.requires_grad:
                     row.append(None)
                     continue
-                try:
-                    gx = t._op.vjps[i](g, t._data, t._args, *vals)
-                except Exception as e:
-                    raise RuntimeError(f"explore: the backward rule of op {t._op.name!r} (input {i}, shape "
-                                       f"{tuple(x.shape)}) failed when replayed on the retained graph: "
-                                       f"{type(e).__name__}: {e}") from e
-                if not isinstance(gx, np.ndarray) and hasattr(gx, "dense"):  # a lazy slice gradient
+                if not isinstance(gx, np.ndarray) and hasattr(gx, "dense"):  # a lazy (slice, row-sparse) gradient
                     gx = gx.dense()
-                gx = np.asarray(gx)
-                raw = tuple(gx.shape)
-                if raw != tuple(x.shape):
-                    gx = sum_to(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = cast(gx, x.dtype)
-                row.append((np.asarray(gx), raw))
+                row.append((np.asarray(gx), tuple(raw[i] or x.shape)))
             sent[o.id] = row
     return values, totals, sent
 
@@ -369,6 +367,14 @@ def _layouts(view, root, draw_kw, collapse, collapse_depth):
 
 
 # ------------------------------------------------------------------ the page data
+def _input_names(o):
+    """The names the op's rule gives its inputs (x, y / A, B / x0, x1 ...), from its registry row."""
+    names = list(o.input_names or ())
+    if len(names) != len(o.inputs):
+        names = ["x"] if len(o.inputs) == 1 else [f"x{i}" for i in range(len(o.inputs))]
+    return names
+
+
 def _label(n, view):
     if n.name:
         return n.name
@@ -390,7 +396,7 @@ def _page_data(view, root, layouts, title):
                          "uses": n.grad_uses, "value": _enc(values[n.id]), "grad": _enc(totals[n.id])}
     ops, backward = {}, view.backward_order()
     for o in view.ops:
-        names = list(arg_names(o.name, len(o.inputs)))
+        names = _input_names(o)
         row = sent.get(o.id)
         outs = []
         for i, tid in enumerate(o.inputs):
