@@ -400,6 +400,13 @@ def _stage_graphs(d: _Demo, res: StageResult):
         (gdir / "mlp_explain_backward.txt").write_text(explain["mlp"], encoding="utf-8")
     except Exception as e:  # noqa: BLE001
         errors.append(f"explain_backward(mlp): {type(e).__name__}: {e}")
+    res.data["explorers"] = []
+    for name in ("skipgram", "mlp", "attention") if d.has_dot else ():  # viz.explore pages (need dot's layout)
+        try:
+            from viz.explore import explore_step
+            res.data["explorers"].append((name, explore_step(name, gdir / f"{name}_explorer.html", seed=d.seed).path))
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"explore({name}): {type(e).__name__}: {e}")
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(jobs) + 1} graph jobs failed: " + "; ".join(errors))
     if not d.has_dot:
@@ -593,6 +600,15 @@ def write_report(d: _Demo, total_seconds):
         if r.data.get("explain", {}).get("mlp"):
             sec.heading("The MLP's backward pass, step by step (viz.explain_backward)")
             sec.pre(r.data["explain"]["mlp"])
+        if r.data.get("explorers"):
+            import html as _html
+            sec.heading("Step through the backward pass in your browser (viz.explore)")
+            sec.html("<p>Interactive pages (self-contained; open them from disk): each op forward, then each op "
+                     "backward in the engine's order, with its rule applied to the numbers and the sums where "
+                     "gradients accumulate.</p><ul>" + "".join(
+                         f'<li><a href="{_html.escape(str(Path(p).relative_to(d.out)))}">{_html.escape(n)}: '
+                         f"{_html.escape(str(Path(p).relative_to(d.out)))}</a></li>" for n, p in r.data["explorers"])
+                     + "</ul>")
     pr = d.results.get("plots")
     if pr is not None and pr.status != "ok":
         sec = rep.section("Plots")
