@@ -193,11 +193,26 @@ class WordVectors:
         u = self.unit
         return float(u[self._row(a)] @ u[self._row(b)])
 
-    def most_similar(self, query, topn=10, exclude=None, restrict_vocab=None):
-        """Nearest words by cosine to `query` (a word, or a vector (d,)).
+    def most_similar(self, query=None, topn=10, exclude=None, restrict_vocab=None, positive=None, negative=None):
+        """Nearest words by cosine to `query` (a word, or a vector (d,)), or, as gensim's
+        most_similar(positive=[...], negative=[...]), to the sum of the unit vectors of the
+        `positive` words minus those of the `negative` words (king - man + woman:
+        positive=['king', 'woman'], negative=['man']), skipping the words asked about.
 
         A word query excludes itself; `exclude` adds more words to skip. Returns a list of
         (word, cosine) of length <= topn, best first."""
+        if positive is not None or negative is not None:
+            if query is not None:
+                raise ValueError("most_similar: give either a query or positive=/negative= words, not both")
+            pos, neg = list(positive or ()), list(negative or ())
+            if not pos and not neg:
+                raise ValueError("most_similar: positive and negative are both empty")
+            u = self.unit
+            vec = sum(u[self._row(w)] for w in pos) - sum((u[self._row(w)] for w in neg), np.zeros(self.dim, np.float32))
+            return self.most_similar(vec, topn=topn, exclude=list(exclude or ()) + pos + neg,
+                                     restrict_vocab=restrict_vocab)
+        if query is None:
+            raise ValueError("most_similar: give a query word or vector, or positive=/negative= words")
         u = self.unit if restrict_vocab is None else self.unit[:restrict_vocab]
         skip = set()
         if isinstance(query, str):
