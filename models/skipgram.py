@@ -580,6 +580,8 @@ def _parser(prog=None):
     p.add_argument("--topn", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
+    from .word2vec_objectives import add_objective_args
+    add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
     return p
 
 
@@ -612,11 +614,15 @@ def _run(args):
         sentences = default_corpus()
         source = "pydoc_data.topics (embedded)"
     print(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences", file=sys.stderr)
-    model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
-                              min_count=args.min_count, epochs=args.epochs, lr=args.lr,
-                              min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
-                              seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
-                              log=lambda m: print(m, file=sys.stderr))
+    from . import word2vec_objectives as w2v
+    if w2v.wants_objectives(args):  # CBOW, another loss or snapshots: the general trainer
+        model, stats = w2v.train_from_args(args, sentences)
+    else:
+        model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
+                                  min_count=args.min_count, epochs=args.epochs, lr=args.lr,
+                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
+                                  seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
+                                  log=lambda m: print(m, file=sys.stderr))
     wv = model.wv
     metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))
@@ -654,6 +660,8 @@ def _run(args):
                                                           "min_lr_ratio", "sample", "batch_size", "seed")})
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2, default=float)
+        if getattr(model, "snapshots", None) is not None:
+            w2v.write_snapshot_outputs(model.snapshots, args.out)
         print(f"wrote {args.out}/vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json", file=sys.stderr)
     return metrics
 

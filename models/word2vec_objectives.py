@@ -143,18 +143,29 @@ class Word2Vec:
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
         n = valid.sum(1)
         inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]          # (B, 1)
-        if band is None:
-            x = embedding(self.W_in, ctx, padding_idx=self.pad)               # (B, C, d)
-        else:
+        if band is None:  # the padding row of W_in is zero: summing all slots sums the real contexts
+            S = embedding(self.W_in, ctx, padding_idx=self.pad).sum(1)       # (B, d)
+        else:  # one shifted slice of the band per context slot, masked (much cheaper than a (B, C, d) stack)
             xp = embedding(self.W_in, band, padding_idx=self.pad)             # (B + 2W, d)
-            offs = list(range(-W, 0)) + list(range(1, W + 1))
-            x = tg.stack([xp[W + o:W + o + B] for o in offs], dim=1)          # (B, C, d)
-        S = (Tensor(valid[:, None, :].astype(np.float32)) @ x).reshape(B, self.dim)  # (B, d) sum of real contexts
+            vf = valid.astype(np.float32)
+            S = None
+            for j, o in enumerate(list(range(-W, 0)) + list(range(1, W + 1))):
+                t = xp[W + o:W + o + B] * vf[:, j:j + 1]
+                S = t if S is None else S + t                                  # (B, d) sum of real contexts
         if getattr(self, "cbow_grad", "word2vec") == "mean":
             h = S * inv
         else:  # forward S/n, gradient 1 w.r.t. S (word2vec's update)
-            h = S - (S * (1.0 - inv)).detach()
+            h = S - S.detach() * (1.0 - inv)
         return h.reshape(B, 1, self.dim), (n > 0)[:, None]
+
+    @staticmethod
+    def _scores(y, x):
+        """y (B, T, d) . x (B, C', d) -> (B, T, C'); for C' = 1 (CBOW) elementwise, as a batch of
+        (T, d) @ (d, 1) products is slow in numpy's matmul."""
+        if x.shape[1] == 1:
+            B, T, _ = y.shape
+            return (y * x).sum(-1).reshape(B, T, 1)
+        return y @ x.transpose(1, 2)
 
     def loss(self, ctx, targets, weight, band=None):
         """Summed loss of one batch (scalar Tensor).
@@ -169,7 +180,7 @@ class Word2Vec:
         validf = valid.astype(np.float32)
         if self.loss_name == "negative":
             y = embedding(self.W_out, targets)                        # (B, K+1, d)
-            s = y @ x.transpose(1, 2)                                 # (B, K+1, C')
+            s = self._scores(y, x)                                    # (B, K+1, C')
             sign = np.full((targets.shape[1], 1), -1.0, np.float32)
             sign[0] = 1.0
             noise_ok = weight.max(1)[:, :, None]                      # (B, K+1, 1) noise word != centre
@@ -182,7 +193,7 @@ class Word2Vec:
             # how many predictions use each inner node in this batch (for `cap_shared_rows`)
             self._row_uses = np.bincount(pts.ravel(), (pmask * validf.sum(1)[:, None]).ravel(),
                                          minlength=self.W_out.shape[0])
-            s = y @ x.transpose(1, 2)                                  # (B, L, C')
+            s = self._scores(y, x)                                     # (B, L, C')
             return -(F.logsigmoid(s * sign[:, :, None]) * (pmask[:, :, None] * validf[:, None, :])).sum()
         if self.loss_name == "softmax":
             b, c = np.nonzero(valid)                                   # the P real predictions
@@ -193,7 +204,7 @@ class Word2Vec:
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
         u = F.normalize(x, dim=-1)
         v = F.normalize(y, dim=-1)
-        logits = (v @ u.transpose(1, 2)) * (1.0 / self.temperature)    # (B, K+1, C')
+        logits = self._scores(v, u) * (1.0 / self.temperature)         # (B, K+1, C')
         noise_ok = weight.max(1)[:, :, None]
         noise_ok[:, 0] = 1.0
         logits = logits - (1.0 - noise_ok) * 1e4                       # a noise word equal to the centre drops out
@@ -423,3 +434,86 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
              "vocab_size": len(vocab), "corpus_words": int(N), "batches": step, "lr_history": lrs,
              "start_lr": lrs[0] if lrs else float(lr), "final_lr": lrs[-1] if lrs else float(lr)}
     return model, stats
+
+
+# ====================================================================== command line (models.skipgram's)
+def _word_list(text):
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+def _pair_list(text):
+    pairs = []
+    for item in text.replace(",", " ").split():
+        a, sep, b = item.partition(":")
+        if not sep or not a or not b:
+            raise ValueError(f"--snapshot-pairs: expected pairs like king:queen,king:car; got {item!r}")
+        pairs.append((a, b))
+    return pairs
+
+
+def add_objective_args(p):
+    """Add --arch, --loss, --temperature and the snapshot flags to the skip-gram command's parser."""
+    p.add_argument("--arch", choices=ARCHS, default="skipgram",
+                   help="skipgram: each context word predicts the centre (default); cbow: the mean of the context "
+                        "words predicts it")
+    p.add_argument("--loss", choices=LOSSES, default="negative",
+                   help="negative sampling (default), hs (hierarchical softmax over a Huffman tree), softmax (full, "
+                        "small vocabularies only), contrastive (InfoNCE on cosine similarity, --temperature)")
+    p.add_argument("--temperature", type=float, default=0.1, help="temperature tau of --loss contrastive (default 0.1)")
+    p.add_argument("--snapshots", action="store_true",
+                   help="record chosen words' vectors and chosen pairs' cosines during training; with --out writes "
+                        "snapshots.json, evolution.html (slider) and evolution.gif")
+    p.add_argument("--snapshot-words", type=_word_list, default=None, metavar="W1,W2,...",
+                   help="words to follow (default: " + ",".join(DEFAULT_SNAPSHOT_WORDS) + "; those in the vocabulary)")
+    p.add_argument("--snapshot-pairs", type=_pair_list, default=None, metavar="A:B,C:D",
+                   help="pairs whose cosine to record (default: " + ",".join(f"{a}:{b}" for a, b in DEFAULT_SNAPSHOT_PAIRS)
+                        + ")")
+    p.add_argument("--snapshot-every", type=int, default=None, metavar="N",
+                   help="record every N batches (default: 40 records spread over the run)")
+
+
+def wants_objectives(args):
+    """True when the command line asks for more than plain skip-gram with negative sampling."""
+    return args.arch != "skipgram" or args.loss != "negative" or args.snapshots
+
+
+def train_from_args(args, sentences):
+    """Train as `train_word2vec` from parsed command-line args; the model gets `.snapshots` (or None)."""
+    snaps = None
+    if args.snapshots:
+        words = args.snapshot_words or list(DEFAULT_SNAPSHOT_WORDS)
+        pairs = args.snapshot_pairs or [p for p in DEFAULT_SNAPSHOT_PAIRS]
+        if args.snapshot_every is not None and args.snapshot_every < 1:
+            raise ValueError(f"--snapshot-every must be >= 1, got {args.snapshot_every}")
+        snaps = Snapshots(words + [w for p in pairs for w in p if w not in words], pairs, every=args.snapshot_every)
+    model, stats = train_word2vec(sentences, arch=args.arch, loss=args.loss, dim=args.dim, window=args.window,
+                                  negative=args.negative, min_count=args.min_count, epochs=args.epochs, lr=args.lr,
+                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
+                                  seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
+                                  log=lambda m: print(m, file=sys.stderr), temperature=args.temperature,
+                                  snapshots=snaps)
+    model.snapshots = snaps
+    if snaps is not None:
+        if snaps.missing:
+            print(f"snapshots: not in the vocabulary, skipped: {', '.join(snaps.missing)}", file=sys.stderr)
+        for (a, b), c in zip(snaps.pairs, snaps.cosines.T):
+            print(f"cos({a}, {b}): {c[0]:+.3f} at the start -> {c[-1]:+.3f} at the end", file=sys.stderr)
+    return model, stats
+
+
+def write_snapshot_outputs(snaps, out_dir):
+    """snapshots.json, evolution.html and (with matplotlib) evolution.gif in `out_dir`; returns the paths."""
+    import os
+    from viz.embedding_evolution import write_evolution_gif, write_evolution_html
+    paths = [os.path.join(out_dir, "snapshots.json"), os.path.join(out_dir, "evolution.html")]
+    snaps.save(paths[0])
+    if len(snaps.words) >= 2:
+        write_evolution_html(snaps, paths[1])
+        try:
+            paths.append(write_evolution_gif(snaps, os.path.join(out_dir, "evolution.gif")))
+        except ImportError:
+            print("snapshots: matplotlib is not installed; no evolution.gif", file=sys.stderr)
+    else:
+        paths.pop()
+    print("wrote " + ", ".join(paths), file=sys.stderr)
+    return paths
