@@ -57,7 +57,8 @@ class ExactIndex:
         q = _check_queries(queries, self.unit.shape[1])
         k = min(k, self.unit.shape[0])
         sims = q @ self.unit.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(np.arange(k), (len(q), 1))
+        n = sims.shape[1]
+        top = np.argpartition(sims, n - k, axis=1)[:, n - k:] if k < n else np.tile(np.arange(k), (len(q), 1))
         order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
         ids = np.take_along_axis(top, order, 1)
         return ids.astype(np.int64), np.take_along_axis(sims, ids, 1)
