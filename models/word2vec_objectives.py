@@ -517,3 +517,24 @@ def write_snapshot_outputs(snaps, out_dir):
         paths.pop()
     print("wrote " + ", ".join(paths), file=sys.stderr)
     return paths
+
+
+# ====================================================================== one small step, for pictures
+def tiny_step(arch="skipgram", loss="negative", seed=0):
+    """One training step's loss of a tiny model (5 words, d = 3, two centres, window 1, 2 noise
+    words), for `viz.draw_graph`. Returns (loss Tensor, {'params': {'W_in': ..., 'W_out': ...}}, title)."""
+    words = ["king", "queen", "car", "road", "man"]
+    vocab = Vocab(words, [9, 7, 5, 3, 2])
+    model = Word2Vec(vocab, dim=3, arch=arch, loss=loss, seed=seed)
+    rng = np.random.default_rng(seed)
+    model.W_out = Tensor._leaf(rng.uniform(-0.5, 0.5, model.W_out.shape).astype(np.float32), requires_grad=True)
+    ids = np.array([0, 1, 2, 3], np.int64)                     # king queen car road, one sentence
+    K = 2 if loss in ("negative", "contrastive") else 0
+    pb = PairBatches(ids, np.zeros(4, np.int64), vocab.counts, window=1, negative=K, sample=0, batch_size=2,
+                     pad=model.pad, rng=np.random.default_rng(seed + 1))
+    ctx, targets, weight, _, _, _, band = next(pb.epoch())
+    value = model.loss(ctx, targets, weight, band=band)
+    what = {"negative": f"negative sampling ({K} noise words)", "hs": "hierarchical softmax",
+            "softmax": "full softmax", "contrastive": f"InfoNCE on cosines, tau {model.temperature}"}[loss]
+    title = f"{arch} + {what}: one batch of 2 centres, window 1, 5 words, d = 3"
+    return value, {"params": {"W_in": model.W_in, "W_out": model.W_out}}, title

@@ -337,3 +337,25 @@ def test_indexes_find_the_exact_neighbours():
         build_index(X, "annoy")
     with pytest.raises(ValueError, match="dims"):
         exact.search(np.zeros(3), k=2)
+
+
+# ---------------------------------------------------------------- pictures of one step
+@pytest.mark.parametrize("arch,loss", COMBOS)
+def test_graph_of_one_step_is_readable(arch, loss):
+    import re
+    import viz
+    from models.word2vec_objectives import tiny_step
+    value, naming, title = tiny_step(arch, loss)
+    src = viz.draw_graph(value, title=title, **naming).source
+    n_nodes = len(re.findall(r"^\s+(?:t|op|box)\d+ \[", src, re.M))
+    assert n_nodes <= 45, n_nodes                       # fits on a page
+    ops = set(re.findall(r"<B>([a-z_]+)", src))
+    assert src.count(">W_in<") == 1 and src.count(">W_out<") == 1   # each parameter drawn once, by name
+    assert "embedding_sparse" in ops                    # row lookups, not dense one-hot products
+    objective_op = {"negative": "logsigmoid", "hs": "logsigmoid", "softmax": "cross_entropy_idx",
+                    "contrastive": "log_softmax"}[loss]
+    assert objective_op in ops, ops
+    assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores elementwise
+    assert title in src
+    value.backward()                                    # and it is a real training step
+    assert naming["params"]["W_in"].grad is not None and naming["params"]["W_out"].grad is not None
