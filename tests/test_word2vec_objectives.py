@@ -359,3 +359,58 @@ def test_graph_of_one_step_is_readable(arch, loss):
     assert title in src
     value.backward()                                    # and it is a real training step
     assert naming["params"]["W_in"].grad is not None and naming["params"]["W_out"].grad is not None
+
+
+# ---------------------------------------------------------------- command line
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    from tinygrad_lite_app.cli import main
+    d = tmp_path_factory.mktemp("w2v")
+    text = d / "toy.txt"
+    sents = toy_sentences(200) + [["king", "man", "queen", "woman", "king", "man", "queen", "woman"]] * 30
+    text.write_text("\n".join(" ".join(s) for s in sents) + "\n")
+    rc = main(["train", "skipgram", "--text", str(text), "--arch", "cbow", "--loss", "hs", "--dim", "8",
+               "--min-count", "1", "--epochs", "2", "--window", "3", "--snapshots", "--snapshot-words",
+               "king,queen,car,truck,nosuch", "--snapshot-pairs", "king:queen,king:car", "--no-progress",
+               "--out", str(d / "out")])
+    assert rc in (0, None)
+    return d / "out"
+
+
+def test_cli_trains_cbow_hs_with_snapshots(trained_dir, capsys):
+    for name in ("vectors.tgl", "vectors.txt", "checkpoint.tgl", "metrics.json", "snapshots.json",
+                 "evolution.html", "evolution.gif"):
+        assert (trained_dir / name).is_file(), name
+    m = Word2Vec.load(trained_dir / "checkpoint.tgl")
+    assert (m.arch, m.loss_name) == ("cbow", "hs") and m.tree is not None
+    snaps = Snapshots.load(trained_dir / "snapshots.json")
+    assert snaps.words == ["king", "queen", "car", "truck"] and snaps.missing == ["nosuch"]
+    metrics = json.loads((trained_dir / "metrics.json").read_text())
+    assert metrics["arch"] == "cbow" and metrics["loss"] == "hs"
+
+
+def test_cli_similar_analogy_forms_and_indexes(trained_dir, capsys):
+    from tinygrad_lite_app.cli import main
+    assert main(["similar", str(trained_dir), "--analogy", "king", "-", "man", "+", "woman", "--topn", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "king + woman - man = ?" in out and len(out.strip().splitlines()) == 4
+    assert main(["similar", str(trained_dir), "--analogy", "man", "king", "woman", "--topn", "3"]) == 0
+    assert capsys.readouterr().out == out  # the A B C form asks the same question
+    exact = None
+    for index in ("exact", "lsh", "hnsw"):
+        assert main(["similar", str(trained_dir), "king", "--index", index, "--topn", "3"]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines[0] == "nearest to 'king':" and len(lines) == 4
+        words = [ln.split()[0] for ln in lines[1:]]
+        exact = exact or words
+        assert words[0] == exact[0], index  # 14 words: every index finds the true nearest
+    assert main(["similar", str(trained_dir), "--analogy", "king", "-", "-", "man"]) == 1
+    assert "two operators in a row" in capsys.readouterr().err
+    assert main(["similar", str(trained_dir), "--analogy", "king", "-", "nosuch"]) == 1
+    assert "nosuch" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_loss(capsys):
+    from tinygrad_lite_app.cli import main
+    assert main(["train", "skipgram", "--loss", "nce"]) == 2
+    assert "invalid choice: 'nce'" in capsys.readouterr().err
