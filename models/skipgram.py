@@ -569,7 +569,7 @@ def _parser(prog=None):
     p.add_argument("--lr", type=float, default=0.025, help="start learning rate (decays linearly)")
     p.add_argument("--min-lr-ratio", type=float, default=1e-4, help="final lr = lr * this")
     p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0 disables)")
-    p.add_argument("--batch-size", type=int, default=512, help="centre positions per batch")
+    p.add_argument("--batch-size", type=int, default=None, help="centre positions per batch (default 512; --arch cbow: 256)")
     p.add_argument("--max-vocab", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json")
@@ -620,7 +620,7 @@ def _run(args):
     else:
         model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
                                   min_count=args.min_count, epochs=args.epochs, lr=args.lr,
-                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
+                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size or 512,
                                   seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
                                   log=lambda m: print(m, file=sys.stderr))
     wv = model.wv

@@ -33,7 +33,7 @@ def stage(d, res, skip):
     fast = d.s.smoke_test
     if fast:
         sentences = [s[:2000] for s in sentences[:20]]
-    snaps = Snapshots(n=12 if fast else 40)
+    snaps = Snapshots(n=6 if fast else 40)
     epochs = 1 if fast else 3
     d.log(f"embedding evolution: skip-gram on {path.name}, {sum(map(len, sentences)):,} words, {epochs} epochs, "
           "snapshots of " + ", ".join(snaps.requested_words[:6]) + ", ...")
@@ -41,7 +41,7 @@ def stage(d, res, skip):
                                   seed=d.seed, progress=not d.quiet, snapshots=snaps)
     outdir = d.out / "evolution"
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = write_snapshot_outputs(snaps, str(outdir))
+    paths = write_snapshot_outputs(snaps, str(outdir), gif=not fast)  # --fast: no matplotlib animation
     cos = snaps.cosines
     res.data.update(pairs=[(a, b, float(cos[0, j]), float(cos[-1, j])) for j, (a, b) in enumerate(snaps.pairs)],
                     gif=next((p for p in paths if p.endswith(".gif")), None), html="evolution/evolution.html",
