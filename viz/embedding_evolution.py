@@ -6,8 +6,9 @@
     write_evolution_html(snaps, "evolution.html")   # self-contained page: slider + play button
     write_evolution_gif(snaps, "evolution.gif")     # the same frames for a README (matplotlib)
 
-The basis is the two principal directions of the *last* snapshot's vectors (centred on their
-mean); every frame is projected on that same basis, so positions are comparable across frames and
+By default the words' unit vectors are drawn (their directions: what the cosine sees; early
+vectors are tiny and would otherwise sit in one dot). The basis is the two principal directions
+of the *last* snapshot's (unit) vectors, centred on their mean; every frame is projected on that same basis, so positions are comparable across frames and
 a word moving on the page is the word moving in the space (a PCA per frame would rotate and flip).
 Beside the scatter: the cosine similarity of each chosen pair over training, with the current
 frame marked. The HTML page embeds its data and script: it loads nothing from the network.
@@ -37,17 +38,20 @@ def fixed_pca(vectors, basis_frame=-1):
     return (v - mean) @ basis, np.pad(ratio, (0, 2 - ratio.shape[0]))
 
 
-def _data(snaps):
+def _data(snaps, unit=True):
     if not snaps.steps:
         raise ValueError("embedding evolution: the snapshots are empty (train with snapshots=... first)")
-    coords, ratio = fixed_pca(snaps.vectors)
+    v = np.asarray(snaps.vectors, np.float64)
+    if unit:  # directions only: what the cosine sees (early vectors are tiny and would sit in a dot)
+        v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-30)
+    coords, ratio = fixed_pca(v)
     return coords, ratio, np.asarray(snaps.cosines, np.float64), np.asarray(snaps.progress, np.float64)
 
 
-def evolution_frames(snaps):
+def evolution_frames(snaps, unit=True):
     """Plain data of the animation: {'words', 'pairs', 'progress' (T,), 'coords' (T, n, 2) list,
-    'cosines' (T, n_pairs) list, 'explained' (2,)}."""
-    coords, ratio, cos, prog = _data(snaps)
+    'cosines' (T, n_pairs) list, 'explained' (2,)}. unit: project the unit vectors (directions)."""
+    coords, ratio, cos, prog = _data(snaps, unit)
     return {"words": list(snaps.words), "pairs": [list(p) for p in snaps.pairs], "progress": prog.tolist(),
             "coords": np.round(coords, 5).tolist(), "cosines": np.round(cos, 5).tolist(),
             "explained": np.round(ratio, 4).tolist()}
@@ -60,8 +64,9 @@ body{font-family:sans-serif;margin:16px;color:#222} .row{display:flex;gap:24px;f
 svg{background:#fafafa;border:1px solid #ddd} .ctl{margin:10px 0} .lbl{font-size:12px}
 </style></head><body>
 <h2>__TITLE__</h2>
-<p>Chosen words' vectors projected on a fixed PCA basis (the final vectors' two principal directions,
-__EXPLAINED__ of their variance), and the cosine similarity of chosen pairs, over training.</p>
+<p>Chosen words' directions (unit vectors, what the cosine sees) projected on a fixed PCA basis (the final
+directions' two principal axes, __EXPLAINED__ of their variance), and the cosine similarity of chosen pairs,
+over training.</p>
 <div class="ctl"><button id="play">play</button>
 <input id="frame" type="range" min="0" max="__LAST__" value="__LAST__" step="1" style="width:420px">
 <span id="info"></span></div>
@@ -105,9 +110,9 @@ show(D.progress.length-1);
 """
 
 
-def write_evolution_html(snaps, path, title="Word vectors during training"):
+def write_evolution_html(snaps, path, title="Word vectors during training", unit=True):
     """Write the self-contained animation page (slider over frames, play button) to `path`."""
-    data = evolution_frames(snaps)
+    data = evolution_frames(snaps, unit)
     page = (_PAGE.replace("__TITLE__", html.escape(title))
             .replace("__EXPLAINED__", f"{100 * sum(data['explained']):.0f}%")
             .replace("__LAST__", str(len(data["progress"]) - 1))
@@ -117,7 +122,7 @@ def write_evolution_html(snaps, path, title="Word vectors during training"):
     return path
 
 
-def write_evolution_gif(snaps, path, fps=6, max_frames=40, dpi=70):
+def write_evolution_gif(snaps, path, fps=6, max_frames=40, dpi=70, unit=True):
     """Write the frames (at most `max_frames`, evenly chosen) as an animated GIF with matplotlib
     (PillowWriter): the fixed-basis PCA beside the pairs' cosine curves."""
     import matplotlib
@@ -125,7 +130,7 @@ def write_evolution_gif(snaps, path, fps=6, max_frames=40, dpi=70):
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    coords, ratio, cos, prog = _data(snaps)
+    coords, ratio, cos, prog = _data(snaps, unit)
     T = coords.shape[0]
     frames = np.unique(np.linspace(0, T - 1, min(T, max_frames)).round().astype(int))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 4.2))
@@ -133,7 +138,7 @@ def write_evolution_gif(snaps, path, fps=6, max_frames=40, dpi=70):
     span = np.maximum(hi - lo, 1e-9)
     for j, (a, b) in enumerate(snaps.pairs):
         bx.plot(prog, cos[:, j], label=f"{a} / {b}")
-    bx.set_ylim(-1, 1)
+    bx.set_ylim(min(-0.05, float(np.nanmin(cos)) - 0.05) if cos.size else -1, 1.02)
     bx.set_xlim(0, 1)
     bx.set_xlabel("fraction of training")
     bx.set_ylabel("cosine similarity")
@@ -145,7 +150,8 @@ def write_evolution_gif(snaps, path, fps=6, max_frames=40, dpi=70):
         ax.clear()
         ax.set_xlim(lo[0] - 0.1 * span[0], hi[0] + 0.15 * span[0])
         ax.set_ylim(lo[1] - 0.1 * span[1], hi[1] + 0.1 * span[1])
-        ax.set_title(f"PCA, fixed basis ({100 * ratio.sum():.0f}% var.): {100 * prog[t]:.0f}% trained", fontsize=9)
+        ax.set_title(f"directions, PCA on a fixed basis ({100 * ratio.sum():.0f}% var.): {100 * prog[t]:.0f}% trained",
+                     fontsize=9)
         ax.scatter(coords[t, :, 0], coords[t, :, 1], s=14, c="k")
         for i, w in enumerate(snaps.words):
             ax.annotate(w, coords[t, i], fontsize=8, xytext=(3, 3), textcoords="offset points")
