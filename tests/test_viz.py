@@ -15,14 +15,10 @@ import tinygrad_lite as tl
 from tinygrad_lite.graph import GraphFreedError, build_graph
 import viz
 from viz.dot import NAN_COLOR
+from helpers import in_ci
 
 SNAP = Path(__file__).parent / "snapshots"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def in_ci():
-    """True when the environment variable CI is set (as CI services do, and `.ci/run` does)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def have_dot():
@@ -289,14 +285,29 @@ def test_collapse_modules():
     assert dep.source.count("box3d") == 1  # everything under 'net' is one box
 
 
-def test_freed_graph_error():
+def test_graph_is_drawn_after_a_plain_backward():
+    """The micrograd habit: backward, then draw. Names, shapes, ops and the leaves' .grad are shown;
+    intermediate gradients, not kept, are marked; a second backward still raises PyTorch's error."""
     loss, params = mlp_graph()
     loss.backward()
-    with pytest.raises(GraphFreedError, match=r"retain_graph=True.*draw before backward"):
-        viz.draw_graph(loss, show_grads=True)
-    assert issubclass(GraphFreedError, RuntimeError)
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        viz.explain_backward(loss)
+    dot = viz.draw_graph(loss, params=params, show_grads=True, show_values=True)
+    for name in params:
+        assert name in dot.source
+    assert "matmul" in dot.source and "relu" in dot.source
+    w1 = params["net.0.weight"]
+    assert "grad " in dot.source and "grad not kept" in dot.source
+    v = build_graph(loss, params=params, grads=True, values=True)
+    n = v.node_of(w1)
+    assert math.isclose(n.grad.norm, float(np.linalg.norm(w1.grad._data)), rel_tol=1e-6)
+    assert n.value is not None and n.value.shape == w1.shape  # parameters keep their values
+    inter = [n for n in v.tensors if n.kind == "intermediate"]
+    assert inter and all(n.grad is None and n.grad_freed for n in inter)
+    assert all(o.freed for o in v.ops)
+    text = viz.explain_backward(loss, params=params)
+    assert "Step 1:" in text and "freed by backward" in text and "net.0.weight" in text
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        loss.backward()
+    assert issubclass(GraphFreedError, RuntimeError)  # still importable for code that catches it
 
 
 def test_retained_graph_grads_match_dot_grad():
@@ -593,8 +604,8 @@ def test_pca_matches_svd():
 
 # ---------------------------------------------------------------------- the models' graphs
 def test_graph_of_mlp_training_step(tmp_path):
-    nn = pytest.importorskip("tinygrad_lite.nn")
-    F = pytest.importorskip("tinygrad_lite.nn.functional")
+    import tinygrad_lite.nn as nn
+    import tinygrad_lite.nn.functional as F
     tl.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     x, y = tl.randn(16, 4), tl.tensor(np.arange(16) % 3)
@@ -617,7 +628,7 @@ def test_graph_of_mlp_training_step(tmp_path):
 
 
 def test_graph_of_skipgram_step():
-    sg = pytest.importorskip("models.skipgram")
+    import models.skipgram as sg
     m = sg.SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
                            W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
     loss = m.loss([0], [1])
@@ -634,7 +645,7 @@ def test_graph_of_skipgram_step():
 
 
 def test_graph_of_one_attention_block():
-    gpt = pytest.importorskip("models.gpt")
+    import models.gpt as gpt
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
     block = model.h[0]
@@ -654,7 +665,7 @@ def test_graph_of_one_attention_block():
 
 
 def test_gpt_training_graph_collapses_readably():
-    gpt = pytest.importorskip("models.gpt")
+    import models.gpt as gpt
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=4, n_head=2, n_embd=16))
     idx = tl.tensor(np.random.default_rng(0).integers(0, 16, (2, 8)))
