@@ -81,6 +81,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-gensim", action="store_true")
     p.add_argument("--json", default=None, help="append the rows (JSON lines) to this file")
+    p.add_argument("--neighbours", default=None, metavar="W1,W2",
+                   help="also print the 8 nearest words of these words for every row")
     args = p.parse_args(argv)
     data = shared_data()
     sentences = read_sentences(str(data / "head500.noblanks.cor"))
@@ -98,9 +100,11 @@ def main(argv=None):
         rows = []
         wv, sp = run_ours(sentences, arch, loss, epochs, args.seed)
         rows.append(("tinygrad_lite", evaluate(wv, data), sp))
+        wvs = {"tinygrad_lite": wv}
         if have_gensim and loss in ("negative", "hs"):
             gwv, gsp = run_gensim(sentences, arch, loss, epochs, args.seed)
             rows.append(("gensim", evaluate(gwv, data), gsp))
+            wvs["gensim"] = gwv
         g = rows[1][2] if len(rows) > 1 else None
         for who, q, sp in rows:
             ratio = f"{sp['words_per_sec'] / g['words_per_sec']:.2f}x" if g else "-"
@@ -108,6 +112,11 @@ def main(argv=None):
             print(f"| {arch}+{loss} ({epochs} ep) | {who} | {q['wordsim353']:.3f} | {q['simlex999']:.3f} | "
                   f"{100 * q['analogies']:.1f}% | {sp['words_per_sec']:,.0f} | {ratio} | {sp['words_per_cpu_sec']:,.0f} | "
                   f"{cratio} | {sp['wall']:.1f} |", flush=True)
+            if args.neighbours:
+                for w in args.neighbours.split(","):
+                    if w in wvs[who]:
+                        nb = ", ".join(f"{x} {c:.2f}" for x, c in wvs[who].most_similar(w, topn=8))
+                        print(f"    {arch}+{loss} {who}: {w}: {nb}", flush=True)
             if args.json:
                 with open(args.json, "a") as f:
                     f.write(json.dumps({"mode": mode, "epochs": epochs, "who": who, "seed": args.seed, **q, **sp,
