@@ -193,11 +193,26 @@ class WordVectors:
         u = self.unit
         return float(u[self._row(a)] @ u[self._row(b)])
 
-    def most_similar(self, query, topn=10, exclude=None, restrict_vocab=None):
-        """Nearest words by cosine to `query` (a word, or a vector (d,)).
+    def most_similar(self, query=None, topn=10, exclude=None, restrict_vocab=None, positive=None, negative=None):
+        """Nearest words by cosine to `query` (a word, or a vector (d,)), or, as gensim's
+        most_similar(positive=[...], negative=[...]), to the sum of the unit vectors of the
+        `positive` words minus those of the `negative` words (king - man + woman:
+        positive=['king', 'woman'], negative=['man']), skipping the words asked about.
 
         A word query excludes itself; `exclude` adds more words to skip. Returns a list of
         (word, cosine) of length <= topn, best first."""
+        if positive is not None or negative is not None:
+            if query is not None:
+                raise ValueError("most_similar: give either a query or positive=/negative= words, not both")
+            pos, neg = list(positive or ()), list(negative or ())
+            if not pos and not neg:
+                raise ValueError("most_similar: positive and negative are both empty")
+            u = self.unit
+            vec = sum(u[self._row(w)] for w in pos) - sum((u[self._row(w)] for w in neg), np.zeros(self.dim, np.float32))
+            return self.most_similar(vec, topn=topn, exclude=list(exclude or ()) + pos + neg,
+                                     restrict_vocab=restrict_vocab)
+        if query is None:
+            raise ValueError("most_similar: give a query word or vector, or positive=/negative= words")
         u = self.unit if restrict_vocab is None else self.unit[:restrict_vocab]
         skip = set()
         if isinstance(query, str):
@@ -554,7 +569,7 @@ def _parser(prog=None):
     p.add_argument("--lr", type=float, default=0.025, help="start learning rate (decays linearly)")
     p.add_argument("--min-lr-ratio", type=float, default=1e-4, help="final lr = lr * this")
     p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0 disables)")
-    p.add_argument("--batch-size", type=int, default=512, help="centre positions per batch")
+    p.add_argument("--batch-size", type=int, default=None, help="centre positions per batch (default 512; --arch cbow: 256)")
     p.add_argument("--max-vocab", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json")
@@ -565,6 +580,8 @@ def _parser(prog=None):
     p.add_argument("--topn", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
+    from .word2vec_objectives import add_objective_args
+    add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
     return p
 
 
@@ -597,11 +614,15 @@ def _run(args):
         sentences = default_corpus()
         source = "pydoc_data.topics (embedded)"
     print(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences", file=sys.stderr)
-    model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
-                              min_count=args.min_count, epochs=args.epochs, lr=args.lr,
-                              min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
-                              seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
-                              log=lambda m: print(m, file=sys.stderr))
+    from . import word2vec_objectives as w2v
+    if w2v.wants_objectives(args):  # CBOW, another loss or snapshots: the general trainer
+        model, stats = w2v.train_from_args(args, sentences)
+    else:
+        model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
+                                  min_count=args.min_count, epochs=args.epochs, lr=args.lr,
+                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size or 512,
+                                  seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
+                                  log=lambda m: print(m, file=sys.stderr))
     wv = model.wv
     metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))
@@ -639,6 +660,8 @@ def _run(args):
                                                           "min_lr_ratio", "sample", "batch_size", "seed")})
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2, default=float)
+        if getattr(model, "snapshots", None) is not None:
+            w2v.write_snapshot_outputs(model.snapshots, args.out)
         print(f"wrote {args.out}/vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json", file=sys.stderr)
     return metrics
 
