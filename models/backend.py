@@ -71,11 +71,15 @@ def add_backend_args(parser):
 
 
 def backend_from_args(args):
-    """The Backend named by --backend/--device/--dtype; a clear SystemExit when it cannot run here."""
+    """The Backend named by --backend/--device/--dtype; a clear SystemExit when it cannot run here.
+    On torch, --threads (if the command has it) caps torch's CPU threads."""
     try:
-        return get_backend(args.backend, args.device, args.dtype)
+        bk = get_backend(args.backend, args.device, args.dtype)
     except BackendError as e:
         raise SystemExit(f"error: {e}") from None
+    if bk.name == "torch" and getattr(args, "threads", None):
+        bk.torch.set_num_threads(args.threads)   # --threads: torch's CPU threads, as BLAS's for tinygrad_lite
+    return bk
 
 
 class Module:
