@@ -19,6 +19,8 @@ import sys
 
 from models.argtypes import int_at_least
 
+from . import cmd_convert
+
 PROG = "tinygrad-lite"
 MODELS = ("mlp", "skipgram", "gpt")
 GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")
@@ -181,6 +183,7 @@ def build_parser():
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
     g.set_defaults(func=cmd_graph)
+    cmd_convert.add_parser(sub)
     return p
 
 
