@@ -121,16 +121,17 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def launch(module, argv, nproc, poll=0.1):
-    """Run `python -m module argv` in `nproc` processes on this machine (ranks 0..nproc-1, the
-    environment torchrun would set) and wait for them. If one fails or is killed, the others are
-    stopped and SystemExit says which rank failed and how. Returns when all exited with status 0."""
+def launch(python_args, nproc, poll=0.1):
+    """Run `python *python_args` (e.g. ["-m", "models.gpt", ...]) in `nproc` processes on this
+    machine (ranks 0..nproc-1, with the environment torchrun would set) and wait for them. If one
+    fails or is killed, the others are stopped and SystemExit says which rank failed and how.
+    Returns when all exited with status 0."""
     port = _free_port()
     procs = []
     for rank in range(nproc):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_RANK=str(rank),
                    LOCAL_WORLD_SIZE=str(nproc), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv], env=env))
+        procs.append(subprocess.Popen([sys.executable, *python_args], env=env))
     failed = None
     try:
         while True:

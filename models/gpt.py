@@ -499,7 +499,7 @@ def main(argv=None, prog=None):
     from models.distributed import in_worker, launch
     if args.nproc > 1 and not in_worker():
         backend_from_args(args)                    # fail here, not in N processes, if torch/GPU is missing
-        launch("models.gpt", list(argv if argv is not None else sys.argv[1:]), args.nproc)
+        launch(["-m", "models.gpt", *(argv if argv is not None else sys.argv[1:])], args.nproc)
         path = os.path.join(args.out, "metrics.json") if args.out else None
         if path and os.path.exists(path):
             with open(path) as f:
