@@ -371,14 +371,14 @@ def test_cli_main_in_process_returns_codes(tmp_path, capsys):
 
 
 def test_gpt_attention_weights_match_the_model():
-    """The demo's recomputed attention weights reproduce the model's own attention output."""
+    """The attention weights read from the graph (viz.attention) reproduce the model's attention output."""
     import tinygrad_lite as tl
     from models import gpt
-    from tinygrad_lite_app.demo import gpt_attention_weights
+    from viz.attention import attention_weights
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16))
     idx = np.array([1, 5, 2, 7, 3, 3])
-    maps = gpt_attention_weights(model, idx)
+    maps = attention_weights(model, idx)
     assert len(maps) == 2 and maps[0].shape == (2, 6, 6)
     for w in maps:
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-6)
