@@ -170,9 +170,16 @@ class TinygradBackend(Backend):
         from tinygrad_lite import nn, optim
         from tinygrad_lite.nn import functional as F
         from tinygrad_lite.ops.fused import masked_softmax
+        from tinygrad_lite.sparse import embedding
         self.tg, self.nn, self.F, self.optim = tg, nn, F, optim
         self.masked_softmax = masked_softmax
+        self.sparse_embedding = embedding        # (weight, ids, padding_idx=None): row-sparse gradient
+        self.stack = tg.stack
         self.np_dtype = np.dtype(dtype)
+
+    def const(self, array):
+        """A constant operand (no gradient): numpy arrays are tinygrad_lite operands as they are."""
+        return array
 
     def tensor(self, array, requires_grad=False):
         a = np.asarray(array)
@@ -225,7 +232,16 @@ class TorchBackend(Backend):
         super().__init__(device, dtype)
         self.torch, self.nn, self.F, self.optim = torch, torch.nn, torch.nn.functional, torch.optim
         self.torch_dtype = getattr(torch, dtype)
+        self.stack = torch.stack
         self._masks = {}
+
+    def const(self, array):
+        """A constant operand (no gradient) as a tensor on the device."""
+        return self.tensor(array)
+
+    def sparse_embedding(self, weight, ids, padding_idx=None):
+        """Rows `ids` of `weight`, with a sparse gradient (torch.sparse_coo) as tinygrad_lite.sparse.embedding."""
+        return self.F.embedding(self.tensor(ids), weight, padding_idx=padding_idx, sparse=True)
 
     def tensor(self, array, requires_grad=False):
         torch = self.torch

@@ -164,3 +164,28 @@ def test_nproc_needs_torch_and_a_divisible_batch(capsys):
     with pytest.raises(SystemExit):
         gpt.main(["--nproc", "2", "--steps", "1", "--backend", "torch", "--batch-size", "3"])
     assert "multiple of --nproc 2" in capsys.readouterr().err
+
+
+def test_skipgram_trains_on_both_backends_from_the_same_class(tmp_path, capsys):
+    from models.skipgram import SkipGramNS, WordVectors, train_sgns
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    corpus = [[words[j] for j in rng.integers(0, 30, 12)] for _ in range(60)]
+    kw = dict(dim=8, window=2, negative=3, min_count=1, epochs=2, sample=0, batch_size=32, progress=False)
+    m_tg, s_tg = train_sgns(corpus, backend="tinygrad_lite", **kw)
+    m_t, s_t = train_sgns(corpus, backend="torch", **kw)
+    assert type(m_tg) is type(m_t) is SkipGramNS
+    assert isinstance(m_t.W_in, torch.Tensor) and isinstance(m_tg.W_in, tg.Tensor)
+    assert rel_diff(s_tg["loss_history"], s_t["loss_history"]) < 1e-5            # float32 sums in another order
+    np.testing.assert_allclose(m_t.wv.vectors, m_tg.wv.vectors, rtol=1e-4, atol=1e-6)
+    # a torch-trained checkpoint answers `similar` on tinygrad_lite as the torch model does
+    m_t.wv.save(str(tmp_path / "vectors.tgl"))
+    from tinygrad_lite_app.cli import main as cli
+    assert cli(["similar", str(tmp_path), "w1", "--topn", "3"]) == 0
+    out = capsys.readouterr().out
+    expected = m_t.wv.most_similar("w1", topn=3)
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [w for w, _ in expected]
+    m_t.save(str(tmp_path / "ckpt.tgl"))
+    back = SkipGramNS.load(str(tmp_path / "ckpt.tgl"))
+    np.testing.assert_array_equal(back.wv.vectors, m_t.wv.vectors)
+    assert WordVectors.load(str(tmp_path / "vectors.tgl")).words == m_t.wv.words
