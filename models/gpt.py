@@ -607,8 +607,8 @@ def _train_run(args, bk, dist):
         os.replace(tmp, os.path.join(args.out, "metrics.json"))
         print(f"wrote {os.path.join(args.out, 'ckpt.pt')} and metrics.json", file=sys.stderr)
     prompt = vocab.encode(args.prompt if all(c in vocab.stoi for c in args.prompt) else text[0])
-    sample = model.generate(prompt[None, :], 200, temperature=args.temperature, top_k=args.top_k,
-                            generator=args.seed)
+    sample = model.generate(prompt[None, :], min(200, args.max_new_tokens), temperature=args.temperature,
+                            top_k=args.top_k, generator=args.seed)
     print(vocab.decode(bk.numpy(sample)[0]))
     return metrics
 
