@@ -118,15 +118,6 @@ class Backend:
                                              "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
         return sub
 
-    def parameters_unique(self, model):
-        """Parameters without repeats (tied matrices appear once), in order."""
-        seen, out = set(), []
-        for p in model.parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                out.append(p)
-        return out
-
     def load_state(self, model, state, strict=True):
         """Load {name: numpy array or tensor of either backend} into `model`."""
         arrays = {k: _to_numpy(v) for k, v in state.items()}

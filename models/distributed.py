@@ -115,6 +115,60 @@ def collective_error(e, dist, timeout):
                       f"the run stops. ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
 
 
+def add_args(group):
+    """--nproc and --dist-timeout, for a command line's backend argument group."""
+    group.add_argument("--nproc", type=_int_at_least_1, default=1,
+                       help="training processes on this machine (--backend torch; DistributedDataParallel, gloo on "
+                            "CPU, NCCL on CUDA); --batch-size is the global batch, split over them")
+    group.add_argument("--dist-timeout", type=float, default=300.0,
+                       help="seconds a process waits for the others in a collective before the run stops with an "
+                            "error")
+
+
+def _int_at_least_1(text):
+    from models.argtypes import int_at_least
+    return int_at_least(1)(text)
+
+
+def check_args(parser, args):
+    """Usage errors for --nproc: it needs the torch backend, and a positive --dist-timeout."""
+    if args.nproc > 1 and args.backend != "torch":
+        parser.error("--nproc > 1 needs --backend torch (torch.distributed runs the processes)")
+    if not args.dist_timeout > 0:
+        parser.error(f"--dist-timeout must be > 0 seconds, got {args.dist_timeout}")
+
+
+def launch_if_asked(args, module, argv):
+    """In the command a user typed with --nproc N > 1: start N workers of `python -m module argv`
+    (see `launch`), wait, and return rank 0's metrics.json (read from --out; {'nproc': N} without
+    --out). In a worker, or with --nproc 1: None (the caller trains)."""
+    if args.nproc <= 1 or in_worker():
+        return None
+    from models.backend import backend_from_args
+    backend_from_args(args)                        # fail here, not in N processes, if torch or the GPU is missing
+    launch(["-m", module, *(argv if argv is not None else sys.argv[1:])], args.nproc)
+    path = os.path.join(args.out, "metrics.json") if getattr(args, "out", None) else None
+    if path and os.path.exists(path):
+        import json
+        with open(path) as f:
+            return json.load(f)
+    return {"nproc": args.nproc}
+
+
+def run_worker(args, bk, train_fn):
+    """Join the process group (if any), run train_fn(dist), leave the group. A failed collective
+    (a peer died, the timeout passed) becomes a clear SystemExit instead of a traceback."""
+    dist = init_from_env(bk, args.dist_timeout)
+    try:
+        return train_fn(dist)
+    except RuntimeError as e:  # torch.distributed's errors (DistBackendError, timeouts) are RuntimeErrors
+        if dist.active:
+            raise collective_error(e, dist, args.dist_timeout) from None
+        raise
+    finally:
+        dist.close()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

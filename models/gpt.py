@@ -494,12 +494,8 @@ def _parser(prog=None):
                    help="sampling temperature, >= 0 (0 = greedy: always the likeliest character)")
     s.add_argument("--top-k", type=int_at_least(1), default=None, help="sample only from the k likeliest characters (k >= 1)")
     s.add_argument("--num-samples", type=int_at_least(1), default=1, help="how many samples")
-    b = add_backend_args(p)
-    b.add_argument("--nproc", type=int_at_least(1), default=1,
-                   help="training processes on this machine (--backend torch; DistributedDataParallel, gloo on "
-                        "CPU, NCCL on CUDA); --batch-size is the global batch, split over them")
-    b.add_argument("--dist-timeout", type=float_in(0, lo_open=True), default=300.0,
-                   help="seconds a process waits for the others in a collective before the run stops with an error")
+    from models import distributed
+    distributed.add_args(add_backend_args(p))
     return p
 
 
@@ -514,36 +510,22 @@ def main(argv=None, prog=None):
     if args.n_embd % args.n_head:  # the model would refuse it; say so as a usage error, before any work
         parser.error(f"--n-embd {args.n_embd} must be divisible by --n-head {args.n_head} "
                      f"(each head gets n_embd / n_head features)")
-    if args.nproc > 1 and args.backend != "torch":
-        parser.error("--nproc > 1 needs --backend torch (torch.distributed runs the processes)")
+    from models import distributed
+    distributed.check_args(parser, args)
     if args.nproc > 1 and args.batch_size % args.nproc:
         parser.error(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc} "
                      "(each process takes an equal shard of every batch)")
-    from models.distributed import in_worker, launch
-    if args.nproc > 1 and not in_worker():
-        backend_from_args(args)                    # fail here, not in N processes, if torch/GPU is missing
-        launch(["-m", "models.gpt", *(argv if argv is not None else sys.argv[1:])], args.nproc)
-        path = os.path.join(args.out, "metrics.json") if args.out else None
-        if path and os.path.exists(path):
-            with open(path) as f:
-                return json.load(f)
-        return {"nproc": args.nproc}
+    launched = distributed.launch_if_asked(args, "models.gpt", argv)   # --nproc N: N workers run this main
+    if launched is not None:
+        return launched
     with limit_blas_threads(args.threads):
         return _train_cli(args)
 
 
 def _train_cli(args):
-    from models.distributed import collective_error, init_from_env
+    from models.distributed import run_worker
     bk = backend_from_args(args)
-    dist = init_from_env(bk, args.dist_timeout)
-    try:
-        return _train_run(args, bk, dist)
-    except RuntimeError as e:  # torch.distributed errors (a peer died, a timeout) are RuntimeErrors
-        if dist.active:
-            raise collective_error(e, dist, args.dist_timeout) from None
-        raise
-    finally:
-        dist.close()
+    return run_worker(args, bk, lambda dist: _train_run(args, bk, dist))
 
 
 def _train_run(args, bk, dist):

@@ -69,6 +69,9 @@ def test_tinygrad_lite_runs_never_import_torch():
             "from models import gpt, mlp, skipgram\n"
             "gpt.main('--steps 2 --n-layer 1 --n-embd 16 --n-head 2 --block-size 8 --batch-size 2 "
             "--eval-interval 0 --quiet --max-new-tokens 1'.split())\n"
+            "m = mlp.MLP([4, 3, 2]); mlp.train(m, __import__('numpy').ones((8, 4), 'float32'), "
+            "__import__('numpy').zeros(8, 'int64'), epochs=1, progress=False)\n"
+            "skipgram.train_sgns([['a', 'b', 'c'] * 5] * 4, dim=4, min_count=1, epochs=1, progress=False)\n"
             "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr

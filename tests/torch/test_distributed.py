@@ -38,6 +38,20 @@ def test_two_gloo_processes_follow_one_process(tmp_path):
         np.testing.assert_allclose(v1.numpy(), v2.numpy(), rtol=1e-9, atol=1e-12, err_msg=k)
 
 
+@pytest.mark.slow
+def test_mlp_on_two_processes_with_uneven_shards_follows_one_process(tmp_path):
+    """1,347 rows in batches of 50: the last batch (47 rows) splits 24/23 over the ranks; the losses
+    are weighted so that DDP's average is still the whole batch's mean."""
+    from models import mlp
+    args = "--epochs 1 --batch-size 50 --dropout 0 --hidden 16 --dtype float64 --no-progress --backend torch".split()
+    one = mlp.main(args + ["--out", str(tmp_path / "one")])
+    two = mlp.main(args + ["--nproc", "2", "--out", str(tmp_path / "two")])
+    a, b = np.array(one["train_loss_steps"]), np.array(two["train_loss_steps"])
+    assert len(a) == len(b) == 27 and two["nproc"] == 2
+    assert np.max(np.abs(a - b) / a) < 1e-6
+    assert two["final_test_loss"] == pytest.approx(one["final_test_loss"], rel=1e-6)
+
+
 def test_a_killed_worker_stops_the_others_with_a_clear_error(tmp_path):
     """Two workers started as torchrun starts them (RANK, WORLD_SIZE, ... in the environment); rank 1
     is killed mid-run: rank 0 must stop by itself with an error, not hang."""
