@@ -7,16 +7,18 @@ layers, functions and helpers they need from `self.bk`, a small `Backend` object
     bk.tensor(array)        numpy -> tensor on bk.device (floats in bk.dtype, integers as int64)
     bk.numpy(t)             tensor -> numpy array (a view on CPU, no copy)
     bk.no_grad(), bk.arange(n), bk.masked_softmax(scores, scale, mask)
+    bk.sparse_embedding(weight, ids), bk.stack, bk.const(array)   (skip-gram's lookups and constants)
 
 `GPT(config, backend="torch")` then builds a GPT whose class derives from both `models.gpt.GPT`
 and `torch.nn.Module` (the same class body, the same file), so the layers are torch's, the
-parameters are torch tensors and DistributedDataParallel, CUDA or torch.compile work on it. With
-no `backend` (or "tinygrad_lite") it is an ordinary tinygrad_lite module, as before.
+parameters are torch tensors, and DistributedDataParallel or CUDA work on it. With no `backend`
+(or "tinygrad_lite") it is an ordinary tinygrad_lite module, as before.
 
 `bk.build(cls, *args)` is how the command lines build a model: on torch it also draws the initial
 weights from tinygrad_lite's seeded generator (it builds a tinygrad_lite twin and copies it), so
 one `--seed` gives the same initial weights on both backends and the runs can be compared step by
-step. It puts the model on bk.device in bk.dtype.
+step. Both it and `bk.make(cls, *args)` (no twin: for a model whose weights are loaded next) put
+the model on bk.device in bk.dtype.
 
 Checkpoints are one format for both backends (tinygrad_lite.save's .npz): `checkpoint_state(model)`
 turns either backend's state_dict into tinygrad_lite Tensors, `bk.load_state` loads them into either.
