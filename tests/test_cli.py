@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import in_ci
+
 ROOT = Path(__file__).resolve().parents[1]
 HAS_DOT = shutil.which("dot") is not None
 
@@ -181,7 +183,7 @@ def test_graph_without_graphviz_says_how_to_install(tmp_path):
 
 # ----------------------------------------------------------------------------- graph
 
-@pytest.mark.skipif(not HAS_DOT and not os.environ.get("CI"), reason="Graphviz dot not installed (CI=1 makes it a failure)")
+@pytest.mark.skipif(not HAS_DOT and not in_ci(), reason="Graphviz dot not installed (CI=1 makes it a failure)")
 @pytest.mark.parametrize("model,flags", [("skipgram", ["--values", "--grads"]), ("attention", ["--backward"]),
                                          ("mlp", ["--backward", "--grads"]), ("gpt", ["--collapse-depth", "2"])])
 def test_graph_writes_svg(tmp_path, model, flags):
