@@ -141,7 +141,8 @@ def _to_numpy(v):
 
 
 @contextlib.contextmanager
-def _tg_default_dtype(dtype):
+def tg_default_dtype(dtype):
+    """tinygrad_lite's default dtype set to `dtype` inside the block, restored after it."""
     old = tg.get_default_dtype()
     tg.set_default_dtype(dtype)
     try:
@@ -200,7 +201,7 @@ class TinygradBackend(Backend):
 
     def make(self, cls, *args, **kwargs):
         """cls(*args, backend=self) with parameters in self.dtype, from tinygrad_lite's generator."""
-        with _tg_default_dtype(self.dtype):
+        with tg_default_dtype(self.dtype):
             return cls(*args, backend=self, **kwargs)
 
     build = make

@@ -30,7 +30,8 @@ import tinygrad_lite as tg
 
 from models.argtypes import float_in, int_at_least
 from models.attention import causal_mask
-from models.backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
+from models.backend import (Module, add_backend_args, backend_from_args, checkpoint_state, get_backend,
+                            tg_default_dtype)
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -525,12 +526,12 @@ def main(argv=None, prog=None):
 def _train_cli(args):
     from models.distributed import run_worker
     bk = backend_from_args(args)
-    return run_worker(args, bk, lambda dist: _train_run(args, bk, dist))
+    with tg_default_dtype(args.dtype):            # the run's dtype, then the caller's default again
+        return run_worker(args, bk, lambda dist: _train_run(args, bk, dist))
 
 
 def _train_run(args, bk, dist):
     from models.chartext import CharVocab, load_text, train_val_split
-    tg.set_default_dtype(args.dtype)
     tg.manual_seed(args.seed)
     if bk.name == "torch":
         bk.torch.manual_seed(args.seed)            # torch's own generator: dropout masks

@@ -189,3 +189,11 @@ def test_skipgram_trains_on_both_backends_from_the_same_class(tmp_path, capsys):
     back = SkipGramNS.load(str(tmp_path / "ckpt.tgl"))
     np.testing.assert_array_equal(back.wv.vectors, m_t.wv.vectors)
     assert WordVectors.load(str(tmp_path / "vectors.tgl")).words == m_t.wv.words
+
+
+def test_a_float64_run_leaves_the_default_dtype_alone():
+    before = tg.get_default_dtype()
+    gpt.main("--steps 1 --n-layer 1 --n-embd 8 --n-head 2 --block-size 4 --batch-size 2 --eval-interval 0 "
+             "--quiet --max-new-tokens 1 --dtype float64".split())
+    mlp.main("--epochs 1 --hidden 4 --no-progress --dtype float64".split())
+    assert tg.get_default_dtype() == before
