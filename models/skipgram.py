@@ -44,6 +44,7 @@ import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 
 from . import word_eval
+from .backend import add_backend_args, backend_from_args, get_backend
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
 
@@ -318,17 +319,19 @@ class SkipGramNS:
       W_in  (V + 1, d): input vectors ~ U(-0.5/d, 0.5/d); row V is a zero padding row that never
                         gets a gradient (it fills context slots outside the reduced window);
       W_out (V, d):     output vectors, zero.
-    `wv` gives the trained input vectors as `WordVectors`.
+    `wv` gives the trained input vectors as `WordVectors`. backend: "tinygrad_lite" (default) or
+    "torch" (then W_in, W_out are torch tensors and the lookups torch's sparse embeddings).
     """
 
-    def __init__(self, vocab, dim=100, seed=0):
+    def __init__(self, vocab, dim=100, seed=0, backend=None):
+        self.bk = bk = get_backend(backend, dtype="float32")
         self.vocab = vocab
         V = len(vocab)
         rng = np.random.default_rng(seed)
         w_in = np.zeros((V + 1, dim), np.float32)
         w_in[:V] = (rng.random((V, dim), dtype=np.float32) - 0.5) / dim
-        self.W_in = Tensor._leaf(w_in, requires_grad=True)
-        self.W_out = Tensor._leaf(np.zeros((V, dim), np.float32), requires_grad=True)
+        self.W_in = bk.tensor(w_in, requires_grad=True)
+        self.W_out = bk.tensor(np.zeros((V, dim), np.float32), requires_grad=True)
         self.pad = V
 
     def parameters(self):
@@ -347,7 +350,8 @@ class SkipGramNS:
         centres (C = 2W, context c of centre b is band[b + W + offset_c]). Then each position's input
         vector is looked up once and the (B, 2W, d) context block is built from shifted slices, so
         the row-sparse gradient of W_in has B + 2W rows instead of one per pair (same loss)."""
-        from tinygrad_lite.sparse import embedding
+        bk = self.bk
+        embedding = bk.sparse_embedding
         if band is None:
             x = embedding(self.W_in, ctx, padding_idx=self.pad)   # (B, C, d)
         else:
@@ -355,18 +359,19 @@ class SkipGramNS:
             W = C // 2
             xp = embedding(self.W_in, band, padding_idx=self.pad)  # (B + 2W, d)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
-            x = tg.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
+            x = bk.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
         y = embedding(self.W_out, targets)                        # (B, K+1, d)
         s = y @ x.transpose(1, 2)                                 # (B, K+1, C): y first keeps dL/dy contiguous
         k1 = targets.shape[1]
         sign = np.full((k1, 1), -1.0, np.float32)
         sign[0] = 1.0
-        return -(_logsigmoid(s * sign) * np.asarray(weight).transpose(0, 2, 1)).sum()
+        logsigmoid = _logsigmoid if bk.name == "tinygrad_lite" else bk.F.logsigmoid
+        return -(logsigmoid(s * bk.const(sign)) * bk.const(np.asarray(weight).transpose(0, 2, 1))).sum()
 
     @property
     def wv(self):
         """The input vectors as WordVectors (a copy)."""
-        return WordVectors(self.vocab.words, self.W_in._data[:len(self.vocab)].copy(), self.vocab.counts)
+        return WordVectors(self.vocab.words, self.bk.numpy(self.W_in)[:len(self.vocab)].copy(), self.vocab.counts)
 
     def state_dict(self):
         """{'W_in': Tensor (V+1, d), 'W_out': Tensor (V, d)}."""
@@ -376,12 +381,13 @@ class SkipGramNS:
         """Write a checkpoint (tinygrad_lite.save): the state_dict plus the vocabulary ('words',
         'counts') and `config` (a dict of the training settings, may be None), so `load` can
         rebuild the model without the corpus."""
-        tg.save({"W_in": self.W_in.detach(), "W_out": self.W_out.detach(), "words": list(self.vocab.words),
+        W_in, W_out = (Tensor._leaf(np.array(self.bk.numpy(w))) for w in (self.W_in, self.W_out))  # either backend
+        tg.save({"W_in": W_in, "W_out": W_out, "words": list(self.vocab.words),
                  "counts": Tensor(self.vocab.counts), "config": dict(config or {})}, path)
 
     @classmethod
-    def load(cls, path):
-        """Rebuild a model written by `save` -> SkipGramNS (its `config` dict in `.config`).
+    def load(cls, path, backend=None):
+        """Rebuild a model written by `save` -> SkipGramNS (its `config` dict in `.config`), on `backend`.
 
         Raises ValueError if the file is not a skip-gram checkpoint or its shapes disagree."""
         obj = tg.load(path)
@@ -395,9 +401,10 @@ class SkipGramNS:
         if w_in.shape[0] != V + 1 or w_out.shape != (V, w_in.shape[1]):
             raise ValueError(f"SkipGramNS.load: {path}: {V} words but W_in {w_in.shape}, W_out {w_out.shape}")
         model = cls.__new__(cls)
+        model.bk = get_backend(backend, dtype="float32")
         model.vocab = Vocab(obj["words"], counts)
-        model.W_in = Tensor._leaf(np.ascontiguousarray(w_in, dtype=np.float32), requires_grad=True)
-        model.W_out = Tensor._leaf(np.ascontiguousarray(w_out, dtype=np.float32), requires_grad=True)
+        model.W_in = model.bk.tensor(np.ascontiguousarray(w_in, dtype=np.float32), requires_grad=True)
+        model.W_out = model.bk.tensor(np.ascontiguousarray(w_out, dtype=np.float32), requires_grad=True)
         model.pad = V
         model.config = dict(obj.get("config") or {})
         return model
@@ -492,7 +499,8 @@ class PairBatches:
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
-               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True):
+               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
+               backend=None):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     The learning rate of a batch is word2vec's lr * max(1 - raw_words_done / (epochs * N + 1),
@@ -510,10 +518,10 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     if ids.shape[0] < 2:
         raise ValueError(f"train_sgns: only {ids.shape[0]} in-vocabulary tokens; need at least 2 to form pairs")
     tg.manual_seed(seed)
-    model = SkipGramNS(vocab, dim=dim, seed=seed)
+    model = SkipGramNS(vocab, dim=dim, seed=seed, backend=backend)
     batches = PairBatches(ids, sent, vocab.counts, window=window, negative=negative, sample=sample,
                           batch_size=batch_size, pad=model.pad, rng=np.random.default_rng(seed + 1))
-    opt = optim.SGD(model.parameters(), lr=lr)
+    opt = model.bk.optim.SGD(model.parameters(), lr=lr)
     N = ids.shape[0]
     total_raw = epochs * N
     n_batches = epochs * int(math.ceil(batches.expected_kept() / batch_size))
@@ -582,6 +590,7 @@ def _parser(prog=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
     from .word2vec_objectives import add_objective_args
     add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
+    add_backend_args(p)
     return p
 
 
@@ -615,14 +624,18 @@ def _run(args):
         source = "pydoc_data.topics (embedded)"
     print(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences", file=sys.stderr)
     from . import word2vec_objectives as w2v
+    backend = backend_from_args(args)
     if w2v.wants_objectives(args):  # CBOW, another loss or snapshots: the general trainer
+        if backend.name != "tinygrad_lite":
+            raise ValueError("--arch cbow, --loss other than negative and --snapshots run on the tinygrad_lite "
+                             "backend only; drop --backend torch or use skip-gram with negative sampling")
         model, stats = w2v.train_from_args(args, sentences)
     else:
         model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
                                   min_count=args.min_count, epochs=args.epochs, lr=args.lr,
                                   min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size or 512,
                                   seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
-                                  log=lambda m: print(m, file=sys.stderr))
+                                  log=lambda m: print(m, file=sys.stderr), backend=backend)
     wv = model.wv
     metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))
