@@ -331,3 +331,16 @@ def test_kl_div(red):
     check(nn.KLDivLoss(reduction=red), torch.nn.KLDivLoss(reduction=red), logp, q, skip_grad=(1,))
     check(nn.KLDivLoss(reduction=red, log_target=True), torch.nn.KLDivLoss(reduction=red, log_target=True),
           logp, np.log(q + 0.05))
+
+
+def test_max_pool_with_infinities_and_nan():
+    x = rnd(1, 2, 4, 4)
+    x[0, 0, 0, 0] = -np.inf
+    x[0, 0, 2:, 2:] = -np.inf  # a window of -inf only
+    x[0, 1, 1, 1] = np.inf
+    check(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), x)
+    check(lambda x: F.max_pool2d(x, 3, 1, 1), lambda x: TF.max_pool2d(x, 3, 1, 1), x)
+    x[0, 1, 3, 3] = np.nan
+    a = F.max_pool2d(Tensor(x), 2).numpy()
+    b = TF.max_pool2d(torch.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(a, b)  # NaN where PyTorch has NaN
