@@ -344,3 +344,18 @@ def test_max_pool_with_infinities_and_nan():
     a = F.max_pool2d(Tensor(x), 2).numpy()
     b = TF.max_pool2d(torch.tensor(x), 2).numpy()
     np.testing.assert_array_equal(a, b)  # NaN where PyTorch has NaN
+
+
+@given(h=st.integers(2, 9), w=st.integers(2, 9), k=st.integers(1, 4), stride=st.integers(1, 3), pad=st.integers(0, 2),
+       ceil=st.booleans(), include=st.booleans(), seed=st.integers(0, 1000))
+@settings(max_examples=30)
+def test_pooling_shapes_hypothesis(h, w, k, stride, pad, ceil, include, seed):
+    if 2 * pad > k or h + 2 * pad < k or w + 2 * pad < k:
+        return
+    x = rnd(2, 2, h, w, seed=seed)
+    check(lambda t: F.max_pool2d(t, k, stride, pad, ceil_mode=ceil),
+          lambda t: TF.max_pool2d(t, k, stride, pad, ceil_mode=ceil), x)
+    check(lambda t: F.avg_pool2d(t, k, stride, pad, ceil_mode=ceil, count_include_pad=include),
+          lambda t: TF.avg_pool2d(t, k, stride, pad, ceil_mode=ceil, count_include_pad=include), x)
+    check(lambda t: F.adaptive_avg_pool2d(t, (max(1, h - k), k)), lambda t: TF.adaptive_avg_pool2d(t, (max(1, h - k), k)),
+          x)
