@@ -13,6 +13,7 @@ import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
 from tinygrad_lite.ops import REGISTRY
 from tinygrad_lite.ops.window import col2im, window_args, windows
+import viz
 
 from helpers import check_grad, rng_values
 
@@ -129,7 +130,6 @@ def test_lstm_learns_to_remember_the_first_token():
 
 
 # ---------------------------------------------------------------------- viz
-viz = pytest.importorskip("viz")
 
 
 def _conv_net():
