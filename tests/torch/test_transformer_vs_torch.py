@@ -97,8 +97,8 @@ def test_decoder_layer(kw):
 def test_encoder_and_decoder_stacks_with_final_norm():
     S, N = 6, 2
     ours, theirs = twins(
-        lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(E, H, 16), 3, norm=nn.LayerNorm(E)),
-        lambda: torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(E, H, 16), 3, norm=torch.nn.LayerNorm(E),
+        lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(E, H, 16), 2, norm=nn.LayerNorm(E)),
+        lambda: torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(E, H, 16), 2, norm=torch.nn.LayerNorm(E),
                                             enable_nested_tensor=False))
     assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight  # deep copies
     ma, ka = masks(S, N, "ours")
@@ -113,7 +113,7 @@ def test_encoder_and_decoder_stacks_with_final_norm():
 
 @pytest.mark.parametrize("kw", [dict(), dict(batch_first=True, norm_first=True), dict(activation="gelu")])
 def test_transformer(kw):
-    ours, theirs = twins(lambda: nn.Transformer(E, H, 2, 2, 16, **kw), lambda: torch.nn.Transformer(E, H, 2, 2, 16, **kw))
+    ours, theirs = twins(lambda: nn.Transformer(E, H, 1, 2, 16, **kw), lambda: torch.nn.Transformer(E, H, 1, 2, 16, **kw))
     S, T, N = 5, 4, 3
     bf = kw.get("batch_first")
     src, tgt = (rnd(N, S, E), rnd(N, T, E, seed=1)) if bf else (rnd(S, N, E), rnd(T, N, E, seed=1))
