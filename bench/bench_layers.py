@@ -7,6 +7,7 @@ Sizes are those of the PyTorch examples the layers were added for:
   * word-language-model: LSTM / GRU / RNN_TANH with 2 layers, emsize = nhid = 200, seq 35, batch 20;
     its TransformerEncoder: 2 layers, d_model 200, nhead 2, dim_feedforward 200, causal mask, dropout 0.2;
   * BatchNorm2d, AvgPool2d, AdaptiveAvgPool2d at the MNIST CNN's activation sizes;
+  * ConvTranspose2d as in the DCGAN example's generator (ngf 64: 128->64 channels, 16x16 -> 32x32, batch 64);
   * an optimizer step (RMSprop, Adagrad, Adadelta) over the MNIST network's 1.2M parameters.
 
 Both frameworks get the same weights and inputs (float32), one thread each (torch.set_num_threads(1),
@@ -67,6 +68,8 @@ def cases(torch):
     layer_case("avg_pool2d 2 (64,64,24,24)", nn.AvgPool2d(2), TN.AvgPool2d(2), act2, 2)
     layer_case("adaptive_avg_pool2d 1 (64,64,24,24)", nn.AdaptiveAvgPool2d(1), TN.AdaptiveAvgPool2d(1), act2, 2)
     layer_case("batch_norm2d (64,32,26,26)", nn.BatchNorm2d(32), TN.BatchNorm2d(32), act1, 2)
+    layer_case("conv_transpose2d 128->64 4x4 s2 p1 (64,128,16,16)", nn.ConvTranspose2d(128, 64, 4, 2, 1),
+               TN.ConvTranspose2d(128, 64, 4, 2, 1), rng.standard_normal((64, 128, 16, 16)).astype(np.float32), 1)
     layer_case("conv1d 64->64 k5 pad 2 (32,64,128)", nn.Conv1d(64, 64, 5, padding=2), TN.Conv1d(64, 64, 5, padding=2),
                rng.standard_normal((32, 64, 128)).astype(np.float32), 2)
 

@@ -359,3 +359,44 @@ def test_pooling_shapes_hypothesis(h, w, k, stride, pad, ceil, include, seed):
           lambda t: TF.avg_pool2d(t, k, stride, pad, ceil_mode=ceil, count_include_pad=include), x)
     check(lambda t: F.adaptive_avg_pool2d(t, (max(1, h - k), k)), lambda t: TF.adaptive_avg_pool2d(t, (max(1, h - k), k)),
           x)
+
+
+# ---------------------------------------------------------------------- transposed convolution (col2im of one GEMM)
+CONVT_CASES = [dict(), dict(stride=2), dict(stride=2, padding=1, output_padding=1), dict(stride=(2, 1), dilation=2),
+               dict(groups=2, stride=3, padding=(1, 2), output_padding=(2, 0))]
+
+
+@pytest.mark.parametrize("kw", CONVT_CASES, ids=[str(k) for k in CONVT_CASES])
+def test_conv_transpose2d(kw):
+    g = kw.get("groups", 1)
+    x, w, b = rnd(2, 4, 5, 4), rnd(4, 6 // g, 3, 2, seed=2), rnd(6, seed=3)
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b)
+    torch.manual_seed(0)
+    k = dict(kw)
+    check_module(nn.ConvTranspose2d(4, 6, (3, 2), **k), torch.nn.ConvTranspose2d(4, 6, (3, 2), **k), x)
+    assert repr(nn.ConvTranspose2d(4, 6, (3, 2), **k)) == repr(torch.nn.ConvTranspose2d(4, 6, (3, 2), **k))
+
+
+def test_conv_transpose1d_and_output_size():
+    x, w = rnd(2, 3, 7), rnd(3, 5, 4, seed=2)
+    check(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1), lambda x, w: TF.conv_transpose1d(x, w, stride=2,
+                                                                                                     padding=1), x, w)
+    torch.manual_seed(0)
+    ours, theirs = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1), torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    same_weights(ours, theirs.double())
+    x2 = rnd(1, 3, 4, 4)
+    a, b = ours(Tensor(x2), output_size=(8, 8)), theirs(torch.tensor(x2), output_size=(8, 8))
+    close(a, b)
+    assert a.shape == (1, 2, 8, 8)
+    with pytest.raises(ValueError, match="output_padding .* must be smaller"):
+        F.conv_transpose2d(Tensor(x2), Tensor(rnd(3, 2, 3, 3)), stride=2, output_padding=2)
+
+
+def test_conv_transpose_is_the_adjoint_of_conv():
+    """<conv2d(x, w), y> == <x, conv_transpose2d(y, w)>: the two share their geometry."""
+    x, w = rnd(2, 3, 9, 8), rnd(4, 3, 3, 3, seed=1)
+    kw = dict(stride=2, padding=1, dilation=1)
+    y = rnd(*F.conv2d(Tensor(x), Tensor(w), **kw).shape, seed=2)
+    lhs = (F.conv2d(Tensor(x), Tensor(w), **kw).numpy() * y).sum()
+    rhs = (x * F.conv_transpose2d(Tensor(y), Tensor(w), output_padding=(0, 1), **kw).numpy()).sum()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)

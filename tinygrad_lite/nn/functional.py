@@ -547,11 +547,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # ---------------------------------------------------------------------- layers defined in their own modules
 from .activation import elu  # noqa: E402
-from .conv import conv1d, conv2d  # noqa: E402
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
 from .dropout import dropout2d  # noqa: E402
 from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
                       max_pool2d)
 
-__all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "dropout2d", "batch_norm",
+__all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+            "dropout2d", "batch_norm",
             "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]
