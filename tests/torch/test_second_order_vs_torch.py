@@ -14,6 +14,7 @@ import torch
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite.autograd import grad
+from tinygrad_lite import sparse as _sparse   # registers embedding_sparse whatever the test order
 from tinygrad_lite.ops import REGISTRY
 
 RTOL, ATOL = 1e-9, 1e-11
@@ -82,6 +83,8 @@ CASES = {
                              lambda x: TF.cross_entropy(x, torch.tensor(TARGET), label_smoothing=0.1), [rnd(3, 5)]),
     "embedding": (lambda w: F.embedding(tl.tensor(IDX), w) ** 2, lambda w: TF.embedding(torch.tensor(IDX), w) ** 2,
                   [rnd(4, 3)]),
+    "embedding_sparse": (lambda w: _sparse.embedding(w, tl.tensor(IDX)) ** 2,
+                         lambda w: TF.embedding(torch.tensor(IDX), w) ** 2, [rnd(4, 3)]),
     "erf": (lambda a: F.erf(a) * a, lambda a: torch.erf(a) * a, [rnd(3, 4)]),
     "gelu": (lambda a: F.gelu(a), lambda a: TF.gelu(a), [rnd(3, 4, lo=-4, hi=4)]),
     "gelu_tanh": (lambda a: F.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh"),
