@@ -6,7 +6,10 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor, cat, linear, matmul, stack, where
 from .creation import (arange, empty, eye, full, full_like, linspace, multinomial, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .random import manual_seed
+from .random import Generator, manual_seed
+from .device import device
+from .grad_mode import inference_mode
+from .creation import as_tensor, empty_like, from_numpy, randint_like
 from . import autograd
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import REGISTRY as ops_registry
@@ -17,8 +20,8 @@ int = int32  # noqa: A001
 
 
 def _fn(name, doc):
-    def f(x, *args, **kwargs):
-        return getattr(x if isinstance(x, Tensor) else Tensor(x), name)(*args, **kwargs)
+    def f(input, *args, **kwargs):
+        return getattr(input if isinstance(input, Tensor) else Tensor(input), name)(*args, **kwargs)
     f.__name__, f.__doc__ = name, doc
     return f
 
@@ -45,6 +48,8 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
     globals()[_name] = _binary_fn(_name, _method, f"Function form of `input {_method[2:-2]} other` (torch.{_name}).")
 
 from .serialize import load, save  # noqa: E402
-from . import nn, optim  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
+from .tensor_ops import FUNCTIONS as _TORCH_FUNCTIONS  # noqa: E402  (sin, topk, einsum, mm, ...: torch's free functions)
+globals().update(_TORCH_FUNCTIONS)
+from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 
 __version__ = "0.1.0"

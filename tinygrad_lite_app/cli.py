@@ -18,6 +18,7 @@ import os
 import sys
 
 from models.argtypes import int_at_least
+from tinygrad_lite_app import cmd_run
 
 PROG = "tinygrad-lite"
 MODELS = ("mlp", "skipgram", "gpt")
@@ -181,6 +182,7 @@ def build_parser():
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
     g.set_defaults(func=cmd_graph)
+    cmd_run.add_parser(sub)
     return p
 
 

@@ -181,6 +181,7 @@ _TENSOR = [None, None]  # [Tensor, where], filled by tensor.py, so the helpers c
 
 def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
+    from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
 
 
 _load()
