@@ -3,7 +3,8 @@ from . import dtypes
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32, int64, long,
                      set_default_dtype, uint8)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, cat, linear, matmul, stack, where
+from .tensor import Tensor
+from .functions import cat, linear, matmul, stack, where
 from .creation import (arange, empty, eye, full, full_like, linspace, multinomial, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .random import Generator, manual_seed

@@ -14,7 +14,8 @@ import numpy as np
 from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .ops import Op, EachInput, cast, sum_to
 from .ops.movement import SliceGrad
-from .tensor import INPLACE, Tensor
+from .tensor import Tensor
+from .versions import INPLACE
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
@@ -385,6 +386,3 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError("Function subclasses must define backward(ctx, grad)")
 
-
-import sys  # noqa: E402
-sys.modules[Tensor.__module__]._autograd_backward = backward  # (the package's `tensor` name is a function)

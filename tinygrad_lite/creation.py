@@ -6,7 +6,8 @@ import numpy as np
 from .device import check_device
 from .dtypes import DEFAULT, to_dtype
 from .random import get_rng
-from .tensor import Tensor, _shape_arg
+from .tensor import Tensor
+from .tensor_args import shape_arg as _shape_arg
 
 
 def _float(dtype):

@@ -353,7 +353,7 @@ class trace_modules:
         self.model, self.trace, self._handles = model, ModuleTrace(), []
 
     def __enter__(self):
-        from .tensor import _counter
+        from .versions import next_seq
         tr = self.trace
         for path, m in self.model.named_modules():
             if not path or not hasattr(m, "register_forward_hook"):
@@ -362,10 +362,10 @@ class trace_modules:
             starts = []
 
             def pre(mod, args, _s=starts):
-                _s.append(next(_counter))
+                _s.append(next_seq())
 
             def post(mod, args, out, _s=starts, _p=path):
-                tr.intervals.append((_p, _s.pop(), next(_counter)))
+                tr.intervals.append((_p, _s.pop(), next_seq()))
 
             self._handles.append(m.register_forward_pre_hook(pre))
             self._handles.append(m.register_forward_hook(post))

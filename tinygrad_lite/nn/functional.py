@@ -10,16 +10,14 @@ import math
 import numpy as np
 
 from ..dtypes import DEFAULT
+from ..functions import where
 from ..random import get_rng
-from ..tensor import Tensor, where
+from ..tensor import Tensor
 from ..ops.special import ERF, GELU, GELU_TANH, LOGSIGMOID
 from ..ops.nn import CEArgs, CROSS_ENTROPY_IDX, EMBEDDING
-from ..tensor import linear as _tensor_linear
+from ..functions import linear as _tensor_linear
 
-try:  # the fused LayerNorm row, when present
-    from ..ops.fused import layer_norm as _fused_layer_norm
-except ImportError:  # pragma: no cover
-    _fused_layer_norm = None
+from ..ops.fused import layer_norm as _fused_layer_norm
 
 __all__ = ["relu", "gelu", "silu", "sigmoid", "tanh", "erf", "softmax", "log_softmax", "logsumexp", "dropout",
            "linear", "embedding", "layer_norm", "normalize", "cosine_similarity", "one_hot", "cross_entropy",
@@ -198,7 +196,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
         raise ValueError(f"layer_norm: expected input with trailing shape {shape} (normalized_shape), "
                          f"got shape {tuple(x.shape)}")
-    if k == 1 and weight is not None and _fused_layer_norm is not None and x.dtype.kind == "f" \
+    if k == 1 and weight is not None and x.dtype.kind == "f" \
             and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor)):
         return _fused_layer_norm(x, weight, bias, eps)  # one graph node (tinygrad_lite/ops/fused.py)
     dims = tuple(range(x.ndim - k, x.ndim))

@@ -61,33 +61,40 @@ class EachInput:
 
 
 # ---- helpers that work on numpy arrays and on Tensors (the Tensor versions are recorded) ----
+# They tell the two apart by the array types (numpy arrays, numpy scalars), so this package never
+# needs the Tensor class; for a Tensor they call its methods.
+_ARRAYS = (np.ndarray, np.generic, float, int)
+
+
 def is_array(x):
-    return type(x) is not _TENSOR[0]  # an ndarray, or a numpy scalar (numpy returns 0-d results as scalars)
+    """True for a numpy array or scalar (numpy returns 0-d results as scalars), False for a Tensor."""
+    return type(x) is np.ndarray or isinstance(x, _ARRAYS)
 
 
 def exp(x):
-    return x.exp() if type(x) is _TENSOR[0] else np.exp(x)  # (0-d numpy results are numpy scalars)
+    return np.exp(x) if is_array(x) else x.exp()
 
 
 def log(x):
-    return x.log() if type(x) is _TENSOR[0] else np.log(x)
+    return np.log(x) if is_array(x) else x.log()
 
 
 def sign(x):
-    return x.sign() if type(x) is _TENSOR[0] else np.sign(x)
+    return np.sign(x) if is_array(x) else x.sign()
 
 
 def where(cond, a, b):
-    T = _TENSOR[0]
-    if type(cond) is not T and type(a) is not T and type(b) is not T:
-        return np.where(cond, a, b)
-    return _TENSOR[1](cond, a, b)
+    """np.where for arrays; for Tensors the recorded `where` op (via the Tensor at hand)."""
+    if is_array(a) and is_array(b):
+        return np.where(cond if is_array(cond) else np.asarray(cond), a, b)
+    t = b if is_array(a) else a
+    return t._where(cond, a, b)
 
 
 def broadcast_to(x, shape):
     """x repeated along its size-1 dims (a read-only view for arrays: no memory is written)."""
     if type(x) is not np.ndarray:
-        if type(x) is _TENSOR[0]:
+        if not is_array(x):
             return x.expand(shape)
         x = np.asarray(x)  # a numpy scalar: numpy returns 0-d results as scalars
     if x.flags.c_contiguous and (x.ndim == 0 or (x.ndim == len(shape) and
@@ -102,7 +109,7 @@ def broadcast_to(x, shape):
 
 
 def permute(x, axes):
-    return x.permute(axes) if type(x) is _TENSOR[0] else x.transpose(axes)
+    return x.transpose(axes) if is_array(x) else x.permute(axes)
 
 
 def swap_last(x):
@@ -110,7 +117,7 @@ def swap_last(x):
 
 
 def cast(x, dtype):
-    return x.to(dtype) if type(x) is _TENSOR[0] else x.astype(dtype, copy=False)
+    return x.astype(dtype, copy=False) if is_array(x) else x.to(dtype)
 
 
 # ---- fast reductions over the last axis / the leading axes (numpy arrays; Tensors take the plain route)
@@ -174,9 +181,6 @@ def sum_to(g, shape):
         if axes:
             g = g.sum(axis=axes, keepdims=True)  # size-1 dims that broadcasting stretched
     return g
-
-
-_TENSOR = [None, None]  # [Tensor, where], filled by tensor.py, so the helpers can build Tensors without an import cycle
 
 
 def _load():

@@ -95,9 +95,8 @@ def layer_norm(x, weight, bias=None, eps=1e-5):
     """LayerNorm over the last dim as one graph node: x (..., C), weight (C,), bias (C,) or None -> (..., C).
 
     weight=None means a gain of 1 (pass ones)."""
-    from ..tensor import Tensor
     if weight is None:
-        weight = Tensor._leaf(np.ones(x.shape[-1], dtype=x.dtype))
+        weight = x._leaf(np.ones(x.shape[-1], dtype=x.dtype))
     if x.shape[-1:] != weight.shape or (bias is not None and bias.shape != weight.shape):
         raise ValueError(f"layer_norm: input of shape {x.shape} needs weight/bias of shape ({x.shape[-1]},), got "
                          f"{weight.shape} and {None if bias is None else bias.shape}")
@@ -155,7 +154,7 @@ def masked_softmax(x, scale=1.0, hide=None):
 
     x (..., T, S) float Tensor; hide: bool array/Tensor broadcastable to x (e.g. the causal mask
     (T, S) or a padding mask (B, 1, 1, S)), True = hidden. Returns (..., T, S), rows sum to 1."""
-    from ..tensor import bool_mask
+    from ..tensor_args import bool_mask
     if hide is not None:
         hide = bool_mask("masked_softmax", hide, x.shape)
     return x._unary(MASKED_SOFTMAX, (float(scale), hide))
