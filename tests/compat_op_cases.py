@@ -88,6 +88,13 @@ def _remainder(draw):
     return case(lambda a, b: a % b, np.remainder, x, y)
 
 
+@st.composite
+def _contiguous(draw):
+    shape = draw(shapes(min_dims=2, min_side=2))
+    return case(lambda t: t.transpose(0, 1).contiguous(), lambda a: np.ascontiguousarray(a.swapaxes(0, 1)),
+                rng_values(shape, seed=draw(seeds)))
+
+
 COMPAT_OP_CASES = {
     "sin": _unary("sin", np.sin),
     "cos": _unary("cos", np.cos),
@@ -97,4 +104,5 @@ COMPAT_OP_CASES = {
     "einsum": _einsum(),
     "scatter": _scatter(),
     "remainder": _remainder(),
+    "contiguous": _contiguous(),
 }

@@ -31,14 +31,21 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "su
               "min", "amax", "amin", "logsumexp", "softmax", "log_softmax", "reshape", "flatten", "transpose",
               "permute", "squeeze", "unsqueeze", "split", "chunk", "maximum", "minimum", "clamp", "tril", "triu",
               "masked_fill", "argmax", "argmin", "gather", "square", "rsqrt", "reciprocal", "sign", "isnan",
-              "isfinite", "t"):
+              "isfinite", "t", "sin", "cos", "floor", "ceil", "trunc", "round", "floor_divide", "remainder", "cumsum",
+              "flip", "roll", "sort", "argsort", "topk", "index_select", "scatter", "scatter_add", "repeat_interleave",
+              "narrow", "select", "unbind", "mm", "bmm", "is_floating_point"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 clip = clamp  # noqa: F821
 
 
 def _binary_fn(name, method, doc):
-    def f(input, other):
-        return getattr(input if isinstance(input, Tensor) else Tensor(input), method)(other)
+    def f(input, other, *, alpha=None):
+        x = input if isinstance(input, Tensor) else Tensor(input)
+        if alpha is not None:  # torch.add(x, y, alpha=2) is x + 2 * y
+            if name not in ("add", "sub"):
+                raise TypeError(f"{name}() got an unexpected keyword argument 'alpha'")
+            other = other * alpha
+        return getattr(x, method)(other)
     f.__name__, f.__doc__ = name, doc
     return f
 
@@ -49,8 +56,7 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
     globals()[_name] = _binary_fn(_name, _method, f"Function form of `input {_method[2:-2]} other` (torch.{_name}).")
 
 from .serialize import load, save  # noqa: E402
-from .tensor_ops import FUNCTIONS as _TORCH_FUNCTIONS  # noqa: E402  (sin, topk, einsum, mm, ...: torch's free functions)
-globals().update(_TORCH_FUNCTIONS)
+from .functions import allclose, einsum, isclose, numel  # noqa: E402
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ was made from) and `_args` (the op's non-tensor parameters): that is the whole g
 
 class TensorBase:
     __slots__ = ("_data",          # the numpy array
-                 "grad",           # the accumulated gradient (a Tensor) or None
+                 "_grad",          # the accumulated gradient (a Tensor) or None: Tensor.grad checks assignments
                  "requires_grad",
                  "_op",            # the registry row of the op that made it (None for leaves)
                  "_inputs",        # the tensors it was made from (None for leaves, and once backward freed it)

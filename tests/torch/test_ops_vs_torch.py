@@ -273,6 +273,10 @@ for scale in (1.0, 0.5):
              lambda a, sc=scale: (a * sc).masked_fill(torch.tensor(np.triu(np.ones((4, 4), bool), 1)), -np.inf)
              .softmax(-1), rn(2, 4, 4))
 
+from compat_cases import add_compat_cases  # noqa: E402
+
+add_compat_cases(add_case, torch, rn, away)
+
 # registry ops that PyTorch does not have as such (tested in tests/test_ops_gradcheck.py)
 NO_TORCH_COUNTERPART = {"index_scatter": "internal adjoint of getitem (exercised by getitem double backward)"}
 

@@ -42,6 +42,8 @@ FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axe
 ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
              lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
              math="the gradient rolled back by -shifts", reads=False)
+CONTIGUOUS = defop("contiguous", lambda a, x: np.ascontiguousarray(x), lambda g, ans, a, x: g,
+                   math="a row-major copy: the gradient passes unchanged", reads=False)
 
 
 # ---- einsum: the gradient of one operand is an einsum of the output gradient with the other operands

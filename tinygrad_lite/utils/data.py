@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from ..random import Generator, get_rng
-from ..tensor import Tensor, stack
+from ..functions import stack
+from ..tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "Sampler", "SequentialSampler",
            "RandomSampler", "SubsetRandomSampler", "BatchSampler", "DataLoader", "default_collate", "random_split",
