@@ -1,4 +1,10 @@
 """tinygrad_lite: a small, exact, fast reverse-mode autograd engine on numpy, with PyTorch's API names."""
+import warnings as _warnings
+
+# log(0) = -inf, a fully masked softmax row = nan, x / 0 = inf: PyTorch computes these silently, and so do we.
+# numpy's RuntimeWarnings are silenced for numpy calls made by tinygrad_lite's own modules only (a filter on
+# the module name costs nothing per op); the user's own numpy code keeps its warnings.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_lite(\.|$)")
 from . import dtypes
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32, int64, long,
                      set_default_dtype, uint8)

@@ -137,6 +137,45 @@ class SummaryWriter:
         self.close()
 
 
+class _TorchTensorMeta(type):
+    """torch.Tensor under compat: isinstance/issubclass checks and attribute access are tinygrad_lite.Tensor's;
+    calling it is PyTorch's legacy constructor (default float dtype), unlike torch.tensor(data)."""
+
+    def __instancecheck__(cls, obj):
+        from ..tensor import Tensor
+        return isinstance(obj, Tensor)
+
+    def __subclasscheck__(cls, sub):
+        from ..tensor import Tensor
+        return issubclass(sub, Tensor)
+
+    def __getattr__(cls, name):
+        from ..tensor import Tensor
+        return getattr(Tensor, name)
+
+    def __call__(cls, *args, requires_grad=False, device=None, dtype=None):
+        """torch.Tensor(2, 3): a 2x3 tensor (zeros here); torch.Tensor([1, 2]) or an array: float32 values;
+        torch.Tensor(t) for a tensor t: t itself; torch.Tensor(): an empty float tensor."""
+        from ..dtypes import DEFAULT
+        from ..tensor import Tensor
+        check_device(device, "Tensor")
+        if dtype is not None:
+            raise TypeError("torch.Tensor() takes no dtype; use torch.tensor(data, dtype=...)")
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return args[0]
+        if not args or all(isinstance(a, int) and not isinstance(a, bool) for a in args) or \
+                (len(args) == 1 and isinstance(args[0], Size)):
+            shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+            return Tensor._leaf(np.zeros(shape if args else (0,), DEFAULT.dtype)).requires_grad_(requires_grad)
+        if len(args) != 1:
+            raise TypeError(f"torch.Tensor(): expected sizes (ints) or one sequence of data, got {args!r}")
+        return Tensor(args[0], dtype=DEFAULT.dtype, requires_grad=requires_grad)
+
+
+class TorchTensor(metaclass=_TorchTensorMeta):
+    """torch.Tensor: see _TorchTensorMeta."""
+
+
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
     """torch.compile: tinygrad_lite does not compile, so the model (or function) is returned as it is."""
     if model is None:
@@ -203,7 +242,7 @@ def build():
     from tinygrad_lite.utils import data
 
     tree, mod = _module_builder()
-    mod("torch", [tl], __version__=PYTORCH_API + "+tinygrad_lite", device=device, Size=Size, dtype=np.dtype,
+    mod("torch", [tl], __version__=PYTORCH_API + "+tinygrad_lite", Tensor=TorchTensor, device=device, Size=Size, dtype=np.dtype,
         finfo=np.finfo, iinfo=np.iinfo, bfloat16=_NoDtype("bfloat16"), complex64=_NoDtype("complex64"),
         complex128=_NoDtype("complex128"), cfloat=_NoDtype("cfloat"), int8=np.dtype(np.int8),
         int16=np.dtype(np.int16), short=np.dtype(np.int16), uint16=np.dtype(np.uint16),
