@@ -156,3 +156,15 @@ def test_makemore_trains_and_samples_like_pytorch(tmp_path, model_type):
     _close(loss_o, loss_t, "float64")
     s_t, s_o = _samples(out_t, "step 200 |"), _samples(out_o, "step 200 |")
     assert s_o == s_t and any("samples that are new" in line for line in s_o)
+
+
+@pytest.mark.torch
+def test_tutorial_idioms_match_pytorch(tmp_path):
+    """tests/compat/tutorial_idioms.py (the beginner tutorials' tensors, autograd, custom Function, nn, optim,
+    DataLoader loop, save/load) prints the same numbers under PyTorch and under tinygrad-lite run."""
+    pytest.importorskip("torch")
+    script = HERE / "tutorial_idioms.py"
+    theirs = _run([PY, str(script)], tmp_path, _env()).split()
+    ours = _run(RUN + [str(script)], tmp_path, _env()).split()
+    assert len(ours) == len(theirs) > 40
+    np.testing.assert_allclose([float(x) for x in ours], [float(x) for x in theirs], rtol=1e-10, atol=1e-12)
