@@ -402,3 +402,55 @@ def test_install_refuses_when_real_torch_is_loaded():
         warnings.simplefilter("ignore")
         with pytest.raises(RuntimeError, match="real torch is already imported"):
             compat.install()
+
+
+# ----------------------------------------------------------------------------------------- in-place on non-leaves
+def _inplace_chain(lib, x0, w0):
+    x = lib.tensor(x0, requires_grad=True)
+    w = lib.tensor(w0, requires_grad=True)
+    h = x * 2
+    early = h + 1  # made before the updates: its gradient goes to h's value at that time
+    h.add_(w)
+    h.mul_(3.0)
+    h[:, 0] = w[1] * 5
+    h[h > 10] = 0.0
+    h.clamp_(-4, 9)
+    h.sub_(w, alpha=2)
+    h += 1
+    h.div_(w.abs() + 1)
+    g = h.clone()
+    g.copy_(h * w)
+    loss = (h * h).sum() + (early * early).sum() + (g * g).sum()
+    loss.backward()
+    return loss.item(), x.grad.numpy().copy(), w.grad.numpy().copy(), h.detach().numpy().copy()
+
+
+def test_inplace_ops_on_non_leaves_are_recorded_like_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x0, w0 = rng.uniform(-3, 3, (2, 3)), rng.uniform(-1, 1, 3)
+        ours, theirs = _inplace_chain(tl, x0, w0), _inplace_chain(torch, x0, w0)
+        assert ours[0] == pytest.approx(theirs[0], rel=1e-12)
+        for o, t in zip(ours[1:], theirs[1:]):
+            np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
+def test_inplace_conflicts_and_leaves_still_fail():
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1.5
+    y = h * x  # mul saves h as an input
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad is being used in an in-place operation"):
+        x.add_(1)
+    with pytest.raises(RuntimeError, match="view of a tensor that requires grad"):
+        (x * 2)[:1].add_(1)
+    with tl.no_grad():
+        x.add_(1)  # the usual parameter update
+    assert x.tolist() == [2.0, 3.0]
+    h = x * 2
+    h.fill_(0.5)
+    (h * x).sum().backward()
+    assert x.grad.tolist() == [0.5, 0.5]

@@ -154,6 +154,8 @@ def _run(roots, seeds, retain, create, capture, only):
                 ans = t._data
             args = t._args
             for x, vjp in zip(inputs, op.vjps):
+                if x._redirect is not None:  # x was updated in place after this node used it
+                    x = _before_inplace(x, seq)
                 if not x.requires_grad:
                     continue
                 gx = vjp(g, ans, args, *vals)
@@ -192,6 +194,14 @@ def _run(roots, seeds, retain, create, capture, only):
     finally:
         GRAD.enabled = prev_mode
     return shared
+
+
+def _before_inplace(x, seq):
+    """The tensor that held x's value when the node numbered seq used it: a recorded in-place op gives x
+    a new node (and creation number) and hands its earlier node to x._redirect."""
+    while x._redirect is not None and seq < x._seq:
+        x = x._redirect
+    return x
 
 
 def _add_slices(prev, gx, prev_shared):

@@ -24,5 +24,6 @@ class TensorBase:
                  "_hooks",         # gradient hooks (register_hook, retain_grad) or None
                  "name",           # an optional name for graph pictures
                  "_base",          # the sources of a view (weak references), else None
+                 "_redirect",      # after a recorded in-place op: the tensor holding the value before it
                  "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
