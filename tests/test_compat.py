@@ -87,7 +87,8 @@ def test_cuda_questions_get_pytorchs_cpu_answers(tmp_path):
         assert x.to(torch.zeros(1, dtype=torch.float64)).dtype == torch.float64
         assert torch.device("cuda:1").index == 1 and repr(torch.device("cpu")) == "device(type='cpu')"
         for make in (lambda: x.cuda(), lambda: torch.zeros(2, device="cuda"), lambda: x.to("cuda"),
-                     lambda: nn.Linear(2, 2).to("cuda"), lambda: nn.Linear(2, 2).cuda(), lambda: torch.cuda.synchronize()):
+                     lambda: nn.Linear(2, 2).to("cuda"), lambda: nn.Linear(2, 2).cuda(), lambda: torch.cuda.synchronize(),
+                     lambda: nn.Linear(2, 2, device="cuda"), lambda: torch.tensor([1.0], device="cuda:0")):
             try:
                 make()
                 raise SystemExit("no error")
