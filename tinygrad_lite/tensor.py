@@ -40,7 +40,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
     def __init__(self, data, requires_grad=False, dtype=None):
         self._data = to_array(data, to_dtype(dtype))
         self._grad = None
-        self._op = self._inputs = self._args = self._hooks = self.name = self._base = self._redirect = None
+        self._op = self._inputs = self._args = self._ctx = self._hooks = self.name = self._base = self._redirect = None
         self._seq = next_seq()
         self._version = 0
         self.requires_grad = False
@@ -53,7 +53,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         """Wrap an array without copying (internal fast path)."""
         t = _new(Tensor)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t._grad = t._op = t._inputs = t._args = t._hooks = t.name = t._base = t._redirect = None
+        t._grad = t._op = t._inputs = t._args = t._ctx = t._hooks = t.name = t._base = t._redirect = None
         t.requires_grad = requires_grad
         t._seq = next_seq()
         t._version = 0
@@ -65,7 +65,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         t = _new(Tensor)
         # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t._grad = t._hooks = t.name = t._base = t._redirect = None
+        t._grad = t._hooks = t.name = t._base = t._ctx = t._redirect = None
         t._seq = next_seq()
         t._version = 0
         if req and GRAD.enabled:
@@ -74,6 +74,15 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         else:
             t.requires_grad = False
             t._op = t._inputs = t._args = None
+        return t
+
+    @staticmethod
+    def _make_saving(arr, saved, op, inputs, args, req):
+        """_make for a row that saves state for its backward (its `saves`): `saved` is kept in `_ctx`
+        only when the op is recorded."""
+        t = Tensor._make(arr, op, inputs, args, req)
+        if t._op is not None:
+            t._ctx = saved
         return t
 
     def _unary(self, op, args=None):

@@ -18,7 +18,9 @@ class TensorBase:
                  "requires_grad",
                  "_op",            # the registry row of the op that made it (None for leaves)
                  "_inputs",        # the tensors it was made from (None for leaves, and once backward freed it)
-                 "_args",          # the op's non-tensor parameters and saved state
+                 "_args",          # the op's non-tensor parameters (never written to after the forward)
+                 "_ctx",           # what the op's forward saved for its backward (a row's `saves`), None,
+                                   # or autograd.FREED once a backward without retain_graph has run
                  "_seq",           # creation number: backward's topological order
                  "_version",       # bumped by in-place updates
                  "_hooks",         # gradient hooks (register_hook, retain_grad) or None

@@ -9,7 +9,7 @@ from .grad_mode import GRAD
 from .random import get_rng
 from .tensor_args import index_arg
 from .tensor_base import TensorBase
-from .ops.movement import SCATTER_ADD_APPLY
+from .ops.movement import index_scatter
 from .tensor_math import where_tensors
 from .versions import bump, next_seq
 
@@ -21,7 +21,7 @@ def _put(old, idx, value):
     mask[idx] = True
     target = mask[idx].shape
     v = value if value.dtype == old.dtype else value.to(old.dtype)
-    placed = SCATTER_ADD_APPLY(v.expand(target) if v.shape != target else v, old.shape, idx)
+    placed = index_scatter(v.expand(target) if v.shape != target else v, old.shape, idx)
     return where_tensors(mask, placed, old)
 
 
@@ -64,13 +64,13 @@ class InplaceMethods:
         old.requires_grad = True
         old._op, old._inputs, old._args, old._seq, old._version = self._op, self._inputs, self._args, self._seq, \
             self._version
-        old._hooks, old._redirect, old.name = self._hooks, self._redirect, self.name
+        old._hooks, old._redirect, old.name, old._ctx = self._hooks, self._redirect, self.name, self._ctx
         new = compute(old)
         if new.dtype != self.dtype:
             new = new.to(self.dtype)
         np.copyto(self._data, new._data)
         bump(self)
-        self._op, self._inputs, self._args = new._op, new._inputs, new._args
+        self._op, self._inputs, self._args, self._ctx = new._op, new._inputs, new._args, new._ctx
         self._hooks, self._redirect = None, old
         self._seq = next_seq()  # after the bump, so the new node is not taken for stale itself
         return self

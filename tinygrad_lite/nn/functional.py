@@ -343,7 +343,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         r = wt * ((1.0 - eps) * scale)
         s = keep * (eps / C * scale) if eps else None
         args = CEArgs(t_safe, r, s, w if eps else None, reduction != "none")
-    out = x2._make(CROSS_ENTROPY_IDX.fwd(args, x2._data), CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
+    loss, probs = CROSS_ENTROPY_IDX.fwd(args, x2._data)
+    out = x2._make_saving(loss, probs, CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
     if reduction == "none":
         out = out.reshape(batch_shape)
     elif reduction == "mean" and M == 0:

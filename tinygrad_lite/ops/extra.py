@@ -7,7 +7,7 @@ backward) and on Tensors (create_graph=True) alike."""
 import numpy as np
 
 from . import EachInput, defop, is_array
-from .movement import SCATTER_ADD_APPLY
+from .movement import index_scatter
 
 
 def _sin(x):
@@ -33,17 +33,18 @@ def _rcumsum(g, axis):
     return g.flip(axis).cumsum(axis).flip(axis)
 
 
-SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x), math="d sin(x)/dx = cos(x)")
-COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)), math="d cos(x)/dx = -sin(x)")
+SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x), math="d sin(x)/dx = cos(x)", rule="dx = dC * cos(x)", saves=("x",))
+COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)), math="d cos(x)/dx = -sin(x)", rule="dx = -dC * sin(x)", saves=("x",))
 CUMSUM = defop("cumsum", lambda axis, x: np.cumsum(x, axis, dtype=x.dtype), lambda g, ans, axis, x: _rcumsum(g, axis),
-               math="out_i = sum_{j<=i} x_j; dx_j = sum_{i>=j} g_i (a reversed cumsum)", reads=False)
+               math="out_i = sum_{j<=i} x_j; dx_j = sum_{i>=j} g_i (a reversed cumsum)", rule="dx = reversed cumsum of dC",
+               reads=False)
 FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axes, x: _flip(g, axes),
-             math="the gradient flipped back", reads=False)
+             math="the gradient flipped back", rule="dx = flip(dC)", reads=False)
 ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
              lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
-             math="the gradient rolled back by -shifts", reads=False)
+             math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False)
 CONTIGUOUS = defop("contiguous", lambda a, x: np.ascontiguousarray(x), lambda g, ans, a, x: g,
-                   math="a row-major copy: the gradient passes unchanged", reads=False)
+                   math="a row-major copy: the gradient passes unchanged", rule="dx = dC", reads=False)
 
 
 # ---- einsum: the gradient of one operand is an einsum of the output gradient with the other operands
@@ -72,7 +73,8 @@ def _einsum_dx(i, g, ans, args, *xs):
 
 EINSUM = defop("einsum", lambda args, *xs: np.einsum(",".join(args[0]) + "->" + args[1], *xs,
                                                        optimize=len(xs) > 2), EachInput(_einsum_dx),
-               math="d/dx_i: the output gradient contracted with the other operands")
+               math="d/dx_i: the output gradient contracted with the other operands",
+               rule="dx_i = einsum(dC, the other operands -> x_i's subscripts)", saves=("operands",))
 
 
 # ---- scatter: out = x with src written (or added) at index along a dim
@@ -112,13 +114,14 @@ def _scatter_dsrc(g, ans, a, x, src):
     dim, index, add = a
     gs = _gather_g(g, index, dim)
     if tuple(src.shape) != tuple(index.shape):  # src may be bigger than index: only its leading block was used
-        return SCATTER_ADD_APPLY(gs, tuple(src.shape), tuple(slice(0, n) for n in index.shape))
+        return index_scatter(gs, tuple(src.shape), tuple(slice(0, n) for n in index.shape))
     return gs
 
 
 SCATTER = defop("scatter", _scatter_fwd, _scatter_dx, _scatter_dsrc,
                 math="out = x with src at index (scatter_add: added); dx = g off the written places "
-                     "(all of g for scatter_add), dsrc = g gathered at index")
+                     "(all of g for scatter_add), dsrc = g gathered at index",
+                rule="dx = dC off the written places, dsrc = dC gathered at index", saves=("index",))
 
 
 def _floor_div(x, y):
@@ -129,4 +132,5 @@ def _floor_div(x, y):
 REMAINDER = defop("remainder", lambda a, x, y: np.remainder(x, y),
                   lambda g, ans, a, x, y: g,
                   lambda g, ans, a, x, y: -(g * _floor_div(x, y)),
-                  math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)")
+                  math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)",
+                  rule="dx = dC, dy = -dC * floor(x / y)", saves=("x", "y"), broadcasts=True)
