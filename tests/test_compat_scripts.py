@@ -168,3 +168,17 @@ def test_tutorial_idioms_match_pytorch(tmp_path):
     ours = _run(RUN + [str(script)], tmp_path, _env()).split()
     assert len(ours) == len(theirs) > 40
     np.testing.assert_allclose([float(x) for x in ours], [float(x) for x in theirs], rtol=1e-10, atol=1e-12)
+
+
+def test_readme_example_runs_nanogpts_model(tmp_path):
+    """README's "Run your PyTorch script" example, with nanoGPT's model.py, through tinygrad-lite run --graph."""
+    nano = _shared_compat() / "nanoGPT"
+    text = (ROOT / "README.md").read_text()
+    start = text.index("# tiny_gpt.py")
+    code = text[start:text.index("```", start)]
+    (tmp_path / "tiny_gpt.py").write_text(code)
+    out = _run(RUN + ["--graph", str(tmp_path / "loss.dot"), str(tmp_path / "tiny_gpt.py")], tmp_path,
+               _env({"PYTHONPATH": os.pathsep.join([str(ROOT), str(nano)])}))
+    losses = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("step ")]
+    assert len(losses) == 3 and losses[2] < losses[0]
+    assert "tensor([[" in out and "digraph" in (tmp_path / "loss.dot").read_text()
