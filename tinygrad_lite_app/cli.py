@@ -19,10 +19,10 @@ import sys
 
 from models.argtypes import int_at_least
 
-from . import cmd_convert, cmd_embed, cmd_explore, cmd_search
+from . import cmd_convert, cmd_embed, cmd_explore, cmd_run, cmd_search
 
 # commands with a module of their own (tinygrad_lite_app/cmd_NAME.py: add_parser(sub) and run(args))
-COMMANDS = (cmd_explore, cmd_search, cmd_embed, cmd_convert)
+COMMANDS = (cmd_run, cmd_explore, cmd_search, cmd_embed, cmd_convert)
 
 PROG = "tinygrad-lite"
 MODELS = ("mlp", "skipgram", "gpt", "encoder")
