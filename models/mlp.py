@@ -27,6 +27,7 @@ import tinygrad_lite as tg
 
 from . import distributed
 from .backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
+from .argtypes import float_in, int_at_least
 from .progress import Progress, limit_blas_threads
 
 __all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
@@ -241,19 +242,19 @@ def _parser(prog=None):
                    help="numeric table (CSV/whitespace), last column = target; default: digits / diabetes")
     p.add_argument("--hidden", default=None, help="hidden layer sizes, comma separated ('' for none)")
     p.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
-    p.add_argument("--dropout", type=float, default=None)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--dropout", type=float_in(0, 1), default=None, help="dropout probability in [0, 1)")
+    p.add_argument("--epochs", type=int_at_least(1), default=None)
+    p.add_argument("--batch-size", type=int_at_least(1), default=64)
+    p.add_argument("--lr", type=float_in(0, lo_open=True), default=None)
+    p.add_argument("--weight-decay", type=float_in(0), default=None)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    p.add_argument("--test-size", type=float, default=0.25)
+    p.add_argument("--test-size", type=float_in(0, 1, lo_open=True), default=0.25)
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split (fixed by default)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
     p.add_argument("--no-lr-decay", action="store_true", help="keep lr constant (default: linear decay to 0)")
     p.add_argument("--out", default=None, help="directory for checkpoint.tgl and metrics.json")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
+    p.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads (default 1: faster for these small products)")
     p.add_argument("--verbose", action="store_true", help="print test metrics every epoch")
     distributed.add_args(add_backend_args(p))
     return p

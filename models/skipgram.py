@@ -44,6 +44,7 @@ import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 
 from . import word_eval
+from .argtypes import float_in, int_at_least
 from .backend import add_backend_args, backend_from_args, get_backend
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
@@ -569,25 +570,25 @@ def _parser(prog=None):
                                 description="Train skip-gram (negative sampling) word vectors with tinygrad_lite. "
                                             "Without --text: the stdlib's pydoc_data topics.")
     p.add_argument("--text", "--data", dest="text", default=None, help="plain-text corpus, one sentence per line")
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=0.025, help="start learning rate (decays linearly)")
-    p.add_argument("--min-lr-ratio", type=float, default=1e-4, help="final lr = lr * this")
-    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0 disables)")
-    p.add_argument("--batch-size", type=int, default=None, help="centre positions per batch (default 512; --arch cbow: 256)")
-    p.add_argument("--max-vocab", type=int, default=None)
+    p.add_argument("--dim", type=int_at_least(1), default=100)
+    p.add_argument("--window", type=int_at_least(1), default=5)
+    p.add_argument("--negative", type=int_at_least(1), default=5)
+    p.add_argument("--min-count", type=int_at_least(1), default=5)
+    p.add_argument("--epochs", type=int_at_least(1), default=5)
+    p.add_argument("--lr", type=float_in(0, lo_open=True), default=0.025, help="start learning rate (decays linearly)")
+    p.add_argument("--min-lr-ratio", type=float_in(0, 1), default=1e-4, help="final lr = lr * this")
+    p.add_argument("--sample", type=float_in(0), default=1e-3, help="subsampling threshold (0 disables)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=None, help="centre positions per batch (default 512; --arch cbow: 256)")
+    p.add_argument("--max-vocab", type=int_at_least(1), default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json")
     p.add_argument("--wordsim", action="append", default=[], help="word-pair file(s) (WordSim-353/SimLex format)")
     p.add_argument("--analogies", default=None, help="analogy file (questions-words.txt format)")
     p.add_argument("--query", action="append", default=None, help="nearest neighbours of these words (printed and in metrics.json; default: a few "
                         "of function, class, list, string, else the most frequent words)")
-    p.add_argument("--topn", type=int, default=10)
+    p.add_argument("--topn", type=int_at_least(1), default=10)
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
+    p.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads (default 1: faster for these small products)")
     from .word2vec_objectives import add_objective_args
     add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
     add_backend_args(p)

@@ -48,6 +48,7 @@ from tinygrad_lite import Tensor, optim
 from tinygrad_lite.nn import functional as F
 from tinygrad_lite.sparse import embedding
 
+from .argtypes import float_in, int_at_least
 from .huffman import HuffmanTree
 from .progress import Progress
 from .skipgram import PairBatches, WordVectors, cosine
@@ -460,7 +461,7 @@ def add_objective_args(p):
     p.add_argument("--loss", choices=LOSSES, default="negative",
                    help="negative sampling (default), hs (hierarchical softmax over a Huffman tree), softmax (full, "
                         "small vocabularies only), contrastive (InfoNCE on cosine similarity, --temperature)")
-    p.add_argument("--temperature", type=float, default=0.1, help="temperature tau of --loss contrastive (default 0.1)")
+    p.add_argument("--temperature", type=float_in(0, lo_open=True), default=0.1, help="temperature tau of --loss contrastive (default 0.1)")
     p.add_argument("--snapshots", action="store_true",
                    help="record chosen words' vectors and chosen pairs' cosines during training; with --out writes "
                         "snapshots.json, evolution.html (slider) and evolution.gif")
@@ -469,7 +470,7 @@ def add_objective_args(p):
     p.add_argument("--snapshot-pairs", type=_pair_list, default=None, metavar="A:B,C:D",
                    help="pairs whose cosine to record (default: " + ",".join(f"{a}:{b}" for a, b in DEFAULT_SNAPSHOT_PAIRS)
                         + ")")
-    p.add_argument("--snapshot-every", type=int, default=None, metavar="N",
+    p.add_argument("--snapshot-every", type=int_at_least(1), default=None, metavar="N",
                    help="record every N batches (default: 40 records spread over the run)")
 
 
