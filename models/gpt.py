@@ -29,6 +29,7 @@ import numpy as np
 import tinygrad_lite as tg
 
 from models.argtypes import float_in, int_at_least
+from models.guard import check_finite_weights, check_loss
 from models.attention import causal_mask
 from models.backend import (Module, add_backend_args, backend_from_args, checkpoint_state, get_backend,
                             tg_default_dtype)
@@ -342,13 +343,16 @@ def estimate_loss(model, splits, tc, block_size, rng):
     return out
 
 
-def train(model, train_data, val_data, tc, on_step=None, on_eval=None, seconds=None, dist=None):
+def train(model, train_data, val_data, tc, on_step=None, on_eval=None, seconds=None, dist=None,
+          last_checkpoint=None):
     """Train `model` on token arrays (N_train,), (N_val,) for tc.max_iters steps.
 
     seconds: an optional wall-clock budget of training time; the run then ends after max_iters steps
     or `seconds`, whichever comes first, and the learning-rate cosine and the evaluations (every
     eval_interval / max_iters of the run) follow the progress max(it / max_iters, elapsed / seconds).
     on_step(it, loss, lr, dt) and on_eval(it, {'train': .., 'val': ..}) are optional callbacks.
+    A non-finite loss stops the run (models.guard.TrainingDiverged, naming the step and
+    last_checkpoint(), a callable giving the path of the newest checkpoint written, if any).
     dist: a models.distributed.Dist when several processes train together (torch backend): each
     rank takes its shard of every global batch of tc.batch_size rows, DistributedDataParallel
     averages the gradients, the logged loss is the mean over the ranks, and only rank 0 evaluates.
@@ -399,7 +403,7 @@ def train(model, train_data, val_data, tc, on_step=None, on_eval=None, seconds=N
         opt.step()
         dt = time.perf_counter() - t0
         t_train += dt
-        history.append(dist.mean(loss.item()))
+        history.append(check_loss(dist.mean(loss.item()), it, "GPT training", lr, last_checkpoint))
         it += 1
         if on_step:
             on_step(it - 1, history[-1], lr, dt)
@@ -422,6 +426,7 @@ def get_batch_tensors(data, batch_size, block_size, rng, bk=None, dist=None):
 def save_checkpoint(path, model, vocab=None, extra=None):
     """Write model weights + config (+ vocabulary) to `path` atomically: a temporary file in the
     same directory is renamed over the old one, so a crash never leaves a half-written checkpoint."""
+    check_finite_weights(model.state_dict().items(), path)     # a diverged run never overwrites a good file
     state = {"model": checkpoint_state(model), "config": asdict(model.config),
              "vocab": vocab.state() if vocab is not None else None, "extra": extra or {}}
     d = os.path.dirname(os.path.abspath(path))
@@ -568,9 +573,12 @@ def _train_run(args, bk, dist):
         bar.write(f"step {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
         if args.out:  # keep the newest checkpoint on disk as training goes
             save_checkpoint(os.path.join(args.out, "ckpt.pt"), model, vocab, {"iter": it, **losses})
+            written.append(f"{os.path.join(args.out, 'ckpt.pt')} (step {it})")
 
     val = val_data if len(val_data) > config.block_size else None
-    metrics = train(model, train_data, val, tc, on_step=on_step, on_eval=on_eval, dist=dist)
+    written = []
+    metrics = train(model, train_data, val, tc, on_step=on_step, on_eval=on_eval, dist=dist,
+                    last_checkpoint=lambda: written[-1] if written else None)
     bar.close()
     metrics.update({"config": asdict(config), "train_config": asdict(tc), "corpus": args.text or "pydoc_data.topics",
                     "final_val_loss": metrics["val"][-1][2] if metrics["val"] else None,

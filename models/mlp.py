@@ -28,6 +28,7 @@ import tinygrad_lite as tg
 from . import distributed
 from .backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
 from .argtypes import float_in, int_at_least
+from .guard import check_finite_weights, check_loss
 from .progress import Progress, limit_blas_threads
 
 __all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
@@ -217,7 +218,7 @@ def train(model, Xtr, ytr, task="classification", epochs=100, batch_size=64, lr=
             opt.zero_grad()
             loss.backward()
             opt.step()
-            lv = dist.mean(loss.item())
+            lv = check_loss(dist.mean(loss.item()), len(steps), "MLP training", opt.param_groups[0]["lr"])
             steps.append(lv)
             tot += lv * len(idx)
             bar.update(1, items=len(idx), loss=lv)
@@ -320,6 +321,7 @@ def _run(args, bk, dist):
           f"({stats['samples_per_sec']:.0f} samples/s, {wall:.1f} s)")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
+        check_finite_weights(model.state_dict().items(), os.path.join(args.out, "checkpoint.tgl"))
         tg.save({"model": checkpoint_state(model), "sizes": model.sizes, "activation": args.activation,
                  "dropout": float(args.dropout), "task": args.task}, os.path.join(args.out, "checkpoint.tgl"))
         with open(os.path.join(args.out, "metrics.json"), "w") as f:

@@ -45,6 +45,7 @@ from tinygrad_lite import Tensor, optim
 
 from . import word_eval
 from .argtypes import float_in, int_at_least
+from .guard import check_finite_weights, check_loss
 from .backend import add_backend_args, backend_from_args, get_backend
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
@@ -540,7 +541,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
             model.W_in.grad = model.W_out.grad = None
             loss.backward()
             opt.step()
-            lv = loss.item()
+            lv = check_loss(loss.item(), len(lrs) - 1, "skip-gram training", alpha)
             ep_loss += lv
             ep_pairs += n_p
             words += n_c
@@ -552,6 +553,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
         if log is not None:
             log(f"epoch {ep + 1}/{epochs}: loss per pair {epoch_losses[-1]:.4f}")
     bar.close()
+    check_finite_weights([("W_in", model.W_in), ("W_out", model.W_out)], "the word vectors")
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tail = recent[-max(1, len(recent) // 10):]
     stats = {"final_loss": float(np.mean(tail)) if tail else float("nan"), "loss_history": epoch_losses,

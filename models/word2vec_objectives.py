@@ -49,6 +49,7 @@ from tinygrad_lite.nn import functional as F
 from tinygrad_lite.sparse import embedding
 
 from .argtypes import float_in, int_at_least
+from .guard import check_loss
 from .huffman import HuffmanTree
 from .progress import Progress
 from .skipgram import PairBatches, WordVectors, cosine
@@ -406,10 +407,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
             if loss == "hs":
                 model.cap_shared_rows(hs_row_cap)
             opt.step()
-            lv = out.item()
-            if not math.isfinite(lv):
-                raise FloatingPointError(f"train_word2vec: the {arch}+{loss} loss became {lv} at batch {step + 1} "
-                                         f"(lr {alpha:.4g}); lower --lr")
+            lv = check_loss(out.item(), step, f"{arch} ({loss}) training", alpha)
             n_pred = n_p if arch == "skipgram" else int((ctx != model.pad).any(1).sum())
             ep_loss += lv
             ep_preds += n_pred
