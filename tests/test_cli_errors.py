@@ -73,3 +73,76 @@ def test_check_loss_and_weights_unit():
     check_finite_weights([("w", np.ones(3))], "x")
     with pytest.raises(TrainingDiverged, match="'b'"):
         check_finite_weights([("w", np.ones(3)), ("b", np.array([1.0, np.nan]))], "x")
+
+
+@pytest.fixture(scope="module")
+def gpt_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gpt")
+    text = d / "t.txt"
+    text.write_text("hello world, the quick brown fox. " * 40)
+    p = cli("train", "gpt", "--text", text, "--out", d / "run", "--steps", "2", "--eval-interval", "0", *TINY_GPT)
+    assert p.returncode == 0, p.stderr
+    return d / "run" / "ckpt.pt"
+
+
+@pytest.mark.parametrize("field,value,says", [("vocab_size", 99, "vocab_size=99 but the weights have"),
+                                              ("n_layer", 3, "n_layer=3 but the weights have 1"),
+                                              ("bias", False, "bias=False but the weights have True"),
+                                              ("n_embd", 16, "n_embd=16 but the weights have 8")])
+def test_a_checkpoint_whose_config_disagrees_with_its_weights(gpt_ckpt, tmp_path, field, value, says):
+    import tinygrad_lite as tl
+    ck = tl.load(gpt_ckpt)
+    ck["config"] = {**ck["config"], field: value}
+    bad = tmp_path / "bad.pt"
+    tl.save(ck, bad)
+    p = cli("sample", bad, "--max-new-tokens", "2")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert says in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_weights_that_do_not_fit_the_model_are_one_clear_line():
+    from models.backend import CheckpointMismatch, get_backend
+    from models.mlp import MLP
+    bk = get_backend("tinygrad_lite")
+    model = bk.make(MLP, [4, 3, 2])
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    state["net.0.weight" if "net.0.weight" in state else next(iter(state))] = np.zeros((7, 7))
+    with pytest.raises(CheckpointMismatch, match=r"size mismatch for .*\(7, 7\)"):
+        bk.load_state(model, state)
+
+
+def test_corrupted_checkpoints_are_clear_errors(gpt_ckpt, tmp_path):
+    """Same-length damage: flipped bytes anywhere, bad metadata JSON, an array the metadata lists but
+    the file lacks. Each is exit 1 with one error line (or, for a flip in padding, a normal run)."""
+    import io
+    import zipfile
+    good = gpt_ckpt.read_bytes()
+    bad = tmp_path / "c.pt"
+    rng = np.random.default_rng(0)
+    for i in rng.integers(0, len(good), 12):
+        b = bytearray(good)
+        b[i] ^= 0xFF
+        bad.write_bytes(bytes(b))
+        p = cli("sample", bad, "--max-new-tokens", "2")
+        assert "Traceback" not in p.stderr and p.returncode in (0, 1), (i, p.stderr)
+        if p.returncode:
+            assert p.stderr.startswith("tinygrad-lite: error:"), (i, p.stderr)
+    src = zipfile.ZipFile(io.BytesIO(good))
+    for damage in ("bad-json", "missing-array"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for name in src.namelist():
+                data = src.read(name)
+                if damage == "missing-array" and name == "a3.npy":
+                    continue
+                if damage == "bad-json" and name.startswith("__tinygrad_lite__"):
+                    arr = np.load(io.BytesIO(data))
+                    arr = np.frombuffer(arr.tobytes().replace(b'"root"', b'"r00t"'), np.uint8)
+                    out = io.BytesIO()
+                    np.save(out, arr)
+                    data = out.getvalue()
+                z.writestr(name, data)
+        bad.write_bytes(buf.getvalue())
+        p = cli("sample", bad, "--max-new-tokens", "2")
+        assert p.returncode == 1 and "Traceback" not in p.stderr, (damage, p.stderr)
+        assert "corrupted" in p.stderr or "cannot read" in p.stderr, (damage, p.stderr)
