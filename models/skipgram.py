@@ -620,8 +620,12 @@ def _query_words(wv, query=None, n=3):
 
 def _run(args):
     if args.text:
-        sentences = read_sentences(args.text)
+        counts = {}
+        sentences = read_sentences(args.text, counts=counts)
         source = args.text
+        if counts["long_lines"]:
+            print(f"corpus: {counts['long_lines']} line(s) longer than 10,000 words were cut into sentences of "
+                  "10,000 words (as word2vec does)", file=sys.stderr)
     else:
         sentences = default_corpus()
         source = "pydoc_data.topics (embedded)"

@@ -146,3 +146,45 @@ def test_corrupted_checkpoints_are_clear_errors(gpt_ckpt, tmp_path):
         p = cli("sample", bad, "--max-new-tokens", "2")
         assert p.returncode == 1 and "Traceback" not in p.stderr, (damage, p.stderr)
         assert "corrupted" in p.stderr or "cannot read" in p.stderr, (damage, p.stderr)
+
+
+@pytest.mark.parametrize("content,says", [(b"caf\xe9 au lait\n", "line 1 is not UTF-8 (byte 0xe9"),
+                                          (b"good line\n\x7fELF\x02\x01\x00\x00binary\n", "line 2 holds a NUL byte"),
+                                          (b"", "empty")])
+def test_bad_corpora_are_clear_errors(tmp_path, content, says):
+    f = tmp_path / "corpus.txt"
+    f.write_bytes(content)
+    p = cli("train", "skipgram", "--text", f, "--epochs", "1", "--min-count", "1", "--no-progress")
+    assert p.returncode == 1 and says in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_one_giant_line_is_cut_and_counted(tmp_path):
+    from models.text import read_sentences
+    f = tmp_path / "giant.txt"
+    f.write_text(" ".join(["alpha", "beta", "gamma"] * 8000) + "\nshort line\n")
+    counts = {}
+    sentences = read_sentences(f, counts=counts)
+    assert counts["long_lines"] == 1 and [len(s) for s in sentences] == [10000, 10000, 4000, 2]
+    p = cli("train", "skipgram", "--text", f, "--epochs", "1", "--min-count", "1", "--no-progress", "--dim", "4")
+    assert p.returncode == 0 and "1 line(s) longer than 10,000 words were cut" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("rows,says", [("1,2,3\n4,x,6\n", "line 2, column 2: 'x' is not a number"),
+                                       ("1,2,3\n4,nan,6\n", "line 2, column 2: 'nan' is not a finite number"),
+                                       ("1,2,3\n4,5\n", "line 2: 2 columns, but the table has 3"),
+                                       ("a,b,y\n1,2,3\n4,5,inf\n", "line 3, column 3: 'inf' is not a finite")])
+def test_bad_mlp_tables_name_the_line(tmp_path, rows, says):
+    f = tmp_path / "t.csv"
+    f.write_text(rows + "7,8,9\n" * 6)
+    p = cli("train", "mlp", "--data", f, "--epochs", "1", "--no-progress")
+    assert p.returncode == 1 and says in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_read_table_with_header_and_blank_lines(tmp_path):
+    from models.mlp import read_table
+    f = tmp_path / "t.csv"
+    f.write_text("x,y\n1,2\n\n3, 4\n")
+    np.testing.assert_array_equal(read_table(f), [[1, 2], [3, 4]])
+    g = tmp_path / "w.txt"
+    g.write_text("1 2 3\n4 5 6\n")
+    np.testing.assert_array_equal(read_table(g), [[1, 2, 3], [4, 5, 6]])
