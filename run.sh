@@ -64,6 +64,22 @@ setup_graphviz() {
     warn "  conda:         conda install -c conda-forge graphviz"
 }
 
+# (a2) Chromium (Debian's package) for the explorer's browser tests (tests/test_explore_browser.py).
+setup_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+        return 0
+    fi
+    if can_root && command -v apt-get >/dev/null 2>&1; then
+        say "installing Chromium for the browser tests (apt-get install chromium)..."
+        if apt_install chromium && command -v chromium >/dev/null 2>&1; then
+            return 0
+        fi
+        warn "could not install Chromium with apt-get."
+    fi
+    warn "Chromium is missing: the explorer's browser tests will be skipped (they fail when CI is set)."
+    warn "  Debian/Ubuntu: sudo apt-get install chromium"
+}
+
 # (b) Virtual environment in .venv.
 setup_venv() {
     if [ -x "$VENV/bin/python" ]; then
@@ -150,6 +166,7 @@ case "$cmd" in
         ;;
     test)
         setup test
+        setup_chromium
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     -h|--help|help)

@@ -242,6 +242,15 @@ def _stage_skipgram(d: _Demo, res: StageResult):
     res.message = f"{summary['vocab_size']} words, {summary['words_per_sec']:,.0f} words/s"
 
 
+def _stage_evolution(d: _Demo, res: StageResult):
+    """Skip-gram on head500 with snapshots of king, queen, car, ... (tinygrad_lite_app/demo_evolution.py)."""
+    from . import demo_evolution
+
+    def skip(msg):
+        raise _Skip(msg)
+    demo_evolution.stage(d, res, skip)
+
+
 def load_word_vectors(path):
     """Load skip-gram word vectors from a file or a directory holding vectors.tgl / vectors.txt.
 
@@ -401,6 +410,13 @@ def _stage_graphs(d: _Demo, res: StageResult):
         (gdir / "mlp_explain_backward.txt").write_text(explain["mlp"], encoding="utf-8")
     except Exception as e:  # noqa: BLE001
         errors.append(f"explain_backward(mlp): {type(e).__name__}: {e}")
+    res.data["explorers"] = []
+    for name in ("skipgram", "mlp", "attention") if d.has_dot else ():  # viz.explore pages (need dot's layout)
+        try:
+            from viz.explore import explore_step
+            res.data["explorers"].append((name, explore_step(name, gdir / f"{name}_explorer.html", seed=d.seed).path))
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"explore({name}): {type(e).__name__}: {e}")
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(jobs) + 1} graph jobs failed: " + "; ".join(errors))
     if not d.has_dot:
@@ -601,6 +617,9 @@ def write_report(d: _Demo, total_seconds):
         for p, c in _plots_for(d, "skipgram"):
             sec.image(p, c, max_width=800)
 
+    from . import demo_evolution
+    demo_evolution.report_section(rep, d, _status_box)
+
     # --- GPT
     sec = rep.section("Character-level GPT", intro="A small decoder-only transformer (token and position "
                       "embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP) learns to "
@@ -639,6 +658,15 @@ def write_report(d: _Demo, total_seconds):
         if r.data.get("explain", {}).get("mlp"):
             sec.heading("The MLP's backward pass, step by step (viz.explain_backward)")
             sec.pre(r.data["explain"]["mlp"])
+        if r.data.get("explorers"):
+            import html as _html
+            sec.heading("Step through the backward pass in your browser (viz.explore)")
+            sec.html("<p>Interactive pages (self-contained; open them from disk): each op forward, then each op "
+                     "backward in the engine's order, with its rule applied to the numbers and the sums where "
+                     "gradients accumulate.</p><ul>" + "".join(
+                         f'<li><a href="{_html.escape(str(Path(p).relative_to(d.out)))}">{_html.escape(n)}: '
+                         f"{_html.escape(str(Path(p).relative_to(d.out)))}</a></li>" for n, p in r.data["explorers"])
+                     + "</ul>")
     # --- semantic search
     sec = rep.section("Semantic search", intro="A pretrained transformer encoder (all-MiniLM-L6-v2: 6 BERT layers, "
                       "384 dimensions), written with tinygrad_lite and loading the published weights, maps each "
@@ -719,6 +747,7 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     with limit_blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
         d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
         d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
+        d.stage("evolution", "Embedding space evolving", lambda r: _stage_evolution(d, r))
         d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
         d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
         d.stage("plots", "Plots", lambda r: _stage_plots(d, r))

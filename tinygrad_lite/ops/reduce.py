@@ -51,6 +51,8 @@ def _extreme_dx(g, ans, args, x):
 
 
 def _max_shift(x, axis):
+    if x.size == 0:  # nothing to shift (and numpy's max of nothing raises): softmax of empty is empty, as in torch
+        return np.zeros(np.sum(x, axis=axis, keepdims=True).shape, x.dtype)
     m = max_last(x) if _last(axis, x.ndim) else x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
 
@@ -64,15 +66,15 @@ def _logsumexp_fwd(args, x):
     return out
 
 
-def _softmax_fwd(axis, x):
-    e = np.exp(x - _max_shift(x, axis))
-    e /= _sum_keep(e, axis)
+def _softmax_fwd(args, x):
+    e = np.exp(x - _max_shift(x, args))  # args: the axis
+    e /= _sum_keep(e, args)
     return e
 
 
-def _log_softmax_fwd(axis, x):
-    z = x - _max_shift(x, axis)
-    return z - np.log(_sum_keep(np.exp(z), axis))
+def _log_softmax_fwd(args, x):
+    z = x - _max_shift(x, args)  # args: the axis
+    return z - np.log(_sum_keep(np.exp(z), args))
 
 
 def _sum_dx(g, ans, args, x):
@@ -85,17 +87,22 @@ def _sum_dx(g, ans, args, x):
     return broadcast_to(_unreduce(g, x, args), x.shape)
 
 
-SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False)
-AMAX = defop("amax", lambda a, x: _as_array(x.max(axis=a[0], keepdims=a[1])), _extreme_dx,
-             math="d max(x)/dx_i = [x_i = max] / (number of maxima)")
-AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _extreme_dx,
-             math="d min(x)/dx_i = [x_i = min] / (number of minima)")
+SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False,
+            rule="dx = dC broadcast back to x's shape", saves=("x.shape",))
+AMAX = defop("amax", lambda args, x: _as_array(x.max(axis=args[0], keepdims=args[1])), _extreme_dx,
+             math="d max(x)/dx_i = [x_i = max] / (number of maxima)",
+             rule="dx = dC at the maximum positions (shared among ties)", saves=("x", "result"))
+AMIN = defop("amin", lambda args, x: _as_array(x.min(axis=args[0], keepdims=args[1])), _extreme_dx,
+             math="d min(x)/dx_i = [x_i = min] / (number of minima)",
+             rule="dx = dC at the minimum positions (shared among ties)", saves=("x", "result"))
 LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
-                  lambda g, ans, a, x: _unreduce(g, x, a) * exp(x - _unreduce(ans, x, a)),
-                  math="d logsumexp(x)/dx_i = softmax(x)_i")
+                  lambda g, ans, args, x: _unreduce(g, x, args) * exp(x - _unreduce(ans, x, args)),
+                  math="d logsumexp(x)/dx_i = softmax(x)_i", rule="dx = dC * softmax(x)", saves=("x", "result"))
 SOFTMAX = defop("softmax", _softmax_fwd,
-                lambda g, ans, axis, x: ans * (g - _sum_keep(g * ans, axis)),
-                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)")
+                lambda g, ans, args, x: ans * (g - _sum_keep(g * ans, args)),
+                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)", rule="dx = s * (dC - Σ(dC * s)), s = softmax(x)",
+                saves=("result",))
 LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd,
-                    lambda g, ans, axis, x: g - exp(ans) * _sum_keep(g, axis),
-                    math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i")
+                    lambda g, ans, args, x: g - exp(ans) * _sum_keep(g, args),
+                    math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i", rule="dx = dC - softmax(x) * Σ dC",
+                    saves=("result",))
