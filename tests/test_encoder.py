@@ -216,7 +216,7 @@ def test_truncation_and_batching(minilm):
     ids = minilm.tokenize([SENTENCES[-2], "a"])
     assert len(ids[0]) == 256 and ids[0][0] == 101 and ids[0][-1] == 102       # [CLS] ... [SEP]
     assert list(ids[1]) == [101, 1037, 102]
-    short = SENTENCES[:10]
+    short = SENTENCES[:7]
     one = minilm.encode(short, batch_size=1)
     many = minilm.encode(short, batch_size=4)
     np.testing.assert_allclose(one, many, atol=2e-6)
@@ -241,7 +241,7 @@ def test_encode_memory_stays_flat(minilm):
         _, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         return top - n * 384 * 4                       # minus the output array itself
-    small, big = peak(32), peak(256)
+    small, big = peak(32), peak(192)
     assert big < 1.5 * small + 1e6, (small, big)
 
 
@@ -272,9 +272,14 @@ def test_finetune_step_through_pretrained_model_improves_pairs(minilm, tmp_path)
              ("read a file", "open() returns a file object to read from"),
              ("square root", "math.sqrt(x) returns the square root of x"),
              ("random number", "random.random() gives a float in [0, 1)")]
-    losses = finetune(model, pairs, epochs=3, batch_size=4, lr=1e-4, warmup=0.0, log=lambda s: None)
-    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
-    assert losses[-1] < losses[0]
+    def loss_on_pairs():                      # eval mode: no dropout noise
+        with tg.no_grad():
+            return multiple_negatives_ranking_loss(model.embed([a for a, _ in pairs]),
+                                                   model.embed([b for _, b in pairs])).item()
+    before = loss_on_pairs()
+    losses = finetune(model, pairs, epochs=2, batch_size=4, lr=1e-4, warmup=0.0, log=lambda s: None)
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    assert not model.training and loss_on_pairs() < before
     assert retrieval_scores(model, pairs)["recall@1"] == 1.0
 
 
