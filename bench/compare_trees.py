@@ -15,7 +15,7 @@ import sys
 
 
 def ratios(tree):
-    out = subprocess.run([sys.executable, "bench/bench_core.py", "--rounds", "5"], cwd=tree, capture_output=True,
+    out = subprocess.run([sys.executable, "bench/bench_core.py"], cwd=tree, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": os.path.abspath(tree),
                                          "OPENBLAS_NUM_THREADS": "1"}).stdout
     op = re.search(r"per-op framework cost.*?tinygrad_lite\s+([\d.]+) us/op.*?numpy by hand\s+([\d.]+) us/op", out, re.S)

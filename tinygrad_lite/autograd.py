@@ -353,10 +353,25 @@ def _release_value(t, refs):
     error), release t's value too when nothing but the graph refers to it. The node itself stays (op,
     inputs, shape, dtype, args): the graph can still be walked and drawn, as PyTorch's grad_fn chain
     can. `refs`: the references to t that are the engine's own besides _run's variable, this argument
-    and getrefcount's argument (one per consumer that sent t a gradient, one for the `shared` set);
-    any more (the user's variables) and the value is kept."""
-    if sys.getrefcount(t) <= 3 + refs:
+    and getrefcount's argument (`_ENGINE_REFS`): one per consumer that sent t a gradient, one for the
+    `shared` set. Any more (the user's variables) and the value is kept."""
+    if sys.getrefcount(t) <= _ENGINE_REFS + refs:
         t._data = FreedValue.of(t._data)
+
+
+def _count_refs(t):
+    return sys.getrefcount(t)
+
+
+def _probe():
+    t = FreedValue()  # held by this frame's variable only, as t is in _run
+    return _count_refs(t)
+
+
+# The count getrefcount reports for an object held only by a caller's variable and passed on, measured
+# rather than assumed (3 on CPython 3.11: the variable, the argument, getrefcount's own argument), so
+# that an interpreter that counts local references differently cannot make us release a user's value.
+_ENGINE_REFS = _probe()
 
 
 def _check_versions(t):
