@@ -224,13 +224,14 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         raise RuntimeError(FREED_MSG)
     if INPLACE.last > t._seq and op.reads:  # something was updated in place since this node was made
         _check_versions(t)
-    if create:
-        vals, ans = inputs, t
-    else:  # the input arrays; unrolled for the usual one or two inputs (list(map(...)) costs 4x more)
-        n = len(inputs)
-        vals = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
-            else [x._data for x in inputs]
-        ans = t._data
+    n = len(inputs)
+    if not create and op.joint is None and n <= 2:  # most ops, unrolled: the loop costs more than the rule
+        if n == 2:
+            return _rules_of_two(op, g, t, inputs, raw_shapes)
+        xd = inputs[0]._data  # (one input: it requires grad, or t would not have been recorded)
+        gx = op.vjps[0](g, t._data, t._args, xd)
+        return [gx if gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
+    vals, ans = (inputs, t) if create else ([x._data for x in inputs], t._data)
     args = t._args
     if op.joint is not None:
         return _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes)
@@ -245,6 +246,20 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         else:
             out.append(None)
     return out
+
+
+def _rules_of_two(op, g, t, inputs, raw_shapes):
+    """apply_rules for a two-input row on arrays, unrolled (the loop and list cost more than the rules)."""
+    x, y = inputs
+    xd, yd = x._data, y._data
+    ans, args = t._data, t._args
+    gx = op.vjps[0](g, ans, args, xd, yd) if x.requires_grad else None
+    gy = op.vjps[1](g, ans, args, xd, yd) if y.requires_grad else None
+    if gx is not None and (gx.shape != xd.shape or gx.dtype is not xd.dtype):
+        gx = _fit(gx, xd, raw_shapes, 0)
+    if gy is not None and (gy.shape != yd.shape or gy.dtype is not yd.dtype):
+        gy = _fit(gy, yd, raw_shapes, 1)
+    return [gx, gy]
 
 
 def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):
