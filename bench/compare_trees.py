@@ -20,7 +20,14 @@ def ratios(tree):
                                          "OPENBLAS_NUM_THREADS": "1"}).stdout
     op = re.search(r"per-op framework cost.*?tinygrad_lite\s+([\d.]+) us/op.*?numpy by hand\s+([\d.]+) us/op", out, re.S)
     mlp = re.search(r"MLP.*?tinygrad_lite\s+([\d.]+) ms.*?numpy by hand\s+([\d.]+) ms", out, re.S)
-    return {"op / numpy": float(op.group(1)) / float(op.group(2)), "mlp / numpy": float(mlp.group(1)) / float(mlp.group(2))}
+    res = {"op / numpy": float(op.group(1)) / float(op.group(2)), "mlp / numpy": float(mlp.group(1)) / float(mlp.group(2))}
+    out = subprocess.run([sys.executable, "bench/cpu_steps.py"], cwd=os.path.dirname(os.path.abspath(__file__)) + "/..",
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.path.abspath(tree),
+                                                              "OPENBLAS_NUM_THREADS": "1"}).stdout
+    m = re.search(r"op ([\d.]+) us\s+backward ([\d.]+) us\s+mlp ([\d.]+) ms", out)
+    if m:  # CPU time of the same steps (bench/cpu_steps.py of this tree, run on the tree under test)
+        res.update({"op cpu us": float(m.group(1)), "backward cpu us": float(m.group(2)), "mlp cpu ms": float(m.group(3))})
+    return res
 
 
 def main():
@@ -34,7 +41,7 @@ def main():
         res["before"].append(ratios(a.before))
         res["after"].append(ratios(a.after))
     for k, runs in res.items():
-        print(k, ", ".join(f"{m}: min {min(r[m] for r in runs):.2f}x median {statistics.median(r[m] for r in runs):.2f}x"
+        print(k, ", ".join(f"{m}: min {min(r[m] for r in runs):.3g} median {statistics.median(r[m] for r in runs):.3g}"
                            for m in runs[0]))
 
 
