@@ -39,6 +39,14 @@ def _ce_composite(x, target, weight=None, smoothing=0.0):
     return per_row.sum() / float(w[target].sum())
 
 
+def _ce_weighted_smoothed(x, target=np.array([0, 3, 1, 1, 2, 0]), w=np.array([1.0, 2.0, 0.5, 1.5]), eps=0.1):
+    """mean over rows of w[t] ((1 - eps) (-log p[t])) + sum_c w_c eps/C (-log p[c]), divided by sum w[t]."""
+    logp = x.log_softmax(-1)
+    rows = -(logp * Tensor(np.eye(4)[target])).sum(-1) * Tensor(w[target] * (1 - eps)) \
+        - (logp * Tensor(w * eps / 4)).sum(-1)
+    return rows.sum() / float(w[target].sum())
+
+
 def _gelu_tanh_composite(x):
     k = np.sqrt(2 / np.pi)
     return x * 0.5 * ((x + x * x * x * 0.044715) * k).tanh() + x * 0.5
@@ -84,15 +92,9 @@ def test_fused_row_equals_its_composite(case):
     inputs, fused, composite, op_name = CASES[case]()
     out = fused(*inputs)
     assert out.grad_fn == op_name, f"{case} is not one {op_name} node (got {out.grad_fn})"
-    if composite is None:  # weights and smoothing: checked against the formula written with ops
-        x = inputs[0]
-        target, w, eps = np.array([0, 3, 1, 1, 2, 0]), np.array([1.0, 2.0, 0.5, 1.5]), 0.1
-        onehot = np.eye(4)[target]
-        ref_out, ref_grads = _grads(lambda x: (lambda lr: lr.sum() / float(w[target].sum()))(
-            -(x.log_softmax(-1) * Tensor(onehot)).sum(-1) * Tensor(w[target] * (1 - eps))
-            - (x.log_softmax(-1) * Tensor(w * eps / 4)).sum(-1)), inputs, None)
-    else:
-        ref_out, ref_grads = _grads(composite, inputs, None)
+    if composite is None:  # weights and smoothing: PyTorch's formula written with ops
+        composite = _ce_weighted_smoothed
+    ref_out, ref_grads = _grads(composite, inputs, None)
     fused_out, fused_grads = _grads(fused, inputs, None)
     np.testing.assert_allclose(fused_out._data, ref_out._data, rtol=1e-10, atol=1e-12)
     for a, b in zip(fused_grads, ref_grads):
