@@ -2,7 +2,6 @@
 memory release, in-place detection, custom Functions, gradcheck itself."""
 import gc
 import sys
-import time
 import weakref
 
 import numpy as np
@@ -389,15 +388,12 @@ def test_chain_of_100k_ops_has_no_recursion_error():
     try:
         x = Tensor(np.array([1.0]), requires_grad=True)
         y = x
-        t0 = time.perf_counter()
-        for _ in range(100_000):
+        for _ in range(100_000):   # (its time is bench/'s business; a hang meets the per-test timeout)
             y = y * 1.00001
         y.sum().backward()
-        elapsed = time.perf_counter() - t0
     finally:
         sys.setrecursionlimit(old)
     assert_close(x.grad, [1.00001 ** 100_000], rtol=1e-9)
-    assert elapsed < 20
     del y
     # dropping the chain does not recurse either (deallocation of a deep graph)
 
