@@ -1,5 +1,6 @@
 """Activation layers beyond layers.py: LeakyReLU and ELU (and F.elu), with PyTorch's arguments."""
-from ..tensor import Tensor, where
+from ..functions import where
+from ..tensor import Tensor
 from .module import Module
 
 __all__ = ["elu", "LeakyReLU", "ELU"]

@@ -9,7 +9,8 @@ from math import prod
 import numpy as np
 
 from ..ops.window import window_args, windows
-from ..tensor import Tensor, where
+from ..functions import where
+from ..tensor import Tensor
 from .conv import ntuple
 from .module import Module
 

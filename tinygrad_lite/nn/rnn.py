@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from ..dtypes import DEFAULT, to_dtype
-from ..tensor import Tensor, cat, stack
+from ..functions import cat, stack
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
