@@ -242,6 +242,15 @@ def _stage_skipgram(d: _Demo, res: StageResult):
     res.message = f"{summary['vocab_size']} words, {summary['words_per_sec']:,.0f} words/s"
 
 
+def _stage_evolution(d: _Demo, res: StageResult):
+    """Skip-gram on head500 with snapshots of king, queen, car, ... (tinygrad_lite_app/demo_evolution.py)."""
+    from . import demo_evolution
+
+    def skip(msg):
+        raise _Skip(msg)
+    demo_evolution.stage(d, res, skip)
+
+
 def load_word_vectors(path):
     """Load skip-gram word vectors from a file or a directory holding vectors.tgl / vectors.txt.
 
@@ -608,6 +617,9 @@ def write_report(d: _Demo, total_seconds):
         for p, c in _plots_for(d, "skipgram"):
             sec.image(p, c, max_width=800)
 
+    from . import demo_evolution
+    demo_evolution.report_section(rep, d, _status_box)
+
     # --- GPT
     sec = rep.section("Character-level GPT", intro="A small decoder-only transformer (token and position "
                       "embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP) learns to "
@@ -735,6 +747,7 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     with limit_blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
         d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
         d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
+        d.stage("evolution", "Embedding space evolving", lambda r: _stage_evolution(d, r))
         d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
         d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
         d.stage("plots", "Plots", lambda r: _stage_plots(d, r))

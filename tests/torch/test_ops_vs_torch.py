@@ -285,6 +285,9 @@ for _k, _s, _p, _d in (((2, 3), 1, 0, 1), (3, 2, 1, 1), (2, (1, 2), (0, 1), 2)):
              lambda a, kw=_kw: TF.unfold(a, **kw), rn(2, 3, 6, 7))
     add_case("col2im", lambda c, w=_wa: _col2im(c.reshape((2, 3) + w.kernel + w.out), w),
              lambda c, kw=_kw: TF.fold(c, output_size=(6, 7), **kw), rn(*_n_cols))
+from compat_cases import add_compat_cases  # noqa: E402
+
+add_compat_cases(add_case, torch, rn, away)
 
 # registry ops that PyTorch does not have as such (tested in tests/test_ops_gradcheck.py)
 NO_TORCH_COUNTERPART = {"index_scatter": "internal adjoint of getitem (exercised by getitem double backward)"}

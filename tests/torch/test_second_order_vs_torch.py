@@ -115,6 +115,25 @@ CASES = {
     "cast": (lambda a: a.float().double() * a, lambda a: a.float().double() * a, [rnd(3, 4)]),
 }
 
+# rows for the PyTorch surface of real scripts (tinygrad_lite/ops/extra.py)
+_SIDX = np.array([[0, 2, 1], [2, 0, 0]])
+CASES.update({
+    "sin": (lambda a: a.sin() * a, lambda a: a.sin() * a, [rnd(3, 4)]),
+    "cos": (lambda a: a.cos() * a, lambda a: a.cos() * a, [rnd(3, 4)]),
+    "cumsum": (lambda a: a.cumsum(1) ** 2, lambda a: a.cumsum(1) ** 2, [rnd(3, 4)]),
+    "flip": (lambda a: a.flip(0) * a, lambda a: a.flip(0) * a, [rnd(3, 4)]),
+    "roll": (lambda a: a.roll(1, 1) * a, lambda a: a.roll(1, 1) * a, [rnd(3, 4)]),
+    "einsum": (lambda a, b: tl.einsum("ij,jk->ik", a * a, b), lambda a, b: torch.einsum("ij,jk->ik", a * a, b),
+               [rnd(2, 3), rnd(3, 4, seed=1)]),
+    "scatter": (lambda a, b: a.scatter_add(1, tl.tensor(_SIDX), b * b) * a,
+                lambda a, b: a.scatter_add(1, torch.tensor(_SIDX), b * b) * a, [rnd(2, 3), rnd(2, 3, seed=1)]),
+    "remainder": (lambda a: (a % 0.7) * a, lambda a: (a % 0.7) * a, [rnd(3, 4, seed=5)]),
+    "contiguous": (lambda a: a.transpose(0, 1).contiguous() ** 2, lambda a: a.transpose(0, 1).contiguous() ** 2,
+                   [rnd(3, 4)]),
+    "embedding_sparse": (lambda w: __import__("tinygrad_lite.sparse").sparse.embedding(w, tl.tensor(_SIDX)) ** 2,
+                         lambda w: TF.embedding(torch.tensor(_SIDX), w) ** 2, [rnd(3, 2)]),
+})
+
 # registry rows reached through the cases above under another name
 COVERS = {"max_dim": "max", "min_dim": "min", "cross_entropy_idx": "cross_entropy_idx",
           "masked_softmax_fused": "masked_softmax", "getitem_basic": "getitem", "getitem_advanced": "index_scatter",
