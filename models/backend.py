@@ -39,6 +39,10 @@ DTYPES = ("float32", "float64")
 _CACHE = {}
 
 
+class CheckpointMismatch(ValueError):
+    """A checkpoint's weights do not fit the model its config (or the caller) describes."""
+
+
 class BackendError(RuntimeError):
     """The asked-for backend cannot run here (PyTorch missing, no GPU, a bad name)."""
 
@@ -121,9 +125,20 @@ class Backend:
         return sub
 
     def load_state(self, model, state, strict=True):
-        """Load {name: numpy array or tensor of either backend} into `model`."""
+        """Load {name: numpy array or tensor of either backend} into `model`.
+
+        Weights that do not fit the model (another size, a missing or extra tensor) raise
+        CheckpointMismatch with one line: the first difference and how many there are."""
         arrays = {k: _to_numpy(v) for k, v in state.items()}
-        return model.load_state_dict({k: self.tensor(a) for k, a in arrays.items()}, strict=strict)
+        try:
+            return model.load_state_dict({k: self.tensor(a) for k, a in arrays.items()}, strict=strict)
+        except RuntimeError as e:
+            diffs = [line.strip() for line in str(e).splitlines()[1:] if line.strip()]
+            if not diffs:
+                raise
+            more = f" (and {len(diffs) - 1} more difference{'s' * (len(diffs) > 2)})" if len(diffs) > 1 else ""
+            raise CheckpointMismatch(f"the weights do not fit the {type(model).__name__} the checkpoint's config "
+                                     f"describes: {diffs[0][:300]}{more}") from None
 
 
 def checkpoint_state(model):

@@ -452,11 +452,34 @@ def load_checkpoint(path, backend=None, device="cpu"):
     known = {f.name for f in fields(GPTConfig)}
     dtype = next((v.dtype for v in state["model"].values() if v.dtype.kind == "f"), None)
     bk = get_backend(backend, device, dtype)
-    model = bk.make(GPT, GPTConfig(**{k: v for k, v in state["config"].items() if k in known}))
+    config = GPTConfig(**{k: v for k, v in state["config"].items() if k in known})
+    _check_config_against_weights(path, config, state["model"])
+    model = bk.make(GPT, config)
     bk.load_state(model, state["model"])
     model.eval()
     vocab = CharVocab.from_state(state["vocab"]) if state.get("vocab") else None
     return model, vocab, state.get("extra", {})
+
+
+def _check_config_against_weights(path, config, weights):
+    """Raise CheckpointMismatch naming each config field that the weights contradict (a checkpoint
+    edited by hand, or config and weights from different runs)."""
+    from models.backend import CheckpointMismatch
+    seen = {}
+    if "wte.weight" in weights:
+        seen["vocab_size"], seen["n_embd"] = (int(n) for n in weights["wte.weight"].shape)
+    if "wpe.weight" in weights:
+        seen["block_size"] = int(weights["wpe.weight"].shape[0])
+    layers = {int(k.split(".")[1]) for k in weights if k.startswith("h.") and k.split(".")[1].isdigit()}
+    if layers:
+        seen["n_layer"] = max(layers) + 1
+    seen["bias"] = any(k.endswith("c_attn.bias") for k in weights)
+    seen["tie_weights"] = "lm_head.weight" not in weights or np.array_equal(
+        np.asarray(weights["lm_head.weight"].numpy()), np.asarray(weights["wte.weight"].numpy()))
+    differ = [f"{k}={getattr(config, k)!r} but the weights have {v!r}" for k, v in seen.items()
+              if k != "tie_weights" and getattr(config, k) != v]
+    if differ:
+        raise CheckpointMismatch(f"{path}: its config disagrees with its weights: " + "; ".join(differ))
 
 
 # ----------------------------------------------------------------------------- command line

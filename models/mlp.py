@@ -28,7 +28,7 @@ import tinygrad_lite as tg
 from . import distributed
 from .backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
 from .argtypes import float_in, int_at_least
-from .guard import check_finite_weights, check_loss
+from .guard import check_finite_weights, check_loss, user_error
 from .progress import Progress, limit_blas_threads
 
 __all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
@@ -125,17 +125,52 @@ def _standardise(Xtr, Xte, ytr, yte, scale_y=True):
     return Xtr.astype(np.float32), ytr.astype(np.float32), Xte.astype(np.float32), yte.astype(np.float32)
 
 
+def read_table(path):
+    """A numeric table from a UTF-8 CSV (or whitespace separated) file -> float64 array (rows, columns).
+
+    A first line that is not numbers is a header and skipped; blank lines are skipped. A value that
+    is not a finite number, or a row with another number of columns, is a ValueError naming the
+    file, the line (from 1) and the column."""
+    rows, width = [], None
+    with open(path, encoding="utf-8") as f:
+        lines = list(enumerate(f, 1))
+    delim = "," if lines and "," in lines[0][1] else None
+    for number, line in lines:
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(delim)]
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            if not rows and width is None and number == lines[0][0]:
+                width = len(cells)                 # a header line: its width still counts
+                continue
+            bad = next(i for i, c in enumerate(cells) if not _is_number(c))
+            raise ValueError(f"{path}, line {number}, column {bad + 1}: {cells[bad]!r} is not a number") from None
+        bad = next((i for i, v in enumerate(values) if not np.isfinite(v)), None)
+        if bad is not None:
+            raise ValueError(f"{path}, line {number}, column {bad + 1}: {cells[bad]!r} is not a finite number "
+                             "(remove or fill in the row)")
+        if width is not None and len(values) != width:
+            raise ValueError(f"{path}, line {number}: {len(values)} columns, but the table has {width}")
+        width = len(values)
+        rows.append(values)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def load_table_split(path, task, test_size=0.25, seed=0):
     """A numeric table (CSV or whitespace separated; last column = target) split into train/test.
 
     Classification targets are mapped to 0..C-1. Returns (X_train, y_train, X_test, y_test)."""
-    with open(path) as f:
-        first = f.readline()
-    delim = "," if "," in first else None
-    try:
-        data = np.loadtxt(path, delimiter=delim, ndmin=2)
-    except ValueError:
-        data = np.loadtxt(path, delimiter=delim, ndmin=2, skiprows=1)
+    data = read_table(path)
     if data.shape[0] < 4 or data.shape[1] < 2:
         raise ValueError(f"load_table_split: {path} needs >= 4 rows and >= 2 columns, got {data.shape}")
     X, y = data[:, :-1], data[:, -1]
@@ -274,6 +309,8 @@ def main(argv=None, prog=None):
             bk = backend_from_args(args)
             return distributed.run_worker(args, bk, lambda dist: _run(args, bk, dist))
     except (OSError, ValueError) as e:  # unreadable/bad data file, bad sizes...
+        if not user_error(e):
+            raise                       # a bug of ours: its traceback must show
         raise SystemExit(f"models.mlp: error: {e}") from e
 
 

@@ -73,3 +73,150 @@ def test_check_loss_and_weights_unit():
     check_finite_weights([("w", np.ones(3))], "x")
     with pytest.raises(TrainingDiverged, match="'b'"):
         check_finite_weights([("w", np.ones(3)), ("b", np.array([1.0, np.nan]))], "x")
+
+
+@pytest.fixture(scope="module")
+def gpt_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gpt")
+    text = d / "t.txt"
+    text.write_text("hello world, the quick brown fox. " * 40)
+    p = cli("train", "gpt", "--text", text, "--out", d / "run", "--steps", "2", "--eval-interval", "0", *TINY_GPT)
+    assert p.returncode == 0, p.stderr
+    return d / "run" / "ckpt.pt"
+
+
+@pytest.mark.parametrize("field,value,says", [("vocab_size", 99, "vocab_size=99 but the weights have"),
+                                              ("n_layer", 3, "n_layer=3 but the weights have 1"),
+                                              ("bias", False, "bias=False but the weights have True"),
+                                              ("n_embd", 16, "n_embd=16 but the weights have 8")])
+def test_a_checkpoint_whose_config_disagrees_with_its_weights(gpt_ckpt, tmp_path, field, value, says):
+    import tinygrad_lite as tl
+    ck = tl.load(gpt_ckpt)
+    ck["config"] = {**ck["config"], field: value}
+    bad = tmp_path / "bad.pt"
+    tl.save(ck, bad)
+    p = cli("sample", bad, "--max-new-tokens", "2")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert says in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_weights_that_do_not_fit_the_model_are_one_clear_line():
+    from models.backend import CheckpointMismatch, get_backend
+    from models.mlp import MLP
+    bk = get_backend("tinygrad_lite")
+    model = bk.make(MLP, [4, 3, 2])
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    state["net.0.weight" if "net.0.weight" in state else next(iter(state))] = np.zeros((7, 7))
+    with pytest.raises(CheckpointMismatch, match=r"size mismatch for .*\(7, 7\)"):
+        bk.load_state(model, state)
+
+
+def test_corrupted_checkpoints_are_clear_errors(gpt_ckpt, tmp_path):
+    """Same-length damage: flipped bytes anywhere, bad metadata JSON, an array the metadata lists but
+    the file lacks. Each is exit 1 with one error line (or, for a flip in padding, a normal run)."""
+    import io
+    import zipfile
+    good = gpt_ckpt.read_bytes()
+    bad = tmp_path / "c.pt"
+    rng = np.random.default_rng(0)
+    for i in rng.integers(0, len(good), 12):
+        b = bytearray(good)
+        b[i] ^= 0xFF
+        bad.write_bytes(bytes(b))
+        p = cli("sample", bad, "--max-new-tokens", "2")
+        assert "Traceback" not in p.stderr and p.returncode in (0, 1), (i, p.stderr)
+        if p.returncode:
+            assert p.stderr.startswith("tinygrad-lite: error:"), (i, p.stderr)
+    src = zipfile.ZipFile(io.BytesIO(good))
+    for damage in ("bad-json", "missing-array"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for name in src.namelist():
+                data = src.read(name)
+                if damage == "missing-array" and name == "a3.npy":
+                    continue
+                if damage == "bad-json" and name.startswith("__tinygrad_lite__"):
+                    arr = np.load(io.BytesIO(data))
+                    arr = np.frombuffer(arr.tobytes().replace(b'"root"', b'"r00t"'), np.uint8)
+                    out = io.BytesIO()
+                    np.save(out, arr)
+                    data = out.getvalue()
+                z.writestr(name, data)
+        bad.write_bytes(buf.getvalue())
+        p = cli("sample", bad, "--max-new-tokens", "2")
+        assert p.returncode == 1 and "Traceback" not in p.stderr, (damage, p.stderr)
+        assert "corrupted" in p.stderr or "cannot read" in p.stderr, (damage, p.stderr)
+
+
+@pytest.mark.parametrize("content,says", [(b"caf\xe9 au lait\n", "line 1 is not UTF-8 (byte 0xe9"),
+                                          (b"good line\n\x7fELF\x02\x01\x00\x00binary\n", "line 2 holds a NUL byte"),
+                                          (b"", "empty")])
+def test_bad_corpora_are_clear_errors(tmp_path, content, says):
+    f = tmp_path / "corpus.txt"
+    f.write_bytes(content)
+    p = cli("train", "skipgram", "--text", f, "--epochs", "1", "--min-count", "1", "--no-progress")
+    assert p.returncode == 1 and says in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_one_giant_line_is_cut_and_counted(tmp_path):
+    from models.text import read_sentences
+    f = tmp_path / "giant.txt"
+    f.write_text(" ".join(["alpha", "beta", "gamma"] * 8000) + "\nshort line\n")
+    counts = {}
+    sentences = read_sentences(f, counts=counts)
+    assert counts["long_lines"] == 1 and [len(s) for s in sentences] == [10000, 10000, 4000, 2]
+    p = cli("train", "skipgram", "--text", f, "--epochs", "1", "--min-count", "1", "--no-progress", "--dim", "4")
+    assert p.returncode == 0 and "1 line(s) longer than 10,000 words were cut" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("rows,says", [("1,2,3\n4,x,6\n", "line 2, column 2: 'x' is not a number"),
+                                       ("1,2,3\n4,nan,6\n", "line 2, column 2: 'nan' is not a finite number"),
+                                       ("1,2,3\n4,5\n", "line 2: 2 columns, but the table has 3"),
+                                       ("a,b,y\n1,2,3\n4,5,inf\n", "line 3, column 3: 'inf' is not a finite")])
+def test_bad_mlp_tables_name_the_line(tmp_path, rows, says):
+    f = tmp_path / "t.csv"
+    f.write_text(rows + "7,8,9\n" * 6)
+    p = cli("train", "mlp", "--data", f, "--epochs", "1", "--no-progress")
+    assert p.returncode == 1 and says in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_read_table_with_header_and_blank_lines(tmp_path):
+    from models.mlp import read_table
+    f = tmp_path / "t.csv"
+    f.write_text("x,y\n1,2\n\n3, 4\n")
+    np.testing.assert_array_equal(read_table(f), [[1, 2], [3, 4]])
+    g = tmp_path / "w.txt"
+    g.write_text("1 2 3\n4 5 6\n")
+    np.testing.assert_array_equal(read_table(g), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_a_bug_inside_a_library_shows_its_traceback(monkeypatch, capsys):
+    """The CLI's catch-all reports our own checks' errors in one line but lets a real bug show: a
+    ValueError raised deep inside numpy (here: a broken table reader) is not a user error."""
+    from models import mlp
+    from tinygrad_lite_app.cli import main
+
+    def broken_reader(path):
+        return np.ones((2, 3)).reshape(5, 5)       # numpy raises: a bug, not bad input
+    monkeypatch.setattr(mlp, "read_table", broken_reader)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        main(["train", "mlp", "--data", __file__, "--epochs", "1", "--no-progress"])
+
+
+def test_user_error_classifies_by_where_the_error_was_raised(tmp_path):
+    from models.guard import TrainingDiverged, user_error
+    from models.mlp import read_table
+    bad = tmp_path / "t.csv"
+    bad.write_text("1,2\n3,x\n")
+
+    def test_code():
+        raise ValueError("raised outside the project's packages")
+    for make, expected in ((lambda: read_table(bad), True), (lambda: np.ones(2).reshape(3), False),
+                           (test_code, False), (lambda: open(tmp_path / "missing"), True)):
+        try:
+            make()
+        except Exception as e:  # noqa: BLE001
+            assert user_error(e) is expected, (make, e)
+        else:
+            raise AssertionError("no error raised")
+    assert user_error(TrainingDiverged("x"))
