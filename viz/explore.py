@@ -58,7 +58,7 @@ def _engine_arrays(view, root):
     if any(o.freed for o in view.ops):
         raise GraphFreedError("explore: backward() already freed what the ops of this graph saved, so their rules "
                               "cannot be run again; call explore before backward(), or backward(retain_graph=True), "
-                              "or build the graph inside `with tinygrad_lite.autograd.keep_graph():`")
+                              "or run backward() inside `with tinygrad_lite.autograd.keep_graph():`")
     tensors = {n.id: n.tensor for n in view.tensors}
     values = {tid: t._data for tid, t in tensors.items()}
     totals = {tid: None for tid in tensors}
