@@ -2,7 +2,6 @@
 backward() (MLP, skip-gram, GPT), memory after backward, kept gradients, module clusters that
 follow the module calls that really ran each op."""
 import gc
-import sys
 import weakref
 
 import numpy as np
@@ -14,15 +13,6 @@ import tinygrad_lite.nn.functional as F
 from tinygrad_lite.autograd import FreedValue, keep_graph
 from tinygrad_lite.graph import build_graph
 import viz
-
-
-@pytest.fixture
-def no_gc():
-    """Reference counting only: what is freed here is freed without the cycle collector."""
-    gc.collect()
-    gc.disable()
-    yield
-    gc.enable()
 
 
 def _intermediate_arrays(root):

@@ -153,7 +153,7 @@ def _run(roots, seeds, retain, create, capture, only):
 
     grads: the pending gradient of each tensor, complete once the tensor is popped (every consumer
     is newer, so has already sent its part). Returns `shared`: the tensors whose gradient buffer may
-    be shared with another tensor or the caller (not "owned", see _owned), which must be copied
+    be shared with another tensor or the caller (not "owned": see `owned` in the loop), which must be copied
     before being handed out or written to."""
     grads, shared, uses, heap = {}, set(), {}, []
     for r, s in zip(roots, seeds):
