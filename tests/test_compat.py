@@ -88,7 +88,8 @@ def test_cuda_questions_get_pytorchs_cpu_answers(tmp_path):
         assert torch.device("cuda:1").index == 1 and repr(torch.device("cpu")) == "device(type='cpu')"
         for make in (lambda: x.cuda(), lambda: torch.zeros(2, device="cuda"), lambda: x.to("cuda"),
                      lambda: nn.Linear(2, 2).to("cuda"), lambda: nn.Linear(2, 2).cuda(), lambda: torch.cuda.synchronize(),
-                     lambda: nn.Linear(2, 2, device="cuda"), lambda: torch.tensor([1.0], device="cuda:0")):
+                     lambda: nn.Linear(2, 2, device="cuda"), lambda: torch.tensor([1.0], device="cuda:0"),
+                     lambda: nn.Conv2d(1, 1, 3, device="cuda"), lambda: nn.LSTM(2, 2, device="cuda")):
             try:
                 make()
                 raise SystemExit("no error")
