@@ -30,6 +30,12 @@ SGD step per batch with word2vec's linearly decaying learning rate, as `train_sg
 `train_word2vec(sentences, arch=..., loss=...)` trains any combination; `Snapshots` records chosen
 words' vectors and chosen pairs' cosines while training (for `viz.embedding_evolution`).
 
+Batched hierarchical softmax: the inner nodes near the root lie on nearly every path, so one batch
+sums thousands of gradient terms into their rows in one step where word2vec applies them one by
+one; the trainer scales each inner node's summed gradient by min(1, HS_ROW_CAP / its uses in the
+batch) between backward and the SGD step (`Word2Vec.cap_shared_rows`; without it skip-gram + hs
+diverges on head500, with it it matches gensim). The gradients themselves are the engine's.
+
 CBOW's gradient convention: word2vec (and gensim with cbow_mean=1) averages the context vectors in
 the forward pass but adds the *undivided* error to every context vector. Autograd through a mean
 would divide it by the number of context words; `cbow_grad="word2vec"` (the default) keeps
