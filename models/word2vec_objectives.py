@@ -145,6 +145,8 @@ class Word2Vec:
             if band is None:
                 return embedding(self.W_in, ctx, padding_idx=self.pad), valid
             xp = embedding(self.W_in, band, padding_idx=self.pad)  # (B + 2W, d): each position looked up once
+            if self.loss_name == "contrastive":  # normalise each position once, not each of its 2W uses
+                xp = F.normalize(xp, dim=-1)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
         n = valid.sum(1)
@@ -208,7 +210,7 @@ class Word2Vec:
             return F.cross_entropy(s, centre[b], reduction="sum")
         # contrastive: InfoNCE over [centre, noise] on cosines / tau
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
-        u = F.normalize(x, dim=-1)
+        u = x if (self.arch == "skipgram" and band is not None) else F.normalize(x, dim=-1)  # (unit already)
         v = F.normalize(y, dim=-1)
         logits = self._scores(v, u) * (1.0 / self.temperature)         # (B, K+1, C')
         noise_ok = weight.max(1)[:, :, None]
