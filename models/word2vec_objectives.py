@@ -54,6 +54,8 @@ from tinygrad_lite import Tensor, optim
 from tinygrad_lite.nn import functional as F
 from tinygrad_lite.sparse import embedding
 
+from .argtypes import float_in, int_at_least
+from .guard import check_loss
 from .huffman import HuffmanTree
 from .progress import Progress
 from .skipgram import PairBatches, WordVectors, cosine
@@ -413,10 +415,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
             if loss == "hs":
                 model.cap_shared_rows(hs_row_cap)
             opt.step()
-            lv = out.item()
-            if not math.isfinite(lv):
-                raise FloatingPointError(f"train_word2vec: the {arch}+{loss} loss became {lv} at batch {step + 1} "
-                                         f"(lr {alpha:.4g}); lower --lr")
+            lv = check_loss(out.item(), step, f"{arch} ({loss}) training", alpha)
             n_pred = n_p if arch == "skipgram" else int((ctx != model.pad).any(1).sum())
             ep_loss += lv
             ep_preds += n_pred
@@ -468,7 +467,7 @@ def add_objective_args(p):
     p.add_argument("--loss", choices=LOSSES, default="negative",
                    help="negative sampling (default), hs (hierarchical softmax over a Huffman tree), softmax (full, "
                         "small vocabularies only), contrastive (InfoNCE on cosine similarity, --temperature)")
-    p.add_argument("--temperature", type=float, default=0.1, help="temperature tau of --loss contrastive (default 0.1)")
+    p.add_argument("--temperature", type=float_in(0, lo_open=True), default=0.1, help="temperature tau of --loss contrastive (default 0.1)")
     p.add_argument("--snapshots", action="store_true",
                    help="record chosen words' vectors and chosen pairs' cosines during training; with --out writes "
                         "snapshots.json, evolution.html (slider) and evolution.gif")
@@ -477,7 +476,7 @@ def add_objective_args(p):
     p.add_argument("--snapshot-pairs", type=_pair_list, default=None, metavar="A:B,C:D",
                    help="pairs whose cosine to record (default: " + ",".join(f"{a}:{b}" for a, b in DEFAULT_SNAPSHOT_PAIRS)
                         + ")")
-    p.add_argument("--snapshot-every", type=int, default=None, metavar="N",
+    p.add_argument("--snapshot-every", type=int_at_least(1), default=None, metavar="N",
                    help="record every N batches (default: 40 records spread over the run)")
 
 

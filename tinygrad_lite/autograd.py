@@ -187,6 +187,8 @@ def _run(roots, seeds, retain, create, capture, only):
             if anomaly:
                 _check_finite(t, out)
             for x, gx in zip(t._inputs, out):                     # send each gradient on
+                if x._redirect is not None:  # x was updated in place after this node used it
+                    x = _before_inplace(x, t._seq)
                 if gx is None:
                     continue
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
@@ -211,6 +213,14 @@ def _run(roots, seeds, retain, create, capture, only):
     finally:
         GRAD.enabled = prev_mode
     return shared
+
+
+def _before_inplace(x, seq):
+    """The tensor that held x's value when the node numbered seq used it: a recorded in-place op gives x
+    a new node (and creation number) and hands its earlier node to x._redirect."""
+    while x._redirect is not None and seq < x._seq:
+        x = x._redirect
+    return x
 
 
 def apply_rules(t, g, create=False, raw_shapes=None):

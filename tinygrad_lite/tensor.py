@@ -13,10 +13,12 @@ input requires grad. That record is the whole graph; autograd.py walks it backwa
 """
 import numpy as np
 
+from .device import _KNOWN as _DEVICE_TYPES, CPU, CUDA_ERROR, check_device, device as _Device
 from .dtypes import DEFAULT, to_dtype
 from .grad_mode import GRAD
 from .ops.elementwise import CAST
-from .tensor_args import to_array
+from .ops.extra import CONTIGUOUS
+from .tensor_args import shape_arg, to_array
 from .tensor_base import TensorBase
 from .tensor_inplace import InplaceMethods
 from .tensor_math import MathMethods
@@ -37,8 +39,8 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self._data = to_array(data, to_dtype(dtype))
-        self.grad = None
-        self._op = self._inputs = self._args = self._ctx = self._hooks = self.name = self._base = None
+        self._grad = None
+        self._op = self._inputs = self._args = self._ctx = self._hooks = self.name = self._base = self._redirect = None
         self._seq = next_seq()
         self._version = 0
         self.requires_grad = False
@@ -51,7 +53,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         """Wrap an array without copying (internal fast path)."""
         t = _new(Tensor)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t.grad = t._op = t._inputs = t._args = t._ctx = t._hooks = t.name = t._base = None
+        t._grad = t._op = t._inputs = t._args = t._ctx = t._hooks = t.name = t._base = t._redirect = None
         t.requires_grad = requires_grad
         t._seq = next_seq()
         t._version = 0
@@ -63,7 +65,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         t = _new(Tensor)
         # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
         t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
-        t.grad = t._hooks = t.name = t._base = t._ctx = None
+        t._grad = t._hooks = t.name = t._base = t._ctx = t._redirect = None
         t._seq = next_seq()
         t._version = 0
         if req and GRAD.enabled:
@@ -195,9 +197,22 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def to(self, dtype):
-        """Convert to another dtype (differentiable between float dtypes)."""
-        d = to_dtype(dtype)
+    def to(self, *args, dtype=None, non_blocking=False, copy=False, device=None, memory_format=None):
+        """to(dtype) | to(device) | to(device, dtype) | to(other tensor): a device must be the cpu ('cuda'
+        fails with PyTorch's own error on a machine without it); dtype changes are differentiable between
+        float dtypes."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, _Device) or (isinstance(a, str) and a.split(":")[0] in _DEVICE_TYPES):
+                check_device(a, "to")
+            else:
+                dtype = a
+        check_device(device, "to")
+        out = self if dtype is None else self._cast_to(to_dtype(dtype))
+        return out.clone() if copy and out is self else out
+
+    def _cast_to(self, d):
         if d == self._data.dtype:
             return self
         if self.requires_grad and d.kind == "f":
@@ -227,10 +242,95 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
     def clone(self):
         return self * 1 if self.requires_grad else Tensor._leaf(self._data.copy())
 
-    def contiguous(self):
+    def contiguous(self, memory_format=None):
+        """This tensor if its memory is in row-major order, else a row-major copy (recorded: gradient passes)."""
+        return self if self._data.flags.c_contiguous else self._unary(CONTIGUOUS)
+
+    # ------------------------------------------------------------------ devices (the cpu only)
+    device = property(lambda self: CPU, doc="The device holding the tensor: always device('cpu').")
+    is_cuda = property(lambda self: False)
+    is_cpu = property(lambda self: True)
+    is_mps = property(lambda self: False)
+    is_meta = property(lambda self: False)
+
+    def cpu(self, memory_format=None):
         return self
 
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """Fails as PyTorch does on a machine without CUDA."""
+        raise AssertionError(CUDA_ERROR)
+
+    def pin_memory(self, device=None):
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def nelement(self):
+        return self._data.size
+
+    def __format__(self, spec):
+        """format(t, '.4f') formats the value of a 0-d tensor, as PyTorch does."""
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {tuple(self.shape)}: only "
+                            "0-d tensors format like numbers (use t.item())")
+        return str(self)
+
+    # ------------------------------------------------------------------ new tensors like this one
+    def _new_filled(self, name, size, fill, dtype, device, requires_grad):
+        check_device(device, name)
+        arr = np.full(shape_arg((size,) if isinstance(size, int) else size), fill, to_dtype(dtype) or self.dtype)
+        return Tensor._leaf(arr).requires_grad_(True) if requires_grad else Tensor._leaf(arr)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        """Zeros with this tensor's dtype (unless given)."""
+        return self._new_filled("new_zeros", shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        return self._new_filled("new_ones", shape_arg(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        return self._new_filled("new_empty", shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+                 pin_memory=False):
+        return self._new_filled("new_full", size, fill_value, dtype, device, requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        """A copy of data with this tensor's dtype (unless given)."""
+        check_device(device, "new_tensor")
+        return Tensor(data, requires_grad=requires_grad, dtype=to_dtype(dtype) or self.dtype)
+
     # ------------------------------------------------------------------ autograd surface
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None and not isinstance(value, TensorBase) and not hasattr(value, "indices"):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}")
+        if isinstance(value, TensorBase) and value.shape != self._data.shape:
+            raise RuntimeError(f"assigned grad has data of a different size: the tensor has shape "
+                               f"{tuple(self._data.shape)}, the grad {tuple(value.shape)}")
+        self._grad = value
+
     def requires_grad_(self, requires_grad=True):
         """Mark a leaf as needing gradients (floating dtypes only)."""
         if requires_grad and self._data.dtype.kind != "f":

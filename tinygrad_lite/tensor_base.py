@@ -14,7 +14,7 @@ was made from) and `_args` (the op's non-tensor parameters): that is the whole g
 
 class TensorBase:
     __slots__ = ("_data",          # the numpy array
-                 "grad",           # the accumulated gradient (a Tensor) or None
+                 "_grad",          # the accumulated gradient (a Tensor) or None: Tensor.grad checks assignments
                  "requires_grad",
                  "_op",            # the registry row of the op that made it (None for leaves)
                  "_inputs",        # the tensors it was made from (None for leaves, and once backward freed it)
@@ -26,5 +26,6 @@ class TensorBase:
                  "_hooks",         # gradient hooks (register_hook, retain_grad) or None
                  "name",           # an optional name for graph pictures
                  "_base",          # the sources of a view (weak references), else None
+                 "_redirect",      # after a recorded in-place op: the tensor holding the value before it
                  "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__

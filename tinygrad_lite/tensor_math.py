@@ -8,6 +8,7 @@ import numpy as np
 from .dtypes import DEFAULT
 from .ops.elementwise import (ABS, ADD, CLAMP, DIV, EXP, LOG, MAXIMUM, MINIMUM, MUL, NEG, POW, POW_SCALAR, RELU,
                               SIGMOID, SQRT, SUB, TANH, WHERE)
+from .ops.extra import COS, REMAINDER, SIN
 from .ops.linalg import MATMUL
 from .tensor_args import promote, shape_error, to_array
 from .tensor_base import TensorBase
@@ -242,3 +243,75 @@ class MathMethods:
 
     def isfinite(self):
         return self._leaf(np.isfinite(self._data))
+
+    # ------------------------------------------------------------------ more of PyTorch's elementwise surface
+    def sin(self):
+        return self._floating()._unary(SIN)
+
+    def cos(self):
+        return self._floating()._unary(COS)
+
+    def floor(self):
+        """Round down (not recorded: the gradient is zero almost everywhere)."""
+        return self._leaf(np.floor(self._data))
+
+    def ceil(self):
+        return self._leaf(np.ceil(self._data))
+
+    def trunc(self):
+        return self._leaf(np.trunc(self._data))
+
+    def round(self, decimals=0):
+        """Round half to even, as PyTorch (not recorded: the gradient is zero almost everywhere)."""
+        return self._leaf(np.round(self._data, decimals))
+
+    def _operands(self, other):
+        o = other if isinstance(other, TensorBase) else self._const(other)
+        a, b = self._data, o._data
+        if a.dtype is not b.dtype:
+            a, b = promote(a, b)
+        return o, a, b
+
+    def floor_divide(self, other):
+        """self // other, rounding down (as Python and PyTorch); not differentiable."""
+        o, a, b = self._operands(other)
+        if a.dtype.kind != "f" and (b == 0).any():
+            raise ZeroDivisionError("floor_divide: integer division by zero")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._leaf(np.floor_divide(a, b))
+
+    def __rfloordiv__(self, other):
+        return self._const(other).floor_divide(self)
+
+    def remainder(self, other):
+        """self % other with the sign of other (Python's and PyTorch's %); differentiable for floats."""
+        o, a, b = self._operands(other)
+        if a.dtype.kind != "f":
+            if (b == 0).any():
+                raise ZeroDivisionError("remainder: integer modulo by zero")
+            return self._leaf(np.remainder(a, b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = REMAINDER.fwd(None, a, b)
+        return self._make(out, REMAINDER, (self, o), None, self.requires_grad or o.requires_grad)
+
+    def __rmod__(self, other):
+        return self._const(other).remainder(self)
+
+    __floordiv__, __mod__ = floor_divide, remainder
+
+    def __abs__(self):
+        return self.abs()
+
+    def mm(self, mat2):
+        """Matrix product of two 2-D tensors."""
+        if self.ndim != 2 or mat2.ndim != 2:
+            raise RuntimeError(f"mm: both arguments must be matrices (2-D), got shapes {tuple(self.shape)} and "
+                               f"{tuple(mat2.shape)}")
+        return matmul_tensors(self, mat2)
+
+    def bmm(self, mat2):
+        """Batched matrix product of two 3-D tensors with the same batch size."""
+        if self.ndim != 3 or mat2.ndim != 3 or self.shape[0] != mat2.shape[0]:
+            raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes "
+                               f"{tuple(self.shape)} and {tuple(mat2.shape)}")
+        return matmul_tensors(self, mat2)

@@ -3,8 +3,9 @@ from collections import namedtuple
 
 import numpy as np
 
+from .ops.extra import CUMSUM
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
-from .tensor_args import ALL_AXES, norm_axes, pick
+from .tensor_args import ALL_AXES, dim_index, norm_axes, pick
 from .tensor_base import TensorBase
 from .tensor_math import where_tensors
 
@@ -108,3 +109,52 @@ class ReduceMethods:
         """x - logsumexp(x) along dim."""
         axis = norm_axes("log_softmax", dim, self.ndim)[0] if self.ndim else None
         return self._floating()._unary(LOG_SOFTMAX, axis)
+
+    # ------------------------------------------------------------------ scans and orderings
+    def cumsum(self, dim, dtype=None):
+        """Running sum along dim (int and bool tensors sum to int64, as PyTorch)."""
+        d = dim_index("cumsum", dim, self.ndim)
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind != "f":
+            return self._leaf(np.cumsum(x._data, d, dtype=np.int64 if dtype is None else x._data.dtype))
+        return x._unary(CUMSUM, d)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along dim; equal elements keep their order. The values are differentiable
+        (a gather)."""
+        if self.ndim == 0:
+            return SortResult(self, self._leaf(np.zeros((), np.int64)))
+        d = dim_index("sort", dim, self.ndim)
+        idx = self._leaf(_order(self._data, d, descending))
+        return SortResult(self.gather(d, idx), idx)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        if self.ndim == 0:
+            return self._leaf(np.zeros((), np.int64))
+        return self._leaf(_order(self._data, dim_index("argsort", dim, self.ndim), descending))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's parameter name)
+        """The k largest (or smallest) elements along dim and their indices, largest (smallest) first."""
+        if self.ndim == 0:
+            if k not in (0, 1):
+                raise RuntimeError(f"topk: k ({k}) is out of range for a 0-d tensor")
+            return TopkResult(self, self._leaf(np.zeros((), np.int64)))
+        d = dim_index("topk", dim, self.ndim)
+        if not 0 <= k <= self.shape[d]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {self.shape[d]} "
+                               f"(shape {tuple(self.shape)})")
+        idx = self._leaf(np.take(_order(self._data, d, largest), np.arange(k), axis=d))
+        return TopkResult(self.gather(d, idx), idx)
+
+
+SortResult = namedtuple("sort", ["values", "indices"])
+TopkResult = namedtuple("topk", ["values", "indices"])
+
+
+def _order(data, d, descending):
+    """int64 indices that sort `data` along axis d; stable, also descending (equal elements keep their order)."""
+    key = data.astype(np.int64) if data.dtype == np.bool_ else data
+    if not descending:
+        return np.argsort(key, axis=d, kind="stable").astype(np.int64)
+    n = key.shape[d]
+    return (n - 1 - np.flip(np.argsort(np.flip(key, d), axis=d, kind="stable"), d)).astype(np.int64)

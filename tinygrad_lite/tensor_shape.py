@@ -5,6 +5,7 @@ in-place write through either is seen by a pending backward.
 """
 import numpy as np
 
+from .ops.extra import FLIP, ROLL, SCATTER
 from .ops.movement import EXPAND, GETITEM, PERMUTE, RESHAPE
 from .tensor_args import bool_mask, dim_index, index_arg, need_2d, norm_axes, shape_arg
 from .tensor_base import TensorBase
@@ -27,7 +28,22 @@ class ShapeMethods:
             return self
         return share_version(self._make(out, RESHAPE, (self,), out.shape, self.requires_grad), self)
 
-    view = reshape
+    def view(self, *shape):
+        """reshape without a copy, as PyTorch: a tensor whose memory layout cannot give the new shape
+        (e.g. a transposed one asked to merge its dims) raises; call .reshape() or .contiguous() first."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
+            raise NotImplementedError(f"view({shape[0]!r}): reinterpreting the bytes as another dtype is not "
+                                      "supported by tinygrad_lite; use .to(dtype) to convert the values")
+        new = shape_arg(shape)
+        try:
+            _reshape_no_copy(self._data, new)
+        except (ValueError, AttributeError) as e:
+            if "copy" not in str(e) and "Incompatible" not in str(e):
+                raise ValueError(f"view: cannot view a tensor of shape {self.shape} ({self._data.size} elements) "
+                                 f"as {new}") from None
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                               "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") from None
+        return self.reshape(new)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -146,3 +162,117 @@ class ShapeMethods:
         need_2d("triu", self)
         keep = ~np.tri(self.shape[-2], self.shape[-1], diagonal - 1, dtype=bool)
         return where_tensors(self._leaf(keep), self, self._leaf(np.zeros((), self._data.dtype)))
+
+    # ------------------------------------------------------------------ more of PyTorch's shape and index surface
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flip(self, *dims):
+        """Reverse the order along dims (a copy, as PyTorch)."""
+        axes = tuple(dim_index("flip", d, self.ndim) for d in shape_arg(dims))
+        return self._unary(FLIP, axes)
+
+    def roll(self, shifts, dims=None):
+        """Shift elements along dims, wrapping around; without dims the flattened tensor is rolled."""
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = (int(shifts),) if isinstance(shifts, (int, np.integer)) else tuple(int(s) for s in shifts)
+        dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+        return self._unary(ROLL, (shifts, tuple(dim_index("roll", d, self.ndim) for d in dims)))
+
+    def index_select(self, dim, index):
+        """The slices at `index` (1-D ints) along dim: a getitem with an index array (repeats accumulate in backward)."""
+        d = dim_index("index_select", dim, self.ndim)
+        idx = _int_index("index_select", index)
+        if idx.ndim > 1:
+            raise ValueError(f"index_select: index must be 1-D (or 0-D), got shape {idx.shape}")
+        if idx.size and (idx.min() < -self.shape[d] or idx.max() >= self.shape[d]):
+            raise IndexError(f"index_select: index out of range for dim {dim} of size {self.shape[d]}")
+        return self[(slice(None),) * d + (idx.reshape(-1),)]
+
+    def _scatter(self, name, dim, index, src, add):
+        d = dim_index(name, dim, self.ndim)
+        idx = _int_index(name, index)
+        if idx.ndim != self.ndim:
+            raise ValueError(f"{name}: index must have as many dims as self ({self.ndim}), got shape {idx.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.shape[d]):
+            raise IndexError(f"{name}: index out of range for dim {dim} of size {self.shape[d]}")
+        if any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, self.shape))):
+            raise ValueError(f"{name}: index of shape {idx.shape} is bigger than self {tuple(self.shape)} "
+                             f"outside dim {dim}")
+        if isinstance(src, TensorBase):
+            if src.ndim != idx.ndim or any(a > b for a, b in zip(idx.shape, src.shape)):
+                raise ValueError(f"{name}: src of shape {tuple(src.shape)} must be at least as big as index "
+                                 f"{idx.shape} in every dim")
+            s = src if src.dtype == self.dtype else src.to(self.dtype)
+        else:
+            s = self._leaf(np.array(src, dtype=self.dtype))
+        out = SCATTER.fwd((d, idx, add), self._data, s._data)
+        return self._make(out, SCATTER, (self, s), (d, idx, add), self.requires_grad or s.requires_grad)
+
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        """self with src (a tensor or a number) written at index along dim: out[i][index[i][j]] = src[i][j]."""
+        if reduce is not None:
+            raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported by tinygrad_lite; "
+                                      "use scatter_add for sums")
+        src = value if src is None else src
+        if src is None:
+            raise TypeError("scatter: give src (a tensor or a number) or value")
+        return self._scatter("scatter", dim, index, src, False)
+
+    def scatter_add(self, dim, index, src):
+        """self plus src added at index along dim (repeated indices accumulate)."""
+        return self._scatter("scatter_add", dim, index, src, True)
+
+    def repeat(self, *sizes):
+        """Tile the tensor: repeat(2, 3) on shape (a, b) gives (2a, 3b) (a reshape, an expand and a reshape)."""
+        sizes = shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: the number of repeats ({len(sizes)}) can not be smaller than the tensor's "
+                             f"number of dims ({self.ndim})")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        x = self.reshape(tuple(s for n in shape for s in (1, n)))
+        x = x.expand(tuple(s for r, n in zip(sizes, shape) for s in (r, n)))
+        return x.reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+    def repeat_interleave(self, repeats, dim=None, output_size=None):
+        """Each element (or slice along dim) repeated in place: [1, 2] -> [1, 1, 2, 2] (an index array)."""
+        x = self.flatten() if dim is None else self
+        d = 0 if dim is None else dim_index("repeat_interleave", dim, self.ndim)
+        r = repeats._data if isinstance(repeats, TensorBase) else repeats
+        return x[(slice(None),) * d + (np.repeat(np.arange(x.shape[d]), r),)]
+
+    def narrow(self, dim, start, length):
+        d = dim_index("narrow", dim, self.ndim)
+        start = int(start) + (self.shape[d] if int(start) < 0 else 0)
+        if start < 0 or length < 0 or start + length > self.shape[d]:
+            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({self.shape[d]})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def select(self, dim, index):
+        return self[(slice(None),) * dim_index("select", dim, self.ndim) + (int(index),)]
+
+    def unbind(self, dim=0):
+        d = dim_index("unbind", dim, self.ndim)
+        return tuple(self.select(d, i) for i in range(self.shape[d]))
+
+
+def _reshape_no_copy(a, shape):
+    try:
+        return a.reshape(shape, copy=False)  # numpy >= 2.1: ValueError when only a copy could do it
+    except TypeError:  # older numpy: assigning .shape fails the same way
+        v = a.view()
+        v.shape = shape
+        return v
+
+
+def _int_index(op, index):
+    a = index._data if isinstance(index, TensorBase) else np.asarray(index)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got {a.dtype}")
+    return a.astype(np.intp, copy=False)

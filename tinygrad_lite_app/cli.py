@@ -19,8 +19,13 @@ import sys
 
 from models.argtypes import int_at_least
 
+from . import cmd_convert, cmd_embed, cmd_explore, cmd_run, cmd_search
+
+# commands with a module of their own (tinygrad_lite_app/cmd_NAME.py: add_parser(sub) and run(args))
+COMMANDS = (cmd_run, cmd_explore, cmd_search, cmd_embed, cmd_convert)
+
 PROG = "tinygrad-lite"
-MODELS = ("mlp", "skipgram", "gpt")
+MODELS = ("mlp", "skipgram", "gpt", "encoder")
 GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")  # the keys of viz.steps.STEPS
 
 
@@ -187,6 +192,8 @@ def build_parser():
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
     g.set_defaults(func=cmd_graph)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return p
 
 

@@ -505,3 +505,53 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn @ v
+
+
+# ---------------------------------------------------------------------- more losses (nn/loss.py has their modules)
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target; reduced.
+    beta = 0 is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = _t(input) - target
+    a = d.abs()
+    if beta == 0:
+        return _reduce("smooth_l1_loss", a, reduction)
+    return _reduce("smooth_l1_loss", where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), with d = input - target; reduced."""
+    d = _t(input) - target
+    a = d.abs()
+    return _reduce("huber_loss", where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise KL divergence target * (log(target) - input), input holding log-probabilities.
+    log_target=True: target holds log-probabilities too, exp(target) * (target - input).
+    Terms with target == 0 are 0. reduction: 'mean' (over all elements), 'batchmean' (sum / N),
+    'sum' or 'none'."""
+    x = _t(input)
+    t = target if isinstance(target, Tensor) else Tensor._leaf(np.asarray(target, x.dtype))
+    if log_target:
+        loss = t.exp() * (t - x)
+    else:
+        pos = Tensor._leaf(t._data > 0)
+        loss = where(pos, t * where(pos, t, 1.0).log(), 0.0) - t * x
+    if reduction == "batchmean":
+        return loss.sum() * (1.0 / x.shape[0]) if x.ndim else loss.sum()
+    return _reduce("kl_div", loss, reduction)
+
+
+# ---------------------------------------------------------------------- layers defined in their own modules
+from .activation import elu  # noqa: E402
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
+from .dropout import dropout2d  # noqa: E402
+from .normalization import batch_norm  # noqa: E402
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
+                      max_pool2d)
+
+__all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+            "dropout2d", "batch_norm",
+            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]

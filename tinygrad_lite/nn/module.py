@@ -16,6 +16,7 @@ from itertools import islice
 
 import numpy as np
 
+from ..device import _KNOWN as _DEVICE_TYPES, CUDA_ERROR, check_device, device
 from ..dtypes import to_dtype
 from ..grad_mode import no_grad
 from ..tensor import Tensor
@@ -364,10 +365,15 @@ class Module:
     # ------------------------------------------------------------------ dtype
     def to(self, *args, dtype=None, **kwargs):
         """Convert floating parameters and buffers to `dtype` in place (the same Parameter objects,
-        now holding converted data; their grads are converted too). Device arguments such as
-        'cpu' are accepted and ignored. Returns self."""
+        now holding converted data; their grads are converted too). A device argument must be
+        the cpu ('cuda' fails as in PyTorch without CUDA). Returns self."""
+        check_device(kwargs.pop("device", None), "Module.to")
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+            if isinstance(a, device) or (isinstance(a, str) and a.split(":")[0] in _DEVICE_TYPES):
+                check_device(a, "Module.to")  # 'cpu' passes; 'cuda' fails as PyTorch without CUDA
                 continue
             if isinstance(a, Tensor):
                 dtype = a.dtype
@@ -407,6 +413,10 @@ class Module:
     def cpu(self):
         """No-op (everything lives in host memory); returns self."""
         return self
+
+    def cuda(self, device=None):
+        """Fails as PyTorch does on a machine without CUDA (tinygrad_lite computes on the cpu)."""
+        raise AssertionError(CUDA_ERROR)
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self, destination=None, prefix="", keep_vars=False):

@@ -231,6 +231,7 @@ def sum_to(g, shape):
 
 def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
+    from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
 
 
 _load()
