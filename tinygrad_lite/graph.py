@@ -484,6 +484,8 @@ def _compute_grads(view, root, order, tiny):
         for n, t in zip(view.tensors, order):
             if t.grad is not None:
                 n.grad = summarize(t.grad, tiny)
+            elif t is root:  # the seed: d root / d root = 1
+                n.grad = summarize(np.ones(root.shape, root.dtype), tiny)
             elif t.requires_grad:
                 n.grad_freed = True
         return
