@@ -36,8 +36,8 @@ def close(ours, theirs, what=""):
     np.testing.assert_allclose(o, t, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
-def check_with_grad(name, f_ours, f_torch, *arrays, positive=False):
-    pairs = [both(np.abs(a) + 0.5 if positive else a) for a in arrays]
+def check_with_grad(name, f_ours, f_torch, *arrays, positive=False, grad=True):
+    pairs = [both(np.abs(a) + 0.5 if positive else a, requires_grad=grad) for a in arrays]
     xs, ts = [p[0] for p in pairs], [p[1] for p in pairs]
     y, ty = f_ours(*xs), f_torch(*ts)
     close(y, ty, f"{name}: value")
@@ -123,11 +123,45 @@ def test_binary_function_forms(name):
     check_with_grad(f"tl.{name}", getattr(tl, name), getattr(torch, name), a, b)
 
 
+# the PyTorch surface of tinygrad_lite.compat's ops: name -> (args after the tensor(s), input arrays)
+IDX2 = np.array([[0, 2], [1, 0], [3, 3]])
+MORE_FORMS = {
+    "sin": ((), [arr(3, 4)]), "cos": ((), [arr(3, 4)]), "ceil": ((), [arr(3, 4)]), "floor": ((), [arr(3, 4)]),
+    "round": ((), [arr(3, 4)]), "trunc": ((), [arr(3, 4)]), "cumsum": ((1,), [arr(3, 4)]),
+    "flip": (((0, 1),), [arr(3, 4)]), "roll": ((1, 1), [arr(3, 4)]), "narrow": ((1, 1, 2), [arr(3, 4)]),
+    "select": ((1, 2), [arr(3, 4)]), "repeat_interleave": ((2, 0), [arr(3, 4)]),
+    "argsort": ((1,), [arr(3, 4)]), "sort": ((1,), [arr(3, 4)]), "topk": ((2,), [arr(3, 4)]),
+    "unbind": ((1,), [arr(3, 4)]), "mm": ((), [arr(3, 4), arr(4, 2, seed=1)]),
+    "bmm": ((), [arr(2, 3, 4), arr(2, 4, 5, seed=1)]),
+    "floor_divide": ((), [arr(3, 4), arr(3, 4, seed=1, lo=0.5, hi=2)]),
+    "remainder": ((), [arr(3, 4), arr(3, 4, seed=1, lo=0.5, hi=2)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_FORMS))
+def test_compat_function_forms(name):
+    extra, arrays = MORE_FORMS[name]
+    check_with_grad(f"tl.{name}", lambda *t: getattr(tl, name)(*t, *extra), lambda *t: getattr(torch, name)(*t, *extra),
+                    *arrays, grad=name != "floor_divide")            # (torch has no derivative of floor_divide)
+
+
+def test_index_function_forms():
+    a, src = arr(4, 3), arr(3, 2, seed=1)
+    sel = np.array([2, 0, 2])
+    check_with_grad("tl.index_select", lambda t: tl.index_select(t, 0, tl.tensor(sel)),
+                    lambda t: torch.index_select(t, 0, torch.tensor(sel)), a)
+    for name in ("scatter", "scatter_add"):
+        check_with_grad(f"tl.{name}", lambda t, s: getattr(tl, name)(t[:3], 1, tl.tensor(IDX2 % 3), s),
+                        lambda t, s: getattr(torch, name)(t[:3], 1, torch.tensor(IDX2 % 3), s), a, src)
+    assert tl.is_floating_point(tl.tensor(a)) and not tl.is_floating_point(tl.tensor(sel))
+
+
 def test_every_function_form_is_tested_here():
     tested = set(UNARY_FORMS) | set(DIM_FORMS) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
-                                                  "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}
+                                                  "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"} | set(MORE_FORMS) | {
+                  "index_select", "scatter", "scatter_add", "is_floating_point"}
     forms = {n for n in dir(tl) if _is_function_form(n)}
     assert forms, "no function forms found"
     assert not forms - tested, f"function forms without a test against torch: {sorted(forms - tested)}"
