@@ -125,8 +125,6 @@ class MathMethods:
 
     _where = staticmethod(where_tensors)  # (for the rule helpers in ops/, which do not import Tensor)
 
-    add = __add__
-    sub = __sub__
     mul = __mul__
     div = __truediv__
     pow = __pow__
@@ -315,3 +313,11 @@ class MathMethods:
             raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes "
                                f"{tuple(self.shape)} and {tuple(mat2.shape)}")
         return matmul_tensors(self, mat2)
+
+    def add(self, other, *, alpha=1):
+        """self + alpha * other (torch.add's alpha)."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else other * alpha)

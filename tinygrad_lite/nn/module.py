@@ -9,6 +9,8 @@ that is marked as a parameter: `isinstance(p, Parameter)` is True for it. It is 
 Tensor subclass, so that every fast path of the engine (which tests `type(x) is Tensor`) treats
 parameters exactly like other tensors.
 """
+import functools
+import inspect
 import weakref
 from collections import OrderedDict, deque, namedtuple
 from collections.abc import Mapping
@@ -96,6 +98,24 @@ class Module:
     Parameters / Modules as attributes, and define `forward(*inputs)`; call the module itself."""
 
     _version = 1
+
+    def __init_subclass__(cls, **kwargs):
+        """tinygrad_lite's own layers that take PyTorch's `device=` check it when they are built: the cpu
+        (or None) passes, 'cuda' fails with PyTorch's error on a machine without CUDA."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls.__module__.startswith("tinygrad_lite."):
+            return
+        sig = inspect.signature(init)
+        if "device" not in sig.parameters:
+            return
+
+        @functools.wraps(init)
+        def checked(self, *args, **kw):
+            dev = kw["device"] if "device" in kw else sig.bind_partial(self, *args, **kw).arguments.get("device")
+            check_device(dev, type(self).__name__)
+            init(self, *args, **kw)
+        cls.__init__ = checked
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
