@@ -1,5 +1,5 @@
-"""Approximate search (`--index hnsw`, faiss-cpu's HNSW graph) against exact cosine search
-(models.search.ExactIndex: one matrix product), on >= 100k vectors of the encoder's 384 dims.
+"""Approximate search (`--index hnsw`, models.ann's HNSW graph from hnswlib) against exact cosine search
+(models.ann.ExactIndex: one matrix product), on >= 100k vectors of the encoder's 384 dims.
 
     python bench/bench_ann.py [--n 100000] [--queries 1000] [--ef 16 32 64 128]
 
@@ -7,7 +7,7 @@ Vectors: unit vectors from a mixture of 2,000 Gaussian clusters (sentence embedd
 topic; embedding 100k real sentences would take hours here), and the queries are fresh draws
 from the same mixture. Also a uniform-on-the-sphere set, the hardest case for any graph index.
 Recall@10 = the fraction of the exact top 10 that the approximate top 10 contains. Times: one
-thread each (OPENBLAS_NUM_THREADS=1, faiss.omp_set_num_threads(1)), queries one at a time as
+thread each (OPENBLAS_NUM_THREADS=1, ), queries one at a time as
 `tinygrad-lite search` sends them, and all at once (a batch).
 """
 import argparse
@@ -36,29 +36,26 @@ def sphere(n, d, rng):
 
 
 def run(name, data, queries, efs):
-    import faiss
-
-    from models.search import ExactIndex, HnswIndex
-    faiss.omp_set_num_threads(1)
+    from models.ann import ExactIndex, HNSWIndex
     exact = ExactIndex(data)
     t0 = time.perf_counter()
-    _, truth = exact.search(queries, 10)
+    truth, _ = exact.search(queries, 10)
     t_exact_batch = time.perf_counter() - t0
     t0 = time.perf_counter()
     for q in queries[:100]:
         exact.search(q[None], 10)
     t_exact_one = (time.perf_counter() - t0) / 100
     t0 = time.perf_counter()
-    hnsw = HnswIndex(data)
+    hnsw = HNSWIndex(data, M=32, ef_construction=80)
     build = time.perf_counter() - t0
-    print(f"\n{name}: {len(data)} vectors x {data.shape[1]} dims, {len(queries)} queries; HNSW M=32 "
-          f"efConstruction=80 built in {build:.1f} s")
+    print(f"\n{name}: {len(data)} vectors x {data.shape[1]} dims, {len(queries)} queries; HNSW (hnswlib) M=32 "
+          f"ef_construction=80 built in {build:.1f} s")
     print(f"  exact: {1000 * t_exact_one:7.2f} ms/query one at a time, {1e6 * t_exact_batch / len(queries):7.1f} "
           f"us/query in a batch")
     for ef in efs:
-        hnsw.index.hnsw.efSearch = ef
+        hnsw.index.set_ef(ef)
         t0 = time.perf_counter()
-        _, approx = hnsw.search(queries, 10)
+        approx, _ = hnsw.search(queries, 10)
         t_batch = time.perf_counter() - t0
         t0 = time.perf_counter()
         for q in queries[:100]:

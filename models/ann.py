@@ -53,9 +53,15 @@ class ExactIndex:
         self.unit = _unit(vectors)
 
     def search(self, queries, k=10):
-        """queries (q, d) or (d,) -> (ids int64 (q, k), cosines float32 (q, k)), best first."""
+        """queries (q, d) or (d,) -> (ids int64 (q, k), cosines float32 (q, k)), best first. Queries go
+        in chunks of <= 64 MB of scores, so 1,000 queries against 100k vectors need no 400 MB."""
         q = _check_queries(queries, self.unit.shape[1])
-        k = min(k, self.unit.shape[0])
+        k = min(int(k), self.unit.shape[0])
+        step = max(1, (1 << 24) // max(1, self.unit.shape[0]))
+        parts = [self._top(q[s:s + step], k) for s in range(0, len(q), step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _top(self, q, k):
         sims = q @ self.unit.T
         n = sims.shape[1]
         top = np.argpartition(sims, n - k, axis=1)[:, n - k:] if k < n else np.tile(np.arange(k), (len(q), 1))

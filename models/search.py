@@ -5,7 +5,7 @@
 - `corpus_embeddings(model, path, field)`: embeds the corpus once and caches the matrix next to the
   file as `<file>.emb-<hash>.npy`, the hash covering the file's bytes, the field and the model
   (directory, weights' size and time, config), so it is reused while neither changes.
-- `ExactIndex` (cosine by one matrix product) and `HnswIndex` (faiss-cpu's HNSW graph, optional).
+- nearest neighbours come from models.ann (exact cosine by default; `hnsw` with hnswlib, optional).
 - `pydoc_documents()`: a real corpus that ships with Python: the sections of its own help topics
   (`pydoc_data.topics`), with `LABELLED_QUERIES` a person can judge, and `pydoc_pairs()` (a section's
   title -> its first paragraph) for fine-tuning.
@@ -17,7 +17,9 @@ import re
 
 import numpy as np
 
-__all__ = ["read_documents", "corpus_embeddings", "ExactIndex", "HnswIndex", "make_index", "pydoc_documents",
+from models.ann import ExactIndex
+
+__all__ = ["read_documents", "corpus_embeddings", "pydoc_documents",
            "section_text", "write_pydoc_corpus", "pydoc_corpus_path", "pydoc_pairs", "LABELLED_QUERIES", "is_answer", "labelled_recall", "model_fingerprint"]
 
 
@@ -105,70 +107,6 @@ def _stale_caches(path, keep):
     d, base = os.path.split(os.path.abspath(path))
     return [os.path.join(d, f) for f in os.listdir(d)
             if f.startswith(base + ".emb-") and f.endswith(".npy") and os.path.join(d, f) != os.path.abspath(keep)]
-
-
-# ----------------------------------------------------------------------------- indexes
-class ExactIndex:
-    """Cosine similarity against every vector (rows are L2-normalised once). search -> (scores, ids)."""
-
-    def __init__(self, vectors):
-        v = np.asarray(vectors, dtype=np.float32)
-        if v.ndim != 2:
-            raise ValueError(f"ExactIndex: vectors must be (n, d), got shape {v.shape}")
-        self.vectors = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-    def search(self, queries, k=5):
-        """queries (m, d) -> (scores (m, k), ids (m, k)), best first."""
-        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        if q.shape[1] != self.vectors.shape[1]:
-            raise ValueError(f"ExactIndex.search: queries have {q.shape[1]} dims, the index {self.vectors.shape[1]}")
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        k = min(int(k), len(self.vectors))
-        step = max(1, (1 << 24) // max(1, len(self.vectors)))           # <= 64 MB of scores at a time
-        out = [self._top(q[s:s + step], k) for s in range(0, len(q), step)]
-        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
-
-    def _top(self, q, k):
-        sims = q @ self.vectors.T                                        # (m, n)
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
-        ids = np.take_along_axis(top, order, 1)
-        return np.take_along_axis(sims, ids, 1), ids
-
-
-class HnswIndex:
-    """Approximate nearest neighbours by cosine with faiss-cpu's HNSW graph (inner product on
-    L2-normalised vectors). M: links per node; ef_search: breadth of the search (recall vs speed)."""
-
-    def __init__(self, vectors, M=32, ef_construction=80, ef_search=64):
-        try:
-            import faiss
-        except ImportError as e:
-            raise ImportError("--index hnsw needs faiss-cpu: pip install faiss-cpu "
-                              "(or the project's `ann` extra)") from e
-        v = np.ascontiguousarray(vectors, dtype=np.float32)
-        if v.ndim != 2:
-            raise ValueError(f"HnswIndex: vectors must be (n, d), got shape {v.shape}")
-        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        self.index = faiss.IndexHNSWFlat(v.shape[1], M, faiss.METRIC_INNER_PRODUCT)
-        self.index.hnsw.efConstruction = ef_construction
-        self.index.hnsw.efSearch = ef_search
-        self.index.add(v)
-        self.n = len(v)
-
-    def search(self, queries, k=5):
-        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        scores, ids = self.index.search(q, min(int(k), self.n))
-        return scores, ids
-
-
-def make_index(vectors, kind="exact"):
-    if kind == "exact":
-        return ExactIndex(vectors)
-    if kind == "hnsw":
-        return HnswIndex(vectors)
-    raise ValueError(f"unknown index {kind!r}: expected 'exact' or 'hnsw'")
 
 
 # ----------------------------------------------------------------------------- Python's help topics
@@ -274,7 +212,7 @@ def is_answer(title, answers):
 def labelled_recall(model, docs, emb, k=5, queries=LABELLED_QUERIES):
     """Recall@k of `queries` over pydoc_documents(): the fraction of queries with a right section
     among the top k. Returns (recall, [(query, [titles of the top k], hit), ...])."""
-    _, ids = ExactIndex(emb).search(model.encode([q for q, _ in queries]), k)
+    ids, _ = ExactIndex(emb).search(model.encode([q for q, _ in queries]), k)
     rows = []
     for (q, answers), row in zip(queries, ids):
         titles = [docs[i]["title"] for i in row]

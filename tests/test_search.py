@@ -36,24 +36,23 @@ def test_read_documents_plain_and_jsonl(tmp_path):
 def test_exact_index_is_brute_force_cosine():
     rng = np.random.default_rng(0)
     v, q = rng.normal(size=(200, 16)), rng.normal(size=(5, 16))
-    scores, ids = ExactIndex(v).search(q, k=7)
+    ids, scores = ExactIndex(v).search(q, k=7)
     cos = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (v / np.linalg.norm(v, axis=1, keepdims=True)).T
     np.testing.assert_array_equal(ids, np.argsort(-cos, axis=1)[:, :7])
     np.testing.assert_allclose(scores, np.take_along_axis(cos, ids, 1), rtol=1e-5)
-    assert ExactIndex(v).search(q, k=500)[1].shape == (5, 200)                # k capped at n
+    assert ExactIndex(v).search(q, k=500)[0].shape == (5, 200)                # k capped at n
     many = rng.normal(size=(200_000, 16))                                     # queries in several chunks
-    np.testing.assert_array_equal(ExactIndex(many).search(many[:130], 3)[1][:, 0], np.arange(130))
-    with pytest.raises(ValueError, match="queries have 3 dims, the index 16"):
+    np.testing.assert_array_equal(ExactIndex(many).search(many[:130], 3)[0][:, 0], np.arange(130))
+    with pytest.raises(ValueError, match="queries have 3 dims, the index holds 16"):
         ExactIndex(v).search(np.zeros((1, 3)))
 
 
 def test_hnsw_index_recall_against_exact():
-    pytest.importorskip("faiss")
-    from models.search import HnswIndex
+    from models.ann import HNSWIndex
     rng = np.random.default_rng(1)
     v, q = rng.normal(size=(3000, 24)).astype(np.float32), rng.normal(size=(50, 24)).astype(np.float32)
-    _, exact = ExactIndex(v).search(q, 10)
-    scores, approx = HnswIndex(v).search(q, 10)
+    exact, _ = ExactIndex(v).search(q, 10)
+    approx, scores = HNSWIndex(v).search(q, 10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.9
     assert np.all(np.diff(scores, axis=1) <= 1e-6)                             # best first

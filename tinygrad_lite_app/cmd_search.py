@@ -18,8 +18,9 @@ def add_parser(sub):
     s.add_argument("query", nargs="+", help="the query (several words are joined)")
     add_corpus_args(s)
     s.add_argument("-k", type=_positive, default=5, help="how many results (default 5)")
-    s.add_argument("--index", choices=("exact", "hnsw"), default="exact",
-                   help="exact cosine search (default) or an approximate HNSW graph (faiss-cpu; big corpora)")
+    s.add_argument("--index", choices=("exact", "lsh", "hnsw"), default="exact",
+                   help="exact cosine search (default), or approximate for big corpora: lsh (faiss-cpu's random "
+                        "hyperplanes) or hnsw (hnswlib's graph); see models/ann.py")
     s.set_defaults(func=run)
     return s
 
@@ -58,7 +59,8 @@ def corpus_file(name):
 
 
 def run(args):
-    from models.search import corpus_embeddings, make_index, read_documents
+    from models.ann import build_index
+    from models.search import corpus_embeddings, read_documents
     from .cli import CLIError
     path = corpus_file(args.corpus)
     model = load_model(args.model)
@@ -66,11 +68,11 @@ def run(args):
     docs, emb, cache, reused = corpus_embeddings(model, path, args.field, args.batch_size, log=print)
     t1 = time.perf_counter()
     try:
-        index = make_index(emb, args.index)
+        index = build_index(emb, args.index)
     except ImportError as e:
         raise CLIError(str(e)) from None
     query = " ".join(args.query)
-    scores, ids = index.search(model.encode([query]), args.k)
+    ids, scores = index.search(model.encode([query]), args.k)
     t2 = time.perf_counter()
     _, titles = read_documents(path, args.field, titles=True)
     how = "cached" if reused else f"embedded in {t1 - t0:.1f} s"

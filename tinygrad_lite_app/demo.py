@@ -505,8 +505,7 @@ def _stage_search(d: _Demo, res: StageResult):
     texts, emb, _, reused = search.corpus_embeddings(model, corpus)
     res.data["embed_seconds"] = time.perf_counter() - t0
     res.data["reused"] = reused
-    index = search.ExactIndex(emb)
-    scores, ids = index.search(model.encode(list(SEARCH_QUERIES)), 3)
+    ids, scores = search.ExactIndex(emb).search(model.encode(list(SEARCH_QUERIES)), 3)
     res.data["results"] = [(q, [(docs[i]["title"], float(sc)) for i, sc in zip(row, srow)])
                            for q, row, srow in zip(SEARCH_QUERIES, ids, scores)]
     labelled = [(q, a) for q, a in search.LABELLED_QUERIES
