@@ -1,4 +1,6 @@
 """tinygrad_lite: a small, exact, fast reverse-mode autograd engine on numpy, with PyTorch's API names."""
+from . import runtime
+runtime.apply_on_import()  # glibc keeps freed arrays for reuse (see runtime.py; TINYGRAD_LITE_MALLOC=default opts out)
 from . import dtypes
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32, int64, long,
                      set_default_dtype, uint8)
