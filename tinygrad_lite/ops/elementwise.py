@@ -2,10 +2,11 @@
 import numpy as np
 
 from . import cast, defop, is_array, log, sign, where
+from .numpy_fast import maximum0, minimum0
 
 
 def _relu_fwd(a, x):
-    return np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind == "f" else np.maximum(x, 0)
+    return maximum0(x)  # (against a row of zeros: 7x faster than np.maximum(x, 0) on big float32 arrays)
 
 
 def _sigmoid_fwd(a, x):
@@ -13,7 +14,7 @@ def _sigmoid_fwd(a, x):
     # otherwise, bit for bit the two-branch formula, without np.where (4x slower on (512, 6, 10))
     e = np.exp(-np.abs(x))
     e += 1.0
-    out = np.exp(np.minimum(x, 0))
+    out = np.exp(minimum0(x))
     out /= e
     return out.astype(x.dtype, copy=False)
 
@@ -26,10 +27,29 @@ def _pow_tensor_dy(g, ans, a, x, y):
     return where((x == 0) & (y >= 0), 0.0, g * ans * log(x))
 
 
+def _ipow(x, p):
+    """x ** p; for an array and a whole p with 2 < |p| <= 8, by products: numpy's power loop runs
+    only 2, 0.5 and -1 fast (x**3 on 1024x1024 float32: 3.5 ms; x*x*x: 0.18 ms)."""
+    if type(x) is not np.ndarray or x.ndim == 0 or x.dtype.kind != "f" or not isinstance(p, (int, float)) \
+            or not float(p).is_integer() or not 2 < abs(p) <= 8:
+        return x ** p
+    k = int(abs(p))
+    out = x * x                  # x^2
+    if k >= 4:
+        out *= out               # x^4
+    if k >= 8:
+        out *= out               # x^8
+    for _ in range(k - (8 if k >= 8 else 4 if k >= 4 else 2)):
+        out *= x
+    if p < 0:
+        np.divide(1.0, out, out=out)
+    return out
+
+
 def _pow_scalar_dx(g, ans, p, x):
     if p == 0:
         return g * 0
-    return g * (p * x ** (p - 1))
+    return g * (p * _ipow(x, p - 1))
 
 
 def _max_dx(g, ans, a, x, y):
@@ -67,7 +87,7 @@ DIV = defop("div", lambda a, x, y: x / y,
 POW = defop("pow", lambda a, x, y: x ** y,
             lambda g, ans, a, x, y: g * y * x ** (y - 1),
             _pow_tensor_dy, math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x")
-POW_SCALAR = defop("pow_scalar", lambda p, x: x ** p, _pow_scalar_dx,
+POW_SCALAR = defop("pow_scalar", lambda p, x: _ipow(x, p), _pow_scalar_dx,
                    math="d(x^p)/dx = p x^(p-1) for a constant p")
 MAXIMUM = defop("maximum", lambda a, x, y: np.maximum(x, y), _max_dx, _max_dy,
                 math="d max(x,y)/dx = [x>y] (+1/2 on ties)")

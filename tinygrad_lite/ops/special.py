@@ -10,6 +10,7 @@ import numpy as np
 from . import defop, exp, is_array
 from . import erf_kernels
 from .elementwise import _sigmoid_fwd
+from .numpy_fast import minimum0
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -105,7 +106,15 @@ def _gelu_tanh_dx(g, ans, a, x):
 
 
 def _logsigmoid_fwd(a, x):
-    return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+    if type(x) is not np.ndarray or x.ndim == 0 or x.dtype.kind != "f":  # (0-d, ints: the plain formula)
+        return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=e)               # log(1 + exp(-|x|))
+    out = minimum0(x)
+    out -= e
+    return out.astype(x.dtype, copy=False)
 
 
 def _sigmoid(x):
