@@ -58,3 +58,36 @@ def test_pow_scalar_gradient_uses_the_same_products():
     (x ** 5).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 5 * np.linspace(0.5, 2.0, 130).reshape(2, 65) ** 4, rtol=1e-14)
     assert math.isclose(float((Tensor(np.array([2.0])) ** -3).numpy()[0]), 0.125, rel_tol=1e-15)
+
+
+@pytest.mark.parametrize("n,k,m", [(7, 50, 3), (1024, 1500, 64), (5, 1, 9), (300, 40, 200)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_index_add_rows_equals_add_at(n, k, m, dtype):
+    from tinygrad_lite.ops.numpy_fast import index_add_rows
+    rng = np.random.default_rng(k)
+    idx = rng.integers(-n, n, k)
+    g = rng.standard_normal((k, m)).astype(dtype)
+    want = np.zeros((n, m), dtype)
+    np.add.at(want, idx, g)
+    got = index_add_rows(n, idx, g)
+    assert got.dtype == dtype and got.flags.c_contiguous and type(got) is np.ndarray
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+
+
+def test_row_gather_and_embedding_gradients_on_the_sparse_path():
+    rng = np.random.default_rng(5)
+    w64 = rng.standard_normal((50, 100))
+    idx = rng.integers(-50, 50, (20, 30))  # 60000 gathered elements: the fast path
+    x = Tensor(w64, requires_grad=True)
+    g = rng.standard_normal((20, 30, 100))
+    x[idx].backward(Tensor(g))
+    want = np.zeros_like(w64)
+    np.add.at(want, idx, g)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13, atol=1e-13)
+    e = Tensor(w64, requires_grad=True)
+    pos = idx % 50
+    F.embedding(Tensor(pos), e, padding_idx=3).backward(Tensor(g))
+    want = np.zeros_like(w64)
+    np.add.at(want, pos, g)
+    want[3] = 0
+    np.testing.assert_allclose(e.grad.numpy(), want, rtol=1e-13, atol=1e-13)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import EachInput, defop, is_array, permute
+from .numpy_fast import index_add_ok, index_add_rows
 
 
 class SliceGrad:
@@ -40,6 +41,10 @@ def _getitem_dx(g, ans, idx, x):
 
 def _scatter_fwd(args, g):
     shape, idx = args
+    if type(idx) is tuple and len(idx) == 1:
+        idx = idx[0]
+    if index_add_ok(idx, g) and g.shape == idx.shape + tuple(shape[1:]):  # rows gathered by an index array
+        return index_add_rows(shape[0], idx.reshape(-1), g.reshape(idx.size, -1)).reshape(shape)
     out = np.zeros(shape, dtype=g.dtype)
     if _is_basic(idx):
         out[idx] = g
