@@ -45,6 +45,14 @@ def _sum_fwd(args, x):
 def _extreme_dx(g, ans, args, x):
     # every position equal to the extreme shares the gradient (PyTorch's amax/amin rule)
     g, ans = _unreduce(g, x, args), _unreduce(ans, x, args)
+    if is_array(g) and type(x) is np.ndarray and x.dtype.kind == "f":
+        # as PyTorch: g * mask / count, with the mask as floats (np.where with a scalar and the
+        # bool-mask product are numpy's slow loops: 2.95x PyTorch's time on 1024x1024 before)
+        m = (x == ans).astype(x.dtype)
+        count = _sum_keep(m, args[0])
+        m *= g
+        m /= count
+        return m
     mask = x == ans
     count = cast(mask.sum(axis=args[0], keepdims=True), x.dtype)
     return where(mask, g, 0.0) / count
