@@ -11,29 +11,33 @@ _ROW = 64
 _ZERO_ROWS = {}
 
 
-def _zero(x):
-    """0, or a cached read-only row of zeros matching x's last dim (same result, faster loop)."""
-    n = x.shape[-1] if x.ndim else 0
-    if n < _ROW or x.dtype.kind != "f":
-        return 0
-    key = (n, x.dtype)
-    z = _ZERO_ROWS.get(key)
+def _zero_row(n, dtype):
+    """A cached read-only row of n zeros."""
+    z = _ZERO_ROWS.get((n, dtype))
     if z is None:
         if len(_ZERO_ROWS) >= 64:  # many distinct widths: start over, stay small
             _ZERO_ROWS.clear()
-        z = _ZERO_ROWS[key] = np.zeros(n, x.dtype)
+        z = _ZERO_ROWS[(n, dtype)] = np.zeros(n, dtype)
         z.flags.writeable = False
     return z
 
 
-def maximum0(x, out=None):
+def maximum0(x):
     """np.maximum(x, 0) in x's dtype (NaN propagates, as in np.maximum)."""
-    return np.maximum(x, _zero(x), out=out, dtype=x.dtype if x.dtype.kind == "f" else None)
+    if x.dtype.kind != "f":
+        return np.maximum(x, 0)
+    if x.ndim and x.shape[-1] >= _ROW:
+        return np.maximum(x, _zero_row(x.shape[-1], x.dtype))
+    return np.maximum(x, 0, dtype=x.dtype)
 
 
-def minimum0(x, out=None):
+def minimum0(x):
     """np.minimum(x, 0) in x's dtype (NaN propagates)."""
-    return np.minimum(x, _zero(x), out=out, dtype=x.dtype if x.dtype.kind == "f" else None)
+    if x.dtype.kind != "f":
+        return np.minimum(x, 0)
+    if x.ndim and x.shape[-1] >= _ROW:
+        return np.minimum(x, _zero_row(x.shape[-1], x.dtype))
+    return np.minimum(x, 0, dtype=x.dtype)
 
 
 def index_add_rows(n_rows, idx, g):
