@@ -91,3 +91,15 @@ def test_row_gather_and_embedding_gradients_on_the_sparse_path():
     np.add.at(want, pos, g)
     want[3] = 0
     np.testing.assert_allclose(e.grad.numpy(), want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_is_bit_for_bit_the_two_branch_formula(dtype):
+    from tinygrad_lite.ops.elementwise import _sigmoid_fwd
+    x = (np.random.default_rng(4).standard_normal((300, 70)) * 20).astype(dtype)
+    x.flat[:5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(dtype)
+        got = _sigmoid_fwd(None, x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)

@@ -73,14 +73,38 @@ def _logsumexp_fwd(args, x):
 
 
 def _softmax_fwd(axis, x):
-    e = np.exp(x - _max_shift(x, axis))
+    e = x - _max_shift(x, axis)
+    if type(e) is np.ndarray:
+        np.exp(e, out=e)  # (in place: one full-size buffer instead of two)
+    else:
+        e = np.exp(e)
     e /= _sum_keep(e, axis)
     return e
 
 
 def _log_softmax_fwd(axis, x):
     z = x - _max_shift(x, axis)
-    return z - np.log(_sum_keep(np.exp(z), axis))
+    lse = np.log(_sum_keep(np.exp(z), axis))
+    if type(z) is np.ndarray:
+        z -= lse
+        return z
+    return z - lse
+
+
+def _softmax_dx(g, ans, axis, x):
+    t = g - _sum_keep(g * ans, axis)
+    if type(t) is np.ndarray:
+        t *= ans
+        return t
+    return ans * t
+
+
+def _log_softmax_dx(g, ans, axis, x):
+    if type(ans) is np.ndarray and is_array(g) and g.shape == ans.shape:
+        e = np.exp(ans)
+        e *= _sum_keep(g, axis)
+        return np.subtract(g, e, out=e)
+    return g - exp(ans) * _sum_keep(g, axis)
 
 
 def _sum_dx(g, ans, args, x):
@@ -101,9 +125,7 @@ AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _e
 LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
                   lambda g, ans, a, x: _unreduce(g, x, a) * exp(x - _unreduce(ans, x, a)),
                   math="d logsumexp(x)/dx_i = softmax(x)_i")
-SOFTMAX = defop("softmax", _softmax_fwd,
-                lambda g, ans, axis, x: ans * (g - _sum_keep(g * ans, axis)),
+SOFTMAX = defop("softmax", _softmax_fwd, _softmax_dx,
                 math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)")
-LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd,
-                    lambda g, ans, axis, x: g - exp(ans) * _sum_keep(g, axis),
+LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd, _log_softmax_dx,
                     math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i")
