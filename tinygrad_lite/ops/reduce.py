@@ -108,9 +108,10 @@ def _log_softmax_dx(g, ans, axis, x):
 
 
 def _sum_dx(g, ans, args, x):
-    if args == (None, False) and is_array(g) and x.size <= 4096:
-        # a small total sum (a loss): filling a fresh buffer costs less than building the zero-stride
-        # view, and the ops downstream then run on contiguous memory (measured: 0.4 vs 0.9 us on 8x8)
+    if args == (None, False) and is_array(g):
+        # a total sum (a loss): filling a fresh buffer costs less than building the zero-stride view
+        # (0.4 vs 0.9 us on 8x8), the ops downstream run on contiguous memory, and a leaf takes the
+        # buffer as its .grad without a copy (copying a zero-stride view of 1024x1024 costs 2x the fill)
         out = np.empty(x.shape, x.dtype)
         out.fill(g)
         return out
