@@ -281,14 +281,20 @@ class TrainConfig:
     seed: int = 1337
 
 
-def get_lr(it, tc):
-    """Learning rate at step `it`: linear warmup, cosine decay to min_lr, then flat."""
+def get_lr(it, tc, progress=None):
+    """Learning rate at step `it`: linear warmup, cosine decay to min_lr, then flat.
+
+    With `progress` (the fraction of a time-budgeted run done, 0..1) the cosine follows it instead
+    of the step count, so a run cut short by the clock still ends with a decayed learning rate."""
     decay_iters = tc.lr_decay_iters or tc.max_iters
     if it < tc.warmup_iters:
         return tc.learning_rate * (it + 1) / (tc.warmup_iters + 1)
-    if it >= decay_iters:
+    if progress is not None:
+        ratio = progress
+    elif it >= decay_iters:
         return tc.min_lr
-    ratio = (it - tc.warmup_iters) / max(1, decay_iters - tc.warmup_iters)
+    else:
+        ratio = (it - tc.warmup_iters) / max(1, decay_iters - tc.warmup_iters)
     return tc.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (tc.learning_rate - tc.min_lr)
 
 
@@ -319,28 +325,42 @@ def estimate_loss(model, splits, tc, block_size, rng):
     return out
 
 
-def train(model, train_data, val_data, tc, on_step=None, on_eval=None):
+def train(model, train_data, val_data, tc, on_step=None, on_eval=None, seconds=None):
     """Train `model` on token arrays (N_train,), (N_val,) for tc.max_iters steps.
 
+    seconds: an optional wall-clock budget of training time; the run then ends after max_iters steps
+    or `seconds`, whichever comes first, and the learning-rate cosine and the evaluations (every
+    eval_interval / max_iters of the run) follow the progress max(it / max_iters, elapsed / seconds).
     on_step(it, loss, lr, dt) and on_eval(it, {'train': .., 'val': ..}) are optional callbacks.
-    Returns a dict of metrics: {'train_loss': [...], 'val': [(it, train, val), ...], 'tokens_per_s'}."""
+    Returns a dict of metrics: {'train_loss': [...], 'val': [(it, train, val), ...], 'tokens_per_s',
+    'train_seconds', 'steps'}."""
     rng = np.random.default_rng(tc.seed)
     eval_rng = np.random.default_rng(tc.seed + 1)
     opt = configure_optimizer(model, tc)
     params = model.parameters_unique()
     T = model.config.block_size
     history, evals, t_train = [], [], 0.0
+    eval_every = tc.eval_interval / tc.max_iters if tc.eval_interval and tc.max_iters else None
+    next_eval = 0.0
+    t_start = time.perf_counter()
     model.train()
-    for it in range(tc.max_iters + 1):
-        if tc.eval_interval and (it % tc.eval_interval == 0 or it == tc.max_iters) and val_data is not None:
+    it = 0
+    while True:
+        progress = it / tc.max_iters if tc.max_iters else 1.0
+        if seconds:
+            progress = min(1.0, max(progress, (time.perf_counter() - t_start) / seconds))
+        done = progress >= 1.0
+        due = (progress >= next_eval) if seconds else (it % tc.eval_interval == 0 if tc.eval_interval else False)
+        if eval_every and val_data is not None and (due or done):
             losses = estimate_loss(model, {"train": train_data, "val": val_data}, tc, T, eval_rng)
             evals.append((it, losses["train"], losses["val"]))
+            next_eval = (math.floor(progress / eval_every) + 1) * eval_every
             if on_eval:
                 on_eval(it, losses)
-        if it == tc.max_iters:
+        if done:
             break
         t0 = time.perf_counter()
-        lr = get_lr(it, tc)
+        lr = get_lr(it, tc, progress if seconds else None)
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = get_batch_tensors(train_data, tc.batch_size, T, rng)
@@ -353,9 +373,10 @@ def train(model, train_data, val_data, tc, on_step=None, on_eval=None):
         dt = time.perf_counter() - t0
         t_train += dt
         history.append(loss.item())
+        it += 1
         if on_step:
-            on_step(it, history[-1], lr, dt)
-    return {"train_loss": history, "val": evals,
+            on_step(it - 1, history[-1], lr, dt)
+    return {"train_loss": history, "val": evals, "steps": it,
             "tokens_per_s": tc.batch_size * T * len(history) / max(t_train, 1e-9), "train_seconds": t_train}
 
 

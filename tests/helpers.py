@@ -1,4 +1,7 @@
-"""Shared test helpers: hypothesis strategies for shapes and values, and a float64 gradcheck wrapper."""
+"""Shared test helpers: CI detection, hypothesis strategies for shapes and values, and a float64
+gradcheck wrapper."""
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -7,6 +10,12 @@ import tinygrad_lite as tl
 from tinygrad_lite import Tensor
 
 MAX_SIDE = 4
+
+
+def in_ci():
+    """True when the environment variable CI is set (as CI services do, and `.ci/run` does): the one
+    test of "are we in CI" (missing tools fail there instead of skipping)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=MAX_SIDE):

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import in_ci
+
 ROOT = Path(__file__).resolve().parents[1]
 HAS_DOT = shutil.which("dot") is not None
 
@@ -181,7 +183,7 @@ def test_graph_without_graphviz_says_how_to_install(tmp_path):
 
 # ----------------------------------------------------------------------------- graph
 
-@pytest.mark.skipif(not HAS_DOT and not os.environ.get("CI"), reason="Graphviz dot not installed (CI=1 makes it a failure)")
+@pytest.mark.skipif(not HAS_DOT and not in_ci(), reason="Graphviz dot not installed (CI=1 makes it a failure)")
 @pytest.mark.parametrize("model,flags", [("skipgram", ["--values", "--grads"]), ("attention", ["--backward"]),
                                          ("mlp", ["--backward", "--grads"]), ("gpt", ["--collapse-depth", "2"])])
 def test_graph_writes_svg(tmp_path, model, flags):
@@ -371,14 +373,14 @@ def test_cli_main_in_process_returns_codes(tmp_path, capsys):
 
 
 def test_gpt_attention_weights_match_the_model():
-    """The demo's recomputed attention weights reproduce the model's own attention output."""
+    """The attention weights read from the graph (viz.attention) reproduce the model's attention output."""
     import tinygrad_lite as tl
     from models import gpt
-    from tinygrad_lite_app.demo import gpt_attention_weights
+    from viz.attention import attention_weights
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16))
     idx = np.array([1, 5, 2, 7, 3, 3])
-    maps = gpt_attention_weights(model, idx)
+    maps = attention_weights(model, idx)
     assert len(maps) == 2 and maps[0].shape == (2, 6, 6)
     for w in maps:
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-6)

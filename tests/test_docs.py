@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import in_ci
+
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```python([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 
@@ -33,11 +35,6 @@ def markdown_files() -> list[Path]:
 def doc_files() -> list[Path]:
     """The markdown files whose python blocks are executed (those of markdown_files() that have some)."""
     return [f for f in markdown_files() if python_blocks(f)]
-
-
-def in_ci() -> bool:
-    """True when the environment variable CI is set (as CI services do, and `.ci/run` does)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def python_blocks(path: Path) -> list[tuple[int, str, str]]:

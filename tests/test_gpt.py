@@ -310,3 +310,27 @@ def test_sort_task_learns_quickly():
                      eval_every=50, seed=0)
     assert r["accuracy"] >= 0.99, r["history"]
     assert exact_accuracy(r["model"], te) == r["accuracy"]
+
+
+def test_train_with_a_time_budget_ends_decayed_and_evaluated():
+    """train(seconds=...) stops on the clock before max_iters, its learning rate has followed the
+    cosine to (nearly) min_lr by then, and it evaluated at the start and at the end."""
+    tg.manual_seed(0)
+    data = np.random.default_rng(0).integers(0, 7, 400)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    tc = TrainConfig(max_iters=10**6, batch_size=2, learning_rate=1e-2, min_lr=1e-3, warmup_iters=2,
+                     eval_interval=10**6 // 4, eval_iters=1)
+    lrs = []
+    m = train(model, data, data, tc, seconds=0.4, on_step=lambda it, loss, lr, dt: lrs.append(lr))
+    assert 3 < m["steps"] == len(lrs) == len(m["train_loss"]) < tc.max_iters
+    assert lrs[-1] < tc.min_lr + 0.1 * (tc.learning_rate - tc.min_lr)        # decayed although cut short
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))                      # monotone after warmup
+    assert m["val"][0][0] == 0 and m["val"][-1][0] == m["steps"] and len(m["val"]) >= 2
+
+
+def test_train_without_budget_evaluates_every_eval_interval():
+    tg.manual_seed(0)
+    data = np.random.default_rng(0).integers(0, 7, 400)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    m = train(model, data, data, TrainConfig(max_iters=12, batch_size=2, eval_interval=5, eval_iters=1))
+    assert [v[0] for v in m["val"]] == [0, 5, 10, 12] and m["steps"] == 12

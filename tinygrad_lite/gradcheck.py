@@ -30,7 +30,18 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Compare d fn(*inputs) / d input, from backward, with central differences, element by element.
 
     inputs: a Tensor or a tuple (the float64 tensors with requires_grad=True are checked).
-    Returns True, or raises GradcheckError naming the input, the worst element and both values."""
+    Returns True, or raises GradcheckError naming the input, the worst element and both values
+    (with raise_exception=False: returns False instead). An output that does not require grad
+    (detached, made under no_grad) fails the check, as in PyTorch."""
+    try:
+        return _gradcheck(fn, inputs, eps, atol, rtol)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+
+
+def _gradcheck(fn, inputs, eps, atol, rtol):
     from .autograd import grad
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     _check_inputs("gradcheck", inputs)
@@ -38,12 +49,20 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     if not wrt:
         raise GradcheckError("gradcheck: no input requires grad, nothing to check")
     outs = _outputs(fn, inputs)
-    for k, out in enumerate(outs):
-        if not out.requires_grad:
-            continue
+    checked = [k for k, out in enumerate(outs) if np.issubdtype(out.dtype, np.floating)]
+    if not checked:
+        raise GradcheckError("gradcheck: the function returned no floating-point tensor, nothing to check")
+    if not any(outs[k].requires_grad for k in checked):
+        # as PyTorch's: an output cut from the graph (.detach(), no_grad) cannot be checked; say so
+        raise GradcheckError("gradcheck: no output requires grad: the function's result is not connected to "
+                             "its inputs' graph (was it detached, or computed under no_grad?)")
+    for k in checked:
+        out = outs[k]
         n_out = out._data.size
         analytic = {i: np.zeros((n_out, inputs[i]._data.size)) for i in wrt}
-        for j in range(n_out):  # one backward per output element: row j of the Jacobian
+        # an output that does not require grad has a zero analytical Jacobian: if it does depend on an
+        # input, the finite differences below disagree and the check fails, as it must
+        for j in range(n_out if out.requires_grad else 0):  # one backward per output element: row j
             seed = np.zeros(out.shape, out.dtype)
             seed.flat[j] = 1
             gs = grad(out, [inputs[i] for i in wrt], Tensor._leaf(seed), retain_graph=True, allow_unused=True)
@@ -70,9 +89,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                        f"output element {_pos(j, out.shape)}: "
                        f"analytical {analytic[i][j, e]:.10g}, numerical {numeric[j, e]:.10g} "
                        f"(atol={atol}, rtol={rtol})")
-                if raise_exception:
-                    raise GradcheckError(msg)
-                return False
+                raise GradcheckError(msg)
     return True
 
 
@@ -95,7 +112,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         ys = [o for o in _outputs(fn, xs)]
         return grad(ys, [xs[i] for i in wrt], list(gos), create_graph=True, allow_unused=True)
 
-    def present(*args):
-        return tuple(g for g in first_grads(*args) if g is not None and g.requires_grad)
+    def first_grads_checked(*args):
+        # every first gradient is checked, recorded or not: one that create_graph=True handed back
+        # unrecorded (a backward that detaches) has a zero analytical Jacobian and fails below
+        grads = first_grads(*args)
+        return tuple(g if g is not None else Tensor(np.zeros(args[i].shape)) for i, g in zip(wrt, grads))
 
-    return gradcheck(present, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol, raise_exception)
+    return gradcheck(first_grads_checked, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol, raise_exception)

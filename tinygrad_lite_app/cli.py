@@ -21,7 +21,7 @@ from models.argtypes import int_at_least
 
 PROG = "tinygrad-lite"
 MODELS = ("mlp", "skipgram", "gpt")
-GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")
+GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")  # the keys of viz.steps.STEPS
 
 
 class CLIError(Exception):
@@ -279,48 +279,20 @@ def cmd_similar(args):
 
 
 def cmd_graph(args):
-    """`graph`: draw one training step of a tiny model (demo.GRAPH_STEPS) with viz.draw_graph."""
-    from pathlib import Path
+    """`graph`: draw one training step of a tiny model (viz.steps) with viz.draw_graph."""
     from . import demo
-    out = Path(args.out)
-    ext = out.suffix.lower()
-    if ext not in (".svg", ".png", ".pdf", ".dot", ".gv"):
-        raise CLIError(f"--out {args.out!r}: unsupported extension {ext or '(none)'}; use .svg, .png, .pdf or .dot")
-    viz = demo._import("viz", "the graph drawing package (viz/)")
-    loss, naming, title = demo.GRAPH_STEPS[args.model](args.seed)
-    if args.collapse:
-        _check_collapse_paths(args.model, naming, args.collapse)
-    collapse_depth = args.collapse_depth
-    if args.model == "gpt" and collapse_depth is None and not args.collapse:
-        collapse_depth = 2                      # the whole GPT op by op is too big to read
-    if args.grads or args.backward:
-        loss.backward(retain_graph=True)
-    kw = dict(show_values=args.values, show_grads=args.grads, show_saved=args.saved, backward=args.backward,
-              collapse=args.collapse, collapse_depth=collapse_depth, rankdir=args.rankdir, title=title, **naming)
-    if args.max_nodes is not None:
-        kw["max_nodes"] = args.max_nodes
-    dot = viz.draw_graph(loss, **kw)
-    out.parent.mkdir(parents=True, exist_ok=True)   # documented in --out's help
-    viz.render(dot, str(out))
+    steps = demo._import("viz.steps", "the graph drawing package (viz/)")
+    try:
+        out, info = steps.draw_step(args.model, args.out, backward=args.backward, values=args.values,
+                                    grads=args.grads, saved=args.saved, rankdir=args.rankdir, collapse=args.collapse,
+                                    collapse_depth=args.collapse_depth, max_nodes=args.max_nodes, seed=args.seed,
+                                    explain=args.explain)
+    except ValueError as e:
+        raise CLIError(f"--out {e}" if "extension" in str(e) else str(e)) from None
     if args.explain:
-        print(viz.explain_backward(loss, **naming))
-    print(f"wrote {out} ({dot.source.count('->')} edges)")
+        print(info["explain"])
+    print(f"wrote {out} ({info['edges']} edges)")
     return 0
-
-
-def _check_collapse_paths(model, naming, paths):
-    """--collapse PATH ...: every path must name a module of the model (else nothing would change)."""
-    mod = naming.get("model")
-    known = [name for name, _ in mod.named_modules() if name] if mod is not None else []
-    if not known:
-        raise CLIError(f"--collapse: the {model} graph has no modules to collapse (its parameters are named "
-                       "one by one); use it with --model mlp, attention or gpt")
-    unknown = [p for p in paths if p not in known]
-    if unknown:
-        known.sort(key=lambda name: name.count("."))              # the top-level ones first (stable)
-        shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-        raise CLIError(f"--collapse: no module {', '.join(map(repr, unknown))} in the {model} model; "
-                       f"its modules are: {shown}")
 
 
 # --------------------------------------------------------------------------------------------- entry point

@@ -15,8 +15,8 @@ still run and the report is always written):
 5. plots with viz.plots: training curves, word-vector PCA, attention heat maps;
 6. `report.html`: one self-contained file (inline SVG, base64 PNG) that opens from file://.
 
-The helpers `gpt_samples`, `load_word_vectors` and `draw_model_graph` also serve the
-`sample`, `similar` and `graph` subcommands of the command line.
+The helpers `gpt_samples` and `load_word_vectors` also serve the `sample` and `similar`
+subcommands of the command line; the graphs come from viz.steps, as the `graph` command's do.
 """
 from __future__ import annotations
 
@@ -299,9 +299,14 @@ def _stage_gpt(d: _Demo, res: StageResult):
     budget = f", or {d.s.gpt_seconds:.0f} s if that comes first" if d.s.gpt_seconds else ""
     d.log(f"GPT: {model.num_params():,} parameters, {len(text):,} characters of Python's help text, "
           f"vocabulary {len(vocab)}; {d.s.gpt_steps} steps of {d.s.gpt_batch}x{cfg.block_size} characters{budget}")
-    m = train_gpt_budget(gpt, model, train_data, val_data, max_steps=d.s.gpt_steps, seconds=d.s.gpt_seconds,
-                         batch_size=d.s.gpt_batch, eval_iters=d.s.gpt_eval_iters, seed=d.seed + 1337,
-                         quiet=d.quiet)
+    tc = gpt.TrainConfig(max_iters=d.s.gpt_steps, batch_size=d.s.gpt_batch, learning_rate=3e-3, min_lr=3e-4,
+                         warmup_iters=30, eval_interval=max(1, d.s.gpt_steps // 8), eval_iters=d.s.gpt_eval_iters,
+                         seed=d.seed + 1337)
+    bar = _progress(d.s.gpt_steps, "gpt", "tok", d.quiet)
+    m = gpt.train(model, train_data, val_data, tc, seconds=d.s.gpt_seconds,
+                  on_step=lambda it, loss, lr, dt: bar.update(1, items=tc.batch_size * cfg.block_size, loss=loss,
+                                                              lr=lr))
+    bar.close()
     outdir = d.out / "gpt"
     outdir.mkdir(parents=True, exist_ok=True)
     final_val = m["val"][-1][2] if m["val"] else None
@@ -324,97 +329,6 @@ def _stage_gpt(d: _Demo, res: StageResult):
           f"(a uniform guess: {math.log(len(vocab)):.3f}); a sample:")
     print(sample if len(sample) < 400 else sample[:400] + "...", flush=True)
     res.message = f"{m['steps']} steps, val loss {final_val:.3f}" if final_val is not None else ""
-
-
-def train_gpt_budget(gpt, model, train_data, val_data, max_steps, seconds=None, batch_size=16, lr=3e-3,
-                     min_lr=3e-4, warmup=30, weight_decay=0.1, grad_clip=1.0, evals=8, eval_iters=8, seed=1337,
-                     quiet=False):
-    """Train a models.gpt.GPT for max_steps steps or `seconds` of wall time, whichever ends first.
-
-    The learning rate warms up linearly, then follows a cosine to min_lr over the *progress* of
-    the run, max(step / max_steps, elapsed / seconds), so a run cut short by the clock still ends
-    with a decayed learning rate. AdamW, gradient clipping and `evals` evaluations of the train
-    and validation loss, spread over the run, as in models.gpt.train. Returns a dict: train_loss
-    (per step), val [(step, train, val)], steps, train_seconds, tokens_per_s.
-    """
-    import tinygrad_lite as tl
-    T = model.config.block_size
-    tc = gpt.TrainConfig(max_iters=max_steps, batch_size=batch_size, learning_rate=lr, min_lr=min_lr,
-                         warmup_iters=warmup, weight_decay=weight_decay, grad_clip=grad_clip, eval_iters=eval_iters,
-                         seed=seed)
-    rng = np.random.default_rng(seed)
-    eval_rng = np.random.default_rng(seed + 1)
-    opt = gpt.configure_optimizer(model, tc)
-    params = model.parameters_unique()
-    history, evals_done = [], []
-    bar = _progress(max_steps, "gpt", "tok", quiet)
-    next_eval, t_train, it = 0.0, 0.0, 0
-    t_start = time.perf_counter()
-    model.train()
-
-    def progress():
-        """Fraction of the run done: by steps, or by the clock when that is further along."""
-        p = it / max_steps
-        if seconds:
-            p = max(p, (time.perf_counter() - t_start) / seconds)
-        return min(p, 1.0)
-
-    while True:
-        p = progress()
-        if p >= next_eval or p >= 1.0:
-            losses = gpt.estimate_loss(model, {"train": train_data, "val": val_data}, tc, T, eval_rng)
-            evals_done.append((it, losses["train"], losses["val"]))
-            next_eval += 1.0 / evals
-        if p >= 1.0:
-            break
-        t0 = time.perf_counter()
-        if it < warmup:
-            cur = lr * (it + 1) / (warmup + 1)
-        else:
-            cur = min_lr + 0.5 * (1.0 + math.cos(math.pi * p)) * (lr - min_lr)
-        for group in opt.param_groups:
-            group["lr"] = cur
-        x, y = gpt.get_batch_tensors(train_data, batch_size, T, rng)
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            tl.nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
-        t_train += time.perf_counter() - t0
-        history.append(loss.item())
-        it += 1
-        bar.update(1, items=batch_size * T, loss=history[-1], lr=cur)
-    bar.close()
-    return {"train_loss": history, "val": evals_done, "steps": it, "train_seconds": t_train,
-            "tokens_per_s": batch_size * T * it / max(t_train, 1e-9)}
-
-
-def gpt_attention_weights(model, idx):
-    """Attention weights of every layer of a models.gpt.GPT for token ids idx (T,) -> list of (H, T, T) arrays.
-
-    Recomputes softmax(q kᵀ/√D) with the causal mask from the block's own projections (the
-    model itself uses the fused masked_softmax of tinygrad_lite.ops.fused, which does not return weights).
-    """
-    import tinygrad_lite as tl
-    idx = np.asarray(idx, dtype=np.int64)[None, :]
-    T = idx.shape[1]
-    maps = []
-    with tl.no_grad():
-        x = model.wte(tl.Tensor(idx)) + model.wpe(tl.arange(T))
-        for block in model.h:
-            attn = block.attn
-            C, H = attn.n_embd, attn.n_head
-            q, k, _ = attn.c_attn(block.ln_1(x)).split(C, dim=2)
-            q = q.reshape(1, T, H, C // H).transpose(1, 2).numpy().astype(np.float64)
-            k = k.reshape(1, T, H, C // H).transpose(1, 2).numpy().astype(np.float64)
-            s = q @ np.swapaxes(k, -1, -2) / math.sqrt(C // H)
-            s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
-            w = np.exp(s - s.max(-1, keepdims=True))
-            w /= w.sum(-1, keepdims=True)
-            maps.append(w[0])
-            x = block(x)
-    return maps
 
 
 def gpt_samples(gpt, ckpt, prompt="\n", max_new_tokens=300, temperature=0.8, top_k=None, num_samples=1, seed=1337):
@@ -450,115 +364,10 @@ def gpt_samples(gpt, ckpt, prompt="\n", max_new_tokens=300, temperature=0.8, top
 
 # ---------------------------------------------------------------------------- graphs
 
-def _step_skipgram(seed):
-    """The tutorial's three-word skip-gram step (king -> queen): loss, params, title."""
-    sg = _import("models.skipgram", "the skip-gram model (models/skipgram.py)")
-    model = sg.SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
-                               W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
-    loss = model.loss([0], [1])
-    params = {"W_e": model.W_e, "W_o": model.W_o, "b_o": model.b_o}
-    return loss, {"params": params}, "skip-gram step: centre 'king', context 'queen' (vocabulary king, queen, car)"
-
-
-def _step_attention(seed):
-    """One causal multi-head attention block (2 heads, 8 features, 4 tokens) with an MSE loss."""
-    att = _import("models.attention", "the attention module (models/attention.py)")
-    import tinygrad_lite as tl
-    from tinygrad_lite.nn import functional as F
-    tl.manual_seed(seed)
-    block = att.MultiHeadAttention(8, 2)
-    x = tl.randn(1, 4, 8)
-    target = tl.randn(1, 4, 8)
-    out, _ = block(x, causal=True)
-    loss = F.mse_loss(out, target)
-    return loss, {"model": block}, "one causal self-attention block: 2 heads, 4 tokens of 8 features, MSE loss"
-
-
-def _step_gpt(seed):
-    """A 2-layer GPT (16 features, 2 heads, 8 tokens) on random token ids."""
-    gpt = _import("models.gpt", "the GPT model (models/gpt.py)")
-    import tinygrad_lite as tl
-    tl.manual_seed(seed)
-    cfg = gpt.GPTConfig(vocab_size=12, block_size=8, n_layer=2, n_head=2, n_embd=16)
-    model = gpt.GPT(cfg)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, 12, size=(2, 8))
-    _, loss = model(tl.Tensor(idx[:, :-1]), tl.Tensor(idx[:, 1:]))
-    return loss, {"model": model}, "GPT training step: 2 layers, 2 heads, 16 features, 7 tokens, batch 2"
-
-
-def _step_mlp(seed):
-    """The MLP classifier (64 -> 16 -> 10, ReLU) on a batch of 4 digits with cross-entropy."""
-    mlp = _import("models.mlp", "the MLP model (models/mlp.py)")
-    import tinygrad_lite as tl
-    tl.manual_seed(seed)
-    loss, model = mlp.graph_step(seed=seed) if hasattr(mlp, "graph_step") else _mlp_step_generic(mlp, seed)
-    return loss, {"model": model}, "MLP training step: 64 pixels -> 16 hidden (ReLU) -> 10 classes, batch 4"
-
-
-def _mlp_step_generic(mlp, seed):
-    """Build models.mlp.MLP([64, 16, 10]) and compute the cross-entropy of a batch of 4 digits."""
-    import tinygrad_lite as tl
-    from tinygrad_lite.nn import functional as F
-    model = mlp.MLP([64, 16, 10])
-    x, y = _digits_batch(4, seed)
-    loss = F.cross_entropy(model(tl.Tensor(x)), tl.Tensor(y))
-    return loss, model
-
-
-def _digits_batch(n, seed):
-    """n digit images (n, 64) float32 scaled to [0, 1] and labels (n,), from scikit-learn if present."""
-    rng = np.random.default_rng(seed)
-    try:
-        from sklearn.datasets import load_digits
-        d = load_digits()
-        i = rng.choice(len(d.target), n, replace=False)
-        return (d.data[i] / 16.0).astype(np.float32), d.target[i].astype(np.int64)
-    except ImportError:
-        return rng.random((n, 64), dtype=np.float32), rng.integers(0, 10, n)
-
-
-GRAPH_STEPS = {"mlp": _step_mlp, "skipgram": _step_skipgram, "attention": _step_attention, "gpt": _step_gpt}
-
-
-def draw_model_graph(model, out, backward=False, values=False, grads=False, collapse_depth=None, max_nodes=None,
-                     seed=0, explain=False):
-    """Draw one training step of a tiny `model` ('mlp', 'skipgram', 'attention', 'gpt') to file `out`.
-
-    The format follows the extension (.svg, .png, .pdf; .dot/.gv writes DOT text without Graphviz).
-    Returns (path, info) where info has 'summary' (node counts), 'title' and, with explain=True,
-    'explain' (viz.explain_backward's text). Raises ValueError for an unknown model or format and
-    viz.GraphvizNotInstalled when `dot` is needed but missing.
-    """
-    if model not in GRAPH_STEPS:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(GRAPH_STEPS)}")
-    ext = Path(out).suffix.lower()
-    if ext not in (".svg", ".png", ".pdf", ".dot", ".gv"):
-        raise ValueError(f"--out {out!r}: unsupported extension {ext or '(none)'}; use .svg, .png, .pdf or .dot")
-    viz = _import("viz", "the graph drawing package (viz/)")
-    loss, naming, title = GRAPH_STEPS[model](seed)
-    if grads or backward:
-        loss.backward(retain_graph=True)
-    if model == "gpt" and collapse_depth is None:
-        collapse_depth = 2
-    kw = dict(show_values=values, show_grads=grads, backward=backward, collapse_depth=collapse_depth, title=title,
-              **naming)
-    if max_nodes is not None:
-        kw["max_nodes"] = max_nodes
-    dot = viz.draw_graph(loss, **kw)
-    info = {"title": title}
-    if explain:
-        info["explain"] = viz.explain_backward(loss, **naming)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    viz.render(dot, str(out))
-    src = dot.source
-    info["summary"] = f"{src.count('->')} edges"
-    return Path(out), info
-
-
 def _stage_graphs(d: _Demo, res: StageResult):
     """Render the MLP step (forward, backward view) and one attention block; DOT files always."""
     viz = _import("viz", "the graph drawing package (viz/)")
+    steps = _import("viz.steps", "the graph drawing package (viz/)")
     gdir = d.out / "graphs"
     gdir.mkdir(parents=True, exist_ok=True)
     jobs = [("mlp_forward", "mlp", dict(values=True), "MLP training step, forward: tensors with shapes, op "
@@ -575,17 +384,17 @@ def _stage_graphs(d: _Demo, res: StageResult):
     for name, model, opts, caption in jobs:  # one failing graph does not stop the others
         try:
             dot_path = gdir / f"{name}.dot"
-            draw_model_graph(model, dot_path, seed=d.seed, **opts)
+            steps.draw_step(model, dot_path, seed=d.seed, **opts)
             entry = {"name": name, "caption": caption, "dot": dot_path, "image": None}
             if d.has_dot:
                 entry["image"] = gdir / f"{name}.svg"
-                draw_model_graph(model, entry["image"], seed=d.seed, **opts)
+                steps.draw_step(model, entry["image"], seed=d.seed, **opts)
             made.append(entry)
         except Exception as e:  # noqa: BLE001
             errors.append(f"{name}: {type(e).__name__}: {e}")
             d.log(f"graph {name} failed: {e}")
     try:
-        loss, naming, _ = _step_mlp(d.seed)
+        loss, naming, _ = steps.mlp_step(d.seed)
         loss.backward(retain_graph=True)
         explain["mlp"] = viz.explain_backward(loss, **naming)
         (gdir / "mlp_explain_backward.txt").write_text(explain["mlp"], encoding="utf-8")
@@ -641,7 +450,7 @@ def _stage_plots(d: _Demo, res: StageResult):
         model, vocab = gpt_r.data["model"], gpt_r.data["vocab"]
         snippet = "def f(x):\n    return x"
         snippet = "".join(c for c in snippet if c in vocab.stoi)[:model.config.block_size]
-        maps = gpt_attention_weights(model, vocab.encode(snippet))
+        maps = _import("viz.attention", "the pictures package (viz/)").attention_weights(model, vocab.encode(snippet))
         path = pdir / "gpt_attention.png"
         labels = [{"\n": "\\n", " ": "\u2423"}.get(c, c) for c in snippet]  # newline and space made visible
         plots.plot_attention(maps[0], labels, str(path), title="GPT layer 0: attention weights per head")

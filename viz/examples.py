@@ -69,13 +69,11 @@ def mlp(out):
 
 def skipgram(out):
     """One skip-gram step: scores = W_e[centre] @ W_o + b_o, loss = -log softmax(scores)[context]."""
-    from models.skipgram import SkipGramSoftmax
-    m = SkipGramSoftmax(3, 3, W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
-                        W_o=[[0.2, 0.3, 0.4], [0.5, 0.6, 0.7], [0.8, 0.9, 1.0]], b_o=[0.1, 0.1, 0.1])
-    loss = m.loss([0], [1])
+    from .steps import skipgram_step
+    loss, naming, _ = skipgram_step()
     loss.backward(retain_graph=True)
-    dot = draw_graph(loss, params={"W_e": m.W_e, "W_o": m.W_o, "b_o": m.b_o}, show_values=True,
-                     show_grads=True, title="skip-gram step: centre 'king', context 'queen'")
+    dot = draw_graph(loss, **naming, show_values=True, show_grads=True,
+                     title="skip-gram step: centre 'king', context 'queen'")
     return _save(dot, out, "skipgram_step")
 
 
@@ -116,8 +114,7 @@ def plots(out):
     for about half a minute on Python's help text (enough for the heads to specialise)."""
     from models.chartext import CharVocab, default_text
     from models.gpt import GPT, GPTConfig, TrainConfig, train
-    from tinygrad_lite.graph import build_graph
-
+    from .attention import attention_weights
     from .plots import plot_attention, plot_embeddings_pca, plot_training_curves
     text = default_text()
     vocab = CharVocab.from_text(text) if hasattr(CharVocab, "from_text") else CharVocab(sorted(set(text)))
@@ -131,18 +128,12 @@ def plots(out):
     metrics = train(model, data[:n], data[n:], tc)
     paths = [plot_training_curves(metrics, os.path.join(out, "training_curves.png"),
                                   title="small char GPT: loss and validation loss")]
-    # attention weights: the masked_softmax results found in the graph of one forward pass
+    # attention weights: the softmax results of one forward pass, as the model computed them
     sample = "if x is None:\n    return"
     sample = "".join(c for c in sample if c in vocab.stoi) if hasattr(vocab, "stoi") else sample
-    ids = tl.tensor(np.asarray([vocab.encode(sample)], np.int64))
-    with trace_modules(model) as tr:
-        logits, _ = model(ids)
-    view = build_graph(logits, model=model, trace=tr)
-    att = [view.tensor(o.output).tensor._data for o in view.ops if o.name in ("masked_softmax", "softmax")
-           and (o.module or "").startswith("h.0")]
-    if att:
-        paths.append(plot_attention(att[0][0], list(sample), os.path.join(out, "attention_heads.png"),
-                                    title="attention weights, layer 1 (per head)"))
+    att = attention_weights(model, vocab.encode(sample))
+    paths.append(plot_attention(att[0], list(sample), os.path.join(out, "attention_heads.png"),
+                                title="attention weights, layer 1 (per head)"))
     chars = vocab.chars if hasattr(vocab, "chars") else [vocab.decode([i]) for i in range(len(vocab))]
     labels = [repr(c)[1:-1] if c.strip() == "" else c for c in chars]
     paths.append(plot_embeddings_pca(model.wte.weight._data, labels, os.path.join(out, "embeddings_pca.png"),
