@@ -139,6 +139,8 @@ CASES = [
     Case("gelu_tanh", _x(), lambda ns, x: ns.F.gelu(x, approximate="tanh")),
     Case("logsigmoid", _x(), lambda ns, x: ns.F.logsigmoid(x)),
     Case("embedding", _emb, lambda ns, idx, w: ns.F.embedding(idx, w)),
+    Case("embedding_sparse", _emb, lambda ns, idx, w: ns.F.embedding(idx, w, sparse=True),
+         label="embedding_sparse (sparse=True)"),
     Case("cross_entropy_idx", _ce, lambda ns, x, t: ns.F.cross_entropy(x, t)),
     Case("layer_norm", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w, b)),
     Case("layer_norm_nobias", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w), const=("b",)),

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_lite.sparse  # noqa: F401  (registers its rows, so the check does not depend on test order)
 from tinygrad_lite.ops import REGISTRY
 
 _PATH = Path(__file__).resolve().parents[1] / "bench" / "bench_ops.py"
