@@ -82,6 +82,9 @@ CASES = {
                              lambda x: TF.cross_entropy(x, torch.tensor(TARGET), label_smoothing=0.1), [rnd(3, 5)]),
     "embedding": (lambda w: F.embedding(tl.tensor(IDX), w) ** 2, lambda w: TF.embedding(torch.tensor(IDX), w) ** 2,
                   [rnd(4, 3)]),
+    # (tinygrad_lite.sparse's row; PyTorch's dense embedding is the oracle: the same math)
+    "embedding_sparse": (lambda w: F.embedding(tl.tensor(IDX), w, sparse=True) ** 2,
+                         lambda w: TF.embedding(torch.tensor(IDX), w) ** 2, [rnd(4, 3)]),
     "erf": (lambda a: F.erf(a) * a, lambda a: torch.erf(a) * a, [rnd(3, 4)]),
     "gelu": (lambda a: F.gelu(a), lambda a: TF.gelu(a), [rnd(3, 4, lo=-4, hi=4)]),
     "gelu_tanh": (lambda a: F.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh"),
