@@ -10,7 +10,8 @@ float32, the same initial weights for both.
     .venv/bin/python bench/bench_user_gpt.py [--steps 30] [--mem-steps 10]
 
 Speed: one process (fresh: the script itself), one thread each (torch.set_num_threads(1), numpy's
-BLAS via threadpoolctl), steps interleaved in blocks of 5, median step time.
+BLAS via threadpoolctl), steps interleaved in blocks of 5, median step time (wall, and CPU time of
+the process, which a busy machine disturbs less).
 Memory: each framework trains in its own fresh child process that imports only that framework;
 growth = the process's peak RSS (VmHWM in /proc/self/status) after the steps minus its RSS just
 before the first step (model, optimizer, data built). tracemalloc would not do: it sees numpy's
@@ -202,15 +203,20 @@ def main(argv=None):
     first = {k: f(*data[0]) for k, f in steps.items()}  # the same loss from the same weights and batch
     print(f"first-step loss: ours {first['ours']:.6f}, torch {first['torch']:.6f}")
     times = {k: [] for k in steps}
+    cpu = {k: [] for k in steps}
     for b in range(1, a.steps + 1, 5):
         for k, f in steps.items():
             for x, y in data[b:b + 5]:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 f(x, y)
                 times[k].append(time.perf_counter() - t0)
+                cpu[k].append(time.process_time() - c0)
     med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"step time (median of {a.steps}): ours {med['ours'] * 1e3:.1f} ms, torch {med['torch'] * 1e3:.1f} ms, "
-          f"ratio {med['ours'] / med['torch']:.2f}x")
+          f"ratio {med['ours'] / med['torch']:.2f}x; CPU time per step (this process, one thread each, less "
+          f"sensitive to a busy machine): ours {mcpu['ours'] * 1e3:.1f} ms, torch {mcpu['torch'] * 1e3:.1f} ms, "
+          f"ratio {mcpu['ours'] / mcpu['torch']:.2f}x")
     if a.mem_steps:
         mem = {}
         with tempfile.TemporaryDirectory() as tmp:
