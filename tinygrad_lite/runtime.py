@@ -4,7 +4,7 @@
   allocates and frees the same large arrays every step. With glibc's default policy, a freed block
   above a threshold goes back to the kernel, and the next step's array of the same size is a fresh
   mapping that the kernel zero-fills page by page: on the chain `((a*b + c).relu() * d).sum()`
-  forward + backward at 256x256 that made us 4x slower than PyTorch, and it was a fifth of a GPT
+  forward + backward at 256x256 that made us 4-6x slower than PyTorch, and it was a fifth of a GPT
   step (bench/bench_chain.py measures it in fresh processes). The policy asks glibc to keep freed
   blocks for reuse: peak memory is unchanged (the same arrays are alive at the peak), but the
   process does not hand memory back to the kernel when arrays are freed (up to 1 GiB of free
