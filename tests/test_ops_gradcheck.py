@@ -14,7 +14,9 @@ import tinygrad_lite as tl
 from tinygrad_lite import Tensor
 from tinygrad_lite.ops import REGISTRY
 
+from compat_op_cases import COMPAT_OP_CASES
 from helpers import assert_close, broadcastable_shapes, check_grad, rng_values, seeds, shapes
+from window_cases import WINDOW_OP_CASES  # windows (im2col) and col2im, tinygrad_lite/ops/window.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -378,6 +380,8 @@ OP_CASES = {
     "index_scatter": _index_scatter_case(),
     "cat": _cat_case(),
     **NN_OP_CASES,
+    **WINDOW_OP_CASES,
+    **COMPAT_OP_CASES,
 }
 
 # Ops whose semantics are tested by their owners' suites; each file must exist and mention the op.

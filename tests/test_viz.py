@@ -285,14 +285,29 @@ def test_collapse_modules():
     assert dep.source.count("box3d") == 1  # everything under 'net' is one box
 
 
-def test_freed_graph_error():
+def test_graph_is_drawn_after_a_plain_backward():
+    """The micrograd habit: backward, then draw. Names, shapes, ops and the leaves' .grad are shown;
+    intermediate gradients, not kept, are marked; a second backward still raises PyTorch's error."""
     loss, params = mlp_graph()
     loss.backward()
-    with pytest.raises(GraphFreedError, match=r"retain_graph=True.*draw before backward"):
-        viz.draw_graph(loss, show_grads=True)
-    assert issubclass(GraphFreedError, RuntimeError)
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        viz.explain_backward(loss)
+    dot = viz.draw_graph(loss, params=params, show_grads=True, show_values=True)
+    for name in params:
+        assert name in dot.source
+    assert "matmul" in dot.source and "relu" in dot.source
+    w1 = params["net.0.weight"]
+    assert "grad " in dot.source and "grad not kept" in dot.source
+    v = build_graph(loss, params=params, grads=True, values=True)
+    n = v.node_of(w1)
+    assert math.isclose(n.grad.norm, float(np.linalg.norm(w1.grad._data)), rel_tol=1e-6)
+    assert n.value is not None and n.value.shape == w1.shape  # parameters keep their values
+    inter = [n for n in v.tensors if n.kind == "intermediate"]
+    assert inter and all(n.grad is None and n.grad_freed for n in inter)
+    assert all(o.freed for o in v.ops)
+    text = viz.explain_backward(loss, params=params)
+    assert "Step 1:" in text and "freed by backward" in text and "net.0.weight" in text
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        loss.backward()
+    assert issubclass(GraphFreedError, RuntimeError)  # still importable for code that catches it
 
 
 def test_retained_graph_grads_match_dot_grad():

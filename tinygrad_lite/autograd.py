@@ -1,27 +1,67 @@
-"""Reverse-mode autodiff: the backward pass, `grad`, hooks, and the custom-op `Function` API.
+"""Reverse-mode autodiff: the backward pass, `grad`, hooks, anomaly mode and the custom-op `Function` API.
 
-The backward pass visits tensors from the newest to the oldest (by creation number `_seq`),
-which is a topological order, using a heap instead of recursion, so graphs of any depth work.
-Gradients wait in a dict until every consumer of a tensor has contributed; then its op's vjp
-rules hand them on. Plain backward runs the rules on numpy arrays; `create_graph=True` runs the
-same rules on Tensors with recording on, which gives gradients of gradients.
+The backward pass (`_run`) in three lines: pop the newest tensor whose gradient is complete,
+apply its op's rules (`apply_rules`, one gradient per input), send each gradient on (to the
+pending sum of that input, or straight into a leaf's .grad). Tensors are visited from the
+newest to the oldest (by creation number `_seq`), a topological order, with a heap instead of
+recursion, so graphs of any depth work. Plain backward runs the rules on numpy arrays;
+`create_graph=True` runs the same rules on Tensors with recording on (gradients of gradients).
+
+Each speed trick is one named helper below the loop: direct delivery into a leaf's .grad, owned
+buffers accumulated in place, lazy gradients (slices, row-sparse; `ops.LazyGrad`), unrolled input
+tuples. `apply_rules` is also what graph.py uses to show each op's gradients.
 """
+import sys
 import weakref
 from heapq import heappop, heappush
+from math import prod
 
 import numpy as np
 
 from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
-from .ops import Op, EachInput, cast, sum_to
-from .ops.movement import SliceGrad
-from .tensor import INPLACE, Tensor
+from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_enabled, keep_graph,  # noqa: F401
+                             set_detect_anomaly)
+from .ops import LazyGrad, cast, sum_to
+from .tensor import Tensor
+from .versions import INPLACE
 
-__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "keep_graph", "apply_rules", "FREED"]
 
-FREED = ("backward: trying to backward through the graph a second time (its saved tensors were freed by "
-         "the first backward); pass retain_graph=True to the first backward if you need to do this")
+FREED_MSG = ("backward: trying to backward through the graph a second time (its saved tensors were freed by "
+             "the first backward); pass retain_graph=True to the first backward if you need to do this")
 
 
+class _Freed:
+    """The `_ctx` of a node after a backward without retain_graph: what its op saved is gone."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "FREED"
+
+
+FREED = _Freed()
+
+
+class FreedValue:
+    """Stands in for the array of an intermediate tensor whose value backward released (nothing but the
+    graph referred to it): its shape and dtype stay, so the graph can still be drawn."""
+    __slots__ = ("shape", "dtype")
+
+    @staticmethod
+    def of(arr):
+        v = _new(FreedValue)  # (without __init__: this runs once per released node)
+        v.shape, v.dtype = arr.shape, arr.dtype
+        return v
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: prod(self.shape))
+
+    def __repr__(self):
+        return f"<value freed by backward: shape {self.shape}, {self.dtype}>"
+
+
+_new = object.__new__
 _leaf = Tensor._leaf
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
 for _dt in (np.float16, np.float32, np.float64):
@@ -37,10 +77,16 @@ def _as_grad_array(g, t, what):
     return arr
 
 
+def _retain(retain_graph, create_graph):
+    """PyTorch's default: retain_graph follows create_graph; keep_graph() (for teaching) keeps every graph."""
+    return (create_graph or MODES.keep) if retain_graph is None else retain_graph
+
+
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradient of `tensor` with respect to every leaf that requires grad into
     the leaf's `.grad`. A non-scalar `tensor` needs `gradient` (same shape): the vector in the
-    vector-Jacobian product. The graph's saved values are freed unless `retain_graph=True`."""
+    vector-Jacobian product. The values the graph saved are freed unless `retain_graph=True`; its
+    structure stays, so it can still be drawn (viz.draw_graph) but not run backward again."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph behind it; "
                            "did you forget requires_grad=True on an input, or compute it under no_grad()?")
@@ -54,7 +100,8 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     else:
         seed = _as_grad_array(gradient, tensor, "backward")
     only = None if inputs is None else set(inputs if isinstance(inputs, (list, tuple)) else [inputs])
-    _run([tensor], [seed], create_graph if retain_graph is None else retain_graph, create_graph, None, only)
+    retain = (create_graph or MODES.keep) if retain_graph is None else retain_graph  # (see _retain)
+    _run([tensor], [seed], retain, create_graph, None, only)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -82,7 +129,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         roots.append(o)
         seeds.append(_as_grad_array(g, o, "grad"))
     capture = {t: None for t in inputs}
-    shared = _run(roots, seeds, create_graph if retain_graph is None else retain_graph, create_graph, capture, None)
+    shared = _run(roots, seeds, _retain(retain_graph, create_graph), create_graph, capture, None)
     result = []
     for i, t in enumerate(inputs):
         g = capture[t]
@@ -93,131 +140,210 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             result.append(None)
         elif isinstance(g, Tensor):
             result.append(g)
-        elif type(g) is not np.ndarray and not isinstance(g, np.generic):  # a row-sparse gradient object
-            result.append(Tensor._leaf(np.asarray(g, dtype=t.dtype)))        # grad() returns dense Tensors
+        elif isinstance(g, LazyGrad):
+            result.append(Tensor._leaf(g.dense()))  # grad() returns dense Tensors
         else:
             result.append(Tensor._leaf(np.array(g) if t in shared or type(g) is not np.ndarray else g))
     return tuple(result)
 
 
+# ---------------------------------------------------------------------- the backward pass
 def _run(roots, seeds, retain, create, capture, only):
     """The backward pass over the graphs behind `roots`, seeded with `seeds`.
 
-    Returns the set of tensors whose final gradient may be shared with another tensor (so a
-    caller must copy before handing it out). A gradient is "owned" when it is a fresh numpy
-    result: not the incoming g passed through, not a view; owned buffers are accumulated in place.
-    """
-    grads, shared, heap = {}, set(), []
+    grads: the pending gradient of each tensor, complete once the tensor is popped (every consumer
+    is newer, so has already sent its part). Returns `shared`: the tensors whose gradient buffer may
+    be shared with another tensor or the caller (not "owned", see _owned), which must be copied
+    before being handed out or written to."""
+    grads, shared, uses, heap = {}, set(), {}, []
     for r, s in zip(roots, seeds):
         if create and not isinstance(s, Tensor):
             s = Tensor._leaf(s)
         if r in grads:
-            grads[r] = grads[r] + s
+            _add_pending(grads, shared, uses, r, grads[r], s)
         else:
             grads[r] = s
-            shared.add(r)
+            shared.add(r)  # the seed is the caller's
             heappush(heap, (-r._seq, r))
-    # leaves without hooks take their gradient directly, without a trip through the heap
-    direct = capture is None and only is None and not create
-    capturing = capture is not None
-    prev_mode = GRAD.enabled
-    GRAD.enabled = create
+    to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
+    anomaly = MODES.anomaly
+    prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
         while heap:
-            t = heappop(heap)[1]
+            t = heappop(heap)[1]                                  # the newest tensor: its gradient is complete
             g = grads.pop(t)
-            if type(g) is SliceGrad:  # the rules below need it whole
-                g = g.dense()
+            if type(g) is not np.ndarray and isinstance(g, LazyGrad):
+                g = _dense(g)
             if t._hooks:
                 g = _call_hooks(t, g, create)
                 shared.add(t)
-            op = t._op
-            if capturing and t in capture:
+            if capture is not None and t in capture:
                 capture[t] = g
-            if op is None:
+            if t._op is None:                                     # a leaf: into .grad
                 if capture is None and (only is None or t in only):
                     _accumulate(t, g, create, t in shared)
                 continue
-            inputs = t._inputs
-            if inputs is None:
-                raise RuntimeError(FREED)
-            seq = t._seq
-            if INPLACE.last > seq and op.reads:  # something was updated in place since this node was made
-                _check_versions(t, seq)
-            if create:
-                vals, ans = inputs, t
-            else:
-                n = len(inputs)  # (unrolled: list(map(...)) costs 4x more for the usual one or two inputs)
-                vals = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
-                    else [x._data for x in inputs]
-                ans = t._data
-            args = t._args
-            for x, vjp in zip(inputs, op.vjps):
-                if not x.requires_grad:
+            out = apply_rules(t, g, create)                       # one gradient per input (None: not needed)
+            if anomaly:
+                _check_finite(t, out)
+            for x, gx in zip(t._inputs, out):                     # send each gradient on
+                if x._redirect is not None:  # x was updated in place after this node used it
+                    x = _before_inplace(x, t._seq)
+                if gx is None:
                     continue
-                gx = vjp(g, ans, args, *vals)
-                xd = x._data
-                if gx.shape != xd.shape:
-                    gx = sum_to(gx, xd.shape)
-                if gx.dtype is not xd.dtype and gx.dtype != xd.dtype:
-                    if xd.dtype.kind not in "fc":  # (x.requires_grad = True set on an int tensor by hand)
-                        raise RuntimeError(f"backward: a tensor of dtype {xd.dtype} and shape {xd.shape} requires "
-                                           "grad, but only floating point tensors can have gradients; convert it "
-                                           "with .float() or .double()")
-                    gx = cast(gx, xd.dtype)
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
-                if direct and x._op is None and x._hooks is None:
+                if to_leaf and x._op is None and x._hooks is None:
                     if x.grad is None and owned:
-                        x.grad = _leaf(gx)
+                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf)
                     else:
-                        _accumulate(x, gx, False, not owned)
+                        _deliver_to_leaf(x, gx, owned)
                     continue
                 prev = grads.get(x)
-                if prev is None:
+                if prev is None:                                  # the first gradient for x: x is queued
                     grads[x] = gx
                     heappush(heap, (-x._seq, x))
                     if not owned:
                         shared.add(x)
-                elif type(gx) is SliceGrad or type(prev) is SliceGrad:
-                    grads[x] = _add_slices(prev, gx, x in shared)
-                    shared.discard(x)
-                elif create or x in shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
-                    grads[x] = prev + gx
-                    shared.discard(x)
                 else:
-                    prev += gx  # our own buffer: accumulate in place
+                    _add_pending(grads, shared, uses, x, prev, gx)
             if not retain:
-                t._inputs = t._args = None  # (args may hold saved arrays: a Function's ctx, softmax probs)
+                t._ctx = FREED                                    # what the op saved goes
+                if t._data.nbytes > _SMALL:
+                    _release_value(t, uses.get(t, 1) + (t in shared))  # (the set holds a reference too)
     finally:
         GRAD.enabled = prev_mode
     return shared
 
 
-def _add_slices(prev, gx, prev_shared):
-    """prev + gx where either is a SliceGrad: one buffer, the slices added into it in place."""
-    if type(prev) is SliceGrad:
+def _before_inplace(x, seq):
+    """The tensor that held x's value when the node numbered seq used it: a recorded in-place op gives x
+    a new node (and creation number) and hands its earlier node to x._redirect."""
+    while x._redirect is not None and seq < x._seq:
+        x = x._redirect
+    return x
+
+
+def apply_rules(t, g, create=False, raw_shapes=None):
+    """The gradients that t's op sends to its inputs, given g (the gradient flowing into t): the op's
+    rules applied, each result summed back to its input's shape (`sum_to`, the one place broadcasting
+    is undone) and cast to its dtype. A list with one entry per input, None where no gradient flows.
+    Plain backward passes arrays; create_graph passes Tensors (and g as a Tensor), and the rules record.
+    raw_shapes: an optional list that receives the shape of each gradient before it was summed (graphs)."""
+    op, inputs, ctx = t._op, t._inputs, t._ctx
+    if ctx is FREED:
+        raise RuntimeError(FREED_MSG)
+    if INPLACE.last > t._seq and op.reads:  # something was updated in place since this node was made
+        _check_versions(t)
+    if create:
+        vals, ans = inputs, t
+    else:  # the input arrays; unrolled for the usual one or two inputs (list(map(...)) costs 4x more)
+        n = len(inputs)
+        vals = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
+            else [x._data for x in inputs]
+        ans = t._data
+    args = t._args
+    if op.joint is not None:
+        return _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes)
+    out = []
+    for x, vjp in zip(inputs, op.vjps):
+        if x.requires_grad:
+            gx = vjp(g, ans, args, *vals)
+            xd = x._data
+            if gx.shape != xd.shape or gx.dtype is not xd.dtype:
+                gx = _fit(gx, xd, raw_shapes, len(out))
+            out.append(gx)
+        else:
+            out.append(None)
+    return out
+
+
+def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):
+    """apply_rules for a row with one rule for all its inputs (and maybe saved state in ctx)."""
+    raw = op.joint(g, ans, args, ctx, tuple(x.requires_grad for x in inputs), *vals)
+    out = []
+    for x, gx in zip(inputs, raw):
+        if gx is None or not x.requires_grad:  # (a joint rule may compute what nobody asked for)
+            gx = None
+        elif gx.shape != x._data.shape or gx.dtype is not x._data.dtype:
+            gx = _fit(gx, x._data, raw_shapes, len(out))
+        out.append(gx)
+    out += [None] * (len(inputs) - len(out))
+    return out
+
+
+def _fit(gx, xd, raw_shapes=None, i=0):
+    """A gradient made to fit its input: summed over broadcast dims, cast to the input's dtype. The
+    shape before (for graphs) goes to raw_shapes[i] when a list is given."""
+    if raw_shapes is not None:
+        raw_shapes[i] = tuple(gx.shape)
+    if gx.shape != xd.shape:
+        gx = sum_to(gx, xd.shape)
+    if gx.dtype != xd.dtype:
+        if xd.dtype.kind not in "fc":  # (x.requires_grad = True set on an int tensor by hand)
+            raise RuntimeError(f"backward: a tensor of dtype {xd.dtype} and shape {xd.shape} requires "
+                               "grad, but only floating point tensors can have gradients; convert it "
+                               "with .float() or .double()")
+        gx = cast(gx, xd.dtype)
+    return gx
+
+
+def _dense(g):
+    """A lazy gradient made whole before a rule or hook sees it (row-sparse ones stay for a leaf's .grad)."""
+    if isinstance(g, LazyGrad) and not g.stays_sparse:
+        return g.dense()
+    return g
+
+
+def _add_pending(grads, shared, uses, x, prev, gx):
+    """A further gradient for x: added to the pending one, in place when that buffer is our own (not
+    in `shared`: a fresh numpy result, not g passed through, not a view), lazily for lazy gradients."""
+    uses[x] = uses.get(x, 1) + 1
+    if isinstance(gx, LazyGrad) or isinstance(prev, LazyGrad):
+        grads[x] = _add_lazy(prev, gx, x in shared)
+    elif x in shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
+        grads[x] = prev + gx  # (also the create_graph case: Tensors, recorded)
+    else:
+        prev += gx  # our own buffer: accumulate in place
+        return
+    shared.discard(x)
+
+
+def _add_lazy(prev, gx, prev_shared):
+    """prev + gx where either is lazy: one buffer, lazy gradients added into it in place."""
+    if isinstance(prev, LazyGrad):
+        if prev.stays_sparse and isinstance(gx, LazyGrad) and gx.stays_sparse:
+            return prev + gx  # row-sparse + row-sparse stays row-sparse
         buf = prev.dense()
     elif type(prev) is np.ndarray and not prev_shared:
         buf = prev  # our own buffer
     else:
         buf = np.array(prev, dtype=gx.dtype)
-    if type(gx) is SliceGrad:
+    if isinstance(gx, LazyGrad):
         return gx.add_into(buf)
     buf += gx
     return buf
 
 
+def _deliver_to_leaf(x, gx, owned):
+    """Direct-to-leaf delivery: a leaf without hooks takes each gradient into .grad at once (no trip
+    through the heap); an owned buffer becomes the first .grad without a copy."""
+    if x.grad is None and owned:
+        x.grad = _leaf(gx)
+    else:
+        _accumulate(x, gx, False, not owned)
+
+
 def _accumulate(t, g, create, is_shared):
     """Add a finished gradient into a leaf's .grad."""
-    if type(g) is SliceGrad:
+    if isinstance(g, LazyGrad) and not g.stays_sparse:
         g, is_shared = g.dense(), False
     if create:
         gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
         t.grad = gt if t.grad is None else t.grad + gt
-    elif type(g) is not np.ndarray:  # e.g. a row-sparse gradient object
+    elif type(g) is not np.ndarray:
         if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
             return _accumulate(t, np.array(g), False, False)
-        t.grad = g if t.grad is None else g + t.grad  # g's __add__ handles a dense Tensor .grad
+        t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
     elif t.grad is None:
         t.grad = Tensor._leaf(g.copy() if is_shared else g)
     else:
@@ -229,9 +355,23 @@ def _accumulate(t, g, create, is_shared):
             t.grad = t.grad + Tensor._leaf(g)
 
 
-def _check_versions(t, seq):
+_SMALL = 1024  # bytes: smaller values are left in place (releasing them costs more than they weigh)
+
+
+def _release_value(t, refs):
+    """After t's rules ran without retain_graph (t._ctx is FREED: a second backward raises PyTorch's
+    error), release t's value too when nothing but the graph refers to it. The node itself stays (op,
+    inputs, shape, dtype, args): the graph can still be walked and drawn, as PyTorch's grad_fn chain
+    can. `refs`: the references to t that are the engine's own besides _run's variable, this argument
+    and getrefcount's argument (one per consumer that sent t a gradient, one for the `shared` set);
+    any more (the user's variables) and the value is kept."""
+    if sys.getrefcount(t) <= 3 + refs:
+        t._data = FreedValue.of(t._data)
+
+
+def _check_versions(t):
     for x in (t,) + t._inputs:
-        if x._version > seq:
+        if x._version > t._seq:
             raise _modified(x, t._op)
 
 
@@ -286,105 +426,4 @@ def _call_hooks(t, g, create):
     return g
 
 
-# ---------------------------------------------------------------------- custom ops
-def _expands_to(small, shape):
-    """True when `small` broadcasts to `shape` (a gradient of shape `shape` for an input of shape `small` is
-    summed back by the engine, as PyTorch does)."""
-    try:
-        return np.broadcast_shapes(small, shape) == tuple(shape)
-    except ValueError:
-        return False
-
-
-class FunctionCtx:
-    """What `forward` leaves for `backward`: saved tensors and anything set as an attribute."""
-
-    def __init__(self):
-        self._saved, self._seq, self.needs_input_grad = (), 0, ()
-
-    def save_for_backward(self, *tensors):
-        """Save tensors for backward; modifying them in place afterwards is detected."""
-        self._saved = tensors
-
-    @property
-    def saved_tensors(self):
-        for t in self._saved:
-            if isinstance(t, Tensor) and t._version > self._seq:
-                raise RuntimeError("saved_tensors: a tensor saved for backward was modified in place since")
-        return self._saved
-
-
-class Function:
-    """Define an op with your own forward and backward, as in torch.autograd.Function::
-
-        class Cube(Function):
-            @staticmethod
-            def forward(ctx, x):            # x: Tensor; runs without recording
-                ctx.save_for_backward(x)
-                return x * x * x
-            @staticmethod
-            def backward(ctx, grad):        # grad: Tensor shaped like the output
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x * x     # one gradient per forward argument (None for non-tensors)
-
-        y = Cube.apply(x)
-    """
-
-    @classmethod
-    def _rule(cls):
-        op = cls.__dict__.get("_op")
-        if op is None:
-            def vjp(i, g, ans, ctx, *vals):
-                if ctx._cache_key is not g:
-                    gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
-                    out = cls.backward(ctx, gt)
-                    out = out if isinstance(out, tuple) else (out,)
-                    n = len(ctx.needs_input_grad)
-                    if len(out) > n and all(r is None for r in out[n:]):
-                        out = out[:n]  # extra Nones (for defaulted arguments) are fine, as in PyTorch
-                    if len(out) > n:
-                        raise RuntimeError(f"{cls.__name__}.backward returned {len(out)} gradients, but forward "
-                                           f"took {len(ctx.needs_input_grad)} arguments (return one per argument, "
-                                           "None for non-tensors)")
-                    ctx._cache_key, ctx._cache = g, out
-                r = ctx._cache[ctx._tensor_pos[i]] if ctx._tensor_pos[i] < len(ctx._cache) else None
-                if r is None:
-                    return np.zeros(vals[i].shape, vals[i].dtype) if not isinstance(g, Tensor) else vals[i] * 0
-                shape = vals[i].shape
-                if np.shape(r) != shape and not _expands_to(shape, np.shape(r)):  # bigger: summed back
-                    raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {np.shape(r)} for "
-                                       f"argument {ctx._tensor_pos[i]} of shape {shape}; they must match")
-                if isinstance(g, Tensor):
-                    return r
-                # a view: the user's array is not ours to accumulate into (the engine copies views it keeps)
-                return (r._data if isinstance(r, Tensor) else np.asarray(r)).view()
-            op = Op(cls.__name__, None, EachInput(vjp), "user-defined (autograd.Function)")
-            cls._op = op
-        return op
-
-    @classmethod
-    def apply(cls, *args):
-        ctx = FunctionCtx()
-        ctx._tensor_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        tensors = tuple(args[i] for i in ctx._tensor_pos)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx._cache_key = None
-        with no_grad():
-            out = cls.forward(ctx, *args)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
-        ctx._seq = max([t._seq for t in tensors] + [0])
-        req = any(t.requires_grad for t in tensors)
-        return out._make(out._data, cls._rule(), tensors, ctx, req)
-
-    @staticmethod
-    def forward(ctx, *args):
-        raise NotImplementedError("Function subclasses must define forward(ctx, *args)")
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise NotImplementedError("Function subclasses must define backward(ctx, grad)")
-
-
-import sys  # noqa: E402
-sys.modules[Tensor.__module__]._autograd_backward = backward  # (the package's `tensor` name is a function)
+from .function import Function, FunctionCtx  # noqa: E402,F401  (its rule is run by the loop above)

@@ -47,7 +47,3 @@ def to_dtype(dtype):
     if d.kind not in "fiub":
         raise TypeError(f"unsupported dtype {d}: tensors hold float, int or bool data")
     return d
-
-
-def is_float(d):
-    return d.kind == "f"

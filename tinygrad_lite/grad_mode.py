@@ -85,3 +85,38 @@ class no_grad(_Mode):
 class enable_grad(_Mode):
     """Record operations again inside a `no_grad` block."""
     mode = True
+
+
+class inference_mode(_Mode):
+    """PyTorch's inference_mode: like no_grad (nothing is recorded). `inference_mode(False)` records as usual.
+    Works as a context manager and as a decorator, with or without parentheses."""
+    mode = False
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode without parentheses
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        super().__init__()
+        self._off = bool(mode)
+
+    def __enter__(self):
+        self._prev.append(GRAD.enabled)
+        if self._off:
+            GRAD.enabled = False
+        return self
+
+    def __call__(self, fn):
+        off = self._off
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(off):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled():
+    """False: tinygrad_lite keeps no inference-mode state apart from grad mode."""
+    return False

@@ -8,115 +8,41 @@ recursion (graphs of any depth work), and returns a `GraphView`:
   comes after the tensors it was computed from). Ids never depend on `id()` or on the global
   creation counter, so the same program gives the same view.
 * `view.ops`: one `OpNode` per recorded op (ids `op0, op1, ...`, same order), with its name, the
-  op's `.math` text, a readable backward rule, its input tensor ids in argument order, its output
+  op's `.math` text, its backward rule, what it saves and its inputs' names (all read from the op's
+  registry row, the single source of these facts), its input tensor ids in argument order, its output
   tensor id, the step at which the backward pass visits it (the engine visits tensors in
   decreasing creation order `_seq`), the argument positions whose gradient is summed over
   broadcast dimensions, and (if asked) summaries of the gradient flowing in and out.
 
 Names come from `params={name: tensor}` or `model=` (anything with `named_parameters()`, and
-optionally `named_buffers()`/`named_modules()`), else from a tensor's own `.name`. The module path
-of a parameter is its name without the last component (`blocks.0.attn.c_attn.weight` ->
-`blocks.0.attn.c_attn`); an op belongs to the deepest module whose parameters it consumes
-directly; other ops get the longest common module path of the nearest param-consuming ops
-upstream and downstream (falling back to the downstream one), so layer-norm statistics land
-in their layer norm and attention scores in their attention block.
+optionally `named_buffers()`/`named_modules()`), else from a tensor's own `.name`. Module
+clusters: with `model=`, each op belongs to the innermost of the model's modules whose forward
+call made it (nn.Module records its calls, `module_calls`; or pass `trace=` from trace_modules).
+Without call records the module path of a parameter is its name without the last component
+(`blocks.0.attn.c_attn.weight` -> `blocks.0.attn.c_attn`); an op then belongs to the deepest
+module whose parameters it consumes directly, other ops to the longest common module path of the
+nearest param-consuming ops upstream and downstream.
+
+After a plain backward() the graph is still walked: the structure stays (as PyTorch's grad_fn
+chain), the values that backward freed are marked (`TensorNode.value_freed`, `OpNode.freed`), and
+gradients are shown where they were kept (leaves' .grad, retain_grad(), retain_graph=True, or
+`autograd.keep_graph()`), marked `grad_freed` otherwise.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .autograd import FREED, FreedValue
+from .graph_modules import (ModuleTrace, _depth, _module_of_name, assign_modules,  # noqa: F401
+                            constants_follow_consumers, trace_from_calls, trace_modules)
 from .tensor import Tensor
 
-__all__ = ["build_graph", "trace_modules", "ModuleTrace", "GraphView", "TensorNode", "OpNode", "Summary", "GraphFreedError", "RULES",
-           "ARG_NAMES", "SAVED", "summarize"]
-
-FREED_MSG = ("the graph behind this tensor was freed by backward(), so it cannot be walked; call "
-             "loss.backward(retain_graph=True) before drawing gradients, or draw before backward")
-
+__all__ = ["build_graph", "trace_modules", "ModuleTrace", "GraphView", "TensorNode", "OpNode", "Summary",
+           "GraphFreedError", "summarize"]
 
 class GraphFreedError(RuntimeError):
-    """The graph was freed by a backward pass without retain_graph=True."""
-
-
-# Readable backward rule per op name, written with dC for the gradient flowing into the op's result.
-RULES = {
-    "add": "dx = dC, dy = dC",
-    "sub": "dx = dC, dy = -dC",
-    "mul": "dx = dC * y, dy = dC * x",
-    "div": "dx = dC / y, dy = -dC * x / y²",
-    "pow": "dx = dC * y * x^(y-1), dy = dC * x^y * log x",
-    "pow_scalar": "dx = dC * p * x^(p-1)",
-    "maximum": "dx = dC * [x > y], dy = dC * [y > x] (ties split)",
-    "minimum": "dx = dC * [x < y], dy = dC * [y < x] (ties split)",
-    "neg": "dx = -dC",
-    "exp": "dx = dC * exp(x)",
-    "log": "dx = dC / x",
-    "sqrt": "dx = dC / (2 sqrt(x))",
-    "abs": "dx = dC * sign(x)",
-    "tanh": "dx = dC * (1 - tanh(x)²)",
-    "sigmoid": "dx = dC * σ(x) * (1 - σ(x))",
-    "relu": "dx = dC * [x > 0]",
-    "clamp": "dx = dC * [lo ≤ x ≤ hi]",
-    "where": "dx = where(c, dC, 0), dy = where(c, 0, dC)",
-    "cast": "dx = cast(dC, x.dtype)",
-    "matmul": "dA = dC @ Bᵀ, dB = Aᵀ @ dC",
-    "sum": "dx = dC broadcast back to x's shape",
-    "amax": "dx = dC at the maximum positions (shared among ties)",
-    "amin": "dx = dC at the minimum positions (shared among ties)",
-    "logsumexp": "dx = dC * softmax(x)",
-    "softmax": "dx = s * (dC - Σ(dC * s)), s = softmax(x)",
-    "log_softmax": "dx = dC - softmax(x) * Σ dC",
-    "reshape": "dx = reshape(dC, x.shape)",
-    "permute": "dx = permute(dC, inverse axes)",
-    "expand": "dx = Σ dC over the expanded dims",
-    "getitem": "dx = zeros(x.shape) with dC added at the index (repeats accumulate)",
-    "index_scatter": "dx = dC[index]",
-    "cat": "dxᵢ = the slice of dC that xᵢ occupied",
-    "linear": "C = x Wᵀ + b: dx = dC @ W, dW = dCᵀ @ x, db = Σ dC over the batch",
-    "linear_nobias": "C = x Wᵀ: dx = dC @ W, dW = dCᵀ @ x",
-    "embedding": "dW = zeros(W.shape) with the rows of dC added at the indices (repeats accumulate)",
-    "cross_entropy_idx": "dx = (softmax(x) - onehot(target)) * dC  (per row, with the reduction's weights)",
-    "gelu": "dx = dC * (Φ(x) + x φ(x))",
-    "logsigmoid": "dx = dC * σ(-x)",
-    "erf": "dx = dC * 2/√π exp(-x²)",
-    "layer_norm": "dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂, db = Σ dC",
-    "layer_norm_nobias": "dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂",
-    "masked_softmax": "dx = scale * s * (dC - Σ dC s), s = softmax(scale x) (hidden entries get 0)",
-}
-
-# Names of the inputs as the rules above call them.
-ARG_NAMES = {"matmul": ("A", "B"), "where": ("c", "x", "y"), "linear": ("x", "W", "b"),
-             "linear_nobias": ("x", "W"), "embedding": ("W",), "layer_norm": ("x", "w", "b"),
-             "layer_norm_nobias": ("x", "w")}
-_BINARY = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"}
-for _n in _BINARY:
-    ARG_NAMES[_n] = ("x", "y")
-
-# What each op keeps for its backward rule (teaching aid for memory use).
-SAVED = {
-    "add": (), "sub": (), "neg": (), "reshape": (), "permute": (), "expand": (), "cat": (), "sum": ("x.shape",),
-    "mul": ("x", "y"), "div": ("x", "y"), "pow": ("x", "y", "result"), "pow_scalar": ("x",),
-    "maximum": ("x", "y"), "minimum": ("x", "y"), "exp": ("result",), "log": ("x",), "sqrt": ("result",),
-    "abs": ("x",), "tanh": ("result",), "sigmoid": ("result",), "relu": ("result",), "clamp": ("x",),
-    "where": ("c",), "cast": (), "matmul": ("A", "B"), "amax": ("x", "result"), "amin": ("x", "result"),
-    "logsumexp": ("x", "result"), "softmax": ("result",), "log_softmax": ("result",), "getitem": ("index",),
-    "index_scatter": ("index",), "linear": ("x", "W"), "linear_nobias": ("x", "W"), "embedding": ("index",),
-    "cross_entropy_idx": ("softmax(x)",), "layer_norm": ("x̂", "σ", "w"), "layer_norm_nobias": ("x̂", "σ", "w"),
-    "masked_softmax": ("result",), "gelu": ("x",), "logsigmoid": ("x",), "erf": ("x",),
-}
-
-# Ops whose gradient the engine sums back over broadcast dims when input and output shapes differ.
-_BROADCASTING = _BINARY | {"where", "expand"}
-
-
-def arg_names(op_name, n):
-    """The names of an op's n inputs as used in its rule (x, y / A, B / x0, x1, ...)."""
-    names = ARG_NAMES.get(op_name)
-    if names is not None and len(names) == n:
-        return names
-    if n == 1:
-        return ("x",)
-    return tuple(f"x{i}" for i in range(n))
+    """Kept for code that catches it: a graph is no longer an error to walk after backward (values the
+    backward freed are marked as freed in the view instead)."""
 
 
 def _fmt(v):
@@ -222,6 +148,8 @@ class TensorNode:
     has_inf: bool = False
     seq: int = 0                                      # the engine's creation number (backward order)
     tensor: Tensor = field(default=None, repr=False, compare=False)
+    value_freed: bool = False                         # backward released its value (nothing else held it)
+    grad_freed: bool = False                          # grads asked for, but its gradient was not kept
 
     @property
     def nonfinite(self):
@@ -260,6 +188,8 @@ class OpNode:
     backward_step: int = 0
     broadcast: list = field(default_factory=list)
     saved: tuple = ()
+    input_names: tuple = ()                           # the inputs' names in the rule (x, y / A, B ...)
+    freed: bool = False                               # a backward without retain_graph freed what it saved
     grad_in: Summary = None
     grad_out: list = None
     grad_out_raw_shape: list = None
@@ -321,86 +251,6 @@ class GraphView:
                 "grad_out": None if o.grad_out is None else [summ(g) for g in o.grad_out]}
                for o in self.ops]
         return {"root": self.root, "modules": dict(self.modules), "tensors": tensors, "ops": ops}
-
-
-class ModuleTrace:
-    """Which module was running when each tensor was made: a list of (path, start, end) intervals
-    of the engine's creation counter, recorded by `trace_modules`. Pass it as `trace=`."""
-
-    def __init__(self):
-        self.intervals = []   # (path, start_seq, end_seq), in call order
-        self.classes = {}
-
-    def module_at(self, seq):
-        """The deepest (innermost) module whose forward was running when tensor `seq` was made."""
-        best, width = None, None
-        for path, a, b in self.intervals:
-            if a < seq < b and (width is None or b - a < width):
-                best, width = path, b - a
-        return best
-
-
-class trace_modules:
-    """Context manager recording module forward calls, for exact module grouping::
-
-        with trace_modules(model) as trace:
-            loss = model(x, y)
-        draw_graph(loss, model=model, trace=trace)
-
-    Uses forward pre/post hooks of every module from `model.named_modules()` (removed on exit)."""
-
-    def __init__(self, model):
-        self.model, self.trace, self._handles = model, ModuleTrace(), []
-
-    def __enter__(self):
-        from .tensor import _counter
-        tr = self.trace
-        for path, m in self.model.named_modules():
-            if not path or not hasattr(m, "register_forward_hook"):
-                continue
-            tr.classes[path] = type(m).__name__
-            starts = []
-
-            def pre(mod, args, _s=starts):
-                _s.append(next(_counter))
-
-            def post(mod, args, out, _s=starts, _p=path):
-                tr.intervals.append((_p, _s.pop(), next(_counter)))
-
-            self._handles.append(m.register_forward_pre_hook(pre))
-            self._handles.append(m.register_forward_hook(post))
-        return tr
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return False
-
-
-def _module_of_name(name):
-    return name.rsplit(".", 1)[0] if "." in name else ""
-
-
-def _lcp(a, b):
-    """Longest common module path of two dotted paths (None means 'no information')."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if a == b:
-        return a
-    pa, pb = a.split(".") if a else [], b.split(".") if b else []
-    out = []
-    for x, y in zip(pa, pb):
-        if x != y:
-            break
-        out.append(x)
-    return ".".join(out)
-
-
-def _depth(path):
-    return 0 if not path else path.count(".") + 1
 
 
 def _short_args(op_name, args):
@@ -468,8 +318,6 @@ def _walk(root):
     stack = [(root, 0)]
     while stack:
         t, i = stack.pop()
-        if t._op is not None and t._inputs is None:
-            raise GraphFreedError(FREED_MSG)
         ins = t._inputs if t._op is not None else ()
         while i < len(ins) and id(ins[i]) in seen:
             i += 1
@@ -491,13 +339,14 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
             to name parameters (`blocks.0.attn.c_attn.weight`) and derive module paths.
     params: optional {name: tensor} (or (name, tensor) pairs) to name tensors; overrides model.
     values: summarise every tensor's values (numbers when <= `tiny` elements, else min/mean/max).
-    grads:  summarise gradients: leaves show `.grad` when set; every other tensor's gradient (and
-            each op's per-input contribution) is computed by running the backward rules on the
-            retained graph with `autograd.grad` (no `.grad` is modified, hooks are not called).
-            A non-scalar root is seeded with ones.
-    trace:  a ModuleTrace from `trace_modules(model)`: ops are then grouped by the module whose
-            forward made them (exact), instead of being derived from parameter names.
-    Raises GraphFreedError if the graph was freed by backward() without retain_graph=True.
+    grads:  summarise gradients: leaves show `.grad` when set; while the graph's values are kept
+            (before backward, retain_graph=True, keep_graph()) every other tensor's gradient and each
+            op's per-input contribution are computed with the engine's own `autograd.grad` and
+            `autograd.apply_rules` (no `.grad` is modified, hooks are not called; a non-scalar root
+            is seeded with ones). After a plain backward: `.grad` where it was kept (leaves,
+            retain_grad()), `grad_freed` elsewhere.
+    trace:  a ModuleTrace from `trace_modules(model)`; by default the calls nn.Module recorded
+            (`module_calls`) group the ops by the module whose forward made them.
     """
     order = _walk(root)
     names, buffers, module_classes = _collect_names(model, params)
@@ -510,6 +359,8 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
     finally:
         np.seterr(**err)
     _finish(tnodes, onodes, op_of)
+    if trace is None and model is not None and hasattr(model, "named_modules"):
+        trace = trace_from_calls(model, tnodes)
     if trace is not None:
         for o in onodes:
             m = trace.module_at(tnodes[int(o.output[1:])].seq)
@@ -519,7 +370,7 @@ def build_graph(root, model=None, params=None, values=False, grads=False, tiny=6
         for n in tnodes:
             if n.producer is not None:
                 n.module = op_of[n.id].module
-        _constants_follow_consumers(tnodes, onodes)
+        constants_follow_consumers(tnodes, onodes)
     modules = {}
     for n in list(tnodes) + list(onodes):
         m = n.module
@@ -554,20 +405,24 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
                        seq=t._seq, tensor=t)
         if id(t) in names and (kind == "parameter" or id(t) in buffers):
             n.module = _module_of_name(names[id(t)])
-        if dt.kind in "fc" and not np.isfinite(t._data).all():
-            n.has_nan = bool(np.isnan(t._data).any())
-            n.has_inf = bool(np.isinf(t._data).any())
-        if values:
-            n.value = summarize(t._data, tiny)
+        if type(t._data) is FreedValue:
+            n.value_freed = True
+        else:
+            if dt.kind in "fc" and not np.isfinite(t._data).all():
+                n.has_nan = bool(np.isnan(t._data).any())
+                n.has_inf = bool(np.isinf(t._data).any())
+            if values:
+                n.value = summarize(t._data, tiny)
         tnodes.append(n)
         if not leaf:
-            o = OpNode(f"op{len(onodes)}", len(onodes), t._op.name, t._op.math or "",
-                       RULES.get(t._op.name) or t._op.math or "", [f"t{idx[id(x)]}" for x in t._inputs], n.id,
-                       _short_args(t._op.name, t._args), saved=SAVED.get(t._op.name, ()))
+            op = t._op
+            o = OpNode(f"op{len(onodes)}", len(onodes), op.name, op.math or "", op.rule or op.math or "",
+                       [f"t{idx[id(x)]}" for x in t._inputs], n.id, _short_args(op.name, t._args),
+                       saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED)
             n.producer = o.id
             for pos, x in enumerate(t._inputs):
                 tnodes[idx[id(x)]].consumers.append((o.id, pos))
-            if t._op.name in _BROADCASTING:
+            if t._op.broadcasts:
                 o.broadcast = [p for p, x in enumerate(t._inputs) if x.requires_grad and tuple(x.shape) != n.shape]
             elif t._op.name == "matmul":
                 o.broadcast = _matmul_broadcast(t)
@@ -580,7 +435,7 @@ def _finish(tnodes, onodes, op_of):
     # backward visiting order: decreasing creation number of the op's output
     for step, o in enumerate(sorted(onodes, key=lambda o: -tnodes[int(o.output[1:])].seq), 1):
         o.backward_step = step
-    _assign_modules(tnodes, onodes)
+    assign_modules(tnodes, onodes)
     for n in tnodes:
         if n.producer is not None:
             n.module = op_of[n.id].module
@@ -616,78 +471,21 @@ def _fused_reductions(t):
     return out
 
 
-def _constants_follow_consumers(tnodes, onodes):
-    """Constants that are not module buffers (e.g. masks made in forward) go with their consumers."""
-    omap = {o.id: o for o in onodes}
-    for n in tnodes:
-        if n.kind == "constant" and n.consumers and not (n.name and n.module):
-            m = None
-            for cid, _ in n.consumers:
-                m = _lcp(m, omap[cid].module or "")
-            n.module = m or None
-
-
-def _assign_modules(tnodes, onodes):
-    """Op module = deepest module of the parameters it consumes directly; otherwise the common
-    path of the nearest such ops upstream and downstream (downstream if that is empty)."""
-    tmap = {n.id: n for n in tnodes}
-    own = {}
-    for o in onodes:
-        best = None
-        for tid in o.inputs:
-            x = tmap[tid]
-            if x.kind == "parameter" and x.module is not None and (best is None or _depth(x.module) > _depth(best)):
-                best = x.module
-        own[o.id] = best
-    producer_op = {n.id: n.producer for n in tnodes}
-    up = {}
-    for o in onodes:  # walk order = topological
-        if own[o.id] is not None:
-            up[o.id] = own[o.id]
-            continue
-        u = None
-        for tid in o.inputs:
-            p = producer_op[tid]
-            if p is not None and up.get(p) is not None:
-                u = _lcp(u, up[p])
-        up[o.id] = u
-    down = {}
-    for o in reversed(onodes):
-        if own[o.id] is not None:
-            down[o.id] = own[o.id]
-            continue
-        d = None
-        for cid, _ in tmap[o.output].consumers:
-            if down.get(cid) is not None:
-                d = _lcp(d, down[cid])
-        down[o.id] = d
-    for o in onodes:
-        if own[o.id] is not None:
-            o.module = own[o.id]
-            continue
-        u, d = up[o.id], down[o.id]
-        if u is not None and d is not None:
-            m = _lcp(u, d)
-            o.module = m if m else d
-        else:
-            o.module = d if d is not None else ""
-    _constants_follow_consumers(tnodes, onodes)
-    for n in tnodes:
-        if n.module == "":
-            n.module = None
-    for o in onodes:
-        if o.module == "":
-            o.module = None
-
-
 def _compute_grads(view, root, order, tiny):
-    """Total gradient of root w.r.t. every tensor (autograd.grad on the retained graph), then
-    each op's per-input contributions by applying its vjp rules to the total output gradient."""
-    from .autograd import grad as _grad
+    """Gradients for the view. While the graph's values are kept: the total gradient of root w.r.t. every
+    tensor (autograd.grad on the retained graph), then each op's contribution to each input with the
+    engine's own `apply_rules`. After a plain backward: the gradients that were kept (.grad)."""
+    from .autograd import grad as _grad, apply_rules
     from .grad_mode import no_grad
-    from .ops import sum_to, cast
     view.grads_computed = True
     if not root.requires_grad:
+        return
+    if any(t._op is not None and t._ctx is FREED for t in order):
+        for n, t in zip(view.tensors, order):
+            if t.grad is not None:
+                n.grad = summarize(t.grad, tiny)
+            elif t.requires_grad:
+                n.grad_freed = True
         return
     targets = [t for t in order if t.requires_grad]
     saved_hooks = [t._hooks for t in order]
@@ -712,31 +510,16 @@ def _compute_grads(view, root, order, tiny):
             g = total.get(id(t))
             if g is None:
                 continue
-            g = g._data
-            o.grad_in = summarize(g, tiny)
-            o.grad_out, o.grad_out_raw_shape = [], []
-            vals = [x._data for x in t._inputs]
-            for i, x in enumerate(t._inputs):
-                if not x.requires_grad:
-                    o.grad_out.append(None)
-                    o.grad_out_raw_shape.append(None)
-                    continue
-                try:
-                    gx = t._op.vjps[i](g, t._data, t._args, *vals)
-                    if not isinstance(gx, np.ndarray) and hasattr(gx, "dense"):  # a lazy slice gradient
-                        gx = gx.dense()
-                    raw = tuple(gx.shape)
-                    if raw != tuple(x.shape):
-                        gx = sum_to(gx, x.shape)
-                    if gx.dtype != x.dtype:
-                        gx = cast(gx, x.dtype)
-                    o.grad_out.append(summarize(gx, tiny))
-                    o.grad_out_raw_shape.append(raw)
-                except Exception:  # a user-defined rule that cannot be replayed: show the total
-                    tg = total.get(id(x))
-                    o.grad_out.append(summarize(tg._data, tiny) if tg is not None else None)
-                    o.grad_out_raw_shape.append(tuple(x.shape))
+            o.grad_in = summarize(g._data, tiny)
+            raw = [None] * len(t._inputs)
+            try:
+                outs = apply_rules(t, g._data, raw_shapes=raw)
+            except Exception:  # a user-defined rule that cannot run twice: show each input's total
+                outs = [total.get(id(x)) for x in t._inputs]
+                outs = [None if gx is None else gx._data for gx in outs]
+            o.grad_out = [None if gx is None else summarize(gx, tiny) for gx in outs]
+            o.grad_out_raw_shape = [None if gx is None else (raw[i] or tuple(x.shape))
+                                    for i, (x, gx) in enumerate(zip(t._inputs, outs))]
             # exact broadcast marks from the rules themselves
-            o.broadcast = sorted({i for i, r in enumerate(o.grad_out_raw_shape)
-                                  if r is not None and r != view.tensor(o.inputs[i]).shape}
+            o.broadcast = sorted({i for i, r in enumerate(raw) if r is not None and r != tuple(t._inputs[i].shape)}
                                  | set(_fused_reductions(t)))

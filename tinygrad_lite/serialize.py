@@ -112,7 +112,28 @@ def _array(arrays, i, path):
 
 
 # ------------------------------------------------------------------------------ public API
-def save(obj, path):
+def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    """Write `obj` to `f` (a path: atomically; or a binary file object), never with pickle.
+
+    PyTorch's pickle arguments are accepted for compatibility and have no effect.
+"""
+    if hasattr(f, "write"):
+        arrays = []
+        root = _encode(obj, arrays, "obj")
+        _write(f, _members(root, arrays))
+        return None
+    return _save_path(obj, f)
+
+
+def _members(root, arrays):
+    meta = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False).encode("utf-8")
+    members = {f"a{i}": a for i, a in enumerate(arrays)}
+    members[META_KEY] = np.frombuffer(meta, dtype=np.uint8)
+    return members
+
+
+def _save_path(obj, path):
     """Write `obj` to `path` atomically (no pickle).
 
     obj: nested dicts (str/int/float/bool/None keys), lists and tuples of Tensors (any shape and
@@ -121,10 +142,7 @@ def save(obj, path):
     Raises TypeError (naming where in obj) for anything else, including object arrays."""
     path = os.fspath(path)
     arrays = []
-    root = _encode(obj, arrays, "obj")
-    meta = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False).encode("utf-8")
-    members = {f"a{i}": a for i, a in enumerate(arrays)}
-    members[META_KEY] = np.frombuffer(meta, dtype=np.uint8)
+    members = _members(_encode(obj, arrays, "obj"), arrays)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
@@ -169,7 +187,47 @@ def _write(f, members):
     np.savez(f, **members)
 
 
-def load(path):
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Read a checkpoint written by `save` from a path or a binary file object (torch.load's arguments:
+    `map_location` may be None, 'cpu', device('cpu'), a dict of locations or a function(tensor, 'cpu');
+    a GPU location fails as PyTorch without one. `weights_only` is accepted either way: this format
+    holds only data (tensors, arrays, numbers, strings, containers), so loading never runs code."""
+    from .device import check_device
+    if isinstance(map_location, dict):
+        for v in map_location.values():
+            check_device(v, "load(map_location=)")
+    elif map_location is not None and not callable(map_location):
+        check_device(map_location, "load(map_location=)")
+    if hasattr(f, "read"):
+        import io
+        obj = _load_npz(io.BytesIO(f.read()), getattr(f, "name", "<file object>"))
+    else:
+        obj = _load_path(f)
+    if callable(map_location) and not isinstance(map_location, dict):
+        obj = _map_tensors(obj, lambda t: map_location(t, "cpu"))
+    return obj
+
+
+def _map_tensors(obj, fn):
+    if isinstance(obj, Tensor):
+        out = fn(obj)
+        return obj if out is None else out
+    if isinstance(obj, dict):
+        return type(obj)((k, _map_tensors(v, fn)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tensors(v, fn) for v in obj)
+    return obj
+
+
+def _load_npz(source, path):
+    try:
+        npz = np.load(source, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"load: {path} is not a tinygrad_lite checkpoint ({e})") from None
+    return _read_npz(npz, path)
+
+
+def _load_path(path):
     """Read a checkpoint written by `save`; Tensors come back as Tensors with their saved dtype
     (and requires_grad flag), arrays as numpy arrays.
 
@@ -191,11 +249,19 @@ def load(path):
                                   f"read: {e})") from None
         raise CheckpointError(f"load: {path} is not a tinygrad_lite checkpoint (expected a .npz zip archive "
                               f"written by tinygrad_lite.save; the file starts with {head!r})") from None
+    return _read_npz(npz, path)
+
+
+def _read_npz(npz, path):
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise CheckpointError(f"load: {path} is not a tinygrad_lite checkpoint (it is a single .npy array, "
                               "not a .npz archive written by tinygrad_lite.save)")
     with npz:
         if META_KEY not in npz.files:
+            if any(n.endswith("data.pkl") or n.endswith("data") for n in npz.files):
+                raise CheckpointError(f"load: {path} is a PyTorch (pickle) checkpoint; tinygrad_lite never unpickles. "
+                                      "Re-save it from PyTorch as numpy arrays, e.g. np.savez(path, **{k: v.numpy() "
+                                      "for k, v in state_dict.items()}), and load those")
             raise CheckpointError(f"load: {path} is not a tinygrad_lite checkpoint (a zip/npz archive without the "
                                   f"{META_KEY!r} entry; members: {npz.files[:5]})")
         try:

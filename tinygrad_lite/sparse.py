@@ -12,8 +12,8 @@ has ``.shape``/``.dtype`` equal to the weight's and adds to other gradients with
 """
 import numpy as np
 
-from .ops import defop, where
-from .ops.movement import SCATTER_ADD_APPLY
+from .ops import LazyGrad, defop, where
+from .ops.movement import index_scatter
 from .tensor import Tensor
 
 __all__ = ["RowSparseGrad", "embedding", "is_sparse"]
@@ -24,7 +24,7 @@ def is_sparse(g):
     return getattr(g, "is_sparse", False) is True
 
 
-class RowSparseGrad:
+class RowSparseGrad(LazyGrad):
     """A gradient that is zero except on some rows.
 
     indices: int64 array of shape (k,), the rows (may repeat, any order);
@@ -33,6 +33,7 @@ class RowSparseGrad:
     """
     __slots__ = ("indices", "values", "shape", "_coalesced")
     is_sparse = True
+    stays_sparse = True  # a leaf's .grad keeps this object (SGD and SparseAdam update only its rows)
     __array_ufunc__ = None  # ndarray + RowSparseGrad defers to our __radd__ instead of broadcasting an object
     __array_priority__ = 2000
 
@@ -98,9 +99,10 @@ class RowSparseGrad:
 
     def to_dense(self):
         """The dense gradient as a Tensor of shape `shape`."""
-        return Tensor._leaf(self._dense_array())
+        return Tensor._leaf(self.dense())
 
-    def _dense_array(self):
+    def dense(self):
+        """The dense gradient as a fresh numpy array (the engine's lazy-gradient protocol)."""
         c = self.coalesce()
         out = np.zeros(self.shape, dtype=self.dtype)
         out[c.indices] = c.values
@@ -108,10 +110,10 @@ class RowSparseGrad:
 
     def numpy(self):
         """The dense gradient as a numpy array of shape `shape`."""
-        return self._dense_array()
+        return self.dense()
 
     def __array__(self, dtype=None, copy=None):
-        d = self._dense_array()
+        d = self.dense()
         return d if dtype is None else d.astype(dtype)
 
     def to(self, dtype):
@@ -149,20 +151,20 @@ class RowSparseGrad:
                                  f"sparse gradient's shape {self.shape}")
             if other.requires_grad:  # recorded (create_graph): go through the engine's ops
                 return other + self.to_dense()
-            return Tensor._leaf(self._add_into(other._data.copy()))
+            return Tensor._leaf(self.add_into(other._data.copy()))
         if isinstance(other, np.ndarray):
             if other.shape != self.shape:
                 raise ValueError(f"RowSparseGrad.__add__: dense array of shape {other.shape} does not match the "
                                  f"sparse gradient's shape {self.shape}")
-            return self._add_into(other.astype(np.result_type(other.dtype, self.dtype), copy=True))
+            return self.add_into(other.astype(np.result_type(other.dtype, self.dtype), copy=True))
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
             return self
         return NotImplemented
 
     __radd__ = __add__
 
-    def _add_into(self, out):
-        """out[rows] += values (duplicates accumulate); returns out."""
+    def add_into(self, out):
+        """out[rows] += values in place (duplicates accumulate); returns out (the lazy-gradient protocol)."""
         c = self.coalesce()
         if c.indices.shape[0]:
             out[c.indices] += c.values
@@ -184,7 +186,7 @@ class RowSparseGrad:
 
 # -------------------------------------------------------------------------------- embedding
 def _emb_fwd(args, w):
-    return w[args[0]]
+    return w[args[0]]  # args: (indices, padding_idx)
 
 
 def _emb_dw(g, ans, args, w):
@@ -201,12 +203,14 @@ def _emb_dw(g, ans, args, w):
     if pad is not None:
         mask = (idx != pad).reshape(idx.shape + (1,) * (w.ndim - 1))
         g = where(mask, g, 0.0)
-    return SCATTER_ADD_APPLY(g, w.shape, idx)
+    return index_scatter(g, w.shape, idx)
 
 
 EMBEDDING_SPARSE = defop("embedding_sparse", _emb_fwd, _emb_dw,
                          math="out = weight[indices]; d/dweight is row-sparse: row indices[i] gets g[i] "
-                              "(repeats add, padding_idx rows get 0)")
+                              "(repeats add, padding_idx rows get 0)",
+                         rule="dW = RowSparseGrad(indices, rows of dC): only the looked-up rows (repeats add)",
+                         saves=("index",), inputs=("W",))
 
 
 def embedding(weight, indices, padding_idx=None):

@@ -19,8 +19,13 @@ import sys
 
 from models.argtypes import int_at_least
 
+from . import cmd_convert, cmd_embed, cmd_explore, cmd_run, cmd_search
+
+# commands with a module of their own (tinygrad_lite_app/cmd_NAME.py: add_parser(sub) and run(args))
+COMMANDS = (cmd_run, cmd_explore, cmd_search, cmd_embed, cmd_convert)
+
 PROG = "tinygrad-lite"
-MODELS = ("mlp", "skipgram", "gpt")
+MODELS = ("mlp", "skipgram", "gpt", "encoder")
 GRAPH_MODELS = ("mlp", "skipgram", "attention", "gpt")  # the keys of viz.steps.STEPS
 
 
@@ -129,15 +134,21 @@ def build_parser():
                        epilog="examples:\n"
                               "  tinygrad-lite similar out/demo/skipgram function class     nearest words of each\n"
                               "  tinygrad-lite similar VECS --pair list tuple                cosine similarity\n"
-                              "  tinygrad-lite similar VECS --analogy man king woman         king - man + woman")
+                              "  tinygrad-lite similar VECS --analogy man king woman         king - man + woman\n"
+                              "  tinygrad-lite similar VECS --analogy king - man + woman     the same, as an expression\n"
+                              "  tinygrad-lite similar VECS king --index hnsw                approximate search (extra [ann])")
     m.add_argument("vectors", metavar="VECTORS",
                    help="vectors file (checkpoint or word2vec text format), or the directory that holds it")
     m.add_argument("words", nargs="*", metavar="WORD", help="words whose nearest neighbours to list")
     m.add_argument("--topn", type=int, default=10, help="how many neighbours (default 10)")
     m.add_argument("--pair", nargs=2, action="append", metavar=("A", "B"), default=[],
                    help="print the cosine similarity of A and B (repeatable)")
-    m.add_argument("--analogy", nargs=3, action="append", metavar=("A", "B", "C"), default=[],
-                   help="A is to B as C is to ?  (B - A + C, by cosine; repeatable)")
+    m.add_argument("--analogy", nargs="+", action="append", metavar="TERM", default=[],
+                   help="'A B C': A is to B as C is to ? (B - A + C, by cosine), or an expression "
+                        "'king - man + woman' (spaces around + and -); repeatable")
+    m.add_argument("--index", choices=("exact", "lsh", "hnsw"), default="exact",
+                   help="neighbour search for WORDs: exact (default), lsh (faiss-cpu IndexLSH) or hnsw "
+                        "(hnswlib); lsh/hnsw need the optional extra: pip install -e '.[ann]'")
     m.set_defaults(func=cmd_similar)
 
     g = sub.add_parser("graph", help="draw the computation graph of a model's training step",
@@ -181,6 +192,8 @@ def build_parser():
                    help="also print viz.explain_backward: the backward pass step by step")
     g.add_argument("--seed", type=int, default=0, help="random seed for the tiny model (default 0)")
     g.set_defaults(func=cmd_graph)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return p
 
 
@@ -260,19 +273,28 @@ def cmd_similar(args):
         raise CLIError("nothing to do: give words (nearest neighbours), --pair A B or --analogy A B C")
     if args.topn < 1:
         raise CLIError("--topn must be >= 1")
-    asked = list(args.words) + [w for pair in args.pair for w in pair] + [w for t in args.analogy for w in t]
+    from .similar_query import neighbours, parse_analogy
+    try:
+        analogies = [parse_analogy(t) for t in args.analogy]
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    asked = list(args.words) + [w for pair in args.pair for w in pair] + [w for p, n in analogies for w in p + n]
     unknown = list(dict.fromkeys(w for w in asked if w not in kv))
     if unknown:
         raise CLIError(f"not in the vocabulary of {args.vectors} ({len(kv)} words): " + ", ".join(unknown))
     for w in args.words:
         print(f"nearest to {w!r}:")
-        for word, score in kv.most_similar(w, topn=args.topn):
+        try:
+            found = neighbours(kv, w, topn=args.topn, index=args.index)
+        except ImportError as e:
+            raise CLIError(str(e)) from None
+        for word, score in found:
             print(f"  {word:<20s} {score:.4f}")
     for a, b in args.pair:
         print(f"similarity({a!r}, {b!r}) = {kv.similarity(a, b):.4f}")
-    for a, b, c in args.analogy:
-        res = kv.analogy(a, b, c, topn=args.topn)
-        print(f"{a} : {b} :: {c} : ?")
+    for pos, neg in analogies:
+        res = kv.most_similar(positive=pos, negative=neg, topn=args.topn)
+        print(" + ".join(pos) + "".join(f" - {w}" for w in neg) + " = ?")
         for word, score in res:
             print(f"  {word:<20s} {score:.4f}")
     return 0

@@ -13,6 +13,7 @@ still run and the report is always written):
 4. graphs with viz.draw_graph: the MLP training step (forward and backward view) and one
    attention block (skipped, with install instructions, when Graphviz's `dot` is missing);
 5. plots with viz.plots: training curves, word-vector PCA, attention heat maps;
+   then semantic search with the pretrained all-MiniLM-L6-v2 encoder over the help topics' sections;
 6. `report.html`: one self-contained file (inline SVG, base64 PNG) that opens from file://.
 
 The helpers `gpt_samples` and `load_word_vectors` also serve the `sample` and `similar`
@@ -241,6 +242,15 @@ def _stage_skipgram(d: _Demo, res: StageResult):
     res.message = f"{summary['vocab_size']} words, {summary['words_per_sec']:,.0f} words/s"
 
 
+def _stage_evolution(d: _Demo, res: StageResult):
+    """Skip-gram on head500 with snapshots of king, queen, car, ... (tinygrad_lite_app/demo_evolution.py)."""
+    from . import demo_evolution
+
+    def skip(msg):
+        raise _Skip(msg)
+    demo_evolution.stage(d, res, skip)
+
+
 def load_word_vectors(path):
     """Load skip-gram word vectors from a file or a directory holding vectors.tgl / vectors.txt.
 
@@ -400,6 +410,13 @@ def _stage_graphs(d: _Demo, res: StageResult):
         (gdir / "mlp_explain_backward.txt").write_text(explain["mlp"], encoding="utf-8")
     except Exception as e:  # noqa: BLE001
         errors.append(f"explain_backward(mlp): {type(e).__name__}: {e}")
+    res.data["explorers"] = []
+    for name in ("skipgram", "mlp", "attention") if d.has_dot else ():  # viz.explore pages (need dot's layout)
+        try:
+            from viz.explore import explore_step
+            res.data["explorers"].append((name, explore_step(name, gdir / f"{name}_explorer.html", seed=d.seed).path))
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"explore({name}): {type(e).__name__}: {e}")
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(jobs) + 1} graph jobs failed: " + "; ".join(errors))
     if not d.has_dot:
@@ -458,6 +475,51 @@ def _stage_plots(d: _Demo, res: StageResult):
                                   "position, column = key position (causal: nothing above the diagonal)"))
     res.data["plots"] = made
     res.message = f"{len(made)} plots"
+
+
+# ---------------------------------------------------------------------------- semantic search
+
+SEARCH_QUERIES = ("how do I catch an exception", "methods of strings such as split and join",
+                  "anonymous function in an expression")
+
+
+def _stage_search(d: _Demo, res: StageResult):
+    """The pretrained all-MiniLM-L6-v2 (models/encoder.py) embeds the sections of Python's help topics
+    (title and first sentence); a few questions find their sections; recall@5 of the labelled queries;
+    the attention heat maps of one sentence, per head."""
+    search = _import("models.search", "semantic search (models/search.py)")
+    encoder = _import("models.encoder", "the sentence encoder (models/encoder.py)")
+    try:
+        model = encoder.SentenceEncoder.from_pretrained()
+    except (FileNotFoundError, ImportError) as e:
+        raise _Skip(f"{e} (`bash run.sh demo` installs the encoder's packages)") from None
+    docs = search.pydoc_documents()
+    if d.s.smoke_test:
+        keep = {q for q in SEARCH_QUERIES}
+        docs = [x for x in docs if any(search.is_answer(x["title"], a) for q, a in search.LABELLED_QUERIES
+                                       if q in keep)] + docs[:12]
+    corpus = d.out / "search" / "pydoc_sections.jsonl"
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    search.write_pydoc_corpus(corpus, docs, short=True)   # title + first sentence: short inputs, a quick stage
+    t0 = time.perf_counter()
+    texts, emb, _, reused = search.corpus_embeddings(model, corpus)
+    res.data["embed_seconds"] = time.perf_counter() - t0
+    res.data["reused"] = reused
+    index = search.ExactIndex(emb)
+    scores, ids = index.search(model.encode(list(SEARCH_QUERIES)), 3)
+    res.data["results"] = [(q, [(docs[i]["title"], float(sc)) for i, sc in zip(row, srow)])
+                           for q, row, srow in zip(SEARCH_QUERIES, ids, scores)]
+    labelled = [(q, a) for q, a in search.LABELLED_QUERIES
+                if not d.s.smoke_test or q in SEARCH_QUERIES]
+    recall, rows = search.labelled_recall(model, docs, emb, k=5, queries=labelled)
+    res.data["recall"], res.data["n_docs"], res.data["n_queries"] = recall, len(docs), len(labelled)
+    tokens, weights = model.attention_weights("how do I catch an exception", layer=0)
+    plots = _import("viz.plots", "the plotting module (viz/plots.py)")
+    path = d.out / "plots" / "encoder_attention.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plots.plot_attention(weights[:4], tokens, str(path), title="all-MiniLM-L6-v2 layer 0: attention per head")
+    res.data["plot"] = path
+    res.message = f"{len(docs)} sections; labelled queries recall@5 {recall:.2f} ({len(labelled)} queries)"
 
 
 # ---------------------------------------------------------------------------- progress bar
@@ -555,6 +617,9 @@ def write_report(d: _Demo, total_seconds):
         for p, c in _plots_for(d, "skipgram"):
             sec.image(p, c, max_width=800)
 
+    from . import demo_evolution
+    demo_evolution.report_section(rep, d, _status_box)
+
     # --- GPT
     sec = rep.section("Character-level GPT", intro="A small decoder-only transformer (token and position "
                       "embeddings, pre-LayerNorm blocks of causal multi-head attention and a GELU MLP) learns to "
@@ -593,6 +658,29 @@ def write_report(d: _Demo, total_seconds):
         if r.data.get("explain", {}).get("mlp"):
             sec.heading("The MLP's backward pass, step by step (viz.explain_backward)")
             sec.pre(r.data["explain"]["mlp"])
+        if r.data.get("explorers"):
+            import html as _html
+            sec.heading("Step through the backward pass in your browser (viz.explore)")
+            sec.html("<p>Interactive pages (self-contained; open them from disk): each op forward, then each op "
+                     "backward in the engine's order, with its rule applied to the numbers and the sums where "
+                     "gradients accumulate.</p><ul>" + "".join(
+                         f'<li><a href="{_html.escape(str(Path(p).relative_to(d.out)))}">{_html.escape(n)}: '
+                         f"{_html.escape(str(Path(p).relative_to(d.out)))}</a></li>" for n, p in r.data["explorers"])
+                     + "</ul>")
+    # --- semantic search
+    sec = rep.section("Semantic search", intro="A pretrained transformer encoder (all-MiniLM-L6-v2: 6 BERT layers, "
+                      "384 dimensions), written with tinygrad_lite and loading the published weights, maps each "
+                      "section of Python's help topics and each question to a unit vector; the sections are ranked "
+                      "by cosine similarity to the question (`tinygrad-lite search`).")
+    r = d.results.get("search")
+    if _status_box(sec, r):
+        sec.text(f"{r.data['n_docs']} sections embedded in {r.data['embed_seconds']:.1f} s"
+                 f"{' (cached from an earlier run)' if r.data['reused'] else ''}; recall@5 of "
+                 f"{r.data['n_queries']} labelled questions: {r.data['recall']:.2f}.")
+        sec.table(["question", "#1", "#2", "#3"],
+                  [[q] + [f"{t} ({c:.2f})" for t, c in top] for q, top in r.data["results"]])
+        sec.image(r.data["plot"], "Attention weights of the first layer, four of its twelve heads: row = query "
+                  "token, column = key token (both directions: an encoder sees the whole sentence)", max_width=900)
     pr = d.results.get("plots")
     if pr is not None and pr.status != "ok":
         sec = rep.section("Plots")
@@ -659,9 +747,11 @@ def run(out="out/demo", fast=False, seed=0, quiet=False, settings=None):
     with limit_blas_threads(1):  # these matrices are small: one BLAS thread is faster, and much faster on a busy machine
         d.stage("mlp", "MLP on the digits", lambda r: _stage_mlp(d, r))
         d.stage("skipgram", "Skip-gram word vectors", lambda r: _stage_skipgram(d, r))
+        d.stage("evolution", "Embedding space evolving", lambda r: _stage_evolution(d, r))
         d.stage("gpt", "Character-level GPT", lambda r: _stage_gpt(d, r))
         d.stage("graphs", "Computation graphs", lambda r: _stage_graphs(d, r))
         d.stage("plots", "Plots", lambda r: _stage_plots(d, r))
+        d.stage("search", "Semantic search", lambda r: _stage_search(d, r))
     total = time.perf_counter() - t0
     path = write_report(d, total)
     failed = [r.name for r in d.results.values() if r.status == "failed"]

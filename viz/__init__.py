@@ -13,6 +13,7 @@ from tinygrad_lite.graph import GraphFreedError, build_graph, trace_modules
 
 from .dot import GraphvizNotInstalled, draw_graph, render
 from .explain import explain_backward, print_backward
+from .explore import Explorer, explore
 
 
 def __getattr__(name):  # the plots need matplotlib: import them lazily
@@ -23,4 +24,4 @@ def __getattr__(name):  # the plots need matplotlib: import them lazily
 
 
 __all__ = ["draw_graph", "render", "GraphvizNotInstalled", "GraphFreedError", "build_graph", "trace_modules", "explain_backward",
-           "print_backward", "plot_training_curves", "plot_embeddings_pca", "plot_attention"]
+           "print_backward", "explore", "Explorer", "plot_training_curves", "plot_embeddings_pca", "plot_attention"]

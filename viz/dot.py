@@ -10,7 +10,7 @@ import os
 import graphviz
 import numpy as np
 
-from tinygrad_lite.graph import build_graph, arg_names, _fmt, _depth
+from tinygrad_lite.graph import build_graph, _fmt, _depth
 
 __all__ = ["draw_graph", "render", "GraphvizNotInstalled", "Drawing", "KIND_STYLE"]
 
@@ -26,6 +26,7 @@ KIND_STYLE = {
 }
 COLLAPSED_STYLE = ("#efe4ff", "#6a3fb5")
 NAN_COLOR = "#d00000"
+FREED_COLOR = "#999999"  # values and gradients that backward did not keep
 BCAST_COLOR = "#d9480f"
 ACCUM_COLOR = "#7b2cbf"
 NOGRAD_COLOR = "#9a9a9a"
@@ -258,6 +259,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         if n.grad is not None and (show_grads or backward):
             gtxt = n.grad.text(norm=True)
             rows.append(_row("grad " + gtxt, 9, NAN_COLOR if n.grad.nonfinite else "#8a3b00"))
+        elif n.grad_freed and (show_grads or backward):
+            rows.append(_row("grad not kept (retain_grad() keeps it)", 9, FREED_COLOR))
 
     def tensor_rows(n, rows, with_name=True):
         if with_name and n.name:
@@ -265,6 +268,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         rows.append(_row(f"{_shape(n.shape)} {n.dtype}", 10 if with_name and n.name else None))
         if n.value is not None:
             rows.append(_row("data " + n.value.text(), 9, NAN_COLOR if n.value.nonfinite else "#444444"))
+        elif n.value_freed and show_values:
+            rows.append(_row("data freed by backward", 9, FREED_COLOR))
         ft = _flag_text(n)
         if ft and (n.value is None or not n.value.nonfinite):
             rows.append(_row(ft + "!", 9, NAN_COLOR, True))
@@ -317,7 +322,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         rows.append(_row(head, 12, None, True))
         consts = [(i, tn[i2]) for i, i2 in enumerate(o.inputs) if i2 in hidden]
         for i, c in consts:
-            nm = arg_names(o.name, len(o.inputs))[i]
+            nm = o.input_names[i]
             rows.append(_row(f"{nm} = {_fmt(c.tensor._data.reshape(-1)[0])}", 10, "#555555"))
         if backward and o.rule:
             rows.append(_row(o.rule, 9, "#1d4e89"))
@@ -371,7 +376,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     for o in view.ops:
         dst = owner[o.id]
         multi = len(o.inputs) > 1
-        names = arg_names(o.name, len(o.inputs))
+        names = o.input_names
         for pos, tid in enumerate(o.inputs):
             if tid in hidden:
                 continue

@@ -7,7 +7,7 @@ each tensor's total gradient, and each op's own rules give its contribution to e
 """
 import numpy as np
 
-from tinygrad_lite.graph import _fmt, arg_names, build_graph
+from tinygrad_lite.graph import _fmt, build_graph
 
 __all__ = ["explain_backward", "print_backward"]
 
@@ -16,10 +16,13 @@ def _shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _gsum(s):
+FREED_NOTE = "freed by backward (retain_graph=True or autograd.keep_graph() keeps it)"
+
+
+def _gsum(s, freed=False):
     """‖g‖ norm, min, max (or the numbers themselves when tiny) of a gradient Summary."""
     if s is None:
-        return "no gradient"
+        return FREED_NOTE if freed else "no gradient"
     if s.numel == 0:
         return "empty"
     if s.numel == 1 and s.values is not None:
@@ -37,8 +40,9 @@ def _gsum(s):
 def explain_backward(loss, model=None, params=None):
     """A step-by-step account of the backward pass of `loss` (a tensor, usually a scalar).
 
-    loss:   the tensor backward starts from; its graph must still exist (draw/explain before
-            backward, or call loss.backward(retain_graph=True) first).
+    loss:   the tensor backward starts from. After a plain loss.backward() the steps, shapes, rules
+            and the kept gradients (.grad) are shown, the others marked as freed; explain before
+            backward, or after backward(retain_graph=True), to see every number.
     model/params: name the parameters (see draw_graph).
     Returns a multi-line string: one block per op in execution order with the step number, op
     name, rule (e.g. `matmul: dA = dC @ Bᵀ, dB = Aᵀ @ dC`), input and output shapes, and the
@@ -67,9 +71,14 @@ def explain_backward(loss, model=None, params=None):
              "(decreasing creation order, a topological order).",
              "dC is the gradient flowing into an op's result C; each arrow is a gradient sent to an input.",
              ""]
+    freed = any(o.freed for o in view.ops)
+    if freed:
+        lines[-1:-1] = ["This graph has been through backward(): its structure is kept, the values it saved are "
+                        "freed, so the gradients between ops are shown only where they were kept "
+                        "(retain_grad(), .grad of leaves)."]
     for o in view.backward_order():
         out = tn[o.output]
-        names = arg_names(o.name, len(o.inputs))
+        names = o.input_names
         head = f"Step {o.backward_step}: {o.name}" + (f" {o.args}" if o.args else "")
         if o.module:
             head += f"   [module {o.module}]"
@@ -79,14 +88,14 @@ def explain_backward(loss, model=None, params=None):
             lines.append(f"  math:   {o.math}")
         ins = ", ".join(f"{names[i]} = {who(tn[t])} {_shape(tn[t].shape)}" for i, t in enumerate(o.inputs))
         lines.append(f"  shapes: {ins} -> C {_shape(out.shape)}")
-        lines.append(f"  in:     dC {_shape(out.shape)}: {_gsum(o.grad_in)}")
+        lines.append(f"  in:     dC {_shape(out.shape)}: {_gsum(o.grad_in if o.grad_in or not freed else out.grad, freed)}")
         for i, tid in enumerate(o.inputs):
             x = tn[tid]
             if not x.requires_grad:
                 lines.append(f"  out:    d{names[i]} -> {who(x)}: none ({x.kind}, does not require grad)")
                 continue
             s = o.grad_out[i] if o.grad_out else None
-            line = f"  out:    d{names[i]} -> {who(x)} {_shape(x.shape)}: {_gsum(s)}"
+            line = f"  out:    d{names[i]} -> {who(x)} {_shape(x.shape)}: {_gsum(s, freed)}"
             marks = []
             if i in o.broadcast:
                 raw = o.grad_out_raw_shape[i] if o.grad_out_raw_shape else None
@@ -106,7 +115,7 @@ def explain_backward(loss, model=None, params=None):
     if leaves:
         lines.append("Leaf gradients (what backward() adds into .grad):")
         for n in leaves:
-            lines.append(f"  {who(n)} {_shape(n.shape)}: {_gsum(n.grad)}")
+            lines.append(f"  {who(n)} {_shape(n.shape)}: {_gsum(n.grad, n.grad_freed)}")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -273,6 +273,22 @@ for scale in (1.0, 0.5):
              lambda a, sc=scale: (a * sc).masked_fill(torch.tensor(np.triu(np.ones((4, 4), bool), 1)), -np.inf)
              .softmax(-1), rn(2, 4, 4))
 
+# windows (im2col) and col2im against PyTorch's unfold and fold, whose layout is (N, C * prod(K), prod(O))
+from tinygrad_lite.ops.window import col2im as _col2im, window_args as _window_args, windows as _windows  # noqa: E402
+
+for _k, _s, _p, _d in (((2, 3), 1, 0, 1), (3, 2, 1, 1), (2, (1, 2), (0, 1), 2)):
+    _pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    _wa = _window_args("t", (2, 3, 6, 7), _pair(_k), _pair(_s), _pair(_d), tuple((q, q) for q in _pair(_p)))
+    _kw = dict(kernel_size=_k, dilation=_d, padding=_p, stride=_s)
+    _n_cols = (2, 3 * int(np.prod(_wa.kernel)), int(np.prod(_wa.out)))
+    add_case("windows", lambda a, w=_wa, n=_n_cols: _windows(a, w).reshape(n),
+             lambda a, kw=_kw: TF.unfold(a, **kw), rn(2, 3, 6, 7))
+    add_case("col2im", lambda c, w=_wa: _col2im(c.reshape((2, 3) + w.kernel + w.out), w),
+             lambda c, kw=_kw: TF.fold(c, output_size=(6, 7), **kw), rn(*_n_cols))
+from compat_cases import add_compat_cases  # noqa: E402
+
+add_compat_cases(add_case, torch, rn, away)
+
 # registry ops that PyTorch does not have as such (tested in tests/test_ops_gradcheck.py)
 NO_TORCH_COUNTERPART = {"index_scatter": "internal adjoint of getitem (exercised by getitem double backward)"}
 

@@ -10,16 +10,14 @@ import math
 import numpy as np
 
 from ..dtypes import DEFAULT
+from ..functions import where
 from ..random import get_rng
-from ..tensor import Tensor, where
+from ..tensor import Tensor
 from ..ops.special import ERF, GELU, GELU_TANH, LOGSIGMOID
 from ..ops.nn import CEArgs, CROSS_ENTROPY_IDX, EMBEDDING
-from ..tensor import linear as _tensor_linear
+from ..functions import linear as _tensor_linear
 
-try:  # the fused LayerNorm row, when present
-    from ..ops.fused import layer_norm as _fused_layer_norm
-except ImportError:  # pragma: no cover
-    _fused_layer_norm = None
+from ..ops.fused import layer_norm as _fused_layer_norm
 
 __all__ = ["relu", "gelu", "silu", "sigmoid", "tanh", "erf", "softmax", "log_softmax", "logsumexp", "dropout",
            "linear", "embedding", "layer_norm", "normalize", "cosine_similarity", "one_hot", "cross_entropy",
@@ -198,7 +196,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
         raise ValueError(f"layer_norm: expected input with trailing shape {shape} (normalized_shape), "
                          f"got shape {tuple(x.shape)}")
-    if k == 1 and weight is not None and _fused_layer_norm is not None and x.dtype.kind == "f" \
+    if k == 1 and weight is not None and x.dtype.kind == "f" \
             and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor)):
         return _fused_layer_norm(x, weight, bias, eps)  # one graph node (tinygrad_lite/ops/fused.py)
     dims = tuple(range(x.ndim - k, x.ndim))
@@ -345,7 +343,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         r = wt * ((1.0 - eps) * scale)
         s = keep * (eps / C * scale) if eps else None
         args = CEArgs(t_safe, r, s, w if eps else None, reduction != "none")
-    out = x2._make(CROSS_ENTROPY_IDX.fwd(args, x2._data), CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
+    loss, probs = CROSS_ENTROPY_IDX.fwd(args, x2._data)
+    out = x2._make_saving(loss, probs, CROSS_ENTROPY_IDX, (x2,), args, x2.requires_grad)
     if reduction == "none":
         out = out.reshape(batch_shape)
     elif reduction == "mean" and M == 0:
@@ -506,3 +505,53 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn @ v
+
+
+# ---------------------------------------------------------------------- more losses (nn/loss.py has their modules)
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target; reduced.
+    beta = 0 is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = _t(input) - target
+    a = d.abs()
+    if beta == 0:
+        return _reduce("smooth_l1_loss", a, reduction)
+    return _reduce("smooth_l1_loss", where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), with d = input - target; reduced."""
+    d = _t(input) - target
+    a = d.abs()
+    return _reduce("huber_loss", where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise KL divergence target * (log(target) - input), input holding log-probabilities.
+    log_target=True: target holds log-probabilities too, exp(target) * (target - input).
+    Terms with target == 0 are 0. reduction: 'mean' (over all elements), 'batchmean' (sum / N),
+    'sum' or 'none'."""
+    x = _t(input)
+    t = target if isinstance(target, Tensor) else Tensor._leaf(np.asarray(target, x.dtype))
+    if log_target:
+        loss = t.exp() * (t - x)
+    else:
+        pos = Tensor._leaf(t._data > 0)
+        loss = where(pos, t * where(pos, t, 1.0).log(), 0.0) - t * x
+    if reduction == "batchmean":
+        return loss.sum() * (1.0 / x.shape[0]) if x.ndim else loss.sum()
+    return _reduce("kl_div", loss, reduction)
+
+
+# ---------------------------------------------------------------------- layers defined in their own modules
+from .activation import elu  # noqa: E402
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
+from .dropout import dropout2d  # noqa: E402
+from .normalization import batch_norm  # noqa: E402
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
+                      max_pool2d)
+
+__all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+            "dropout2d", "batch_norm",
+            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]

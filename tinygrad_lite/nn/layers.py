@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..device import check_device
 from ..dtypes import DEFAULT, to_dtype
 from ..tensor import Tensor
 from . import functional as F
@@ -39,6 +40,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "Linear")  # the cpu (or None); 'cuda' fails as in PyTorch without CUDA
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = _empty((self.out_features, self.in_features), dtype)
         if bias:
@@ -90,6 +92,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
+        check_device(device, "Embedding")  # the cpu (or None); 'cuda' fails as in PyTorch without CUDA
         if max_norm is not None or scale_grad_by_freq:
             raise NotImplementedError("Embedding: max_norm and scale_grad_by_freq are not supported")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
@@ -145,6 +148,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "LayerNorm")  # the cpu (or None); 'cuda' fails as in PyTorch without CUDA
         self.normalized_shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
             else tuple(int(s) for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
@@ -330,6 +334,7 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=True, device=None, dtype=None):
         super().__init__()
+        check_device(device, "MultiheadAttention")  # the cpu (or None); 'cuda' fails as in PyTorch without CUDA
         if add_bias_kv or add_zero_attn or (kdim not in (None, embed_dim)) or (vdim not in (None, embed_dim)):
             raise NotImplementedError("MultiheadAttention: add_bias_kv, add_zero_attn and kdim/vdim != embed_dim "
                                       "are not supported")

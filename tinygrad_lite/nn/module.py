@@ -10,15 +10,17 @@ Tensor subclass, so that every fast path of the engine (which tests `type(x) is 
 parameters exactly like other tensors.
 """
 import weakref
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict, deque, namedtuple
 from collections.abc import Mapping
 from itertools import islice
 
 import numpy as np
 
+from ..device import _KNOWN as _DEVICE_TYPES, CUDA_ERROR, check_device, device
 from ..dtypes import to_dtype
 from ..grad_mode import no_grad
 from ..tensor import Tensor
+from ..versions import next_seq
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys"]
 
@@ -56,6 +58,17 @@ class Parameter(metaclass=_ParameterMeta):
 
     Parameter(data: Tensor | array, requires_grad=True) -> Tensor of data's shape (storage shared).
     `isinstance(t, Parameter)` is True for the tensors it returns; `type(t)` is `Tensor`."""
+
+
+# The recent forward calls of all modules: (id(module), creation number before, after). Every tensor made
+# during a call has a creation number in between, so graph pictures can put each op in the module that
+# actually ran it (graph.build_graph); bounded, so it never grows.
+_CALLS = deque(maxlen=50000)
+
+
+def module_calls():
+    """The recorded forward calls, oldest first: (id(module), first creation number, end)."""
+    return list(_CALLS)
 
 
 def _mark(t):
@@ -104,17 +117,20 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        start = next_seq()
         if not (self._forward_pre_hooks or self._forward_hooks):
-            return self.forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, out)
-            if r is not None:
-                out = r
+            out = self.forward(*args, **kwargs)
+        else:
+            for hook in list(self._forward_pre_hooks.values()):
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+            out = self.forward(*args, **kwargs)
+            for hook in list(self._forward_hooks.values()):
+                r = hook(self, args, out)
+                if r is not None:
+                    out = r
+        _CALLS.append((id(self), start, next_seq()))
         return out
 
     def register_forward_hook(self, hook):
@@ -349,10 +365,15 @@ class Module:
     # ------------------------------------------------------------------ dtype
     def to(self, *args, dtype=None, **kwargs):
         """Convert floating parameters and buffers to `dtype` in place (the same Parameter objects,
-        now holding converted data; their grads are converted too). Device arguments such as
-        'cpu' are accepted and ignored. Returns self."""
+        now holding converted data; their grads are converted too). A device argument must be
+        the cpu ('cuda' fails as in PyTorch without CUDA). Returns self."""
+        check_device(kwargs.pop("device", None), "Module.to")
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+            if isinstance(a, device) or (isinstance(a, str) and a.split(":")[0] in _DEVICE_TYPES):
+                check_device(a, "Module.to")  # 'cpu' passes; 'cuda' fails as PyTorch without CUDA
                 continue
             if isinstance(a, Tensor):
                 dtype = a.dtype
@@ -392,6 +413,10 @@ class Module:
     def cpu(self):
         """No-op (everything lives in host memory); returns self."""
         return self
+
+    def cuda(self, device=None):
+        """Fails as PyTorch does on a machine without CUDA (tinygrad_lite computes on the cpu)."""
+        raise AssertionError(CUDA_ERROR)
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self, destination=None, prefix="", keep_vars=False):

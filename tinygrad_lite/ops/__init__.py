@@ -1,13 +1,20 @@
 """The registry of primitive ops: each op's forward and its vector-Jacobian products side by side.
 
-A primitive is a row: `defop(name, forward, vjp_for_input_0, vjp_for_input_1, ..., math=...)`.
+A primitive is a row: `defop(name, forward, vjp_for_input_0, vjp_for_input_1, ..., math=..., rule=...)`.
 
 * `forward(args, *arrays) -> array` computes the result with numpy; `args` holds the op's
-  non-tensor parameters (an axis, a shape, an exponent) or None.
+  non-tensor parameters (an axis, a shape, an exponent) or None. Rows never write into `args`.
 * `vjp_i(g, ans, args, *inputs) -> gradient for input i`: `g` is the gradient flowing into the
   result, `ans` the result itself. The rules are written once with operators and the helpers
   below, which work on numpy arrays and on Tensors alike: a plain backward pass runs them on raw
   arrays, `create_graph=True` runs the same rule on Tensors so that it is itself recorded.
+  Every rule is pure: it reads its arguments, never state left by another rule.
+* A row whose backward needs more than its inputs and result (layer norm's statistics, the
+  softmax of cross-entropy, a custom Function's ctx) declares `saves=`, its forward returns
+  `(result, saved)`, and the tensor keeps `saved` in its `_ctx` slot (PyTorch's ctx) until
+  backward frees it. Such rows, and rows whose input gradients share work, give ONE rule for all
+  inputs: `defop(name, fwd, joint=rule)` with `rule(g, ans, args, saved, needs, *inputs) -> tuple`
+  (`needs[i]`: whether input i wants a gradient; None in the result where it does not).
 * A vjp may return a gradient whose shape broadcasts to its input's shape; the engine sums it
   back to the input's shape in one place (`sum_to`), so no rule handles broadcasting itself.
 
@@ -22,26 +29,49 @@ REGISTRY = {}
 
 
 class Op:
-    """One primitive: name, numpy forward, one vjp per tensor input, the math in words, and whether
-    the vjps read the values of the inputs or of the result (`reads`; False for add, reshape, sum...,
-    whose rules need only g and shapes, so an in-place change of their inputs cannot corrupt them)."""
-    __slots__ = ("name", "fwd", "vjps", "math", "reads")
+    """One primitive, every fact about it in one place:
 
-    def __init__(self, name, fwd, vjps, math, reads=True):
+    name    the registry key (also the op's name in errors, graphs and `grad_fn`)
+    fwd     the numpy forward, `fwd(args, *arrays)`
+    vjps    one rule per tensor input (None: that input never gets a gradient), or
+    joint   one rule for all inputs (see the module docstring); then `vjps` is empty
+    math    the derivative in words, `d(x*y)/dx = y`
+    rule    the backward rule as the engine applies it, with dC for the gradient of the result
+    saves   what the backward keeps alive from the forward (a teaching aid for memory use)
+    inputs  the names the rule gives the inputs (`("A", "B")` for matmul); `None` for variadic ops
+    reads   False when the rules use only g and shapes (add, reshape, sum...): an in-place change
+            of an input cannot corrupt their gradient, so the version check skips them
+    broadcasts  True when the inputs broadcast against each other (add, mul, where, expand...): the
+            engine then sums an input's gradient back over the broadcast dims (graphs mark it)
+    """
+    __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts")
+
+    def __init__(self, name, fwd, vjps, math, reads=True, joint=None, rule="", saves=(), inputs=None,
+                 broadcasts=False):
         self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
+        self.joint, self.rule, self.saves, self.inputs = joint, rule or math, tuple(saves), inputs
+        self.broadcasts = broadcasts
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
 
+    def input_names(self, n):
+        """The names of the op's n inputs as its rule calls them (x, y / A, B / x0, x1, ...)."""
+        if self.inputs is not None and len(self.inputs) == n:
+            return self.inputs
+        return ("x",) if n == 1 else tuple(f"x{i}" for i in range(n))
 
-def defop(name, fwd, *vjps, math="", reads=True):
-    """Register a primitive; `None` in place of a vjp marks an input that never gets a gradient;
-    reads=False when the vjps use only g and shapes (no saved values)."""
+
+def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False):
+    """Register a primitive (see the module docstring and `Op` for the fields)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
     if len(vjps) == 1 and isinstance(vjps[0], EachInput):  # a variadic op: one rule serves every input
         vjps = vjps[0]
-    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads)
+    if inputs is None and not isinstance(vjps, EachInput):
+        n = len(vjps)
+        inputs = ("x",) if n == 1 else ("x", "y") if n == 2 else None
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts)
     return op
 
 
@@ -60,34 +90,57 @@ class EachInput:
         return 1 << 30
 
 
+class LazyGrad:
+    """A gradient kept in a compact form until the engine needs it whole: the slice gradient of
+    x[1:3] (ops/movement.SliceGrad), the row-sparse gradient of an embedding (sparse.RowSparseGrad).
+    The engine uses two methods: `dense()` -> a fresh ndarray of the full shape, and
+    `add_into(buf)` -> buf with this gradient added in place. `stays_sparse` is True when a leaf's
+    .grad keeps the compact object (optimizers that update only the touched rows)."""
+    __slots__ = ()
+    stays_sparse = False
+
+    def dense(self):
+        raise NotImplementedError
+
+    def add_into(self, buf):
+        raise NotImplementedError
+
+
 # ---- helpers that work on numpy arrays and on Tensors (the Tensor versions are recorded) ----
+# They tell the two apart by the array types (numpy arrays, numpy scalars), so this package never
+# needs the Tensor class; for a Tensor they call its methods.
+_ARRAYS = (np.ndarray, np.generic, float, int)
+
+
 def is_array(x):
-    return type(x) is not _TENSOR[0]  # an ndarray, or a numpy scalar (numpy returns 0-d results as scalars)
+    """True for a numpy array or scalar (numpy returns 0-d results as scalars), False for a Tensor."""
+    return type(x) is np.ndarray or isinstance(x, _ARRAYS)
 
 
 def exp(x):
-    return x.exp() if type(x) is _TENSOR[0] else np.exp(x)  # (0-d numpy results are numpy scalars)
+    return np.exp(x) if is_array(x) else x.exp()
 
 
 def log(x):
-    return x.log() if type(x) is _TENSOR[0] else np.log(x)
+    return np.log(x) if is_array(x) else x.log()
 
 
 def sign(x):
-    return x.sign() if type(x) is _TENSOR[0] else np.sign(x)
+    return np.sign(x) if is_array(x) else x.sign()
 
 
 def where(cond, a, b):
-    T = _TENSOR[0]
-    if type(cond) is not T and type(a) is not T and type(b) is not T:
-        return np.where(cond, a, b)
-    return _TENSOR[1](cond, a, b)
+    """np.where for arrays; for Tensors the recorded `where` op (via the Tensor at hand)."""
+    if is_array(a) and is_array(b):
+        return np.where(cond if is_array(cond) else np.asarray(cond), a, b)
+    t = b if is_array(a) else a
+    return t._where(cond, a, b)
 
 
 def broadcast_to(x, shape):
     """x repeated along its size-1 dims (a read-only view for arrays: no memory is written)."""
     if type(x) is not np.ndarray:
-        if type(x) is _TENSOR[0]:
+        if not is_array(x):
             return x.expand(shape)
         x = np.asarray(x)  # a numpy scalar: numpy returns 0-d results as scalars
     if x.flags.c_contiguous and (x.ndim == 0 or (x.ndim == len(shape) and
@@ -102,7 +155,7 @@ def broadcast_to(x, shape):
 
 
 def permute(x, axes):
-    return x.permute(axes) if type(x) is _TENSOR[0] else x.transpose(axes)
+    return x.transpose(axes) if is_array(x) else x.permute(axes)
 
 
 def swap_last(x):
@@ -110,7 +163,7 @@ def swap_last(x):
 
 
 def cast(x, dtype):
-    return x.to(dtype) if type(x) is _TENSOR[0] else x.astype(dtype, copy=False)
+    return x.astype(dtype, copy=False) if is_array(x) else x.to(dtype)
 
 
 # ---- fast reductions over the last axis / the leading axes (numpy arrays; Tensors take the plain route)
@@ -176,11 +229,9 @@ def sum_to(g, shape):
     return g
 
 
-_TENSOR = [None, None]  # [Tensor, where], filled by tensor.py, so the helpers can build Tensors without an import cycle
-
-
 def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
+    from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
 
 
 _load()

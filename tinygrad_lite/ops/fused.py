@@ -7,9 +7,9 @@ pass over memory, keep only what the gradient needs, and run one numpy expressio
 
 Rows (vjps work on arrays and on Tensors, so `create_graph=True` still works):
 
-* `layer_norm(x, w, b)`, args `[eps, stats, x̂]`: y = (x - mean) / sqrt(var + eps) * w + b over
-  the last dim (biased variance, as PyTorch). The forward keeps only (μ, 1/σ), of shape (..., 1);
-  the plain backward rebuilds x̂ once; the Tensor (double-backward) path recomputes all from x.
+* `layer_norm(x, w, b)`, args `eps`: y = (x - mean) / sqrt(var + eps) * w + b over the last dim
+  (biased variance, as PyTorch). The forward saves only (μ, 1/σ), of shape (..., 1); the one
+  rule for all three inputs rebuilds x̂ once; the Tensor (double-backward) path recomputes all from x.
 * `layer_norm_nobias(x, w)`: the same without b.
 * `masked_softmax(x)`, args `(scale, hide)`: softmax over the last dim of scale * x with the
   positions where the bool array `hide` (broadcast against x) is True set to -inf first.
@@ -32,93 +32,73 @@ def _ln_stats(x, eps):
 
 
 def _ln_fwd(args, x, w, b=None):
-    eps, n = args[0], x.shape[-1]
+    """-> (y, (μ, 1/σ)): the small (..., 1) statistics are saved; x̂ is recomputed in backward."""
+    eps, n = args, x.shape[-1]
     mu = sum_last(x) * (1.0 / n if n else np.nan)
     xc = x - mu
     var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / n)
     rstd = 1.0 / np.sqrt(var + eps)
-    args[1] = (mu, rstd)                        # small (..., 1) stats; x̂ is recomputed in backward
     xc *= rstd                                  # xc is now x̂ (in place: one temporary less)
     xc *= w
     if b is not None:
         xc += b
-    return xc
+    return xc, (mu, rstd)
 
 
-def _xhat(args, x):
-    """x̂ = (x - μ)/σ and 1/σ for the backward: from the forward's stats (arrays) or recomputed (Tensors).
-    The plain backward computes x̂ once (in dx) and hands it to dw through args[2]."""
-    if not is_array(x) or args[1] is None:
-        return _ln_stats(x, args[0])
-    mu, rstd = args[1]
-    if args[2] is None:
-        args[2] = (x - mu) * rstd
-    return args[2], rstd
-
-
-def _ln_dx(g, ans, args, x, w, b=None):
-    xhat, rstd = _xhat(args, x)
-    dxhat = g * w
+def _ln_grads(g, ans, args, saved, needs, x, w, b=None):
+    """The one rule of layer_norm for x, w (and b): x̂ is computed once for all of them."""
     n = x.shape[-1]
-    # d x̂/dx projects out the mean and the x̂ direction: (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ
-    if is_array(dxhat):
-        m1 = sum_last(dxhat) * (1.0 / n if n else np.nan)
-        m2 = np.einsum("...i,...i->...", dxhat, xhat)[..., None] * (1.0 / n)
-        dxhat -= m1
-        dxhat -= xhat * m2
-        dxhat *= rstd
-        return dxhat
-    return (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * rstd
+    if not is_array(g):  # create_graph: the same math on Tensors, recorded
+        xhat, rstd = _ln_stats(x, args)
+        dxhat = g * w
+        dx = (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * rstd
+        return dx, g * xhat, (g if b is not None else None)  # (the engine sums dw, db over the leading dims)
+    mu, rstd = saved
+    xhat = (x - mu) * rstd
+    dx = dw = None
+    if needs[0]:
+        # d x̂/dx projects out the mean and the x̂ direction: (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ
+        dx = g * w
+        m1 = sum_last(dx) * (1.0 / n if n else np.nan)
+        m2 = np.einsum("...i,...i->...", dx, xhat)[..., None] * (1.0 / n)
+        dx -= m1
+        dx -= xhat * m2
+        dx *= rstd
+    if needs[1]:
+        dw = np.einsum("ij,ij->j", g.reshape(-1, n), xhat.reshape(-1, n))
+    return (dx, dw) if b is None else (dx, dw, g)  # db = g: the engine sums it over the batch dims
 
 
-def _ln_dw(g, ans, args, x, w, b=None):
-    xhat, _ = _xhat(args, x)
-    if is_array(g):
-        args[2] = None                               # dw is the last user of x̂
-        n = w.shape[-1]
-        return np.einsum("ij,ij->j", g.reshape(-1, n), xhat.reshape(-1, n))
-    return g * xhat                                  # the engine sums over the leading dims
-
-
-def _ln_db(g, ans, args, x, w, b):
-    return g  # the engine sums it over the batch dims to b's shape
-
-
-LAYER_NORM = defop("layer_norm", _ln_fwd, _ln_dx, _ln_dw, _ln_db,
-                   math="y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂))/σ with dx̂ = g w, "
-                        "dw = Σ g x̂, db = Σ g")
-LAYER_NORM_NOBIAS = defop("layer_norm_nobias", _ln_fwd, _ln_dx, _ln_dw,
-                          math="layer_norm without the bias input")
+_LN_MATH = ("y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂))/σ with dx̂ = g w, "
+            "dw = Σ g x̂, db = Σ g")
+LAYER_NORM = defop("layer_norm", _ln_fwd, joint=_ln_grads, math=_LN_MATH,
+                   rule="dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂, db = Σ dC",
+                   saves=("x", "μ", "σ", "w"), inputs=("x", "w", "b"))
+LAYER_NORM_NOBIAS = defop("layer_norm_nobias", _ln_fwd, joint=_ln_grads, math="layer_norm without the bias input",
+                          rule="dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂",
+                          saves=("x", "μ", "σ", "w"), inputs=("x", "w"))
 
 
 def layer_norm(x, weight, bias=None, eps=1e-5):
     """LayerNorm over the last dim as one graph node: x (..., C), weight (C,), bias (C,) or None -> (..., C).
 
     weight=None means a gain of 1 (pass ones)."""
-    from ..tensor import Tensor
     if weight is None:
-        weight = Tensor._leaf(np.ones(x.shape[-1], dtype=x.dtype))
+        weight = x._leaf(np.ones(x.shape[-1], dtype=x.dtype))
     if x.shape[-1:] != weight.shape or (bias is not None and bias.shape != weight.shape):
         raise ValueError(f"layer_norm: input of shape {x.shape} needs weight/bias of shape ({x.shape[-1]},), got "
                          f"{weight.shape} and {None if bias is None else bias.shape}")
-    args = [float(eps), None, None]
+    eps = float(eps)
     req = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     xd, wd = x._data, weight._data
     if wd.dtype != xd.dtype:
         wd = wd.astype(xd.dtype)
     if bias is None:
-        op, inputs, out = LAYER_NORM_NOBIAS, (x, weight), _ln_fwd(args, xd, wd)
+        op, inputs, (out, saved) = LAYER_NORM_NOBIAS, (x, weight), _ln_fwd(eps, xd, wd)
     else:
         bd = bias._data if bias._data.dtype == xd.dtype else bias._data.astype(xd.dtype)
-        op, inputs, out = LAYER_NORM, (x, weight, bias), _ln_fwd(args, xd, wd, bd)
-    if not (req and _recording()):
-        args[1] = None                               # nothing will call backward: drop the saved stats
-    return x._make(out, op, inputs, args, req)
-
-
-def _recording():
-    from ..grad_mode import GRAD
-    return GRAD.enabled
+        op, inputs, (out, saved) = LAYER_NORM, (x, weight, bias), _ln_fwd(eps, xd, wd, bd)
+    return x._make_saving(out, saved, op, inputs, eps, req)
 
 
 # ---------------------------------------------------------------------- masked, scaled softmax
@@ -136,7 +116,7 @@ def _msm_fwd(args, x):
 
 
 def _msm_dx(g, ans, args, x):
-    scale = args[0]
+    scale = args[0]  # args: (scale, hide)
     if is_array(g):
         gs = g * ans
         gs -= ans * sum_last(gs)
@@ -147,7 +127,9 @@ def _msm_dx(g, ans, args, x):
 
 
 MASKED_SOFTMAX = defop("masked_softmax", _msm_fwd, _msm_dx,
-                       math="s = softmax(scale x, hidden -> -inf): dx = scale s (g - Σ g s)")
+                       math="s = softmax(scale x, hidden -> -inf): dx = scale s (g - Σ g s)",
+                       rule="dx = scale * s * (dC - Σ dC s), s = softmax(scale x) (hidden entries get 0)",
+                       saves=("result",))
 
 
 def masked_softmax(x, scale=1.0, hide=None):
@@ -155,7 +137,7 @@ def masked_softmax(x, scale=1.0, hide=None):
 
     x (..., T, S) float Tensor; hide: bool array/Tensor broadcastable to x (e.g. the causal mask
     (T, S) or a padding mask (B, 1, 1, S)), True = hidden. Returns (..., T, S), rows sum to 1."""
-    from ..tensor import bool_mask
+    from ..tensor_args import bool_mask
     if hide is not None:
         hide = bool_mask("masked_softmax", hide, x.shape)
     return x._unary(MASKED_SOFTMAX, (float(scale), hide))

@@ -20,7 +20,7 @@ def _transposed_view(t):
     return type(t) is np.ndarray and not t.flags.c_contiguous and t.swapaxes(-1, -2).flags.c_contiguous
 
 
-def _matmul_dx(g, ans, a, x, y):
+def _matmul_dx(g, ans, args, x, y):
     if x.ndim > 1 and y.ndim > 1:
         if _transposed_view(x):  # give dA A's layout: (dA)^T = B dC^T, so the transpose's rule undoes it
             return swap_last(y @ swap_last(g))
@@ -30,7 +30,7 @@ def _matmul_dx(g, ans, a, x, y):
     return gx.reshape(gx.shape[:-2] + gx.shape[-1:]) if x.ndim == 1 else gx
 
 
-def _matmul_dy(g, ans, a, x, y):
+def _matmul_dy(g, ans, args, x, y):
     if x.ndim > 1 and y.ndim > 1:
         if _transposed_view(y):  # (dB)^T = dC^T A: contiguous once the transpose's rule turns it back
             return swap_last(swap_last(g) @ x)
@@ -40,16 +40,17 @@ def _matmul_dy(g, ans, a, x, y):
     return gy.reshape(gy.shape[:-1]) if y.ndim == 1 else gy
 
 
-MATMUL = defop("matmul", lambda a, x, y: np.matmul(x, y), _matmul_dx, _matmul_dy,
-               math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC")
+MATMUL = defop("matmul", lambda args, x, y: np.matmul(x, y), _matmul_dx, _matmul_dy,
+               math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC", rule="dA = dC @ Bᵀ, dB = Aᵀ @ dC",
+               saves=("A", "B"), inputs=("A", "B"))
 
 
-def _flat(a):
+def _flat(x):
     """(..., n) -> (N, n): one big matrix product instead of a loop of small ones."""
-    return a.reshape((-1, a.shape[-1]))
+    return x.reshape((-1, x.shape[-1]))
 
 
-def _linear_fwd(a, x, w, b):
+def _linear_fwd(args, x, w, b):
     if x.ndim == 2:
         out = x @ w.T
         out += b
@@ -59,7 +60,7 @@ def _linear_fwd(a, x, w, b):
     return out.reshape(x.shape[:-1] + (w.shape[0],))
 
 
-def _linear_dx(g, ans, a, x, w, b):
+def _linear_dx(g, ans, args, x, w, b):
     if g.ndim > 2 and type(g) is np.ndarray:
         # one (N, out) @ (out, in) product: numpy's matmul would loop over the batch dims, one small
         # GEMM per matrix (12-25% slower on a transformer's (32, 64, 512) activations)
@@ -67,7 +68,7 @@ def _linear_dx(g, ans, a, x, w, b):
     return g @ w
 
 
-def _linear_dw(g, ans, a, x, w, b):
+def _linear_dw(g, ans, args, x, w, b):
     if g.ndim == 2 and x.ndim == 2 and type(g) is np.ndarray:
         return g.T @ x  # the usual (batch, features) case, without the reshapes
     return swap_last(_flat(g)) @ _flat(x)
@@ -75,5 +76,7 @@ def _linear_dw(g, ans, a, x, w, b):
 
 # a fused row (one graph node instead of transpose, matmul and add): the layer every model uses
 LINEAR = defop("linear", _linear_fwd, _linear_dx, _linear_dw,
-               lambda g, ans, a, x, w, b: g,  # the engine sums g over the batch dims to b's shape
-               math="y = x W^T + b: dx = dy W, dW = dy^T x, db = sum of dy over the batch")
+               lambda g, ans, args, x, w, b: g,  # the engine sums g over the batch dims to b's shape
+               math="y = x W^T + b: dx = dy W, dW = dy^T x, db = sum of dy over the batch",
+               rule="C = x Wᵀ + b: dx = dC @ W, dW = dCᵀ @ x, db = Σ dC over the batch", saves=("x", "W"),
+               inputs=("x", "W", "b"))

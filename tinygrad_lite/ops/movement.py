@@ -1,11 +1,11 @@
 """Shape and indexing primitives: the gradient moves values back to where they came from."""
 import numpy as np
 
-from . import EachInput, defop, is_array, permute
+from . import EachInput, LazyGrad, defop, is_array, permute
 from .numpy_fast import index_add_ok, index_add_rows
 
 
-class SliceGrad:
+class SliceGrad(LazyGrad):
     """The gradient of x[idx] for a basic index (ints, slices): zero except g at idx. It stays lazy
     until the engine needs it whole, so that the gradients of several slices of one tensor (the
     pieces of a split, shifted windows) are added into one buffer, slice by slice, instead of each
@@ -33,23 +33,24 @@ class SliceGrad:
         return self.dense() if dtype is None else self.dense().astype(dtype)
 
 
-def _getitem_dx(g, ans, idx, x):
+def _getitem_dx(g, ans, args, x):
+    idx = args
     if type(g) is np.ndarray and _is_basic(idx):
         return SliceGrad(x.shape, idx, g)
-    return SCATTER_ADD_APPLY(g, x.shape, idx)
+    return index_scatter(g, x.shape, idx)
 
 
-def _scatter_fwd(args, g):
+def _scatter_fwd(args, x):
     shape, idx = args
     if type(idx) is tuple and len(idx) == 1:
         idx = idx[0]
-    if index_add_ok(idx, g) and g.shape == idx.shape + tuple(shape[1:]):  # rows gathered by an index array
-        return index_add_rows(shape[0], idx.reshape(-1), g.reshape(idx.size, -1)).reshape(shape)
-    out = np.zeros(shape, dtype=g.dtype)
+    if index_add_ok(idx, x) and x.shape == idx.shape + tuple(shape[1:]):  # rows gathered by an index array
+        return index_add_rows(shape[0], idx.reshape(-1), x.reshape(idx.size, -1)).reshape(shape)
+    out = np.zeros(shape, dtype=x.dtype)
     if _is_basic(idx):
-        out[idx] = g
+        out[idx] = x
     else:
-        np.add.at(out, idx, g)  # repeated indices accumulate
+        np.add.at(out, idx, x)  # repeated indices accumulate
     return out
 
 
@@ -65,22 +66,28 @@ def _cat_dx(i, g, ans, args, *xs):
     return g[tuple(sl)]
 
 
-RESHAPE = defop("reshape", lambda shape, x: x.reshape(shape),
-                lambda g, ans, shape, x: g.reshape(x.shape), math="gradient reshaped back", reads=False)
-PERMUTE = defop("permute", lambda axes, x: x.transpose(axes),
-                lambda g, ans, axes, x: permute(g, tuple(np.argsort(axes))), math="gradient permuted back", reads=False)
-EXPAND = defop("expand", lambda shape, x: np.broadcast_to(x, shape),
-               lambda g, ans, shape, x: g, math="gradient summed over expanded dims (by the engine)", reads=False)
-GETITEM = defop("getitem", lambda idx, x: x[idx], _getitem_dx,
-                math="gradient scattered back to the indexed positions, repeats accumulate", reads=False)
-SCATTER_ADD = defop("index_scatter", _scatter_fwd, lambda gg, ans, args, g: gg[args[1]],
-                    math="the adjoint of indexing: d/dg = gg[idx]")
+RESHAPE = defop("reshape", lambda args, x: x.reshape(args),
+                lambda g, ans, args, x: g.reshape(x.shape), math="gradient reshaped back", reads=False,
+                rule="dx = reshape(dC, x.shape)")
+PERMUTE = defop("permute", lambda args, x: x.transpose(args),
+                lambda g, ans, args, x: permute(g, tuple(np.argsort(args))), math="gradient permuted back",
+                reads=False, rule="dx = permute(dC, inverse axes)")
+EXPAND = defop("expand", lambda args, x: np.broadcast_to(x, args),
+               lambda g, ans, args, x: g, math="gradient summed over expanded dims (by the engine)", reads=False,
+               rule="dx = Σ dC over the expanded dims", broadcasts=True)
+GETITEM = defop("getitem", lambda args, x: x[args], _getitem_dx,
+                math="gradient scattered back to the indexed positions, repeats accumulate", reads=False,
+                rule="dx = zeros(x.shape) with dC added at the index (repeats accumulate)", saves=("index",))
+# the adjoint of indexing, as an op of its own so that a create_graph backward through getitem is recorded
+INDEX_SCATTER = defop("index_scatter", _scatter_fwd, lambda g, ans, args, x: g[args[1]],
+                      math="the adjoint of indexing: d/dx = dC[idx]", rule="dx = dC[index]", saves=("index",))
 CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
-            math="each input gets its slice of the gradient", reads=False)
+            math="each input gets its slice of the gradient", reads=False,
+            rule="dxᵢ = the slice of dC that xᵢ occupied")
 
 
-def SCATTER_ADD_APPLY(g, shape, idx):
-    """zeros(shape) with g added at idx; recorded as an op when g is a Tensor."""
+def index_scatter(g, shape, idx):
+    """zeros(shape) with g added at idx (repeats accumulate); recorded as an op when g is a Tensor."""
     if is_array(g):  # (an ndarray or a numpy scalar: a 0-d result)
         return _scatter_fwd((shape, idx), g)
-    return g._unary(SCATTER_ADD, (shape, idx))
+    return g._unary(INDEX_SCATTER, (shape, idx))

@@ -7,7 +7,7 @@ dominated by per-op Python overhead. Their vjps work on arrays (plain backward) 
 import numpy as np
 
 from . import defop, is_array, max_last, sum_last
-from .movement import SCATTER_ADD_APPLY
+from .movement import index_scatter
 from .numpy_fast import index_add_ok, index_add_rows
 
 
@@ -36,7 +36,7 @@ def _embedding_dw(g, ans, args, w):
         if padding_idx is not None:
             out[padding_idx] = 0
         return out
-    out = SCATTER_ADD_APPLY(g.reshape(-1, w.shape[1]), w.shape, idx.reshape(-1))
+    out = index_scatter(g.reshape(-1, w.shape[1]), w.shape, idx.reshape(-1))
     if padding_idx is not None:
         keep = np.ones((w.shape[0], 1), g.dtype)
         keep[padding_idx] = 0
@@ -45,79 +45,87 @@ def _embedding_dw(g, ans, args, w):
 
 
 EMBEDDING = defop("embedding", _embedding_fwd, _embedding_dw,
-                  math="y = W[idx]: dW = rows of g added at idx (repeats accumulate; padding row gets 0)")
+                  math="y = W[idx]: dW = rows of g added at idx (repeats accumulate; padding row gets 0)",
+                  rule="dW = zeros(W.shape) with the rows of dC added at the indices (repeats accumulate)",
+                  saves=("index",), inputs=("W",))
 
 
 # ---------------------------------------------------------------------- cross-entropy on class indices
 class CEArgs:
     """Non-tensor parameters of `cross_entropy_idx` for logits x of shape (M, C):
-    t (M,) safe class indices; r the coefficient of -log p[i, t_i] (scalar or (M,));
-    s the label-smoothing coefficient ((M,) or None) of -sum_c w_c log p[i, c]; w (C,) class
-    weights for the smoothing term (None = ones); reduce: sum the per-row losses to a scalar.
-    `probs` caches the forward's softmax for the backward pass."""
-    __slots__ = ("t", "r", "s", "w", "reduce", "probs")
 
-    def __init__(self, t, r, s, w, reduce):
-        self.t, self.r, self.s, self.w, self.reduce, self.probs = t, r, s, w, reduce, None
+    target        (M,) class indices (ignored rows hold a safe index and a zero coefficient)
+    nll_coef      the coefficient of -log p[i, target_i]: a number, or (M,) per row
+    smooth_coef   (M,) the label-smoothing coefficient of -sum_c smooth_weight_c log p[i, c], or None
+    smooth_weight (C,) class weights of the smoothing term, or None for ones
+    reduce        True: the per-row losses are summed to a scalar
+    """
+    __slots__ = ("target", "nll_coef", "smooth_coef", "smooth_weight", "reduce")
+
+    def __init__(self, target, nll_coef, smooth_coef, smooth_weight, reduce):
+        self.target, self.nll_coef, self.smooth_coef = target, nll_coef, smooth_coef
+        self.smooth_weight, self.reduce = smooth_weight, reduce
 
 
-def _ce_fwd(a, x):
+def _ce_fwd(args, x):
+    """-> (loss, softmax(x)): the softmax is saved for the backward."""
     m = max_last(x)
     if not np.isfinite(m).all():  # a row of -inf, +inf or NaN: the general path, without warnings
         with np.errstate(invalid="ignore", divide="ignore"):
-            return _ce_loss(a, x, np.where(np.isfinite(m), m, 0))
-    return _ce_loss(a, x, m)  # finite maxima: x - m <= 0, the sums are >= 1, nothing can warn
+            return _ce_loss(args, x, np.where(np.isfinite(m), m, 0))
+    return _ce_loss(args, x, m)  # finite maxima: x - m <= 0, the sums are >= 1, nothing can warn
 
 
-def _ce_loss(a, x, m):
+def _ce_loss(args, x, m):
     z = x - m
     e = np.exp(z)
     se = sum_last(e)
     lse = np.log(se)[:, 0]
-    picked = z[np.arange(x.shape[0]), a.t]
-    if a.s is None and a.reduce and type(a.r) is float:  # the plain mean or sum: no per-row loss array
-        out = (np.add.reduce(lse) - np.add.reduce(picked)) * a.r  # (the ufunc: .sum() adds a Python wrapper)
+    picked = z[np.arange(x.shape[0]), args.target]
+    sc, sw = args.smooth_coef, args.smooth_weight
+    if sc is None and args.reduce and type(args.nll_coef) is float:  # the plain mean or sum: no per-row array
+        out = (np.add.reduce(lse) - np.add.reduce(picked)) * args.nll_coef  # (the ufunc: .sum() adds a wrapper)
     else:
-        loss = (lse - picked) * a.r
-        if a.s is not None:
-            zs = z.sum(axis=1) if a.w is None else z @ a.w
-            wsum = x.shape[1] if a.w is None else a.w.sum()
-            loss = loss + a.s * (wsum * lse - zs)
-        out = loss.sum() if a.reduce else loss
+        loss = (lse - picked) * args.nll_coef
+        if sc is not None:
+            zs = z.sum(axis=1) if sw is None else z @ sw
+            wsum = x.shape[1] if sw is None else sw.sum()
+            loss = loss + sc * (wsum * lse - zs)
+        out = loss.sum() if args.reduce else loss
     e /= se
-    a.probs = e
-    return np.asarray(out, dtype=x.dtype)
+    return np.asarray(out, dtype=x.dtype), e
 
 
-def _ce_dx(g, ans, a, x):
+def _ce_grads(g, ans, args, probs, needs, x):
+    """The one rule of cross_entropy_idx: dx_i = (softmax(x_i) * sum of coefficients - coefficients) * g."""
     rows = np.arange(x.shape[0])
-    coef = a.r
-    if a.s is not None:
-        coef = coef + a.s * (x.shape[1] if a.w is None else a.w.sum())
+    sc, sw = args.smooth_coef, args.smooth_weight
+    coef = args.nll_coef
+    if sc is not None:
+        coef = coef + sc * (x.shape[1] if sw is None else sw.sum())
     if is_array(g):
-        out = a.probs  # the forward's softmax, ours to overwrite: it is used once
-        a.probs = None  # (M, C): not kept alive by a loss tensor the caller holds on to after backward
-        if out is None or out.shape != x.shape:  # a second backward (retain_graph): recompute it
+        if probs is None:  # (a Function-free replay with nothing saved: recompute the softmax)
             e = np.exp(x - max_last(x))
-            out = e / sum_last(e)
-        gr = g * a.r
+            probs = e / sum_last(e)
         gc = g * coef
-        out *= gc if gc.ndim == 0 else gc[:, None]  # (gc: a numpy scalar or array; np.ndim is slow)
-        out[rows, a.t] -= gr
-        if a.s is not None:
-            gs = (g * a.s)[:, None]
-            out -= gs if a.w is None else gs * a.w
-        return out
+        out = probs * (gc if gc.ndim == 0 else gc[:, None])  # (gc: a numpy scalar or array; np.ndim is slow)
+        out[rows, args.target] -= g * args.nll_coef
+        if sc is not None:
+            gs = (g * sc)[:, None]
+            out -= gs if sw is None else gs * sw
+        return (out,)
     # create_graph: the same rule on Tensors (the target part is a constant matrix)
     target = np.zeros(x.shape, x.dtype)
-    target[rows, a.t] = a.r
-    if a.s is not None:
-        target += a.s[:, None] * (1.0 if a.w is None else a.w)
+    target[rows, args.target] = args.nll_coef
+    if sc is not None:
+        target += sc[:, None] * (1.0 if sw is None else sw)
     coef_col = np.broadcast_to(np.asarray(coef, x.dtype), (x.shape[0],))[:, None]
-    gcol = g if a.reduce else g.reshape(-1, 1)
-    return (x.softmax(-1) * coef_col - target) * gcol
+    gcol = g if args.reduce else g.reshape(-1, 1)
+    return ((x.softmax(-1) * coef_col - target) * gcol,)
 
 
-CROSS_ENTROPY_IDX = defop("cross_entropy_idx", _ce_fwd, _ce_dx,
+CROSS_ENTROPY_IDX = defop("cross_entropy_idx", _ce_fwd, joint=_ce_grads,
                           math="loss_i = r_i (logsumexp(x_i) - x_i[t_i]) + smoothing; "
-                               "dx_i = (softmax(x_i) sum(coefs) - coefs) g")
+                               "dx_i = (softmax(x_i) sum(coefs) - coefs) g",
+                          rule="dx = (softmax(x) - onehot(target)) * dC  (per row, with the reduction's weights)",
+                          saves=("softmax(x)",), inputs=("x",))

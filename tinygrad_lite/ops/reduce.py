@@ -72,39 +72,39 @@ def _logsumexp_fwd(args, x):
     return out
 
 
-def _softmax_fwd(axis, x):
-    e = x - _max_shift(x, axis)
+def _softmax_fwd(args, x):
+    e = x - _max_shift(x, args)  # args: the axis
     if type(e) is np.ndarray:
         np.exp(e, out=e)  # (in place: one full-size buffer instead of two)
     else:
         e = np.exp(e)
-    e /= _sum_keep(e, axis)
+    e /= _sum_keep(e, args)
     return e
 
 
-def _log_softmax_fwd(axis, x):
-    z = x - _max_shift(x, axis)
-    lse = np.log(_sum_keep(np.exp(z), axis))
+def _log_softmax_fwd(args, x):
+    z = x - _max_shift(x, args)  # args: the axis
+    lse = np.log(_sum_keep(np.exp(z), args))
     if type(z) is np.ndarray:
         z -= lse
         return z
     return z - lse
 
 
-def _softmax_dx(g, ans, axis, x):
-    t = g - _sum_keep(g * ans, axis)
+def _softmax_dx(g, ans, args, x):
+    t = g - _sum_keep(g * ans, args)
     if type(t) is np.ndarray:
         t *= ans
         return t
     return ans * t
 
 
-def _log_softmax_dx(g, ans, axis, x):
+def _log_softmax_dx(g, ans, args, x):
     if type(ans) is np.ndarray and is_array(g) and g.shape == ans.shape:
         e = np.exp(ans)
-        e *= _sum_keep(g, axis)
+        e *= _sum_keep(g, args)
         return np.subtract(g, e, out=e)
-    return g - exp(ans) * _sum_keep(g, axis)
+    return g - exp(ans) * _sum_keep(g, args)
 
 
 def _sum_dx(g, ans, args, x):
@@ -118,15 +118,20 @@ def _sum_dx(g, ans, args, x):
     return broadcast_to(_unreduce(g, x, args), x.shape)
 
 
-SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False)
-AMAX = defop("amax", lambda a, x: _as_array(x.max(axis=a[0], keepdims=a[1])), _extreme_dx,
-             math="d max(x)/dx_i = [x_i = max] / (number of maxima)")
-AMIN = defop("amin", lambda a, x: _as_array(x.min(axis=a[0], keepdims=a[1])), _extreme_dx,
-             math="d min(x)/dx_i = [x_i = min] / (number of minima)")
+SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False,
+            rule="dx = dC broadcast back to x's shape", saves=("x.shape",))
+AMAX = defop("amax", lambda args, x: _as_array(x.max(axis=args[0], keepdims=args[1])), _extreme_dx,
+             math="d max(x)/dx_i = [x_i = max] / (number of maxima)",
+             rule="dx = dC at the maximum positions (shared among ties)", saves=("x", "result"))
+AMIN = defop("amin", lambda args, x: _as_array(x.min(axis=args[0], keepdims=args[1])), _extreme_dx,
+             math="d min(x)/dx_i = [x_i = min] / (number of minima)",
+             rule="dx = dC at the minimum positions (shared among ties)", saves=("x", "result"))
 LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
-                  lambda g, ans, a, x: _unreduce(g, x, a) * exp(x - _unreduce(ans, x, a)),
-                  math="d logsumexp(x)/dx_i = softmax(x)_i")
+                  lambda g, ans, args, x: _unreduce(g, x, args) * exp(x - _unreduce(ans, x, args)),
+                  math="d logsumexp(x)/dx_i = softmax(x)_i", rule="dx = dC * softmax(x)", saves=("x", "result"))
 SOFTMAX = defop("softmax", _softmax_fwd, _softmax_dx,
-                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)")
+                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)", rule="dx = s * (dC - Σ(dC * s)), s = softmax(x)",
+                saves=("result",))
 LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd, _log_softmax_dx,
-                    math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i")
+                    math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i", rule="dx = dC - softmax(x) * Σ dC",
+                    saves=("result",))

@@ -30,11 +30,11 @@ def _phi(x):
     return exp(x * x * -0.5) * _INV_SQRT_2PI
 
 
-def _gelu_fwd(a, x):
+def _gelu_fwd(args, x):
     return erf_kernels.gelu(x)
 
 
-def _gelu_dx(g, ans, a, x):
+def _gelu_dx(g, ans, args, x):
     if is_array(g) and is_array(x) and type(ans) is np.ndarray:
         return erf_kernels.gelu_grad(g, x, ans)  # Phi(x) = ans / x: no second erf
     cdf = (_erf(x * _INV_SQRT2) + 1.0) * 0.5
@@ -56,7 +56,7 @@ def _chunks(n):
     return ((i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK))
 
 
-def _gelu_tanh_fwd(a, x):
+def _gelu_tanh_fwd(args, x):
     xf = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(x.shape, x.dtype)
     of = out.reshape(-1)
@@ -74,7 +74,7 @@ def _gelu_tanh_fwd(a, x):
     return out
 
 
-def _gelu_tanh_dx(g, ans, a, x):
+def _gelu_tanh_dx(g, ans, args, x):
     if is_array(g):  # the formula below, chunk by chunk on three small temporaries
         xf = np.ascontiguousarray(x).reshape(-1)
         gf = np.ascontiguousarray(np.broadcast_to(g, x.shape)).reshape(-1)
@@ -105,7 +105,7 @@ def _gelu_tanh_dx(g, ans, a, x):
     return g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * (1.0 + x2 * (3 * 0.044715)) * _K_TANH)
 
 
-def _logsigmoid_fwd(a, x):
+def _logsigmoid_fwd(args, x):
     if type(x) is not np.ndarray or x.ndim == 0 or x.dtype.kind != "f":  # (0-d, ints: the plain formula)
         return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
     e = np.abs(x)
@@ -121,10 +121,14 @@ def _sigmoid(x):
     return _sigmoid_fwd(None, x) if is_array(x) else x.sigmoid()
 
 
-ERF = defop("erf", lambda a, x: erf_np(x), lambda g, ans, a, x: g * (exp(x * x * -1.0) * _TWO_OVER_SQRT_PI),
-            math="d erf(x)/dx = 2/sqrt(pi) exp(-x^2)")
-GELU = defop("gelu", _gelu_fwd, _gelu_dx, math="d [x Phi(x)]/dx = Phi(x) + x phi(x)")
+ERF = defop("erf", lambda args, x: erf_np(x),
+            lambda g, ans, args, x: g * (exp(x * x * -1.0) * _TWO_OVER_SQRT_PI),
+            math="d erf(x)/dx = 2/sqrt(pi) exp(-x^2)", rule="dx = dC * 2/√π exp(-x²)", saves=("x",))
+GELU = defop("gelu", _gelu_fwd, _gelu_dx, math="d [x Phi(x)]/dx = Phi(x) + x phi(x)",
+             rule="dx = dC * (Φ(x) + x φ(x)), Φ(x) = result / x", saves=("x", "result"))
 GELU_TANH = defop("gelu_tanh", _gelu_tanh_fwd, _gelu_tanh_dx,
-                  math="d [x/2 (1 + tanh(k(x + 0.044715 x^3)))]/dx, k = sqrt(2/pi)")
-LOGSIGMOID = defop("logsigmoid", _logsigmoid_fwd, lambda g, ans, a, x: g * _sigmoid(-x),
-                   math="d log sigmoid(x)/dx = sigmoid(-x)")
+                  math="d [x/2 (1 + tanh(k(x + 0.044715 x^3)))]/dx, k = sqrt(2/pi)",
+                  rule="dx = dC * (½(1 + t) + ½x(1 - t²) k (1 + 3·0.044715 x²)), t = tanh(k(x + 0.044715 x³))",
+                  saves=("x",))
+LOGSIGMOID = defop("logsigmoid", _logsigmoid_fwd, lambda g, ans, args, x: g * _sigmoid(-x),
+                   math="d log sigmoid(x)/dx = sigmoid(-x)", rule="dx = dC * σ(-x)", saves=("x",))

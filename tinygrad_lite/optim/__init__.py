@@ -3,5 +3,8 @@ from . import lr_scheduler
 from .adam import Adam, AdamW, SparseAdam
 from .optimizer import Optimizer
 from .sgd import SGD
+from .rmsprop import RMSprop
+from .adagrad import Adagrad
+from .adadelta import Adadelta
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler", "RMSprop", "Adagrad", "Adadelta"]

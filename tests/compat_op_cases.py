@@ -1,0 +1,108 @@
+"""Hypothesis cases (float64 gradcheck + numpy forward) for the rows in tinygrad_lite/ops/extra.py,
+merged into OP_CASES by test_ops_gradcheck.py. PyTorch comparisons: tests/torch/test_compat_ops_vs_torch.py."""
+import numpy as np
+from hypothesis import strategies as st
+
+import tinygrad_lite as tl
+from tinygrad_lite import Tensor
+
+from helpers import rng_values, seeds, shapes
+
+
+def case(fn, ref, *arrays, **kw):
+    return fn, ref, arrays, kw
+
+
+@st.composite
+def _unary(draw, method, ref):
+    x = rng_values(draw(shapes()), seed=draw(seeds), lo=-4, hi=4)
+    return case(lambda t: getattr(t, method)(), ref, x)
+
+
+@st.composite
+def _cumsum(draw):
+    shape = draw(shapes(min_dims=1))
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    return case(lambda t: t.cumsum(d), lambda a: np.cumsum(a, d), rng_values(shape, seed=draw(seeds)))
+
+
+@st.composite
+def _flip(draw):
+    shape = draw(shapes(min_dims=1))
+    dims = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    return case(lambda t: t.flip(dims), lambda a: np.flip(a, dims), rng_values(shape, seed=draw(seeds)))
+
+
+@st.composite
+def _roll(draw):
+    shape = draw(shapes(min_dims=1))
+    dims = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    shifts = [draw(st.integers(-5, 5)) for _ in dims]
+    return case(lambda t: t.roll(shifts, dims), lambda a: np.roll(a, shifts, dims), rng_values(shape, seed=draw(seeds)))
+
+
+_EINSUMS = [("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]), ("i,i->", [(3,), (3,)]),
+            ("i,j->ij", [(3,), (2,)]), ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]), ("ijk->j", [(2, 3, 2)]),
+            ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 4)]), ("bhqd,bhkd->bhqk", [(1, 2, 3, 2), (1, 2, 4, 2)]),
+            ("ij,kj->i", [(2, 3), (4, 3)]), ("...ij,...jk->...ik", [(2, 2, 3), (2, 3, 1)]), ("ij,j", [(2, 3), (3,)])]
+
+
+@st.composite
+def _einsum(draw):
+    eq, shp = draw(st.sampled_from(_EINSUMS))
+    arrs = [rng_values(s, seed=draw(seeds)) for s in shp]
+    return case(lambda *ts: tl.einsum(eq, *ts), lambda *a: np.einsum(eq, *a), *arrs)
+
+
+@st.composite
+def _scatter(draw):
+    shape = draw(shapes(min_dims=1))
+    d = draw(st.integers(0, len(shape) - 1))
+    add = draw(st.booleans())
+    rng = np.random.default_rng(draw(seeds))
+    ishape = tuple(rng.integers(1, n + 1) for n in shape)
+    if add:
+        index = rng.integers(0, shape[d], ishape)
+    else:  # scatter with repeated targets is order-dependent in PyTorch too: distinct targets along d
+        index = np.argsort(rng.random(shape), axis=d)[tuple(slice(0, n) for n in ishape)]
+    x, src = rng_values(shape, seed=draw(seeds)), rng_values(ishape, seed=draw(seeds))
+
+    def ref(a, s):
+        out = a.copy()
+        grids = list(np.ix_(*[np.arange(n) for n in ishape]))
+        grids[d] = index
+        (np.add.at(out, tuple(grids), s) if add else out.__setitem__(tuple(grids), s))
+        return out
+    fn = (lambda t, s: t.scatter_add(d, Tensor(index), s)) if add else (lambda t, s: t.scatter(d, Tensor(index), s))
+    return case(fn, ref, x, src)
+
+
+@st.composite
+def _remainder(draw):
+    shape = draw(shapes())
+    x = rng_values(shape, seed=draw(seeds), lo=-5, hi=5)
+    y = rng_values(shape, seed=draw(seeds), away=0.5, hi=2)
+    # keep x/y away from integers, where floor(x/y) (and so x % y) jumps
+    q = x / y
+    x = np.where(np.abs(q - np.round(q)) < 0.05, x + 0.2 * y, x)
+    return case(lambda a, b: a % b, np.remainder, x, y)
+
+
+@st.composite
+def _contiguous(draw):
+    shape = draw(shapes(min_dims=2, min_side=2))
+    return case(lambda t: t.transpose(0, 1).contiguous(), lambda a: np.ascontiguousarray(a.swapaxes(0, 1)),
+                rng_values(shape, seed=draw(seeds)))
+
+
+COMPAT_OP_CASES = {
+    "sin": _unary("sin", np.sin),
+    "cos": _unary("cos", np.cos),
+    "cumsum": _cumsum(),
+    "flip": _flip(),
+    "roll": _roll(),
+    "einsum": _einsum(),
+    "scatter": _scatter(),
+    "remainder": _remainder(),
+    "contiguous": _contiguous(),
+}

@@ -1,0 +1,214 @@
+"""Every public function form (`tl.exp`, `tl.sum`, ...), and the Tensor methods, modules and
+helpers that had no test, compared with PyTorch's same-named API in float64: values, and gradients
+where they exist."""
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn as nn
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import optim
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def arr(*shape, seed=0, lo=-2.0, hi=2.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def both(a, requires_grad=True):
+    return (tl.tensor(a, dtype=tl.float64, requires_grad=requires_grad),
+            torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad))
+
+
+def close(ours, theirs, what=""):
+    if isinstance(theirs, (tuple, list)) or type(theirs).__name__.endswith("_return_types"):
+        theirs = tuple(theirs)
+        ours = tuple(ours)
+        assert len(ours) == len(theirs), what
+        for o, t in zip(ours, theirs):
+            close(o, t, what)
+        return
+    o = ours.detach().numpy() if isinstance(ours, tl.Tensor) else np.asarray(ours)
+    t = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
+    assert o.shape == t.shape, f"{what}: shape {o.shape} != torch's {t.shape}"
+    np.testing.assert_allclose(o, t, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def check_with_grad(name, f_ours, f_torch, *arrays, positive=False):
+    pairs = [both(np.abs(a) + 0.5 if positive else a) for a in arrays]
+    xs, ts = [p[0] for p in pairs], [p[1] for p in pairs]
+    y, ty = f_ours(*xs), f_torch(*ts)
+    close(y, ty, f"{name}: value")
+    if isinstance(ty, torch.Tensor) and ty.dtype.is_floating_point and ty.requires_grad:
+        w = arr(*ty.shape, seed=5)
+        if not y.requires_grad:   # ours treats a piecewise-constant op (sign) as a constant: torch's grad is 0
+            (ty * torch.tensor(w)).sum().backward()
+            assert all(t.grad is None or not t.grad.any() for t in ts), f"{name}: torch has a gradient, ours none"
+            return
+        (y * tl.tensor(w)).sum().backward()
+        (ty * torch.tensor(w)).sum().backward()
+        for i, (x, t) in enumerate(zip(xs, ts)):
+            close(x.grad if x.grad is not None else np.zeros(x.shape), t.grad if t.grad is not None
+                  else torch.zeros(t.shape), f"{name}: gradient of input {i}")
+
+
+# name -> (args builder kwargs): each runs as tl.NAME(x, *extra) and torch.NAME(x, *extra)
+UNARY_FORMS = {
+    "exp": (), "log": ("positive",), "sqrt": ("positive",), "abs": (), "tanh": (), "sigmoid": (), "relu": (),
+    "neg": (), "square": (), "rsqrt": ("positive",), "reciprocal": ("positive",), "sign": (), "t": (),
+    "isnan": (), "isfinite": (), "argmax": (), "argmin": (),
+}
+DIM_FORMS = {"sum": (1,), "mean": (0,), "var": (1,), "std": (0,), "amax": (1,), "amin": (0,), "logsumexp": (1,),
+             "softmax": (1,), "log_softmax": (0,), "argmax": (1,), "argmin": (0,)}
+
+
+def _is_function_form(name):
+    return callable(getattr(tl, name, None)) and getattr(getattr(tl, name), "__doc__", "") and \
+        getattr(tl, name).__doc__.startswith("Function form")
+
+
+@pytest.mark.parametrize("name", sorted(UNARY_FORMS))
+def test_unary_function_forms(name):
+    positive = "positive" in UNARY_FORMS[name]
+    check_with_grad(f"tl.{name}", getattr(tl, name), getattr(torch, name), arr(3, 4), positive=positive)
+
+
+@pytest.mark.parametrize("name", sorted(DIM_FORMS))
+def test_function_forms_with_a_dim(name):
+    (dim,) = DIM_FORMS[name]
+    check_with_grad(f"tl.{name}(x, {dim})", lambda x: getattr(tl, name)(x, dim), lambda x: getattr(torch, name)(x, dim),
+                    arr(3, 4))
+
+
+def test_shape_function_forms():
+    a = arr(2, 3, 4)
+    cases = [("reshape", ((4, 6),)), ("flatten", ()), ("transpose", (0, 2)), ("permute", ((2, 0, 1),)),
+             ("squeeze", ()), ("unsqueeze", (1,)), ("tril", ()), ("triu", (1,))]
+    for name, extra in cases:
+        x = a[0] if name in ("tril", "triu") else a
+        check_with_grad(f"tl.{name}", lambda t: getattr(tl, name)(t, *extra), lambda t: getattr(torch, name)(t, *extra), x)
+    check_with_grad("tl.split", lambda t: tl.split(t, 2, 2), lambda t: torch.split(t, 2, 2), a)
+    check_with_grad("tl.chunk", lambda t: tl.chunk(t, 3, 1), lambda t: torch.chunk(t, 3, 1), a)
+
+
+def test_max_min_function_forms():
+    a = arr(3, 4)
+    check_with_grad("tl.max(x)", tl.max, torch.max, a)
+    check_with_grad("tl.max(x, 1)", lambda t: tl.max(t, 1)[0], lambda t: torch.max(t, 1)[0], a)
+    close(tl.max(tl.tensor(a), 1)[1], torch.max(torch.tensor(a), 1)[1], "max indices")
+    check_with_grad("tl.min(x, 0)", lambda t: tl.min(t, 0)[0], lambda t: torch.min(t, 0)[0], a)
+    check_with_grad("tl.maximum", tl.maximum, torch.maximum, a, arr(3, 4, seed=1))
+    check_with_grad("tl.minimum", tl.minimum, torch.minimum, a, arr(4, seed=1))
+    check_with_grad("tl.clamp", lambda t: tl.clamp(t, -1, 0.5), lambda t: torch.clamp(t, -1, 0.5), a)
+    check_with_grad("tl.clip", lambda t: tl.clip(t, min=-0.5), lambda t: torch.clip(t, min=-0.5), a)
+
+
+def test_masked_fill_and_gather_function_forms():
+    a = arr(3, 4)
+    mask = arr(3, 4, seed=2) > 0
+    check_with_grad("tl.masked_fill", lambda t: tl.masked_fill(t, tl.tensor(mask), 0.5),
+                    lambda t: torch.masked_fill(t, torch.tensor(mask), 0.5), a)
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    check_with_grad("tl.gather", lambda t: tl.gather(t, 1, tl.tensor(idx)),
+                    lambda t: torch.gather(t, 1, torch.tensor(idx)), a)
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"])
+def test_binary_function_forms(name):
+    a, b = arr(3, 4), arr(4, seed=1, lo=0.5, hi=2.0)
+    if name == "pow":
+        a = np.abs(a) + 0.5
+    check_with_grad(f"tl.{name}", getattr(tl, name), getattr(torch, name), a, b)
+
+
+def test_every_function_form_is_tested_here():
+    tested = set(UNARY_FORMS) | set(DIM_FORMS) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+                                                  "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
+                                                  "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
+                                                  "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}
+    forms = {n for n in dir(tl) if _is_function_form(n)}
+    assert forms, "no function forms found"
+    assert not forms - tested, f"function forms without a test against torch: {sorted(forms - tested)}"
+
+
+# ---------------------------------------------------------------------- methods without a test before
+def test_tensor_methods_clone_contiguous_expand_as_t():
+    check_with_grad("clone", lambda t: t.clone() * t, lambda t: t.clone() * t, arr(3, 4))
+    check_with_grad("contiguous", lambda t: t.transpose(0, 1).contiguous() ** 2,
+                    lambda t: t.transpose(0, 1).contiguous() ** 2, arr(3, 4))
+    check_with_grad("expand_as", lambda t, u: t.expand_as(u) * u, lambda t, u: t.expand_as(u) * u, arr(1, 4), arr(3, 4))
+    check_with_grad("t", lambda t: t.t() @ t, lambda t: t.t() @ t, arr(3, 4))
+    check_with_grad("argmin", lambda t: t.argmin(1), lambda t: t.argmin(1), arr(3, 4))
+    check_with_grad("sign", lambda t: t.sign() * t, lambda t: t.sign() * t, arr(3, 4))
+    c = tl.tensor(arr(3, 4)).clone()
+    assert not np.shares_memory(c.numpy(), tl.tensor(arr(3, 4)).numpy())
+
+
+def test_in_place_zero_fill_clamp():
+    a = arr(3, 4)
+    for name, args in (("zero_", ()), ("fill_", (1.5,)), ("clamp_", (-0.5, 0.5))):
+        x, t = both(a, requires_grad=False)
+        r, tr = getattr(x, name)(*args), getattr(t, name)(*args)
+        assert r is x and tr is t
+        close(x, t, name)
+
+
+def test_leaky_relu_and_activation_modules():
+    a = arr(3, 4)
+    check_with_grad("F.leaky_relu", lambda t: F.leaky_relu(t, 0.2), lambda t: torch.nn.functional.leaky_relu(t, 0.2), a)
+    check_with_grad("nn.SiLU", nn.SiLU(), torch.nn.SiLU(), a)
+    check_with_grad("nn.Softmax", nn.Softmax(dim=0), torch.nn.Softmax(dim=0), a)
+    check_with_grad("nn.LogSoftmax", nn.LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1), a)
+    check_with_grad("nn.MSELoss", lambda x, y: nn.MSELoss()(x, y), lambda x, y: torch.nn.MSELoss()(x, y), a, arr(3, 4, seed=3))
+    check_with_grad("nn.MSELoss(sum)", lambda x, y: nn.MSELoss(reduction="sum")(x, y),
+                    lambda x, y: torch.nn.MSELoss(reduction="sum")(x, y), a, arr(3, 4, seed=3))
+
+
+def test_init_eye_():
+    x, t = both(np.zeros((3, 5)), requires_grad=False)
+    nn.init.eye_(x)
+    torch.nn.init.eye_(t)
+    close(x, t, "eye_")
+
+
+def _params_with_grads():
+    rng = np.random.default_rng(0)
+    ours, theirs = [], []
+    for shape in ((3, 4), (5,)):
+        p, tp = both(rng.standard_normal(shape))
+        g = rng.standard_normal(shape) * 3
+        p.grad, tp.grad = tl.tensor(g), torch.tensor(g)
+        ours.append(p)
+        theirs.append(tp)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_get_total_norm_and_clip_grads_with_norm_(norm_type):
+    ours, theirs = _params_with_grads()
+    n = nn.utils.get_total_norm([p.grad for p in ours], norm_type)
+    tn = torch.nn.utils.get_total_norm([p.grad for p in theirs], norm_type)
+    close(n, tn, "get_total_norm")
+    nn.utils.clip_grads_with_norm_(ours, 1.0, n)
+    torch.nn.utils.clip_grads_with_norm_(theirs, 1.0, tn)
+    for p, tp in zip(ours, theirs):
+        close(p.grad, tp.grad, "clip_grads_with_norm_")
+
+
+def test_multiplicative_lr():
+    p, tp = both(arr(2))
+    opt, topt = optim.SGD([p], lr=0.5), torch.optim.SGD([tp], lr=0.5)
+    s = optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.9 if epoch % 2 else 0.5)
+    ts = torch.optim.lr_scheduler.MultiplicativeLR(topt, lambda epoch: 0.9 if epoch % 2 else 0.5)
+    lrs, tlrs = [], []
+    for _ in range(5):
+        opt.step()
+        topt.step()
+        s.step()
+        ts.step()
+        lrs.append(opt.param_groups[0]["lr"])
+        tlrs.append(topt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, tlrs, rtol=1e-15)
+    assert s.get_last_lr() == pytest.approx(ts.get_last_lr())

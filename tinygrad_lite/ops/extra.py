@@ -1,0 +1,136 @@
+"""Primitives that real PyTorch scripts use beyond the core set: sin, cos, cumsum, flip, roll, einsum,
+scatter and scatter_add. Everything else of that surface (sort, topk, index_select, repeat, narrow,
+unbind, repeat_interleave, remainder...) is composed from rows (tinygrad_lite/tensor_ops.py).
+
+Each rule is written once with operators and the helpers below, so it runs on arrays (a plain
+backward) and on Tensors (create_graph=True) alike."""
+import numpy as np
+
+from . import EachInput, defop, is_array
+from .movement import index_scatter
+
+
+def _sin(x):
+    return np.sin(x) if is_array(x) else x.sin()
+
+
+def _cos(x):
+    return np.cos(x) if is_array(x) else x.cos()
+
+
+def _flip(x, axes):
+    return np.flip(x, axes) if is_array(x) else x.flip(axes)
+
+
+def _roll(x, shifts, axes):
+    return np.roll(x, shifts, axes) if is_array(x) else x.roll(shifts, axes)
+
+
+def _rcumsum(g, axis):
+    """Cumulative sum from the end: the adjoint of cumsum."""
+    if is_array(g):
+        return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+    return g.flip(axis).cumsum(axis).flip(axis)
+
+
+SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x), math="d sin(x)/dx = cos(x)", rule="dx = dC * cos(x)", saves=("x",))
+COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)), math="d cos(x)/dx = -sin(x)", rule="dx = -dC * sin(x)", saves=("x",))
+CUMSUM = defop("cumsum", lambda axis, x: np.cumsum(x, axis, dtype=x.dtype), lambda g, ans, axis, x: _rcumsum(g, axis),
+               math="out_i = sum_{j<=i} x_j; dx_j = sum_{i>=j} g_i (a reversed cumsum)", rule="dx = reversed cumsum of dC",
+               reads=False)
+FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axes, x: _flip(g, axes),
+             math="the gradient flipped back", rule="dx = flip(dC)", reads=False)
+ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
+             lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
+             math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False)
+CONTIGUOUS = defop("contiguous", lambda a, x: np.ascontiguousarray(x), lambda g, ans, a, x: g,
+                   math="a row-major copy: the gradient passes unchanged", rule="dx = dC", reads=False)
+
+
+# ---- einsum: the gradient of one operand is an einsum of the output gradient with the other operands
+def _einsum(eq, *xs):
+    if all(is_array(x) for x in xs):
+        return np.einsum(eq, *xs, optimize=len(xs) > 2)
+    from .. import einsum
+    return einsum(eq, *xs)
+
+
+def _einsum_dx(i, g, ans, args, *xs):
+    ins, out = args
+    target = ins[i]
+    others = [s for j, s in enumerate(ins) if j != i]
+    avail = set(out).union(*others) if others else set(out)
+    kept = "".join(c for c in target if c in avail)  # letters summed inside operand i alone come back by broadcast
+    gx = _einsum(",".join([out] + others) + "->" + kept, g, *[x for j, x in enumerate(xs) if j != i])
+    if kept != target:
+        shape = tuple(xs[i].shape[k] if c not in avail else -1 for k, c in enumerate(target))
+        view = tuple(1 if c not in avail else gx.shape[kept.index(c)] for c in target)
+        gx = gx.reshape(view)
+        full = tuple(xs[i].shape[k] if s != -1 else view[k] for k, s in enumerate(shape))
+        gx = np.broadcast_to(gx, full) if is_array(gx) else gx.expand(full)
+    return gx
+
+
+EINSUM = defop("einsum", lambda args, *xs: np.einsum(",".join(args[0]) + "->" + args[1], *xs,
+                                                       optimize=len(xs) > 2), EachInput(_einsum_dx),
+               math="d/dx_i: the output gradient contracted with the other operands",
+               rule="dx_i = einsum(dC, the other operands -> x_i's subscripts)", saves=("operands",))
+
+
+# ---- scatter: out = x with src written (or added) at index along a dim
+def _scatter_index(index, dim):
+    """The full numpy index that puts element (i, j, k...) of `index` at position index[i, j, k] along dim."""
+    grids = list(np.ix_(*[np.arange(s) for s in index.shape]))
+    grids[dim] = index
+    return tuple(grids)
+
+
+def _scatter_fwd(a, x, src):
+    dim, index, add = a
+    out = x.copy()
+    idx = _scatter_index(index, dim)
+    s = np.broadcast_to(src, index.shape) if np.ndim(src) == 0 else src[tuple(slice(0, n) for n in index.shape)]
+    if add:
+        np.add.at(out, idx, s)
+    else:
+        out[idx] = s
+    return out
+
+
+def _gather_g(g, index, dim):
+    return g[_scatter_index(index, dim)]
+
+
+def _scatter_dx(g, ans, a, x, src):
+    dim, index, add = a
+    if add:
+        return g
+    mask = np.ones(x.shape, bool)
+    mask[_scatter_index(index, dim)] = False  # overwritten positions get no gradient
+    return g * mask
+
+
+def _scatter_dsrc(g, ans, a, x, src):
+    dim, index, add = a
+    gs = _gather_g(g, index, dim)
+    if tuple(src.shape) != tuple(index.shape):  # src may be bigger than index: only its leading block was used
+        return index_scatter(gs, tuple(src.shape), tuple(slice(0, n) for n in index.shape))
+    return gs
+
+
+SCATTER = defop("scatter", _scatter_fwd, _scatter_dx, _scatter_dsrc,
+                math="out = x with src at index (scatter_add: added); dx = g off the written places "
+                     "(all of g for scatter_add), dsrc = g gathered at index",
+                rule="dx = dC off the written places, dsrc = dC gathered at index", saves=("index",))
+
+
+def _floor_div(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.floor(x / y) if is_array(x) and is_array(y) else (x / y).detach().floor()
+
+
+REMAINDER = defop("remainder", lambda a, x, y: np.remainder(x, y),
+                  lambda g, ans, a, x, y: g,
+                  lambda g, ans, a, x, y: -(g * _floor_div(x, y)),
+                  math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)",
+                  rule="dx = dC, dy = -dC * floor(x / y)", saves=("x", "y"), broadcasts=True)

@@ -1,0 +1,119 @@
+"""Sliding windows (im2col) and their adjoint (col2im): the primitive behind convolution and pooling.
+
+`windows` cuts every window a kernel visits out of the last d dims of x and lays them side by side:
+
+    x (*lead, S1..Sd)  ->  cols (*lead, K1..Kd, O1..Od)
+    cols[..., k, o] = x_padded[..., o * stride + k * dilation]          (per spatial dim)
+    O = (S + pad_lo + pad_hi - dilation * (K - 1) - 1) // stride + 1
+
+A convolution is then one matrix product of the weights with cols, a pooling one reduction of cols
+over its K axes, and autograd derives both of their gradients. Every input element lands in zero or
+more windows, so the vjp adds each window's gradient back where it came from (`col2im`, a
+scatter-add); col2im is linear, and its own vjp is `windows` again, so create_graph works as well.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import defop, is_array
+
+
+class WindowArgs:
+    """Non-tensor parameters of a `windows` / `col2im` row; all tuples have one entry per spatial dim.
+    pads: ((lo, hi), ...); value: what the padding holds (0 for conv/avg pooling, -inf for max pooling);
+    size: the spatial shape of x (unpadded), out: the number of windows per dim."""
+    __slots__ = ("kernel", "stride", "dilation", "pads", "value", "size", "out")
+
+    def __init__(self, kernel, stride, dilation, pads, value, size):
+        self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
+        self.pads, self.value, self.size = tuple(tuple(p) for p in pads), value, tuple(size)
+        self.out = tuple((s + lo + hi - d * (k - 1) - 1) // st + 1
+                         for s, (lo, hi), d, k, st in zip(self.size, self.pads, self.dilation, self.kernel, self.stride))
+
+    def __repr__(self):
+        return (f"WindowArgs(kernel={self.kernel}, stride={self.stride}, dilation={self.dilation}, "
+                f"pads={self.pads}, out={self.out})")
+
+
+def _padded(a, x):
+    d = len(a.kernel)
+    if not any(lo or hi for lo, hi in a.pads):
+        return x
+    widths = ((0, 0),) * (x.ndim - d) + a.pads
+    return np.pad(x, widths, constant_values=a.value)
+
+
+def _windows_fwd(a, x):
+    d = len(a.kernel)
+    xp = _padded(a, x)
+    st = xp.strides
+    view = as_strided(xp, xp.shape[:-d] + a.kernel + a.out,
+                      st[:-d] + tuple(s * dl for s, dl in zip(st[-d:], a.dilation))
+                      + tuple(s * sd for s, sd in zip(st[-d:], a.stride)), writeable=False)
+    return np.ascontiguousarray(view)  # (the copy is what one GEMM then reads row by row)
+
+
+def _window_slices(a, k):
+    """The slices of the padded input that kernel offset k (one index per dim) visits, one per window."""
+    return tuple(slice(ki * dl, ki * dl + st * (o - 1) + 1, st)
+                 for ki, dl, st, o in zip(k, a.dilation, a.stride, a.out))
+
+
+def _col2im_fwd(a, cols):
+    d = len(a.kernel)
+    lead = cols.shape[:cols.ndim - 2 * d]
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(a.size, a.pads))
+    out = np.zeros(lead + padded, cols.dtype)
+    for k in np.ndindex(*a.kernel):  # one strided add per kernel offset (9 for a 3x3 kernel)
+        dst = out[(Ellipsis,) + _window_slices(a, k)]
+        np.add(dst, cols[(Ellipsis,) + k + (slice(None),) * d], out=dst)
+    if any(lo or hi for lo, hi in a.pads):
+        out = out[(Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in zip(a.pads, a.size))]
+    return out
+
+
+def col2im(g, a):
+    """cols (*lead, *K, *O) -> (*lead, *size): each window's values added back where it was cut from."""
+    if is_array(g):
+        return _col2im_fwd(a, g)
+    return g._unary(COL2IM, a)
+
+
+def windows(x, a):
+    """The `windows` row applied to a Tensor x (or an array): (*lead, *size) -> (*lead, *K, *O)."""
+    if is_array(x):
+        return _windows_fwd(a, x)
+    return x._unary(WINDOWS, a)
+
+
+def _zero_pad(a):
+    """The same windows with zero padding (the adjoint of col2im never reads the padding's value)."""
+    if a.value == 0:
+        return a
+    return WindowArgs(a.kernel, a.stride, a.dilation, a.pads, 0, a.size)
+
+
+WINDOWS = defop("windows", _windows_fwd, lambda g, ans, a, x: col2im(g, a),
+                math="cols[k, o] = x[o*stride + k*dilation - pad]: dx = col2im(dcols), "
+                     "each window's gradient added back where it was cut from", reads=False)
+COL2IM = defop("col2im", _col2im_fwd, lambda g, ans, a, cols: windows(g, _zero_pad(a)),
+               math="x = sum of the windows added back in place: dcols = windows(dx) (the adjoint of windows)",
+               reads=False)
+
+
+def window_args(op, x_shape, kernel, stride, dilation, pads, value=0.0):
+    """Checked WindowArgs for the last len(kernel) dims of x_shape; errors name the op and shapes."""
+    d = len(kernel)
+    size = tuple(x_shape[-d:])
+    a = WindowArgs(kernel, stride, dilation, pads, value, size)
+    if any(k < 1 for k in a.kernel) or any(s < 1 for s in a.stride) or any(dl < 1 for dl in a.dilation):
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive, got kernel_size={a.kernel}, "
+                         f"stride={a.stride}, dilation={a.dilation}")
+    if any(lo < 0 or hi < 0 for lo, hi in a.pads):
+        raise ValueError(f"{op}: padding must be non-negative, got {a.pads}")
+    if any(o < 1 for o in a.out):
+        eff = tuple(dl * (k - 1) + 1 for dl, k in zip(a.dilation, a.kernel))
+        raise ValueError(f"{op}: input of shape {tuple(x_shape)} is too small: padded spatial size "
+                         f"{tuple(s + lo + hi for s, (lo, hi) in zip(size, a.pads))} is smaller than the "
+                         f"(dilated) kernel size {eff}")
+    return a
+
