@@ -43,3 +43,30 @@ def _as_array(value):
     if hasattr(value, "cpu"):
         value = value.cpu()
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+# ---------------------------------------------------------------------- user errors versus bugs
+_PROJECT_PACKAGES = ("tinygrad_lite", "tinygrad_lite_app", "models", "viz")
+_ROOT = __import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.abspath(__file__)))
+
+
+def raised_by_project(exc):
+    """True when the innermost frame of `exc`'s traceback is in this project's own code: a ValueError
+    our validation raised (bad input, said clearly) rather than one from deep inside numpy or
+    another library (a bug of ours, whose traceback must show)."""
+    import os
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = os.path.abspath(tb.tb_frame.f_code.co_filename)
+    return any(path.startswith(os.path.join(_ROOT, pkg) + os.sep) for pkg in _PROJECT_PACKAGES)
+
+
+def user_error(exc):
+    """Whether `exc` is a user's mistake to report in one line (exit 1) rather than a bug to show:
+    files (OSError), undecodable input, and ValueError/KeyError/IndexError raised by our own checks."""
+    if isinstance(exc, (OSError, UnicodeDecodeError, TrainingDiverged)):
+        return True
+    return isinstance(exc, (ValueError, KeyError, IndexError)) and raised_by_project(exc)

@@ -28,7 +28,7 @@ import tinygrad_lite as tg
 from . import distributed
 from .backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
 from .argtypes import float_in, int_at_least
-from .guard import check_finite_weights, check_loss
+from .guard import check_finite_weights, check_loss, user_error
 from .progress import Progress, limit_blas_threads
 
 __all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
@@ -309,6 +309,8 @@ def main(argv=None, prog=None):
             bk = backend_from_args(args)
             return distributed.run_worker(args, bk, lambda dist: _run(args, bk, dist))
     except (OSError, ValueError) as e:  # unreadable/bad data file, bad sizes...
+        if not user_error(e):
+            raise                       # a bug of ours: its traceback must show
         raise SystemExit(f"models.mlp: error: {e}") from e
 
 

@@ -45,7 +45,7 @@ from tinygrad_lite import Tensor, optim
 
 from . import word_eval
 from .argtypes import float_in, int_at_least
-from .guard import check_finite_weights, check_loss
+from .guard import check_finite_weights, check_loss, user_error
 from .backend import add_backend_args, backend_from_args, get_backend
 from .progress import Progress, limit_blas_threads
 from .text import Vocab, default_corpus, read_sentences
@@ -604,6 +604,8 @@ def main(argv=None, prog=None):
         with limit_blas_threads(args.threads):
             return _run(args)
     except (OSError, ValueError, KeyError) as e:  # bad file, empty corpus, min_count too high...
+        if not user_error(e):
+            raise                       # a bug of ours: its traceback must show
         raise SystemExit(f"models.skipgram: error: {e}") from e
 
 

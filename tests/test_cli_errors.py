@@ -188,3 +188,35 @@ def test_read_table_with_header_and_blank_lines(tmp_path):
     g = tmp_path / "w.txt"
     g.write_text("1 2 3\n4 5 6\n")
     np.testing.assert_array_equal(read_table(g), [[1, 2, 3], [4, 5, 6]])
+
+
+def test_a_bug_inside_a_library_shows_its_traceback(monkeypatch, capsys):
+    """The CLI's catch-all reports our own checks' errors in one line but lets a real bug show: a
+    ValueError raised deep inside numpy (here: a broken table reader) is not a user error."""
+    from models import mlp
+    from tinygrad_lite_app.cli import main
+
+    def broken_reader(path):
+        return np.ones((2, 3)).reshape(5, 5)       # numpy raises: a bug, not bad input
+    monkeypatch.setattr(mlp, "read_table", broken_reader)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        main(["train", "mlp", "--data", __file__, "--epochs", "1", "--no-progress"])
+
+
+def test_user_error_classifies_by_where_the_error_was_raised(tmp_path):
+    from models.guard import TrainingDiverged, user_error
+    from models.mlp import read_table
+    bad = tmp_path / "t.csv"
+    bad.write_text("1,2\n3,x\n")
+
+    def test_code():
+        raise ValueError("raised outside the project's packages")
+    for make, expected in ((lambda: read_table(bad), True), (lambda: np.ones(2).reshape(3), False),
+                           (test_code, False), (lambda: open(tmp_path / "missing"), True)):
+        try:
+            make()
+        except Exception as e:  # noqa: BLE001
+            assert user_error(e) is expected, (make, e)
+        else:
+            raise AssertionError("no error raised")
+    assert user_error(TrainingDiverged("x"))

@@ -34,8 +34,9 @@ class CLIError(Exception):
 
 
 def _expected_errors():
-    """Exception classes that mean bad input rather than a bug (reported without a traceback)."""
-    errs = [CLIError, OSError, ValueError, KeyError, IndexError, UnicodeDecodeError]  # OSError: files, disk
+    """Exception classes that always mean bad input rather than a bug (reported without a traceback);
+    ValueError, KeyError and IndexError only when our own checks raised them (models.guard.user_error)."""
+    errs = [CLIError]
     for modname, names in (("tinygrad_lite.serialize", ("CheckpointError", "SerializationError")),
                            ("tinygrad_lite.graph", ("GraphFreedError",)),
                            ("tinygrad_lite_app.demo", ("MissingComponent",)),
@@ -354,7 +355,8 @@ def main(argv=None):
             pass
         return 0
     except Exception as e:  # noqa: BLE001
-        if debug or not isinstance(e, _expected_errors()):
+        from models.guard import user_error
+        if debug or not (isinstance(e, _expected_errors()) or user_error(e)):
             raise
         print(f"{PROG}: error: {_error_text(e)}", file=sys.stderr)
         return 1

@@ -186,6 +186,14 @@ def test_a_known_program_with_broadcasting_and_an_empty_dim():
                    [("b", "add", 0, 1), ("u", "sum", 2, 0), ("b", "mul", 3, 1)]))
 
 
+def test_softmax_and_logsumexp_of_empty_tensors_agree_with_torch():
+    """Found by the fuzzer: softmax over a zero-size tensor raised (numpy's max of nothing)."""
+    rng = np.random.default_rng(3)
+    for op in ("softmax", "log_softmax", "logsumexp"):
+        for dim in (0, 1, 2):
+            check_program(([rng.uniform(-2, 2, (0, 1, 3))], [("u", op, 0, dim)]))
+
+
 def test_the_checker_catches_a_wrong_rule(monkeypatch):
     """Break one rule (tanh's) and the same known program must fail: the fuzzer can see bugs."""
     from tinygrad_lite.ops import REGISTRY

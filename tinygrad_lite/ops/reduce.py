@@ -59,6 +59,8 @@ def _extreme_dx(g, ans, args, x):
 
 
 def _max_shift(x, axis):
+    if x.size == 0:  # nothing to shift (and numpy's max of nothing raises): softmax of empty is empty, as in torch
+        return np.zeros(np.sum(x, axis=axis, keepdims=True).shape, x.dtype)
     m = max_last(x) if _last(axis, x.ndim) else x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
 
