@@ -65,6 +65,8 @@ def test_limit_blas_threads_sets_and_restores():
     assert blas_threads() == before
     with pytest.raises(ValueError, match="positive int"):
         runtime.limit_blas_threads(0)
+    with runtime.limit_blas_threads(None):  # no limit: what a CLI passes when --threads is not given
+        assert blas_threads() == before
 
 
 def test_models_keep_their_import_path():

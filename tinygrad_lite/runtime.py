@@ -40,11 +40,12 @@ def reuse_freed_memory():
 
 class limit_blas_threads(contextlib.ContextDecorator):
     """Cap numpy's BLAS thread pool at `n` threads (threadpoolctl): at once when called, and back to
-    the previous setting when used as a context manager and the block ends."""
+    the previous setting when used as a context manager and the block ends. n=None changes nothing
+    (the CLIs' default when --threads is not given)."""
 
     def __init__(self, n):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"limit_blas_threads: n must be a positive int, got {n!r}")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"limit_blas_threads: n must be a positive int (or None: no limit), got {n!r}")
         from threadpoolctl import threadpool_limits
         self.n = n
         self._limits = threadpool_limits(limits=n, user_api="blas")
