@@ -73,7 +73,7 @@ def _hf_twin(model):
 
 # ----------------------------------------------------------------------------- the architecture
 @pytest.mark.torch
-def test_bert_forward_matches_huggingface_float64():
+def test_bert_forward_matches_huggingface_torch_float64():
     torch = pytest.importorskip("torch")
     model = _tiny_bert()
     hf = _hf_twin(model)
@@ -200,7 +200,7 @@ def test_minilm_matches_reference_file(minilm):
 @needs_model
 @pytest.mark.torch
 @pytest.mark.skipif(not _has("sentence_transformers"), reason="sentence-transformers not installed")
-def test_minilm_matches_sentence_transformers_live(minilm):
+def test_minilm_matches_sentence_transformers_torch_live(minilm):
     from sentence_transformers import SentenceTransformer
     st = SentenceTransformer(minilm.source, device="cpu")
     sents = ["A second, independent check with new sentences.", "résumé naïveté coöperate", "I",
