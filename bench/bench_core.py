@@ -2,6 +2,7 @@
 
   op   ((a*b + c).relu() * d).sum() forward+backward on 8x8 float32: microseconds per op
   mlp  one SGD step of a 64-256-256-10 ReLU MLP, batch 128, cross-entropy
+  anomaly  the op step with detect_anomaly off (after it was on once) and on, against the plain step
 
 Peers: PyTorch (if installed), HIPS autograd (if installed), and numpy written by hand (the floor).
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_core.py
@@ -157,6 +158,26 @@ def main(argv=None):
     print("MLP 64-256-256-10 SGD step, batch 128:")
     for k, v in t.items():
         print(f"  {k:15s} {v * 1e3:7.3f} ms     ours / this = {t['tinygrad_lite'] / v:.2f}x")
+    anomaly_cost(args.rounds)
+
+
+def anomaly_cost(rounds):
+    """detect_anomaly must cost nothing when off: the op step before anomaly mode was ever used, after it
+    was turned on and off (the recording constructor uninstalled), and inside it (records a traceback per op)."""
+    from tinygrad_lite.autograd import detect_anomaly
+    ours = op_peers()["tinygrad_lite"]
+    plain = best({"plain": ours}, 2000, rounds)["plain"]
+
+    def on():
+        with detect_anomaly():
+            ours()
+    with detect_anomaly():
+        pass
+    t = best({"off (after on once)": ours, "plain again": ours, "on": on}, 2000 if rounds > 1 else 200, rounds)
+    print("detect_anomaly, the op step above:")
+    print(f"  {'plain':22s} {plain * 1e6 / 5:7.2f} us/op")
+    for k, v in t.items():
+        print(f"  {k:22s} {v * 1e6 / 5:7.2f} us/op   ({v / min(plain, t['plain again']):.2f}x plain)")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ SGD step per batch with word2vec's linearly decaying learning rate, as `train_sg
 `train_word2vec(sentences, arch=..., loss=...)` trains any combination; `Snapshots` records chosen
 words' vectors and chosen pairs' cosines while training (for `viz.embedding_evolution`).
 
+Batched hierarchical softmax: the inner nodes near the root lie on nearly every path, so one batch
+sums thousands of gradient terms into their rows in one step where word2vec applies them one by
+one; the trainer scales each inner node's summed gradient by min(1, HS_ROW_CAP / its uses in the
+batch) between backward and the SGD step (`Word2Vec.cap_shared_rows`; without it skip-gram + hs
+diverges on head500, with it it matches gensim). The gradients themselves are the engine's.
+
 CBOW's gradient convention: word2vec (and gensim with cbow_mean=1) averages the context vectors in
 the forward pass but adds the *undivided* error to every context vector. Autograd through a mean
 would divide it by the number of context words; `cbow_grad="word2vec"` (the default) keeps
@@ -141,6 +147,8 @@ class Word2Vec:
             if band is None:
                 return embedding(self.W_in, ctx, padding_idx=self.pad), valid
             xp = embedding(self.W_in, band, padding_idx=self.pad)  # (B + 2W, d): each position looked up once
+            if self.loss_name == "contrastive":  # normalise each position once, not each of its 2W uses
+                xp = F.normalize(xp, dim=-1)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
         n = valid.sum(1)
@@ -204,7 +212,7 @@ class Word2Vec:
             return F.cross_entropy(s, centre[b], reduction="sum")
         # contrastive: InfoNCE over [centre, noise] on cosines / tau
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
-        u = F.normalize(x, dim=-1)
+        u = x if (self.arch == "skipgram" and band is not None) else F.normalize(x, dim=-1)  # (unit already)
         v = F.normalize(y, dim=-1)
         logits = self._scores(v, u) * (1.0 / self.temperature)         # (B, K+1, C')
         noise_ok = weight.max(1)[:, :, None]

@@ -39,6 +39,17 @@ SKIP_ALLOWLIST = Path(os.environ.get("TGL_SKIP_ALLOWLIST", TESTS / "skip_allowli
 
 
 @pytest.fixture
+def no_gc():
+    """The cycle collector off during the test (collected once before): what the test sees freed was
+    freed by reference counting alone."""
+    import gc
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """Path of ../shared/data beside the repo root; skips the test when it is absent."""
     path = Path(__file__).resolve().parents[2] / "shared" / "data"

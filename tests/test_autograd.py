@@ -2,7 +2,6 @@
 memory release, in-place detection, custom Functions, gradcheck itself."""
 import gc
 import sys
-import time
 import weakref
 
 import numpy as np
@@ -78,6 +77,44 @@ def test_non_scalar_backward_needs_gradient():
 def test_backward_on_tensor_without_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         Tensor([1.0]).sum().backward()
+
+
+def test_backward_inputs_restricts_accumulation():
+    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
+    (x * y).sum().backward(inputs=[x])
+    assert_close(x.grad, [3.0, 4.0])
+    assert y.grad is None
+
+
+def test_slice_gradients_are_added_into_one_buffer(monkeypatch):
+    """x.split / shifted windows: each piece's gradient is a lazy SliceGrad; the engine adds them into
+    one buffer (one array of zeros, not one per piece), mixing with dense gradients and hooks."""
+    from tinygrad_lite.ops import movement
+    made = []
+    dense = movement.SliceGrad.dense
+    monkeypatch.setattr(movement.SliceGrad, "dense", lambda self: made.append(self.shape) or dense(self))
+    rng = np.random.default_rng(0)
+    x = t64(rng.normal(size=(4, 6)))
+    h = x * 1.0                                   # a non-leaf, so its gradient is assembled by the engine
+    a, b, c = h.split(2, dim=1)
+    w = t64(rng.normal(size=(4, 2)), requires_grad=False)
+    loss = (a * w).sum() + (b * b).sum() + c.sum() * 3.0
+    loss.backward()
+    expect = np.concatenate([w.numpy(), 2 * x.detach().numpy()[:, 2:4], np.full((4, 2), 3.0)], axis=1)
+    assert_close(x.grad, expect)
+    assert made == [(4, 6)]                        # one full-size buffer for the three pieces
+    # slices of a leaf, plus a dense use of it and a hook: the same sums
+    y = t64(rng.normal(size=(5,)))
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    (y[1:3].sum() * 2.0 + y[2:].sum() + (y * y).sum() + y[4] * 5.0 + y[4] * 1.0).backward()
+    want = 2 * y.detach().numpy() + np.array([0, 2, 3, 1, 7])
+    assert_close(y.grad, want)
+    assert_close(seen[0], want)
+    # autograd.grad of a sliced input
+    z = t64(rng.normal(size=(3, 3)))
+    (gz,) = grad((z[0] * 2.0).sum() + z[:, 1].sum(), z)
+    assert_close(gz, np.array([[2.0, 3.0, 2.0], [0, 1, 0], [0, 1, 0]]))
 
 
 # --------------------------------------------------------------------------- retain_graph
@@ -187,6 +224,16 @@ def test_requires_grad_rules():
         y.requires_grad_(False)
     # integer results of ops never require grad
     assert not (x > 0).requires_grad and not x.argmax().requires_grad
+
+
+def test_set_grad_enabled_as_a_decorator_applies_inside_only():
+    @tl.set_grad_enabled(False)
+    def f(x):
+        return x * 2
+
+    assert tl.is_grad_enabled()  # the decorator line did not switch recording off for everyone
+    x = t64([1.0])
+    assert not f(x).requires_grad and (x * 2).requires_grad
 
 
 # --------------------------------------------------------------------------- hooks
@@ -301,6 +348,8 @@ def test_hvp_vs_torch():
 
 
 _rng = np.random.default_rng(5)
+
+
 GRADGRAD_CASES = {
     "tanh": (lambda x: x.tanh(), [_rng.standard_normal((2, 3))]),
     "sigmoid": (lambda x: x.sigmoid(), [_rng.standard_normal((3,))]),
@@ -339,15 +388,12 @@ def test_chain_of_100k_ops_has_no_recursion_error():
     try:
         x = Tensor(np.array([1.0]), requires_grad=True)
         y = x
-        t0 = time.perf_counter()
-        for _ in range(100_000):
+        for _ in range(100_000):   # (its time is bench/'s business; a hang meets the per-test timeout)
             y = y * 1.00001
         y.sum().backward()
-        elapsed = time.perf_counter() - t0
     finally:
         sys.setrecursionlimit(old)
     assert_close(x.grad, [1.00001 ** 100_000], rtol=1e-9)
-    assert elapsed < 20
     del y
     # dropping the chain does not recurse either (deallocation of a deep graph)
 
@@ -372,69 +418,66 @@ def _graph_refs():
     return x, w, loss, refs
 
 
-def test_intermediates_are_freed_after_backward_and_del_loss():
-    gc.collect()
-    gc.disable()
-    try:
-        x, w, loss, refs = _graph_refs()
-        assert all(r() is not None for r in refs)
-        loss.backward()
-        del loss
-        # freed by reference counting alone (no cycles): check before any gc.collect()
-        assert all(r() is None for r in refs), "intermediate tensors still alive after backward and del loss"
-    finally:
-        gc.enable()
+def test_intermediates_are_freed_after_backward_and_del_loss(no_gc):
+    x, w, loss, refs = _graph_refs()
+    assert all(r() is not None for r in refs)
+    loss.backward()
+    del loss
+    # freed by reference counting alone (no cycles): check before any gc.collect()
+    assert all(r() is None for r in refs), "intermediate tensors still alive after backward and del loss"
     assert x.grad is not None and w.grad is not None
     assert x.grad._op is None and x.grad._inputs is None  # gradients hold no graph
 
 
-def test_intermediates_are_freed_with_retain_graph_once_loss_dropped():
-    gc.collect()
-    gc.disable()
-    try:
-        x, w, loss, refs = _graph_refs()
-        loss.backward(retain_graph=True)
-        assert all(r() is not None for r in refs)  # still reachable from loss
-        del loss
-        assert all(r() is None for r in refs)
-    finally:
-        gc.enable()
+def test_intermediates_are_freed_with_retain_graph_once_loss_dropped(no_gc):
+    x, w, loss, refs = _graph_refs()
+    loss.backward(retain_graph=True)
+    assert all(r() is not None for r in refs)  # still reachable from loss
+    del loss
+    assert all(r() is None for r in refs)
 
 
-def test_hooked_and_retained_nodes_are_freed_without_gc():
-    gc.collect()
-    gc.disable()
-    try:
-        x = t64([1.0, 2.0])
-        y = x * 2
-        y.retain_grad()
-        z = y.exp()
-        z.register_hook(lambda g: g * 2)
-        loss = (z * y).sum()
-        loss.backward()
-        assert y.grad is not None
-        refs = [weakref.ref(t) for t in (y, z)]
-        del y, z, loss
-        assert all(r() is None for r in refs), "retain_grad/register_hook keep the graph alive (a reference cycle)"
-    finally:
-        gc.enable()
+def test_hooked_and_retained_nodes_are_freed_without_gc(no_gc):
+    x = t64([1.0, 2.0])
+    y = x * 2
+    y.retain_grad()
+    z = y.exp()
+    z.register_hook(lambda g: g * 2)
+    loss = (z * y).sum()
+    loss.backward()
+    assert y.grad is not None
+    refs = [weakref.ref(t) for t in (y, z)]
+    del y, z, loss
+    assert all(r() is None for r in refs), "retain_grad/register_hook keep the graph alive (a reference cycle)"
 
 
-def test_create_graph_gradient_graph_is_freed():
+def test_create_graph_gradient_graph_is_freed(no_gc):
+    x = t64([1.0, 2.0])
+    y = x.exp()
+    ry = weakref.ref(y)
+    loss = (y * y).sum()
+    (g,) = grad(loss, x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    del loss, y, g
+    assert ry() is None
     gc.collect()
-    gc.disable()
-    try:
-        x = t64([1.0, 2.0])
-        y = x.exp()
-        ry = weakref.ref(y)
-        loss = (y * y).sum()
-        (g,) = grad(loss, x, create_graph=True)
-        (h,) = grad(g.sum(), x)
-        del loss, y, g
-        assert ry() is None
-    finally:
-        gc.enable()
-    gc.collect()
+
+
+def test_kept_loss_does_not_hold_saved_arrays_after_backward():
+    """A loss tensor kept after backward (losses.append(loss)) must not pin the forward's caches."""
+    from tinygrad_lite.nn import functional as F
+    x = t64(np.random.default_rng(0).standard_normal((64, 50)))
+    t = Tensor(np.arange(64) % 50)
+    loss = F.cross_entropy(x, t)
+    loss.backward(retain_graph=True)
+    g1 = x.grad._data.copy()
+    loss.backward()  # a second backward recomputes what it needs
+    assert_close(x.grad, 2 * g1)
+    from tinygrad_lite.autograd import FREED
+    assert loss._ctx is FREED  # the saved softmax is gone; the structure (loss._inputs) stays for drawing
+    big = [v for v in (getattr(loss._args, k, None) for k in getattr(type(loss._args), "__slots__", ()))
+           if isinstance(v, np.ndarray) and v.size >= x.numel()]
+    assert not big, "the loss node keeps an (M, C) array alive after backward"
 
 
 # --------------------------------------------------------------------------- in-place detection
@@ -507,6 +550,58 @@ def test_inplace_on_tensor_not_needed_by_backward_is_allowed():
     other.add_(1)
     loss.backward()
     assert_close(x.grad, [2.0, 2.0])
+
+
+@pytest.mark.parametrize("make_view", [
+    lambda a: a[0:1], lambda a: a.reshape(2, 1), lambda a: a.reshape(1, 2).T.detach()[0],
+    lambda a: a.permute(0), lambda a: a.unsqueeze(0).squeeze(0)[1:],
+])
+def test_inplace_through_an_unrecorded_view_raises(make_view):
+    """A view that is not in any graph (of a tensor that needs no grad, or made under no_grad) shares
+    its source's memory all the same: writing into it must still be caught (once gave w.grad=[30, 4])."""
+    w = t64([1.0, 2.0], requires_grad=True)
+    a = t64([3.0, 4.0], requires_grad=False)  # a constant, saved by mul for w's gradient
+    loss = (a * w).sum()
+    make_view(a).mul_(10)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_inplace_through_a_view_raises():
+    """x[0:2], reshape, permute share their input's data: writing into them modifies the input."""
+    for view in (lambda y: y[0:2], lambda y: y.reshape(2, 2)[0], lambda y: y.reshape(2, 2).T,
+                 lambda y: y[1:].detach()):
+        x = t64([1.0, 2.0, 3.0, 4.0])
+        y = x.exp()  # exp's backward reads y
+        loss = (y * 1.0).sum()
+        v = view(y)
+        with tl.no_grad():
+            v.mul_(2)
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+    # a copy (advanced indexing) does not share data: no error, correct gradient
+    x = t64([1.0, 2.0])
+    y = x.exp()
+    loss = y.sum()
+    c = y[np.array([0, 1])]
+    with tl.no_grad():
+        c.mul_(2)
+    loss.backward()
+    assert_close(x.grad, np.exp([1.0, 2.0]))
+
+
+def test_inplace_change_of_an_input_that_add_does_not_save_is_allowed():
+    # add's gradient needs no values: PyTorch lets this through, and so do we
+    a, w = t64([1.0, 2.0], requires_grad=False), t64([3.0, 4.0])
+    loss = (a + w).sum()
+    a.add_(1)
+    loss.backward()
+    assert_close(w.grad, [1.0, 1.0])
+    b = t64([1.0, 2.0], requires_grad=False)
+    loss = (b * w).sum()  # mul saves b: still an error
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
 
 
 # --------------------------------------------------------------------------- custom Function
@@ -618,75 +713,6 @@ def test_custom_function_double_backward():
     assert_close(h, 6 * x._data)
 
 
-# --------------------------------------------------------------------------- gradcheck itself
-def test_gradcheck_true_on_correct_functions():
-    assert tl.gradcheck(lambda a, b: (a * b.exp()).sum(), (t64([1.0, 2.0]), t64([0.5, -0.5]))) is True
-    assert tl.gradcheck(lambda a: a.softmax(-1), t64(np.random.default_rng(0).standard_normal((2, 3)))) is True
-
-
-def test_gradcheck_names_input_and_element_on_wrong_gradient():
-    good = t64([0.3, -0.7])
-    bad = t64([[0.5, 1.0], [2.0, -1.0]])
-    with pytest.raises(tl.GradcheckError) as e:
-        tl.gradcheck(lambda a, b: a.sum() * WrongSquare.apply(b), (good, bad))
-    msg = str(e.value)
-    assert "input 1" in msg and "(2, 2)" in msg
-    assert "input element (1, 0)" in msg, msg  # the element whose gradient is wrong, readable
-    assert "analytical" in msg and "numerical" in msg
-    assert tl.gradcheck(lambda b: WrongSquare.apply(b), (bad,), raise_exception=False) is False
-
-
-def test_gradcheck_requires_float64():
-    with pytest.raises(tl.GradcheckError, match="float64"):
-        tl.gradcheck(lambda a: a * 2, (Tensor(np.ones(2, np.float32), requires_grad=True),))
-
-
-# --------------------------------------------------------------------------- dtypes of gradients
-def test_gradients_have_the_dtype_of_their_leaf():
-    a = Tensor(np.ones(3, np.float32), requires_grad=True)
-    b = Tensor(np.ones(3, np.float64), requires_grad=True)
-    c = Tensor(np.ones((), np.float64), requires_grad=True)
-    out = ((a * b + c) * 2.0).sum()
-    out.backward()
-    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64 and c.grad.dtype == np.float64
-    assert_close(c.grad, 6.0)
-    f = Tensor(np.ones(2, np.float32), requires_grad=True)
-    (f.to(tl.float64) * Tensor(np.ones(2))).sum().backward()
-    assert f.grad.dtype == np.float32
-    # float32 loss: gradient stays float32 through Python-scalar arithmetic
-    g = Tensor([1.0, 2.0], requires_grad=True)
-    ((g * 0.1 + 1e-3) ** 2).mean().backward()
-    assert g.grad.dtype == np.float32
-
-
-def test_grad_of_0d_leaf_is_a_tensor():
-    x = Tensor(2.0, requires_grad=True)
-    (x * x).backward()
-    assert isinstance(x.grad, Tensor) and x.grad.shape == () and x.grad.item() == 4.0
-    (x.exp() * 3).backward()
-    assert isinstance(x.grad, Tensor)
-    y = Tensor(np.float64(1.5), requires_grad=True)
-    (g,) = grad(y.maximum(Tensor(np.float64(1.5))), y)
-    assert isinstance(g, Tensor) and g.item() == 0.5
-
-
-# --------------------------------------------------------------------------- error messages
-def test_shape_error_messages():
-    a, b = Tensor(np.zeros((2, 3))), Tensor(np.zeros(4))
-    with pytest.raises(ValueError) as e:
-        a + b
-    assert "add" in str(e.value) and "(2, 3)" in str(e.value) and "(4,)" in str(e.value)
-    with pytest.raises(ValueError) as e:
-        Tensor(np.zeros((2, 3))) @ Tensor(np.zeros((2, 3)))
-    assert "matmul" in str(e.value) and "(2, 3)" in str(e.value)
-    with pytest.raises(ValueError) as e:
-        Tensor(np.zeros(6)).reshape(4, -1)
-    assert "reshape" in str(e.value) and "(6,)" in str(e.value)
-    with pytest.raises(IndexError) as e:
-        Tensor(np.zeros((2, 3))).sum(dim=3)
-    assert "sum" in str(e.value) and "3" in str(e.value)
-
-
 def test_custom_function_bad_backward_results_are_clear_errors():
     class BadShape(Function):
         @staticmethod
@@ -734,87 +760,6 @@ def test_custom_function_bad_backward_results_are_clear_errors():
         TooSmall.apply(x).sum().backward()
     Broadcasting.apply(x).sum().backward()
     assert_close(x.grad, [3.0, 3.0])
-
-
-def test_backward_inputs_restricts_accumulation():
-    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
-    (x * y).sum().backward(inputs=[x])
-    assert_close(x.grad, [3.0, 4.0])
-    assert y.grad is None
-
-
-@pytest.mark.parametrize("make_view", [
-    lambda a: a[0:1], lambda a: a.reshape(2, 1), lambda a: a.reshape(1, 2).T.detach()[0],
-    lambda a: a.permute(0), lambda a: a.unsqueeze(0).squeeze(0)[1:],
-])
-def test_inplace_through_an_unrecorded_view_raises(make_view):
-    """A view that is not in any graph (of a tensor that needs no grad, or made under no_grad) shares
-    its source's memory all the same: writing into it must still be caught (once gave w.grad=[30, 4])."""
-    w = t64([1.0, 2.0], requires_grad=True)
-    a = t64([3.0, 4.0], requires_grad=False)  # a constant, saved by mul for w's gradient
-    loss = (a * w).sum()
-    make_view(a).mul_(10)
-    with pytest.raises(RuntimeError, match="modified in place"):
-        loss.backward()
-
-
-def test_inplace_through_a_view_raises():
-    """x[0:2], reshape, permute share their input's data: writing into them modifies the input."""
-    for view in (lambda y: y[0:2], lambda y: y.reshape(2, 2)[0], lambda y: y.reshape(2, 2).T,
-                 lambda y: y[1:].detach()):
-        x = t64([1.0, 2.0, 3.0, 4.0])
-        y = x.exp()  # exp's backward reads y
-        loss = (y * 1.0).sum()
-        v = view(y)
-        with tl.no_grad():
-            v.mul_(2)
-        with pytest.raises(RuntimeError, match="modified in place"):
-            loss.backward()
-    # a copy (advanced indexing) does not share data: no error, correct gradient
-    x = t64([1.0, 2.0])
-    y = x.exp()
-    loss = y.sum()
-    c = y[np.array([0, 1])]
-    with tl.no_grad():
-        c.mul_(2)
-    loss.backward()
-    assert_close(x.grad, np.exp([1.0, 2.0]))
-
-
-def test_kept_loss_does_not_hold_saved_arrays_after_backward():
-    """A loss tensor kept after backward (losses.append(loss)) must not pin the forward's caches."""
-    from tinygrad_lite.nn import functional as F
-    x = t64(np.random.default_rng(0).standard_normal((64, 50)))
-    t = Tensor(np.arange(64) % 50)
-    loss = F.cross_entropy(x, t)
-    loss.backward(retain_graph=True)
-    g1 = x.grad._data.copy()
-    loss.backward()  # a second backward recomputes what it needs
-    assert_close(x.grad, 2 * g1)
-    from tinygrad_lite.autograd import FREED
-    assert loss._ctx is FREED  # the saved softmax is gone; the structure (loss._inputs) stays for drawing
-    big = [v for v in (getattr(loss._args, k, None) for k in getattr(type(loss._args), "__slots__", ()))
-           if isinstance(v, np.ndarray) and v.size >= x.numel()]
-    assert not big, "the loss node keeps an (M, C) array alive after backward"
-
-
-def test_pow_with_zero_base_backward_is_quiet_and_finite():
-    import warnings
-    x = t64([0.0, 2.0])
-    y = t64([2.0, 3.0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        (x ** y).sum().backward()
-    assert_close(x.grad, [0.0, 12.0])
-    assert_close(y.grad, [0.0, 8 * np.log(2.0)])
-
-
-# ---------------------------------------------------------------------- bugs found by an audit, each pinned
-def test_int_tensor_made_to_require_grad_by_assignment_is_refused_at_backward():
-    t = Tensor([1, 2])
-    t.requires_grad = True  # bypasses requires_grad_()'s check
-    with pytest.raises(RuntimeError, match=r"dtype int64 .* only floating point tensors can have gradients"):
-        (t * 2.5).sum().backward()  # (once gave a truncated int64 gradient [2, 2])
 
 
 def test_custom_function_gradient_is_not_aliased_with_the_users_tensor():
@@ -874,30 +819,6 @@ def test_custom_function_saved_tensors_are_freed_after_backward():
     assert_close(x.grad, [6.0])
 
 
-def test_set_grad_enabled_as_a_decorator_applies_inside_only():
-    @tl.set_grad_enabled(False)
-    def f(x):
-        return x * 2
-
-    assert tl.is_grad_enabled()  # the decorator line did not switch recording off for everyone
-    x = t64([1.0])
-    assert not f(x).requires_grad and (x * 2).requires_grad
-
-
-def test_inplace_change_of_an_input_that_add_does_not_save_is_allowed():
-    # add's gradient needs no values: PyTorch lets this through, and so do we
-    a, w = t64([1.0, 2.0], requires_grad=False), t64([3.0, 4.0])
-    loss = (a + w).sum()
-    a.add_(1)
-    loss.backward()
-    assert_close(w.grad, [1.0, 1.0])
-    b = t64([1.0, 2.0], requires_grad=False)
-    loss = (b * w).sum()  # mul saves b: still an error
-    b.add_(1)
-    with pytest.raises(RuntimeError, match="modified in place"):
-        loss.backward()
-
-
 def test_custom_function_gradient_count_must_match_its_arguments():
     class TwoGrads(Function):
         @staticmethod
@@ -925,32 +846,88 @@ def test_custom_function_gradient_count_must_match_its_arguments():
         TooMany.apply(t64([1.0])).sum().backward()
 
 
-def test_slice_gradients_are_added_into_one_buffer(monkeypatch):
-    """x.split / shifted windows: each piece's gradient is a lazy SliceGrad; the engine adds them into
-    one buffer (one array of zeros, not one per piece), mixing with dense gradients and hooks."""
-    from tinygrad_lite.ops import movement
-    made = []
-    dense = movement.SliceGrad.dense
-    monkeypatch.setattr(movement.SliceGrad, "dense", lambda self: made.append(self.shape) or dense(self))
-    rng = np.random.default_rng(0)
-    x = t64(rng.normal(size=(4, 6)))
-    h = x * 1.0                                   # a non-leaf, so its gradient is assembled by the engine
-    a, b, c = h.split(2, dim=1)
-    w = t64(rng.normal(size=(4, 2)), requires_grad=False)
-    loss = (a * w).sum() + (b * b).sum() + c.sum() * 3.0
-    loss.backward()
-    expect = np.concatenate([w.numpy(), 2 * x.detach().numpy()[:, 2:4], np.full((4, 2), 3.0)], axis=1)
-    assert_close(x.grad, expect)
-    assert made == [(4, 6)]                        # one full-size buffer for the three pieces
-    # slices of a leaf, plus a dense use of it and a hook: the same sums
-    y = t64(rng.normal(size=(5,)))
-    seen = []
-    y.register_hook(lambda g: seen.append(g.numpy().copy()))
-    (y[1:3].sum() * 2.0 + y[2:].sum() + (y * y).sum() + y[4] * 5.0 + y[4] * 1.0).backward()
-    want = 2 * y.detach().numpy() + np.array([0, 2, 3, 1, 7])
-    assert_close(y.grad, want)
-    assert_close(seen[0], want)
-    # autograd.grad of a sliced input
-    z = t64(rng.normal(size=(3, 3)))
-    (gz,) = grad((z[0] * 2.0).sum() + z[:, 1].sum(), z)
-    assert_close(gz, np.array([[2.0, 3.0, 2.0], [0, 1, 0], [0, 1, 0]]))
+# --------------------------------------------------------------------------- gradcheck itself
+def test_gradcheck_true_on_correct_functions():
+    assert tl.gradcheck(lambda a, b: (a * b.exp()).sum(), (t64([1.0, 2.0]), t64([0.5, -0.5]))) is True
+    assert tl.gradcheck(lambda a: a.softmax(-1), t64(np.random.default_rng(0).standard_normal((2, 3)))) is True
+
+
+def test_gradcheck_names_input_and_element_on_wrong_gradient():
+    good = t64([0.3, -0.7])
+    bad = t64([[0.5, 1.0], [2.0, -1.0]])
+    with pytest.raises(tl.GradcheckError) as e:
+        tl.gradcheck(lambda a, b: a.sum() * WrongSquare.apply(b), (good, bad))
+    msg = str(e.value)
+    assert "input 1" in msg and "(2, 2)" in msg
+    assert "input element (1, 0)" in msg, msg  # the element whose gradient is wrong, readable
+    assert "analytical" in msg and "numerical" in msg
+    assert tl.gradcheck(lambda b: WrongSquare.apply(b), (bad,), raise_exception=False) is False
+
+
+def test_gradcheck_requires_float64():
+    with pytest.raises(tl.GradcheckError, match="float64"):
+        tl.gradcheck(lambda a: a * 2, (Tensor(np.ones(2, np.float32), requires_grad=True),))
+
+
+# --------------------------------------------------------------------------- dtypes of gradients
+def test_gradients_have_the_dtype_of_their_leaf():
+    a = Tensor(np.ones(3, np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, np.float64), requires_grad=True)
+    c = Tensor(np.ones((), np.float64), requires_grad=True)
+    out = ((a * b + c) * 2.0).sum()
+    out.backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64 and c.grad.dtype == np.float64
+    assert_close(c.grad, 6.0)
+    f = Tensor(np.ones(2, np.float32), requires_grad=True)
+    (f.to(tl.float64) * Tensor(np.ones(2))).sum().backward()
+    assert f.grad.dtype == np.float32
+    # float32 loss: gradient stays float32 through Python-scalar arithmetic
+    g = Tensor([1.0, 2.0], requires_grad=True)
+    ((g * 0.1 + 1e-3) ** 2).mean().backward()
+    assert g.grad.dtype == np.float32
+
+
+def test_grad_of_0d_leaf_is_a_tensor():
+    x = Tensor(2.0, requires_grad=True)
+    (x * x).backward()
+    assert isinstance(x.grad, Tensor) and x.grad.shape == () and x.grad.item() == 4.0
+    (x.exp() * 3).backward()
+    assert isinstance(x.grad, Tensor)
+    y = Tensor(np.float64(1.5), requires_grad=True)
+    (g,) = grad(y.maximum(Tensor(np.float64(1.5))), y)
+    assert isinstance(g, Tensor) and g.item() == 0.5
+
+
+def test_int_tensor_made_to_require_grad_by_assignment_is_refused_at_backward():
+    t = Tensor([1, 2])
+    t.requires_grad = True  # bypasses requires_grad_()'s check
+    with pytest.raises(RuntimeError, match=r"dtype int64 .* only floating point tensors can have gradients"):
+        (t * 2.5).sum().backward()  # (once gave a truncated int64 gradient [2, 2])
+
+
+# --------------------------------------------------------------------------- error messages and edge cases
+def test_shape_error_messages():
+    a, b = Tensor(np.zeros((2, 3))), Tensor(np.zeros(4))
+    with pytest.raises(ValueError) as e:
+        a + b
+    assert "add" in str(e.value) and "(2, 3)" in str(e.value) and "(4,)" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        Tensor(np.zeros((2, 3))) @ Tensor(np.zeros((2, 3)))
+    assert "matmul" in str(e.value) and "(2, 3)" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        Tensor(np.zeros(6)).reshape(4, -1)
+    assert "reshape" in str(e.value) and "(6,)" in str(e.value)
+    with pytest.raises(IndexError) as e:
+        Tensor(np.zeros((2, 3))).sum(dim=3)
+    assert "sum" in str(e.value) and "3" in str(e.value)
+
+
+def test_pow_with_zero_base_backward_is_quiet_and_finite():
+    import warnings
+    x = t64([0.0, 2.0])
+    y = t64([2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** y).sum().backward()
+    assert_close(x.grad, [0.0, 12.0])
+    assert_close(y.grad, [0.0, 8 * np.log(2.0)])

@@ -88,7 +88,8 @@ def test_cuda_questions_get_pytorchs_cpu_answers(tmp_path):
         assert torch.device("cuda:1").index == 1 and repr(torch.device("cpu")) == "device(type='cpu')"
         for make in (lambda: x.cuda(), lambda: torch.zeros(2, device="cuda"), lambda: x.to("cuda"),
                      lambda: nn.Linear(2, 2).to("cuda"), lambda: nn.Linear(2, 2).cuda(), lambda: torch.cuda.synchronize(),
-                     lambda: nn.Linear(2, 2, device="cuda"), lambda: torch.tensor([1.0], device="cuda:0")):
+                     lambda: nn.Linear(2, 2, device="cuda"), lambda: torch.tensor([1.0], device="cuda:0"),
+                     lambda: nn.Conv2d(1, 1, 3, device="cuda"), lambda: nn.LSTM(2, 2, device="cuda")):
             try:
                 make()
                 raise SystemExit("no error")
@@ -455,3 +456,26 @@ def test_inplace_conflicts_and_leaves_still_fail():
     h.fill_(0.5)
     (h * x).sum().backward()
     assert x.grad.tolist() == [0.5, 0.5]
+
+
+def test_missing_tensor_method_is_one_line_and_hasattr_false(tmp_path):
+    p = run_script(tmp_path, "import torch\nx = torch.ones(2)\nassert not hasattr(x, 'cumprod')\ny = x.cumprod(0)\n")
+    assert p.returncode == 1 and p.stderr.strip() == \
+        "tinygrad-lite run: Tensor.cumprod is not supported by tinygrad_lite (used at script.py:4)"
+
+
+def test_add_alpha_and_masked_fill_inplace_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x0, w0 = np.array([[1.0, -2.0], [3.0, 0.5]]), np.array([0.3, -0.7])
+    res = []
+    for lib in (tl, torch):
+        x, w = lib.tensor(x0, requires_grad=True), lib.tensor(w0, requires_grad=True)
+        h = x.add(w, alpha=2).sub(x, alpha=0.5)
+        h.masked_fill_(h > 1, 0.25)
+        (h * h * w).sum().backward()
+        res.append((h.detach().numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()))
+        with lib.no_grad():
+            x.masked_fill_(lib.tensor(x0 < 0), 9.0)
+        res[-1] += (x.detach().numpy().copy(),)
+    for o, t in zip(*res):
+        np.testing.assert_allclose(o, t, rtol=1e-12)

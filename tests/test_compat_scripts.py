@@ -104,7 +104,7 @@ def _samples(stdout, marker):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 def test_nanogpt_train_and_sample_match_pytorch(tmp_path, dtype):
     pytest.importorskip("torch")
     pytest.importorskip("tiktoken")  # sample.py imports it (the char-level meta.pkl means it is not used)
@@ -135,7 +135,8 @@ def test_nanogpt_train_and_sample_match_pytorch(tmp_path, dtype):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("model_type", ["transformer", "gru", "mlp"])
+@pytest.mark.parametrize("model_type", ["transformer", pytest.param("gru", marks=pytest.mark.slow),
+                                        pytest.param("mlp", marks=pytest.mark.slow)])
 def test_makemore_trains_and_samples_like_pytorch(tmp_path, model_type):
     pytest.importorskip("torch")
     compat = _shared_compat()

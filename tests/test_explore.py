@@ -275,3 +275,17 @@ def test_a_user_defined_function_is_replayed_with_its_own_rule():
     assert [a["k"] for a in acc] == [1, 2]
     np.testing.assert_allclose(sorted(decoded(a["add"]).tolist() for a in acc), [[1.0, 8.0], [3.0, 24.0]])
     np.testing.assert_allclose(decoded(acc[-1]["after"]), x.grad._data)
+
+
+def test_explore_after_a_backward_that_kept_its_graph():
+    """After backward(retain_graph=True) or inside autograd.keep_graph() the page is the same, and
+    its gradients are the .grad the backward left."""
+    from tinygrad_lite.autograd import keep_graph
+    from viz import explore
+    loss, params, _ = small_graph()
+    with keep_graph():
+        loss.backward()
+    d = page_data(explore(loss, None, params=params))
+    view = build_graph(loss, params=params)
+    for name, p in params.items():
+        np.testing.assert_allclose(decoded(d["tensors"][view.node_of(p).id]["grad"]), p.grad._data, rtol=1e-12)

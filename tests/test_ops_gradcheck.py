@@ -783,3 +783,48 @@ def test_zero_dim_results_backpropagate():
     (h,) = tl.autograd.grad(g, s)
     assert isinstance(g, Tensor) and isinstance(h, Tensor) and np.isfinite(h.item())
     check_grad(lambda t: (t.exp() * t.sigmoid() + F.gelu(t) + F.logsigmoid(t)) * t[()], np.float64(0.3))
+
+
+# ---------------------------------------------------------------------- the rows' metadata
+def test_every_row_of_ops_is_registered_at_import():
+    """REGISTRY is complete after `import tinygrad_lite`: every Op defined in tinygrad_lite/ops (and sparse.py)."""
+    import importlib
+    import pkgutil
+    import tinygrad_lite.ops as ops_pkg
+    from tinygrad_lite.ops import Op
+    defined = set()
+    for mod in [ops_pkg] + [importlib.import_module(f"tinygrad_lite.ops.{m.name}")
+                            for m in pkgutil.iter_modules(ops_pkg.__path__)] + [importlib.import_module("tinygrad_lite.sparse")]:
+        defined |= {v.name for v in vars(mod).values() if isinstance(v, Op)}
+    assert defined and defined <= set(REGISTRY), sorted(defined - set(REGISTRY))
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "import tinygrad_lite as tl; print(sorted(tl.ops_registry))"],
+                         capture_output=True, text=True, check=True).stdout
+    assert eval(out) == sorted(REGISTRY)  # nothing registers later, on a lazy import
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_row_states_its_rule_saves_and_input_names(name):
+    """The row is the single source of an op's facts: graph.py and viz read them from it."""
+    op = REGISTRY[name]
+    assert op.math and op.rule, f"{name}: math= and rule= must say what the backward does"
+    assert isinstance(op.saves, tuple) and all(isinstance(s, str) and s for s in op.saves)
+    if op.reads:
+        assert op.saves, f"{name}: a rule that reads saved values must say which (saves=)"
+    if op.inputs is None:  # variadic (cat)
+        assert "dxᵢ" in op.rule
+        return
+    assert len(set(op.inputs)) == len(op.inputs)
+    n = len(op.inputs)
+    with_grad = range(n) if op.joint is not None else [i for i in range(n) if op.vjps[i] is not None]
+    for i in with_grad:
+        assert f"d{op.inputs[i]}" in op.rule, f"{name}: the rule does not say what d{op.inputs[i]} is"
+    if op.joint is None:
+        assert len(op.vjps) == n, f"{name}: {len(op.vjps)} vjps for inputs {op.inputs}"
+
+
+def test_graph_has_no_table_of_op_facts_of_its_own():
+    import tinygrad_lite.graph as graph
+    for table in ("RULES", "SAVED", "ARG_NAMES"):
+        assert not hasattr(graph, table), f"graph.{table} duplicates the registry rows"

@@ -49,9 +49,25 @@ def test_huffman_probabilities_sum_to_one_and_cost_is_optimal():
         cost += a + b
         heapq.heappush(h, a + b)
     assert int((counts * t.lengths).sum()) == cost
-    # frequent words get codes no longer than rarer ones
-    order = np.argsort(-counts, kind="stable")
-    assert all(np.diff(t.lengths[order]) >= 0) or np.corrcoef(counts, t.lengths)[0, 1] < 0
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 10_000), min_size=2, max_size=60))
+def test_huffman_tree_is_a_prefix_code_for_any_counts(counts):
+    t = HuffmanTree(counts)
+    V = len(counts)
+    codes = ["".join(map(str, t.path(w)[1])) for w in range(V)]
+    assert len(set(codes)) == V and all(not b.startswith(a) for a in codes for b in codes if a != b)
+    assert abs(sum(2.0 ** -t.lengths) - 1.0) < 1e-9                      # a full binary tree
+    assert all(t.path(w)[0][0] == V - 2 for w in range(V))                # every path starts at the root
+    assert set(t.points[t.mask > 0].tolist()) == set(range(V - 1))        # every inner node is used
+    assert (t.points[t.mask == 0] == t.pad).all() and (t.codes[t.mask == 0] == 0).all()
+    # no word with a strictly larger count has a longer code (Huffman codes are monotone)
+    c, n = np.asarray(counts), t.lengths
+    assert not ((c[:, None] > c[None, :]) & (n[:, None] > n[None, :])).any()
 
 
 def test_huffman_rejects_bad_counts():

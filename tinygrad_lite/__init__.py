@@ -22,6 +22,7 @@ from .creation import as_tensor, empty_like, from_numpy, randint_like
 from . import autograd
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import REGISTRY as ops_registry
+from . import sparse  # noqa: E402,F401  (registers embedding_sparse: the registry is complete after import)
 
 bool = bool_  # noqa: A001  (torch.bool)
 float = float32  # noqa: A001

@@ -153,7 +153,7 @@ def _run(roots, seeds, retain, create, capture, only):
 
     grads: the pending gradient of each tensor, complete once the tensor is popped (every consumer
     is newer, so has already sent its part). Returns `shared`: the tensors whose gradient buffer may
-    be shared with another tensor or the caller (not "owned", see _owned), which must be copied
+    be shared with another tensor or the caller (not "owned": see `owned` in the loop), which must be copied
     before being handed out or written to."""
     grads, shared, uses, heap = {}, set(), {}, []
     for r, s in zip(roots, seeds):
@@ -234,13 +234,14 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         raise RuntimeError(FREED_MSG)
     if INPLACE.last > t._seq and op.reads:  # something was updated in place since this node was made
         _check_versions(t)
-    if create:
-        vals, ans = inputs, t
-    else:  # the input arrays; unrolled for the usual one or two inputs (list(map(...)) costs 4x more)
-        n = len(inputs)
-        vals = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
-            else [x._data for x in inputs]
-        ans = t._data
+    n = len(inputs)
+    if not create and op.joint is None and n <= 2:  # most ops, unrolled: the loop costs more than the rule
+        if n == 2:
+            return _rules_of_two(op, g, t, inputs, raw_shapes)
+        xd = inputs[0]._data  # (one input: it requires grad, or t would not have been recorded)
+        gx = op.vjps[0](g, t._data, t._args, xd)
+        return [gx if gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
+    vals, ans = (inputs, t) if create else ([x._data for x in inputs], t._data)
     args = t._args
     if op.joint is not None:
         return _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes)
@@ -255,6 +256,20 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         else:
             out.append(None)
     return out
+
+
+def _rules_of_two(op, g, t, inputs, raw_shapes):
+    """apply_rules for a two-input row on arrays, unrolled (the loop and list cost more than the rules)."""
+    x, y = inputs
+    xd, yd = x._data, y._data
+    ans, args = t._data, t._args
+    gx = op.vjps[0](g, ans, args, xd, yd) if x.requires_grad else None
+    gy = op.vjps[1](g, ans, args, xd, yd) if y.requires_grad else None
+    if gx is not None and (gx.shape != xd.shape or gx.dtype is not xd.dtype):
+        gx = _fit(gx, xd, raw_shapes, 0)
+    if gy is not None and (gy.shape != yd.shape or gy.dtype is not yd.dtype):
+        gy = _fit(gy, yd, raw_shapes, 1)
+    return [gx, gy]
 
 
 def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):
@@ -363,10 +378,25 @@ def _release_value(t, refs):
     error), release t's value too when nothing but the graph refers to it. The node itself stays (op,
     inputs, shape, dtype, args): the graph can still be walked and drawn, as PyTorch's grad_fn chain
     can. `refs`: the references to t that are the engine's own besides _run's variable, this argument
-    and getrefcount's argument (one per consumer that sent t a gradient, one for the `shared` set);
-    any more (the user's variables) and the value is kept."""
-    if sys.getrefcount(t) <= 3 + refs:
+    and getrefcount's argument (`_ENGINE_REFS`): one per consumer that sent t a gradient, one for the
+    `shared` set. Any more (the user's variables) and the value is kept."""
+    if sys.getrefcount(t) <= _ENGINE_REFS + refs:
         t._data = FreedValue.of(t._data)
+
+
+def _count_refs(t):
+    return sys.getrefcount(t)
+
+
+def _probe():
+    t = FreedValue()  # held by this frame's variable only, as t is in _run
+    return _count_refs(t)
+
+
+# The count getrefcount reports for an object held only by a caller's variable and passed on, measured
+# rather than assumed (3 on CPython 3.11: the variable, the argument, getrefcount's own argument), so
+# that an interpreter that counts local references differently cannot make us release a user's value.
+_ENGINE_REFS = _probe()
 
 
 def _check_versions(t):

@@ -64,7 +64,7 @@ def is_anomaly_enabled():
     return MODES.anomaly
 
 
-_TRACES = weakref.WeakKeyDictionary()  # tensor -> the user's stack when its op ran (anomaly mode only)
+_TRACES = {}  # id(tensor) -> (weak reference, the user's stack when its op ran), anomaly mode only
 _plain_make = Tensor.__dict__["_make"]
 
 
@@ -77,7 +77,8 @@ def _make_recording(arr, op, inputs, args, req):
     """Tensor._make while anomaly mode is on: also remembers the user's code that made the op."""
     t = _plain_make.__func__(arr, op, inputs, args, req)
     if t._op is not None:
-        _TRACES[t] = traceback.extract_stack()[:-2]
+        key = id(t)
+        _TRACES[key] = (weakref.ref(t, lambda _r, k=key: _TRACES.pop(k, None)), traceback.extract_stack()[:-2])
         if MODES.check_forward and t._data.dtype.kind == "f" and not np.isfinite(t._data).all():
             raise FloatingPointError(f"detect_anomaly: the forward of '{op.name}' produced non-finite values "
                                      f"(shape {t.shape}); it was called from:\n{_where_made(t)}")
@@ -85,7 +86,8 @@ def _make_recording(arr, op, inputs, args, req):
 
 
 def _where_made(t):
-    stack = [f for f in _TRACES.get(t, ()) if "/tinygrad_lite/" not in f.filename.replace("\\", "/")]
+    ref, stack = _TRACES.get(id(t), (None, ()))
+    stack = [f for f in stack if "/tinygrad_lite/" not in f.filename.replace("\\", "/")] if ref and ref() is t else []
     if not stack:
         return "  (not recorded: the op was made before anomaly mode was turned on)"
     return "".join(traceback.format_list(stack[-6:])).rstrip()

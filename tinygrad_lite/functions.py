@@ -26,22 +26,22 @@ def linear(x, weight, bias=None):
 
     With a bias this is one fused graph node (the registry's `linear` row)."""
     x = _tensor(x)
-    a, w = x._data, weight._data  # (checks on the arrays: Tensor.shape/.ndim are Python properties)
-    if w.ndim != 2:
+    xd, wd = x._data, weight._data  # (checks on the arrays: Tensor.shape/.ndim are Python properties)
+    if wd.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    if a.ndim == 0 or a.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: expected input with last dimension {w.shape[1]} (in_features), "
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
+        raise ValueError(f"linear: expected input with last dimension {wd.shape[1]} (in_features), "
                          f"got shape {x.shape}")
-    if a.dtype.kind != "f":
+    if xd.dtype.kind != "f":
         raise TypeError(f"linear: input must be floating point, got {x.dtype}")
     if bias is None:
         return matmul_tensors(x, weight.T)
-    b = bias._data
-    if b.shape != (w.shape[0],):
-        raise ValueError(f"linear: bias must have shape ({w.shape[0]},) (out_features), got {bias.shape}")
-    if not (a.dtype is w.dtype is b.dtype):
+    bd = bias._data
+    if bd.shape != (wd.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({wd.shape[0]},) (out_features), got {bias.shape}")
+    if not (xd.dtype is wd.dtype is bd.dtype):
         return matmul_tensors(x, weight.T) + bias
-    return x._make(LINEAR.fwd(None, a, w, b), LINEAR, (x, weight, bias), None,
+    return x._make(LINEAR.fwd(None, xd, wd, bd), LINEAR, (x, weight, bias), None,
                    x.requires_grad or weight.requires_grad or bias.requires_grad)
 
 

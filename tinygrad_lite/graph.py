@@ -471,6 +471,24 @@ def _fused_reductions(t):
     return out
 
 
+def total_gradients(root, order):
+    """{id(t): d root / d t (a Tensor, or None where root does not depend on t)} for each tensor of
+    `order` that requires grad, by autograd.grad on the retained graph (a non-scalar root is seeded
+    with ones). Hooks are not called and no `.grad` is touched: looking must not change anything."""
+    from .autograd import grad as _grad
+    targets = [t for t in order if t.requires_grad]
+    saved_hooks = [t._hooks for t in order]
+    for t in order:
+        t._hooks = None
+    try:
+        seed = None if root._data.size == 1 else Tensor._leaf(np.ones(root.shape, root.dtype))
+        totals = _grad(root, targets, grad_outputs=seed, retain_graph=True, allow_unused=True)
+    finally:
+        for t, h in zip(order, saved_hooks):
+            t._hooks = h
+    return {id(t): g for t, g in zip(targets, totals)}
+
+
 def _compute_grads(view, root, order, tiny):
     """Gradients for the view. While the graph's values are kept: the total gradient of root w.r.t. every
     tensor (autograd.grad on the retained graph), then each op's contribution to each input with the
@@ -484,20 +502,12 @@ def _compute_grads(view, root, order, tiny):
         for n, t in zip(view.tensors, order):
             if t.grad is not None:
                 n.grad = summarize(t.grad, tiny)
+            elif t is root:  # the seed: d root / d root = 1
+                n.grad = summarize(np.ones(root.shape, root.dtype), tiny)
             elif t.requires_grad:
                 n.grad_freed = True
         return
-    targets = [t for t in order if t.requires_grad]
-    saved_hooks = [t._hooks for t in order]
-    for t in order:
-        t._hooks = None
-    try:
-        seed = None if root._data.size == 1 else Tensor._leaf(np.ones(root.shape, root.dtype))
-        totals = _grad(root, targets, grad_outputs=seed, retain_graph=True, allow_unused=True)
-    finally:
-        for t, h in zip(order, saved_hooks):
-            t._hooks = h
-    total = {id(t): g for t, g in zip(targets, totals)}
+    total = total_gradients(root, order)
     for n, t in zip(view.tensors, order):
         g = total.get(id(t))
         if t._op is None and t.grad is not None:

@@ -315,6 +315,14 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         check_device(device, "new_tensor")
         return Tensor(data, requires_grad=requires_grad, dtype=to_dtype(dtype) or self.dtype)
 
+    def __getattr__(self, name):
+        """Only reached for a name Tensor does not have: an AttributeError (so hasattr() answers False) that
+        names it and the caller's file:line, which `tinygrad-lite run` prints as its one-line error."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .compat import UnsupportedAPI, caller_location
+        raise UnsupportedAPI(f"Tensor.{name} is not supported by tinygrad_lite (used at {caller_location()})")
+
     # ------------------------------------------------------------------ autograd surface
     @property
     def grad(self):

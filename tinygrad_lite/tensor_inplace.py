@@ -7,7 +7,7 @@ import numpy as np
 
 from .grad_mode import GRAD
 from .random import get_rng
-from .tensor_args import index_arg
+from .tensor_args import bool_mask, index_arg
 from .tensor_base import TensorBase
 from .ops.movement import index_scatter
 from .tensor_math import where_tensors
@@ -172,6 +172,15 @@ class InplaceMethods:
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+
+    def masked_fill_(self, mask, value):
+        """Write value where mask is True (in place; recorded on a non-leaf that requires grad)."""
+        m = bool_mask("masked_fill_", mask, self.shape)
+        if self._recording("masked_fill_"):
+            return self._record_inplace(lambda old: old.masked_fill(m, value))
+        self._inplace("masked_fill_")
+        np.copyto(self._data, np.asarray(_data_of(value), dtype=self.dtype), where=np.broadcast_to(m, self.shape))
+        return self
 
     def __setitem__(self, idx, value):
         if self._recording("__setitem__"):

@@ -66,21 +66,21 @@ def where_tensors(condition, x, y):
     return t._make(out, WHERE, (cond, x, y), None, x.requires_grad or y.requires_grad)
 
 
-def matmul_tensors(a, b):
+def matmul_tensors(x, y):
     """Matrix product of two Tensors with numpy's rules: 1-D, 2-D and batched (broadcast) operands."""
-    x, y = a._data, b._data
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    if x.dtype is not y.dtype:
-        x, y = promote(x, y)
+    xd, yd = x._data, y._data
+    if xd.ndim == 0 or yd.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {x.shape} and {y.shape}")
+    if xd.dtype is not yd.dtype:
+        xd, yd = promote(xd, yd)
     try:
-        out = MATMUL.fwd(None, x, y)
+        out = MATMUL.fwd(None, xd, yd)
     except ValueError:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match: the last dim of the first "
-                         f"({a.shape[-1]}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} dim "
-                         f"of the second ({b.shape[0] if b.ndim == 1 else b.shape[-2]}), and batch dims must "
+        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not match: the last dim of the first "
+                         f"({x.shape[-1]}) must equal the {'first' if y.ndim == 1 else 'second-to-last'} dim "
+                         f"of the second ({y.shape[0] if y.ndim == 1 else y.shape[-2]}), and batch dims must "
                          "broadcast") from None
-    return a._make(out, MATMUL, (a, b), None, a.requires_grad or b.requires_grad)
+    return x._make(out, MATMUL, (x, y), None, x.requires_grad or y.requires_grad)
 
 
 class MathMethods:
@@ -125,8 +125,6 @@ class MathMethods:
 
     _where = staticmethod(where_tensors)  # (for the rule helpers in ops/, which do not import Tensor)
 
-    add = __add__
-    sub = __sub__
     mul = __mul__
     div = __truediv__
     pow = __pow__
@@ -315,3 +313,11 @@ class MathMethods:
             raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes "
                                f"{tuple(self.shape)} and {tuple(mat2.shape)}")
         return matmul_tensors(self, mat2)
+
+    def add(self, other, *, alpha=1):
+        """self + alpha * other (torch.add's alpha)."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else other * alpha)

@@ -34,7 +34,7 @@ def stage(d, res, skip):
     if fast:
         sentences = [s[:2000] for s in sentences[:20]]
     snaps = Snapshots(n=6 if fast else 40)
-    epochs = 1 if fast else 3
+    epochs = 1 if fast else 5
     d.log(f"embedding evolution: skip-gram on {path.name}, {sum(map(len, sentences)):,} words, {epochs} epochs, "
           "snapshots of " + ", ".join(snaps.requested_words[:6]) + ", ...")
     model, stats = train_word2vec(sentences, dim=16 if fast else 50, epochs=epochs, min_count=2 if fast else 5,

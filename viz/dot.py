@@ -132,6 +132,26 @@ def _flag_text(n):
 
 
 # ------------------------------------------------------------------ main entry point
+def box_finder(collapse, collapse_depth):
+    """The rule of `collapse=` / `collapse_depth=`: a function giving the collapsed module box a
+    module path is drawn inside (its ancestor at depth collapse_depth, or the first listed
+    ancestor), or None when the module is drawn open. The explorer uses the same rule."""
+    collapsed = set(collapse or ())
+
+    def box_of(module):
+        if not module:
+            return None
+        parts = module.split(".")
+        if collapse_depth is not None and len(parts) >= collapse_depth >= 1:
+            return ".".join(parts[:collapse_depth])
+        for k in range(1, len(parts) + 1):
+            p = ".".join(parts[:k])
+            if p in collapsed:
+                return p
+        return None
+    return box_of
+
+
 def draw_graph(root, model=None, params=None, show_values=False, show_grads=False, show_saved=False,
                backward=False, group_modules=True, collapse=None, collapse_depth=None, max_nodes=500,
                rankdir="TB", compact=True, legend=True, title=None, trace=None):
@@ -174,19 +194,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     tn = {n.id: n for n in view.tensors}
 
     # ---- which module boxes are collapsed
-    collapsed = set(collapse or ())
-
-    def box_of(module):
-        if not module:
-            return None
-        parts = module.split(".")
-        if collapse_depth is not None and len(parts) >= collapse_depth >= 1:
-            return ".".join(parts[:collapse_depth])
-        for k in range(1, len(parts) + 1):
-            p = ".".join(parts[:k])
-            if p in collapsed:
-                return p
-        return None
+    box_of = box_finder(collapse, collapse_depth)
 
     inline_consts = compact
     # ---- assign every view node to a drawn node

@@ -27,9 +27,9 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from tinygrad_lite.graph import GraphFreedError, build_graph
+from tinygrad_lite.graph import GraphFreedError, build_graph, total_gradients
 
-from .dot import INSTALL_HELP, GraphvizNotInstalled, draw_graph
+from .dot import INSTALL_HELP, GraphvizNotInstalled, box_finder, draw_graph
 
 __all__ = ["explore", "explore_step", "Explorer", "SMALL", "FORMULA_MAX"]
 
@@ -52,31 +52,19 @@ def _engine_arrays(view, root):
     needs no gradient. Raises GraphFreedError when a backward without retain_graph freed what
     the ops saved (their rules cannot run again).
     """
-    from tinygrad_lite.autograd import apply_rules, grad as engine_grad
+    from tinygrad_lite.autograd import apply_rules
     from tinygrad_lite.grad_mode import no_grad
-    from tinygrad_lite.tensor import Tensor
     if any(o.freed for o in view.ops):
         raise GraphFreedError("explore: backward() already freed what the ops of this graph saved, so their rules "
                               "cannot be run again; call explore before backward(), or backward(retain_graph=True), "
-                              "or build the graph inside `with tinygrad_lite.autograd.keep_graph():`")
+                              "or run backward() inside `with tinygrad_lite.autograd.keep_graph():`")
     tensors = {n.id: n.tensor for n in view.tensors}
     values = {tid: t._data for tid, t in tensors.items()}
     totals = {tid: None for tid in tensors}
     sent = {}
     if not root.requires_grad:
         return values, totals, sent
-    order = [n.tensor for n in view.tensors]
-    targets = [t for t in order if t.requires_grad]
-    saved_hooks = [t._hooks for t in order]
-    for t in order:
-        t._hooks = None
-    try:
-        seed = None if root._data.size == 1 else Tensor._leaf(np.ones(root.shape, root.dtype))
-        got = engine_grad(root, targets, grad_outputs=seed, retain_graph=True, allow_unused=True)
-    finally:
-        for t, h in zip(order, saved_hooks):
-            t._hooks = h
-    by_obj = {id(t): g for t, g in zip(targets, got)}
+    by_obj = total_gradients(root, [n.tensor for n in view.tensors])
     for tid, t in tensors.items():
         g = by_obj.get(id(t))
         totals[tid] = None if g is None else np.asarray(g._data)
@@ -252,24 +240,6 @@ def _parent(path):
     return path.rsplit(".", 1)[0] if "." in path else None
 
 
-def _box_finder(collapse, collapse_depth):
-    """The same rule as draw_graph: the collapsed module a module path is drawn inside, or None."""
-    collapsed = set(collapse or ())
-
-    def box_of(module):
-        if not module:
-            return None
-        parts = module.split(".")
-        if collapse_depth is not None and len(parts) >= collapse_depth >= 1:
-            return ".".join(parts[:collapse_depth])
-        for k in range(1, len(parts) + 1):
-            p = ".".join(parts[:k])
-            if p in collapsed:
-                return p
-        return None
-    return box_of
-
-
 def _node_owner(view, box_of):
     """tensor/op id -> (drawn node id or a box path marked ('box', path)); hidden constants absent."""
     owner = {}
@@ -301,7 +271,7 @@ def _svg(dot):
 def _layout(view, root, draw_kw, collapse, collapse_depth):
     dot = draw_graph(root, collapse=collapse, collapse_depth=collapse_depth, **draw_kw)
     box_ids = {html.unescape(label).split(" (")[0]: bid for bid, label in _BOX_LABEL.findall(dot.source)}
-    owner = _node_owner(view, _box_finder(collapse, collapse_depth))
+    owner = _node_owner(view, box_finder(collapse, collapse_depth))
     node_of = {}
     for k, v in owner.items():
         if isinstance(v, tuple):

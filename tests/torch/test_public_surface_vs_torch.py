@@ -36,8 +36,8 @@ def close(ours, theirs, what=""):
     np.testing.assert_allclose(o, t, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
-def check_with_grad(name, f_ours, f_torch, *arrays, positive=False):
-    pairs = [both(np.abs(a) + 0.5 if positive else a) for a in arrays]
+def check_with_grad(name, f_ours, f_torch, *arrays, positive=False, grad=True):
+    pairs = [both(np.abs(a) + 0.5 if positive else a, requires_grad=grad) for a in arrays]
     xs, ts = [p[0] for p in pairs], [p[1] for p in pairs]
     y, ty = f_ours(*xs), f_torch(*ts)
     close(y, ty, f"{name}: value")
@@ -123,8 +123,38 @@ def test_binary_function_forms(name):
     check_with_grad(f"tl.{name}", getattr(tl, name), getattr(torch, name), a, b)
 
 
+_IDX = np.array([[0, 3], [1, 1], [2, 0]])
+COMPAT_FORMS = {  # the surface real scripts use (tinygrad_lite.compat); name -> (args after the tensor, as (ours, torch))
+    "sin": ((), ()), "cos": ((), ()), "floor": ((), ()), "ceil": ((), ()), "trunc": ((), ()), "round": ((), ()),
+    "floor_divide": ((0.7,), (0.7,)), "remainder": ((0.7,), (0.7,)), "cumsum": ((1,), (1,)), "flip": (((0,),), ((0,),)),
+    "roll": ((1, 1), (1, 1)), "sort": ((1,), (1,)), "argsort": ((1,), (1,)), "topk": ((2,), (2,)),
+    "index_select": ((1, tl.tensor(np.array([3, 0]))), (1, torch.tensor([3, 0]))),
+    "scatter": ((1, tl.tensor(_IDX), 0.5), (1, torch.tensor(_IDX), 0.5)),
+    "repeat_interleave": ((2,), (2,)), "narrow": ((1, 1, 2), (1, 1, 2)), "select": ((1, 2), (1, 2)), "unbind": ((0,), (0,)),
+    "is_floating_point": ((), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPAT_FORMS))
+def test_compat_function_forms(name):
+    ours_args, torch_args = COMPAT_FORMS[name]
+    if name == "floor_divide":  # PyTorch defines no derivative for it: values only
+        o, t = both(arr(3, 4), requires_grad=False)
+        close(tl.floor_divide(o, *ours_args), torch.floor_divide(t, *torch_args), name)
+        return
+    check_with_grad(f"tl.{name}", lambda t: getattr(tl, name)(t, *ours_args),
+                    lambda t: getattr(torch, name)(t, *torch_args), arr(3, 4))
+
+
+def test_compat_function_forms_of_two_tensors():
+    check_with_grad("tl.mm", tl.mm, torch.mm, arr(3, 4), arr(4, 2, seed=1))
+    check_with_grad("tl.bmm", tl.bmm, torch.bmm, arr(2, 3, 4), arr(2, 4, 2, seed=1))
+    check_with_grad("tl.scatter_add", lambda t, u: tl.scatter_add(t, 1, tl.tensor(_IDX), u),
+                    lambda t, u: torch.scatter_add(t, 1, torch.tensor(_IDX), u), arr(3, 4), arr(3, 2, seed=1))
+
+
 def test_every_function_form_is_tested_here():
-    tested = set(UNARY_FORMS) | set(DIM_FORMS) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+    tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
                                                   "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}

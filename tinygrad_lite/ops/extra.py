@@ -74,7 +74,7 @@ def _einsum_dx(i, g, ans, args, *xs):
 EINSUM = defop("einsum", lambda args, *xs: np.einsum(",".join(args[0]) + "->" + args[1], *xs,
                                                        optimize=len(xs) > 2), EachInput(_einsum_dx),
                math="d/dx_i: the output gradient contracted with the other operands",
-               rule="dx_i = einsum(dC, the other operands -> x_i's subscripts)", saves=("operands",))
+               rule="dxᵢ = einsum(dC, the other operands -> xᵢ's subscripts)", saves=("operands",))
 
 
 # ---- scatter: out = x with src written (or added) at index along a dim
@@ -121,7 +121,8 @@ def _scatter_dsrc(g, ans, a, x, src):
 SCATTER = defop("scatter", _scatter_fwd, _scatter_dx, _scatter_dsrc,
                 math="out = x with src at index (scatter_add: added); dx = g off the written places "
                      "(all of g for scatter_add), dsrc = g gathered at index",
-                rule="dx = dC off the written places, dsrc = dC gathered at index", saves=("index",))
+                rule="dx = dC off the written places, dsrc = dC gathered at index", saves=("index",),
+                inputs=("x", "src"))
 
 
 def _floor_div(x, y):
