@@ -292,13 +292,15 @@ def main(argv=None):
     p.add_argument("--tie", action="store_true", help="lm_head shares wte's matrix (both frameworks)")
     p.add_argument("--beta2", type=float, default=0.999, help="AdamW beta2 for both frameworks")
     p.add_argument("--malloc", default="reuse", choices=["reuse", "default"],
-                   help="reuse: glibc keeps freed blocks for reuse (what `tinygrad-lite train gpt` sets, via "
-                        "models.progress.reuse_freed_memory; process-wide, so both frameworks get it); "
-                        "default: glibc's own policy")
+                   help="reuse: glibc keeps freed blocks for reuse (what `import tinygrad_lite` sets, see "
+                        "tinygrad_lite/runtime.py; process-wide, so both frameworks get it); "
+                        "default: glibc's own policy (TINYGRAD_LITE_MALLOC=default)")
     a = p.parse_args(argv)
     if a.malloc == "reuse":
         from models.progress import reuse_freed_memory
         reuse_freed_memory()
+    else:  # `import tinygrad_lite` applies the policy itself (runtime.py) unless told not to
+        os.environ["TINYGRAD_LITE_MALLOC"] = "default"
     BETAS, TIE = (BETAS[0], a.beta2), a.tie
     if a.what == "_rss":
         return _rss_child(a.framework, a.steps)

@@ -17,9 +17,9 @@ Shared by the example models (MLP, skip-gram, GPT...): import it rather than wri
   (stderr by default); `disable=True` silences it (counts and `rate()` still work).
 - After the loop: `bar.elapsed` (seconds), `bar.items` (total items), `bar.rate()` (items/s).
 
-Also here: `limit_blas_threads(n)`, a context manager capping numpy's BLAS threads (the model
-CLIs run with 1 by default: on the shared 2-core machine a 2-thread OpenBLAS made the MLP 30x
-slower).
+Also importable from here (they live in tinygrad_lite.runtime): `limit_blas_threads(n)`, a context
+manager capping numpy's BLAS threads (the model CLIs run with 1 by default: on the shared 2-core
+machine a 2-thread OpenBLAS made the MLP 30x slower), and `reuse_freed_memory()`.
 """
 import sys
 import time
@@ -135,27 +135,6 @@ def _clock(s):
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def limit_blas_threads(n):
-    """Cap the BLAS thread pool at `n` threads (threadpoolctl when installed, else a no-op) and
-    return a context manager. Small per-batch matrix products are faster on one thread, and a
-    multi-threaded BLAS on a busy machine can be 10x slower than one thread."""
-    try:
-        from threadpoolctl import threadpool_limits
-        return threadpool_limits(limits=n, user_api="blas")
-    except ImportError:  # pragma: no cover
-        import contextlib
-        return contextlib.nullcontext()
-
-
-def reuse_freed_memory():
-    """Ask glibc's malloc to keep freed blocks for reuse instead of returning big ones to the
-    OS at once. Training allocates and frees the same large activation arrays every step; with
-    glibc's defaults each is a fresh mmap that the kernel zero-fills page by page (about a fifth
-    of a GPT step's CPU time here). Peak memory is unchanged. A no-op off glibc."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: serve big blocks from the heap, not mmap
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not hand freed heap back right away
-    except (OSError, AttributeError):  # pragma: no cover (not glibc)
-        pass
+# The process policies live in the engine (tinygrad_lite/runtime.py, applied on import); the model
+# CLIs keep importing them from here.
+from tinygrad_lite.runtime import limit_blas_threads, reuse_freed_memory  # noqa: E402,F401

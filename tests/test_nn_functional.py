@@ -51,7 +51,8 @@ def test_elementwise_gradcheck_and_gradgradcheck(fn):
 
 def test_gelu_values_against_math_erf():
     x = np.linspace(-6, 6, 101)
-    ref = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    # Phi(v) = erfc(-v/sqrt 2)/2: accurate for v < 0 too, where 1 + erf(v/sqrt 2) cancels
+    ref = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x])
     np.testing.assert_allclose(F.gelu(t64(x, False)).numpy(), ref, rtol=1e-14, atol=1e-300)
 
 

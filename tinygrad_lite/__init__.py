@@ -5,6 +5,8 @@ import warnings as _warnings
 # numpy's RuntimeWarnings are silenced for numpy calls made by tinygrad_lite's own modules only (a filter on
 # the module name costs nothing per op); the user's own numpy code keeps its warnings.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_lite(\.|$)")
+from . import runtime
+runtime.apply_on_import()  # glibc keeps freed arrays for reuse (see runtime.py; TINYGRAD_LITE_MALLOC=default opts out)
 from . import dtypes
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32, int64, long,
                      set_default_dtype, uint8)

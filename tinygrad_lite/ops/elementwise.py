@@ -2,20 +2,34 @@
 import numpy as np
 
 from . import cast, defop, is_array, log, sign, where
+from .numpy_fast import maximum0, minimum0
 
 
 def _relu_fwd(args, x):
-    return np.maximum(x, 0, dtype=x.dtype) if x.dtype.kind == "f" else np.maximum(x, 0)
+    return maximum0(x)  # (against a row of zeros: 7x faster than np.maximum(x, 0) on big float32 arrays)
 
 
 def _sigmoid_fwd(args, x):
     # exp never overflows: exp(min(x, 0)) / (1 + exp(-|x|)) is 1/(1+e^-x) for x >= 0 and e^x/(1+e^x)
-    # otherwise, bit for bit the two-branch formula, without np.where (4x slower on (512, 6, 10))
-    e = np.exp(-np.abs(x))
+    # otherwise, bit for bit the two-branch formula, without np.where (4x slower on (512, 6, 10));
+    # exp(min(x, 0)) is exp(-|x|) for x < 0 and 1 for x >= 0: max(exp(-|x|), [x >= 0]), one exp less
+    e = np.abs(x)
+    if type(e) is not np.ndarray or e.dtype.kind != "f":  # (0-d results are numpy scalars; ints)
+        return (np.exp(minimum0(x)) / (np.exp(-np.abs(x)) + 1.0)).astype(x.dtype, copy=False)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    out = np.maximum(e, (x >= 0).astype(e.dtype))
     e += 1.0
-    out = np.exp(np.minimum(x, 0))
     out /= e
-    return out.astype(x.dtype, copy=False)
+    return out
+
+
+def _sigmoid_dx(g, ans, args, x):
+    t = g * ans
+    if type(t) is np.ndarray:
+        t *= 1 - ans
+        return t
+    return t * (1 - ans)
 
 
 def _pow_tensor_dy(g, ans, args, x, y):
@@ -26,11 +40,30 @@ def _pow_tensor_dy(g, ans, args, x, y):
     return where((x == 0) & (y >= 0), 0.0, g * ans * log(x))
 
 
+def _ipow(x, p):
+    """x ** p; for an array and a whole p with 2 < |p| <= 8, by products: numpy's power loop runs
+    only 2, 0.5 and -1 fast (x**3 on 1024x1024 float32: 3.5 ms; x*x*x: 0.18 ms)."""
+    if type(x) is not np.ndarray or x.ndim == 0 or x.dtype.kind != "f" or not isinstance(p, (int, float)) \
+            or not float(p).is_integer() or not 2 < abs(p) <= 8:
+        return x ** p
+    k = int(abs(p))
+    out = x * x                  # x^2
+    if k >= 4:
+        out *= out               # x^4
+    if k >= 8:
+        out *= out               # x^8
+    for _ in range(k - (8 if k >= 8 else 4 if k >= 4 else 2)):
+        out *= x
+    if p < 0:
+        np.divide(1.0, out, out=out)
+    return out
+
+
 def _pow_scalar_dx(g, ans, args, x):
     p = args  # the constant exponent
     if p == 0:
         return g * 0
-    return g * (p * x ** (p - 1))
+    return g * (p * _ipow(x, p - 1))
 
 
 def _max_dx(g, ans, args, x, y):
@@ -73,7 +106,7 @@ POW = defop("pow", lambda args, x, y: x ** y,
             lambda g, ans, args, x, y: g * y * x ** (y - 1),
             _pow_tensor_dy, math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x",
             rule="dx = dC * y * x^(y-1), dy = dC * x^y * log x", saves=("x", "y", "result"), broadcasts=True)
-POW_SCALAR = defop("pow_scalar", lambda args, x: x ** args, _pow_scalar_dx,
+POW_SCALAR = defop("pow_scalar", lambda args, x: _ipow(x, args), _pow_scalar_dx,
                    math="d(x^p)/dx = p x^(p-1) for a constant p", rule="dx = dC * p * x^(p-1)", saves=("x",))
 MAXIMUM = defop("maximum", lambda args, x, y: np.maximum(x, y), _max_dx, _max_dy,
                 math="d max(x,y)/dx = [x>y] (+1/2 on ties)",
@@ -94,7 +127,7 @@ ABS = defop("abs", lambda args, x: np.abs(x), lambda g, ans, args, x: g * sign(x
             rule="dx = dC * sign(x)", saves=("x",))
 TANH = defop("tanh", lambda args, x: np.tanh(x), lambda g, ans, args, x: g * (1 - ans * ans),
              math="d tanh(x)/dx = 1 - tanh(x)^2", rule="dx = dC * (1 - tanh(x)²)", saves=("result",))
-SIGMOID = defop("sigmoid", _sigmoid_fwd, lambda g, ans, args, x: g * ans * (1 - ans),
+SIGMOID = defop("sigmoid", _sigmoid_fwd, _sigmoid_dx,
                 math="d s(x)/dx = s(x)(1 - s(x))", rule="dx = dC * σ(x) * (1 - σ(x))", saves=("result",))
 
 

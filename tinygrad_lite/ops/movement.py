@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import EachInput, LazyGrad, defop, is_array, permute
+from .numpy_fast import index_add_ok, index_add_rows
 
 
 class SliceGrad(LazyGrad):
@@ -41,6 +42,10 @@ def _getitem_dx(g, ans, args, x):
 
 def _scatter_fwd(args, x):
     shape, idx = args
+    if type(idx) is tuple and len(idx) == 1:
+        idx = idx[0]
+    if index_add_ok(idx, x) and x.shape == idx.shape + tuple(shape[1:]):  # rows gathered by an index array
+        return index_add_rows(shape[0], idx.reshape(-1), x.reshape(idx.size, -1)).reshape(shape)
     out = np.zeros(shape, dtype=x.dtype)
     if _is_basic(idx):
         out[idx] = x

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import defop, is_array, max_last, sum_last
 from .movement import index_scatter
+from .numpy_fast import index_add_ok, index_add_rows
 
 
 # ---------------------------------------------------------------------- embedding: y = W[idx]
@@ -18,6 +19,11 @@ def _embedding_fwd(args, w):
 
 def _embedding_dw(g, ans, args, w):
     idx, padding_idx = args
+    if is_array(g) and index_add_ok(idx, g, 1024):
+        out = index_add_rows(w.shape[0], idx.reshape(-1), g.reshape(-1, w.shape[1]))
+        if padding_idx is not None:
+            out[padding_idx] = 0
+        return out
     if is_array(g):
         out = np.zeros(w.shape, g.dtype)
         flat = idx.reshape(-1)

@@ -1,0 +1,105 @@
+"""The fast spellings of slow numpy calls (ops/numpy_fast.py, elementwise._ipow) give numpy's plain
+results exactly, on the shapes that take the fast path and on those that do not."""
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import Tensor
+from tinygrad_lite.ops.elementwise import _ipow
+from tinygrad_lite.ops.numpy_fast import maximum0, minimum0
+
+SHAPES = [(8, 8), (3, 64), (2, 5, 130), (1000,), (4096, 3), ()]
+
+
+def _arr(shape, dtype, seed=0):
+    a = np.asarray(np.random.default_rng(seed).standard_normal(shape) * 3).astype(dtype)
+    if a.size > 4:
+        a.flat[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    return a
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_maximum0_minimum0_equal_numpy(shape, dtype):
+    with np.errstate(invalid="ignore"):
+        x = _arr(shape, np.float64).astype(dtype) if dtype is not np.int64 else \
+            np.random.default_rng(1).integers(-5, 5, shape)
+    for fast, ref in ((maximum0, np.maximum), (minimum0, np.minimum)):
+        got, want = fast(x), ref(x, 0)
+        assert got.dtype == np.asarray(want).dtype and got.shape == np.shape(want)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("p", [3, 4, 5, 7, 8, -3, -4, 3.0, 9, 2.5, -1, 2])
+@pytest.mark.parametrize("shape", [(2, 70), (5,), ()])
+def test_ipow_equals_power(p, shape):
+    x = np.abs(_arr(shape, np.float64, seed=2)) + 0.25 if shape else np.array(1.7)
+    with np.errstate(invalid="ignore"):
+        want = x ** p
+        got = _ipow(x, p)
+    np.testing.assert_allclose(got, want, rtol=4e-15)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+
+
+def test_large_relu_sigmoid_logsigmoid_against_float64():
+    x64 = np.random.default_rng(3).standard_normal((300, 257)) * 8
+    x = Tensor(x64.astype(np.float32))
+    np.testing.assert_array_equal(x.relu().numpy(), np.maximum(x64.astype(np.float32), 0))
+    np.testing.assert_allclose(x.sigmoid().numpy(), 1 / (1 + np.exp(-x64.astype(np.float32).astype(np.float64))),
+                               rtol=3e-7, atol=1e-30)
+    np.testing.assert_allclose(F.logsigmoid(x).numpy(), -np.logaddexp(0, -x64.astype(np.float32).astype(np.float64)),
+                               rtol=3e-7, atol=1e-7)
+
+
+def test_pow_scalar_gradient_uses_the_same_products():
+    x = Tensor(np.linspace(0.5, 2.0, 130).reshape(2, 65), requires_grad=True)
+    (x ** 5).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 5 * np.linspace(0.5, 2.0, 130).reshape(2, 65) ** 4, rtol=1e-14)
+    assert math.isclose(float((Tensor(np.array([2.0])) ** -3).numpy()[0]), 0.125, rel_tol=1e-15)
+
+
+@pytest.mark.parametrize("n,k,m", [(7, 50, 3), (1024, 1500, 64), (5, 1, 9), (300, 40, 200)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_index_add_rows_equals_add_at(n, k, m, dtype):
+    from tinygrad_lite.ops.numpy_fast import index_add_rows
+    rng = np.random.default_rng(k)
+    idx = rng.integers(-n, n, k)
+    g = rng.standard_normal((k, m)).astype(dtype)
+    want = np.zeros((n, m), dtype)
+    np.add.at(want, idx, g)
+    got = index_add_rows(n, idx, g)
+    assert got.dtype == dtype and got.flags.c_contiguous and type(got) is np.ndarray
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+
+
+def test_row_gather_and_embedding_gradients_on_the_sparse_path():
+    rng = np.random.default_rng(5)
+    w64 = rng.standard_normal((50, 100))
+    idx = rng.integers(-50, 50, (20, 30))  # 60000 gathered elements: the fast path
+    x = Tensor(w64, requires_grad=True)
+    g = rng.standard_normal((20, 30, 100))
+    x[idx].backward(Tensor(g))
+    want = np.zeros_like(w64)
+    np.add.at(want, idx, g)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13, atol=1e-13)
+    e = Tensor(w64, requires_grad=True)
+    pos = idx % 50
+    F.embedding(Tensor(pos), e, padding_idx=3).backward(Tensor(g))
+    want = np.zeros_like(w64)
+    np.add.at(want, pos, g)
+    want[3] = 0
+    np.testing.assert_allclose(e.grad.numpy(), want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_is_bit_for_bit_the_two_branch_formula(dtype):
+    from tinygrad_lite.ops.elementwise import _sigmoid_fwd
+    x = (np.random.default_rng(4).standard_normal((300, 70)) * 20).astype(dtype)
+    x.flat[:5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(dtype)
+        got = _sigmoid_fwd(None, x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
