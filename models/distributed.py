@@ -77,7 +77,14 @@ class Dist:
         return float(t.item()) / self.world_size
 
     def close(self):
+        """Leave the group together: a barrier first, so no rank tears down its gloo connections while
+        another (rank 0, still writing checkpoints and samples) holds them; leaving early made a worker
+        abort at exit ('terminate called without an active exception') now and then."""
         if self.active and self._torch.distributed.is_initialized():
+            try:
+                self._torch.distributed.barrier()
+            except RuntimeError:
+                pass                      # a peer is gone already: nothing to wait for
             self._torch.distributed.destroy_process_group()
 
 
