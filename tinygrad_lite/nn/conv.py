@@ -53,20 +53,24 @@ def _pads(op, padding, kernel, stride, dilation):
     return tuple((p, p) for p in ntuple(op, "padding", padding, d))
 
 
-def _conv(op, d, input, weight, bias, stride, padding, dilation, groups):
+def _checked_input(op, d, input, weight, weight_layout):
+    """The checks every convolution shares: Tensors, a (d + 2)-dim weight laid out as `weight_layout`
+    says, an input with a batch dim (added when unbatched). Returns (x batched, weight, unbatched)."""
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{op}: input and weight must be Tensors, got {type(input).__name__} and "
                         f"{type(weight).__name__}")
-    x, w = input, weight
-    if w.ndim != d + 2:
-        raise ValueError(f"{op}: weight must have shape (out_channels, in_channels/groups, {d} kernel dims), "
-                         f"got {tuple(w.shape)}")
-    unbatched = x.ndim == d + 1
-    if unbatched:
-        x = x.unsqueeze(0)
+    if weight.ndim != d + 2:
+        raise ValueError(f"{op}: weight must have shape ({weight_layout}, {d} kernel dims), got {tuple(weight.shape)}")
+    unbatched = input.ndim == d + 1
+    x = input.unsqueeze(0) if unbatched else input
     if x.ndim != d + 2:
         raise ValueError(f"{op}: expected input of shape (N, C_in, {d} spatial dims) or unbatched (C_in, ...), "
                          f"got {tuple(input.shape)}")
+    return x, weight, unbatched
+
+
+def _conv(op, d, input, weight, bias, stride, padding, dilation, groups):
+    x, w, unbatched = _checked_input(op, d, input, weight, "out_channels, in_channels/groups")
     groups = int(groups)
     N, C = x.shape[0], x.shape[1]
     Cout, Cg, K = w.shape[0], w.shape[1], tuple(w.shape[2:])
@@ -103,19 +107,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
-        raise TypeError(f"{op}: input and weight must be Tensors, got {type(input).__name__} and "
-                        f"{type(weight).__name__}")
-    x, w = input, weight
-    if w.ndim != d + 2:
-        raise ValueError(f"{op}: weight must have shape (in_channels, out_channels/groups, {d} kernel dims), "
-                         f"got {tuple(w.shape)}")
-    unbatched = x.ndim == d + 1
-    if unbatched:
-        x = x.unsqueeze(0)
-    if x.ndim != d + 2:
-        raise ValueError(f"{op}: expected input of shape (N, C_in, {d} spatial dims) or unbatched (C_in, ...), "
-                         f"got {tuple(input.shape)}")
+    x, w, unbatched = _checked_input(op, d, input, weight, "in_channels, out_channels/groups")
     groups = int(groups)
     N, C = x.shape[0], x.shape[1]
     Cg_out, K = w.shape[1], tuple(w.shape[2:])
