@@ -194,6 +194,13 @@ def test_softmax_and_logsumexp_of_empty_tensors_agree_with_torch():
             check_program(([rng.uniform(-2, 2, (0, 1, 3))], [("u", op, 0, dim)]))
 
 
+def test_softmax_family_of_a_0d_tensor_agrees_with_torch():
+    """Found by the fuzz job (seed 1796617642): log_softmax's in-place backward failed on a 0-d tensor."""
+    for op in ("softmax", "log_softmax", "logsumexp", "sum", "amax", "var"):
+        for k in (0, 1):
+            check_program(([np.array(0.54784675)], [("u", op, 0, k)]))
+
+
 def test_the_checker_catches_a_wrong_rule(monkeypatch):
     """Break one rule (tanh's) and the same known program must fail: the fuzzer can see bugs."""
     from tinygrad_lite.ops import REGISTRY

@@ -102,7 +102,7 @@ def _softmax_dx(g, ans, args, x):
 
 
 def _log_softmax_dx(g, ans, args, x):
-    if type(ans) is np.ndarray and is_array(g) and g.shape == ans.shape:
+    if type(ans) is np.ndarray and ans.ndim and is_array(g) and g.shape == ans.shape:  # (0-d: exp gives a scalar)
         e = np.exp(ans)
         e *= _sum_keep(g, args)
         return np.subtract(g, e, out=e)
