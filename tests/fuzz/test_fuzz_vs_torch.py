@@ -201,6 +201,13 @@ def test_softmax_family_of_a_0d_tensor_agrees_with_torch():
             check_program(([np.array(0.54784675)], [("u", op, 0, k)]))
 
 
+def test_cat_with_a_1d_empty_tensor_agrees_with_torch():
+    """Found by the fuzz job (seed 22): torch.cat skips 1-D empty tensors; ours refused them."""
+    rng = np.random.default_rng(4)
+    check_program(([rng.uniform(-2, 2, (1, 1, 1)), np.zeros(0)], [("b", "cat", 0, 1)]))
+    check_program(([np.zeros(0), rng.uniform(-2, 2, (2, 3))], [("b", "cat", 0, 1), ("u", "tanh", 2, 0)]))
+
+
 def test_the_checker_catches_a_wrong_rule(monkeypatch):
     """Break one rule (tanh's) and the same known program must fail: the fuzzer can see bugs."""
     from tinygrad_lite.ops import REGISTRY
