@@ -21,21 +21,10 @@ torch.set_default_dtype(torch.float64 if dtype == "float64" else torch.float32)
 rs = np.random.RandomState(1234)
 
 
-def _tensorboard_stub():
-    """Real PyTorch's torch.utils.tensorboard needs the tensorboard package; the oracle run only needs the
-    name (makemore writes its scalars there), so without that package a do-nothing SummaryWriter stands in."""
-    try:
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError:
-        import types
-        mod = types.ModuleType("torch.utils.tensorboard")
-        mod.SummaryWriter = type("SummaryWriter", (), {"__init__": lambda self, *a, **k: None,
-                                                       "add_scalar": lambda self, *a, **k: None,
-                                                       "flush": lambda self: None, "close": lambda self: None})
-        sys.modules["torch.utils.tensorboard"] = mod
 
+from oracle_stubs import tensorboard_stub  # noqa: E402  (this folder is sys.path[0])
 
-_tensorboard_stub()
+tensorboard_stub()
 
 
 def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, **kwargs):
