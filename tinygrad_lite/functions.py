@@ -57,9 +57,9 @@ def cat(tensors, dim=0):
     tensors = [_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
-    if any(t.shape != (0,) for t in tensors):
-        # as PyTorch: a 1-D empty tensor joins anything (it is skipped; its gradient is empty)
-        tensors = [t for t in tensors if t.shape != (0,)]
+    kept = [t for t in tensors if t.shape != (0,)]
+    if kept and len(kept) < len(tensors):
+        tensors = kept  # as PyTorch: a 1-D empty tensor joins anything (it is skipped; its gradient is empty)
     d = dim_index("cat", dim, tensors[0].ndim)
     arrays = [t._data for t in tensors]
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
