@@ -248,9 +248,10 @@ class TorchBackend(Backend):
         """A constant operand (no gradient) as a tensor on the device."""
         return self.tensor(array)
 
-    def sparse_embedding(self, weight, ids, padding_idx=None):
-        """Rows `ids` of `weight`, with a sparse gradient (torch.sparse_coo) as tinygrad_lite.sparse.embedding."""
-        return self.F.embedding(self.tensor(ids), weight, padding_idx=padding_idx, sparse=True)
+    def sparse_embedding(self, weight, ids, padding_idx=None, sparse=True):
+        """Rows `ids` of `weight`, with a sparse gradient (torch.sparse_coo) as tinygrad_lite.sparse.embedding;
+        sparse=False gives a dense gradient (what DistributedDataParallel all-reduces for a plain parameter)."""
+        return self.F.embedding(self.tensor(ids), weight, padding_idx=padding_idx, sparse=sparse)
 
     def tensor(self, array, requires_grad=False):
         torch = self.torch

@@ -335,6 +335,7 @@ class SkipGramNS:
         self.W_in = bk.tensor(w_in, requires_grad=True)
         self.W_out = bk.tensor(np.zeros((V, dim), np.float32), requires_grad=True)
         self.pad = V
+        self.sparse_grads = True   # False under DistributedDataParallel (see `train_sgns`'s dist)
 
     def parameters(self):
         """[W_in, W_out]."""
@@ -353,7 +354,10 @@ class SkipGramNS:
         vector is looked up once and the (B, 2W, d) context block is built from shifted slices, so
         the row-sparse gradient of W_in has B + 2W rows instead of one per pair (same loss)."""
         bk = self.bk
-        embedding = bk.sparse_embedding
+        dense = {} if self.sparse_grads else {"sparse": False}   # torch under DDP: dense gradients
+
+        def embedding(weight, ids, padding_idx=None):
+            return bk.sparse_embedding(weight, ids, padding_idx, **dense)
         if band is None:
             x = embedding(self.W_in, ctx, padding_idx=self.pad)   # (B, C, d)
         else:
@@ -500,9 +504,39 @@ class PairBatches:
                 yield (ctx[s:e], targets[s:e], weight, n_raw, e - s, int(npairs[s:e].sum()), band)
 
 
+def _data_parallel(model, dist):
+    """Prepare `model` (torch backend) for DistributedDataParallel -> a callable batch -> loss.
+
+    DDP hooks its all-reduce onto an nn.Module's parameters, so W_in and W_out become the
+    parameters of a small module whose forward is `model.loss`. DDP takes sparse gradients only from
+    nn.Embedding(sparse=True) modules: here the lookups give dense gradients, and every step
+    all-reduces the whole (V+1, d) and (V, d) matrices (README, "When you outgrow one machine")."""
+    nn = model.bk.nn
+
+    class Vectors(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.W_in, self.W_out = nn.Parameter(model.W_in.detach()), nn.Parameter(model.W_out.detach())
+
+        def forward(self, ctx, targets, weight, band=None):
+            return model.loss(ctx, targets, weight, band=band)
+
+    vectors = Vectors()
+    model.W_in, model.W_out, model.sparse_grads = vectors.W_in, vectors.W_out, False
+    return dist.wrap(vectors)
+
+
+def _shard(dist, ctx, targets, weight, band):
+    """This rank's centres of a global batch (an uneven split is fine: the loss is a sum) and the
+    part of `band` (the centres' positions plus W on each side) they read."""
+    m, W = ctx.shape[0], ctx.shape[1] // 2
+    lo, hi = dist.rank * m // dist.world_size, (dist.rank + 1) * m // dist.world_size
+    return ctx[lo:hi], targets[lo:hi], weight[lo:hi], band[lo:hi + 2 * W]
+
+
 def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, lr=0.025, min_lr_ratio=1e-4,
                sample=1e-3, batch_size=512, seed=0, progress=True, max_vocab=None, log=None, use_band=True,
-               backend=None):
+               backend=None, dist=None):
     """Train SGNS word vectors on `sentences` (list of token lists).
 
     The learning rate of a batch is word2vec's lr * max(1 - raw_words_done / (epochs * N + 1),
@@ -514,7 +548,14 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     (per second of this process's CPU time: less sensitive to other load), pairs_per_sec, wall_time,
     cpu_time, effective_words, vocab_size, corpus_words, loss_history (per-epoch mean loss per pair),
     lr_history (the lr of every batch, in order), start_lr and final_lr (of the first/last batch)).
+    dist: a models.distributed.Dist when several processes train together (torch backend): every
+    rank draws the same global batches and takes its share of their centres; its summed loss is
+    scaled by world_size, so the gradient DistributedDataParallel averages is the whole batch's sum
+    and the steps are those of one process (`loss_steps`: the global loss of every batch).
+
     Raises ValueError for an empty corpus or a min_count that leaves no vocabulary."""
+    from .distributed import SINGLE
+    dist = dist or SINGLE
     vocab = Vocab.build(sentences, min_count=min_count, max_size=max_vocab)
     ids, sent = vocab.encode(sentences)
     if ids.shape[0] < 2:
@@ -523,25 +564,29 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
     model = SkipGramNS(vocab, dim=dim, seed=seed, backend=backend)
     batches = PairBatches(ids, sent, vocab.counts, window=window, negative=negative, sample=sample,
                           batch_size=batch_size, pad=model.pad, rng=np.random.default_rng(seed + 1))
+    step_loss = _data_parallel(model, dist) if dist.active else model.loss
     opt = model.bk.optim.SGD(model.parameters(), lr=lr)
     N = ids.shape[0]
     total_raw = epochs * N
     n_batches = epochs * int(math.ceil(batches.expected_kept() / batch_size))
     words = pairs = 0
-    epoch_losses, recent, lrs = [], [], []
+    epoch_losses, recent, lrs, steps = [], [], [], []
     t0, c0 = time.perf_counter(), time.process_time()
-    bar = Progress(total=n_batches, desc="skipgram", unit="words", disable=not progress)
+    bar = Progress(total=n_batches, desc="skipgram", unit="words", disable=not progress or not dist.is_main)
     for ep in range(epochs):
         ep_loss = ep_pairs = 0.0
         for ctx, targets, weight, n_raw, n_c, n_p, band in batches.epoch():
             alpha = lr * max(1.0 - (ep * N + n_raw) / (total_raw + 1), min_lr_ratio)
             opt.param_groups[0]["lr"] = alpha
             lrs.append(alpha)
-            loss = model.loss(ctx, targets, weight, band=band if use_band else None)
+            if dist.active:
+                ctx, targets, weight, band = _shard(dist, ctx, targets, weight, band)
+            loss = step_loss(ctx, targets, weight, band=band if use_band else None) * dist.world_size
             model.W_in.grad = model.W_out.grad = None
-            loss.backward()
+            loss.backward()                # (DDP: the gradients are averaged over the ranks here)
             opt.step()
-            lv = check_loss(loss.item(), len(lrs) - 1, "skip-gram training", alpha)
+            lv = check_loss(dist.mean(loss.item()), len(lrs) - 1, "skip-gram training", alpha)
+            steps.append(lv)
             ep_loss += lv
             ep_pairs += n_p
             words += n_c
@@ -550,7 +595,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
             recent.append(per_pair)
             bar.update(1, items=n_c, loss=per_pair, lr=alpha)
         epoch_losses.append(ep_loss / max(ep_pairs, 1))
-        if log is not None:
+        if log is not None and dist.is_main:
             log(f"epoch {ep + 1}/{epochs}: loss per pair {epoch_losses[-1]:.4f}")
     bar.close()
     check_finite_weights([("W_in", model.W_in), ("W_out", model.W_out)], "the word vectors")
@@ -560,7 +605,7 @@ def train_sgns(sentences, dim=100, window=5, negative=5, min_count=5, epochs=5, 
              "words_per_sec": words / wall, "pairs_per_sec": pairs / wall, "wall_time": wall,
              "cpu_time": cpu, "words_per_cpu_sec": words / max(cpu, 1e-9),
              "effective_words": words, "pairs": pairs, "vocab_size": len(vocab), "corpus_words": int(N),
-             "lr_history": lrs, "start_lr": lrs[0] if lrs else float(lr),
+             "lr_history": lrs, "loss_steps": steps, "nproc": dist.world_size, "start_lr": lrs[0] if lrs else float(lr),
              "final_lr": lrs[-1] if lrs else float(lr)}
     return model, stats
 
@@ -593,16 +638,24 @@ def _parser(prog=None):
     p.add_argument("--threads", type=int_at_least(1), default=1, help="BLAS threads (default 1: faster for these small products)")
     from .word2vec_objectives import add_objective_args
     add_objective_args(p)  # --arch, --loss, --temperature, --snapshots...
-    add_backend_args(p)
+    from . import distributed
+    distributed.add_args(add_backend_args(p))  # --backend, --device, --dtype, --nproc, --dist-timeout
     return p
 
 
 def main(argv=None, prog=None):
     """CLI entry point (also called by `tinygrad-lite train skipgram ...`). Returns the metrics dict."""
-    args = _parser(prog).parse_args(argv)
+    from . import distributed
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    distributed.check_args(parser, args)
+    launched = distributed.launch_if_asked(args, "models.skipgram", argv)   # --nproc N: N workers run this main
+    if launched is not None:
+        return launched
     try:
         with limit_blas_threads(args.threads):
-            return _run(args)
+            bk = backend_from_args(args)
+            return distributed.run_worker(args, bk, lambda dist: _run(args, bk, dist))
     except (OSError, ValueError, KeyError) as e:  # bad file, empty corpus, min_count too high...
         if not user_error(e):
             raise                       # a bug of ours: its traceback must show
@@ -620,20 +673,20 @@ def _query_words(wv, query=None, n=3):
     return [w for w in DEFAULT_QUERIES if w in wv][:n] or list(wv.words[:n])
 
 
-def _run(args):
+def _run(args, backend, dist):
+    say = (lambda m: print(m, file=sys.stderr)) if dist.is_main else (lambda m: None)
     if args.text:
         counts = {}
         sentences = read_sentences(args.text, counts=counts)
         source = args.text
         if counts["long_lines"]:
-            print(f"corpus: {counts['long_lines']} line(s) longer than 10,000 words were cut into sentences of "
-                  "10,000 words (as word2vec does)", file=sys.stderr)
+            say(f"corpus: {counts['long_lines']} line(s) longer than 10,000 words were cut into sentences of "
+                "10,000 words (as word2vec does)")
     else:
         sentences = default_corpus()
         source = "pydoc_data.topics (embedded)"
-    print(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences", file=sys.stderr)
+    say(f"corpus: {source}: {sum(map(len, sentences))} tokens in {len(sentences)} sentences")
     from . import word2vec_objectives as w2v
-    backend = backend_from_args(args)
     if w2v.wants_objectives(args):  # CBOW, another loss or snapshots: the general trainer
         if backend.name != "tinygrad_lite":
             raise ValueError("--arch cbow, --loss other than negative and --snapshots run on the tinygrad_lite "
@@ -644,7 +697,9 @@ def _run(args):
                                   min_count=args.min_count, epochs=args.epochs, lr=args.lr,
                                   min_lr_ratio=args.min_lr_ratio, sample=args.sample, batch_size=args.batch_size or 512,
                                   seed=args.seed, progress=not args.no_progress, max_vocab=args.max_vocab,
-                                  log=lambda m: print(m, file=sys.stderr), backend=backend)
+                                  log=say, backend=backend, dist=dist)
+    if not dist.is_main:  # rank 0 alone evaluates and writes
+        return {"nproc": dist.world_size, "rank": dist.rank}
     wv = model.wv
     metrics = {k: v for k, v in stats.items() if k != "lr_history"}  # per batch: too long for the json
     metrics.update(corpus=source, args=vars(args))

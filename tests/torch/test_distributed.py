@@ -52,6 +52,36 @@ def test_mlp_on_two_processes_with_uneven_shards_follows_one_process(tmp_path):
     assert two["final_test_loss"] == pytest.approx(one["final_test_loss"], rel=1e-6)
 
 
+def test_skipgram_on_two_processes_follows_one_process(tmp_path):
+    """Skip-gram's summed loss, scaled by world_size on each rank, makes DDP's averaged (dense)
+    gradient the whole batch's sum: the steps are those of one process with sparse gradients. 200
+    centres a batch split 100/100, and a last batch of an odd size split unevenly."""
+    from models import skipgram
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    p = 1.0 / np.arange(1, 61)
+    lines = [" ".join(words[j] for j in rng.choice(60, size=15, p=p / p.sum())) for _ in range(181)]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    args = (f"--text {tmp_path / 'corpus.txt'} --dim 8 --window 2 --epochs 2 --min-count 1 --sample 0 "
+            "--batch-size 200 --no-progress --backend torch --dtype float64").split()
+    one = skipgram.main(args + ["--out", str(tmp_path / "one")])
+    two = skipgram.main(args + ["--nproc", "2", "--out", str(tmp_path / "two")])
+    a, b = np.array(one["loss_steps"]), np.array(two["loss_steps"])
+    assert two["nproc"] == 2 and one["nproc"] == 1 and len(a) == len(b) == 28   # 2 x ceil(2715 / 200)
+    assert np.max(np.abs(a - b) / a) < 1e-6
+    assert sorted(os.listdir(tmp_path / "two")) == ["checkpoint.tgl", "metrics.json", "vectors.tgl", "vectors.txt"]
+    w1 = skipgram.SkipGramNS.load(str(tmp_path / "one" / "checkpoint.tgl")).wv.vectors
+    w2 = skipgram.SkipGramNS.load(str(tmp_path / "two" / "checkpoint.tgl")).wv.vectors
+    np.testing.assert_allclose(w1, w2, rtol=1e-9, atol=1e-12)
+
+
+def test_skipgram_nproc_needs_torch(capsys):
+    from models import skipgram
+    with pytest.raises(SystemExit):
+        skipgram.main(["--nproc", "2", "--epochs", "1"])
+    assert "--nproc > 1 needs --backend torch" in capsys.readouterr().err
+
+
 def test_a_killed_worker_stops_the_others_with_a_clear_error(tmp_path):
     """Two workers started as torchrun starts them (RANK, WORLD_SIZE, ... in the environment); rank 1
     is killed mid-run: rank 0 must stop by itself with an error, not hang."""
