@@ -1,15 +1,16 @@
 """Executes every ```python code block in README.md, docs/*.md, docs/course/*.md (the backprop course)
-and viz/README.md, so the documentation cannot rot.
+and viz/README.md, so the documentation cannot rot. (With ``--here`` the course's pages run with
+``docs`` as working directory: their pictures go to ``docs/img/course``, where their links point.)
 
 Blocks of one file run in order in one shared namespace, inside a fresh temporary working
 directory. A block is skipped only when its fence says so explicitly: ```python no-run. The blocks
 need no Graphviz: only their rendering lines do (guarded by ``shutil.which("dot")``), and
-``test_markdown_code_blocks_run_without_graphviz`` runs them all with ``dot`` hidden from PATH.
+``test_markdown_code_blocks_run_without_graphviz`` runs every file that uses viz again with ``dot``
+hidden from PATH.
 
 Run ``python tests/test_docs.py docs/tutorial.md --here`` to execute a file's blocks with the
 markdown file's own directory as working directory (this regenerates the pictures it writes
-under ``docs/img``); the course's pages run with ``docs`` as working directory, so their pictures go to
-``docs/img/course``.
+under ``docs/img``).
 """
 from __future__ import annotations
 

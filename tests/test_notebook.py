@@ -91,7 +91,7 @@ def test_notebook_runs_end_to_end(tmp_path):
         assert (tmp_path / "skipgram_explorer.html").is_file()
 
 
-def test_course_notebooks_run_end_to_end(tmp_path):
+def test_course_notebooks_run_end_to_end(tmp_path, monkeypatch):
     """Every course notebook runs without an error (its cells assert what the page claims), in one
     kernel: each starts from an empty namespace in a directory of its own, where it writes its
     pictures."""
@@ -113,8 +113,8 @@ def test_course_notebooks_run_end_to_end(tmp_path):
             combined.cells.append(cell)
             if cell.cell_type == "code":
                 owner.append((md.with_suffix(".ipynb").name, cell))
+    monkeypatch.setenv("MPLBACKEND", "Agg")   # the kernel draws the plots without a display
     with _Pythonpath():
-        os.environ.setdefault("MPLBACKEND", "Agg")
         client = NotebookClient(combined, timeout=300, kernel_name="python3", allow_errors=False,
                                 resources={"metadata": {"path": str(tmp_path)}})
         try:
