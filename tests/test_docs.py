@@ -1,10 +1,12 @@
-"""Executes every ```python code block in README.md, docs/*.md and viz/README.md, so the documentation
-cannot rot.
+"""Executes every ```python code block in README.md, docs/*.md, docs/course/*.md (the backprop course)
+and viz/README.md, so the documentation cannot rot. (With ``--here`` the course's pages run with
+``docs`` as working directory: their pictures go to ``docs/img/course``, where their links point.)
 
 Blocks of one file run in order in one shared namespace, inside a fresh temporary working
 directory. A block is skipped only when its fence says so explicitly: ```python no-run. The blocks
 need no Graphviz: only their rendering lines do (guarded by ``shutil.which("dot")``), and
-``test_markdown_code_blocks_run_without_graphviz`` runs them all with ``dot`` hidden from PATH.
+``test_markdown_code_blocks_run_without_graphviz`` runs every file that uses viz again with ``dot``
+hidden from PATH.
 
 Run ``python tests/test_docs.py docs/tutorial.md --here`` to execute a file's blocks with the
 markdown file's own directory as working directory (this regenerates the pictures it writes
@@ -27,8 +29,9 @@ FENCE = re.compile(r"^```python([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
 def markdown_files() -> list[Path]:
-    """The documentation: README.md, docs/*.md and viz/README.md."""
-    files = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md")) + [ROOT / "viz" / "README.md"]
+    """The documentation: README.md, docs/*.md, docs/course/*.md and viz/README.md."""
+    files = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "docs" / "course").glob("*.md"))
+    files += [ROOT / "viz" / "README.md"]
     return [f for f in files if f.is_file()]
 
 
@@ -97,7 +100,19 @@ def test_markdown_code_blocks_run(path, tmp_path, monkeypatch):
         pytest.skip(str(e))
 
 
-@pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def drawing_files() -> list[Path]:
+    """The doc files whose blocks use viz or graphviz (the others cannot depend on Graphviz, so running
+    them a second time without it would only repeat test_markdown_code_blocks_run)."""
+    return [f for f in doc_files() if any(re.search(r"\b(viz|graphviz)\b", code) for _, _, code in python_blocks(f))]
+
+
+def test_drawing_files_are_found():
+    names = {p.name for p in drawing_files()}
+    assert {"README.md", "tutorial.md", "01_chain_rule.md", "07_attention.md"} <= names
+    assert "05_gradient_health.md" not in names   # plots with matplotlib only
+
+
+@pytest.mark.parametrize("path", drawing_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_markdown_code_blocks_run_without_graphviz(path, tmp_path, monkeypatch):
     """With no `dot` program on PATH every block still runs: only the rendering lines depend on
     Graphviz, and they fall back to writing DOT text (so a missing Graphviz never skips a file)."""
@@ -160,8 +175,8 @@ if __name__ == "__main__":  # pragma: no cover - manual helper
     os.environ.setdefault("MPLBACKEND", "Agg")
     for arg in args or [str(p) for p in doc_files()]:
         p = Path(arg).resolve()
-        if here:
-            n = run_blocks(p, p.parent)
+        if here:  # the course's pages write img/course/... from docs/ (their links read ../img/course/...)
+            n = run_blocks(p, p.parent.parent if p.parent.name == "course" else p.parent)
         else:
             import tempfile
             with tempfile.TemporaryDirectory() as d:

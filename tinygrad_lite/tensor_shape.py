@@ -146,7 +146,8 @@ class ShapeMethods:
     def masked_fill(self, mask, value):
         """Replace the elements where mask is True by `value`; no gradient flows to them. The result keeps
         this tensor's dtype (value is cast to it, as in PyTorch)."""
-        m = self._leaf(bool_mask("masked_fill", mask, self.shape))
+        m = bool_mask("masked_fill", mask, self.shape)
+        m = mask if isinstance(mask, TensorBase) else self._leaf(m)  # the user's mask (its name shows in graphs)
         if not isinstance(value, TensorBase):
             value = self._leaf(np.array(value).astype(self._data.dtype))
         return where_tensors(m, value, self)
