@@ -45,8 +45,8 @@ class GraphFreedError(RuntimeError):
     backward freed are marked as freed in the view instead)."""
 
 
-def _fmt(v):
-    """A number in 4 significant digits (compact, deterministic)."""
+def _fmt(v, digits=4):
+    """A number in `digits` significant digits (compact, deterministic)."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
@@ -58,7 +58,7 @@ def _fmt(v):
         return "inf" if v > 0 else "-inf"
     if v == 0:
         return "0"
-    return f"{v:.4g}"
+    return f"{v:.{digits}g}"
 
 
 @dataclass
@@ -189,6 +189,7 @@ class OpNode:
     broadcast: list = field(default_factory=list)
     saved: tuple = ()
     input_names: tuple = ()                           # the inputs' names in the rule (x, y / A, B ...)
+    symbols: dict = field(default_factory=dict)       # the rule's other symbols and their meaning
     freed: bool = False                               # a backward without retain_graph freed what it saved
     grad_in: Summary = None
     grad_out: list = None
@@ -418,7 +419,8 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
             op = t._op
             o = OpNode(f"op{len(onodes)}", len(onodes), op.name, op.math or "", op.rule or op.math or "",
                        [f"t{idx[id(x)]}" for x in t._inputs], n.id, _short_args(op.name, t._args),
-                       saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED)
+                       saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED,
+                       symbols=getattr(op, "symbols", None) or {})
             n.producer = o.id
             for pos, x in enumerate(t._inputs):
                 tnodes[idx[id(x)]].consumers.append((o.id, pos))
