@@ -548,6 +548,14 @@ def _emit_clusters(g, stmts, modules, group):
     fill(g, None)
 
 
+def _bound(log10_value):
+    """A scale bound: 0.001 .. 1000 written out, powers of ten beyond as 1e-6 (4 digits otherwise)."""
+    k = round(log10_value)
+    if abs(log10_value - k) > 1e-9:
+        return _fmt(10 ** log10_value)
+    return _fmt(10.0 ** k) if -3 <= k <= 3 else f"1e{k}"
+
+
 def _legend(g, view, backward, lo, hi, has_boxes, grad_scale="log"):
     rows = []
 
@@ -574,10 +582,11 @@ def _legend(g, view, backward, lo, hi, has_boxes, grad_scale="log"):
         rows.append(f'<TR><TD BORDER="2" COLOR="{NAN_COLOR}"><FONT POINT-SIZE="9">NaN / Inf (value or grad)'
                     '</FONT></TD></TR>')
     if backward:
-        rows.append('<TR><TD><FONT POINT-SIZE="9">n. = backward step; fill = ‖grad‖ (L2 norm)</FONT></TD></TR>')
+        rows.append('<TR><TD><FONT POINT-SIZE="9">n. = backward step; border = kind, fill = ‖grad‖ (L2 norm)'
+                    '</FONT></TD></TR>')
         if grad_scale == "log":
-            rows.append(f'<TR><TD><FONT POINT-SIZE="9">absolute log scale, fixed bounds {_fmt(10 ** lo)} – '
-                        f'{_fmt(10 ** hi)}</FONT></TD></TR>')
+            rows.append(f'<TR><TD><FONT POINT-SIZE="9">absolute log scale, fixed bounds {_bound(lo)} – '
+                        f'{_bound(hi)}</FONT></TD></TR>')
         else:
             rows.append('<TR><TD><FONT POINT-SIZE="9">relative scale: this graph\'s smallest to largest'
                         '</FONT></TD></TR>')
@@ -585,11 +594,11 @@ def _legend(g, view, backward, lo, hi, has_boxes, grad_scale="log"):
         for i in range(k):
             a = lo + (hi - lo) * i / k
             b = lo + (hi - lo) * (i + 1) / k
-            text = f"{_fmt(10 ** a)} – {_fmt(10 ** b)}"
+            text = f"{_bound(a)} – {_bound(b)}"
             if grad_scale == "log" and i == 0:
-                text = f"≤ {_fmt(10 ** b)}"
+                text = f"≤ {_bound(b)}"
             elif grad_scale == "log" and i == k - 1:
-                text = f"≥ {_fmt(10 ** a)}"
+                text = f"≥ {_bound(a)}"
             rows.append(cell(text, SCALE[i], "#999999"))
             if hi <= lo:
                 break

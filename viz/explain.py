@@ -60,7 +60,7 @@ def _module_runs(ops):
     return [tuple(r) for r in runs]
 
 
-def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36):
+def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36, steps=None):
     """A step-by-step account of the backward pass of `loss` (a tensor, usually a scalar).
 
     loss:   the tensor backward starts from. After a plain loss.backward() the steps, shapes, rules
@@ -72,6 +72,8 @@ def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36)
             (the same grouping as draw_graph's clusters).
     full_numbers: gradients of at most this many elements are listed in full (36: up to 6 x 6,
             row by row), larger ones as norm, min and max.
+    steps:  show only the first `steps` backward steps (whole steps; a line says how many more
+            there are), then the leaf gradients; None (default) shows every step.
     Returns a multi-line string: one block per op in execution order with the step number, op
     name and its arguments as written (`log_softmax dim=-1`), rule (e.g. `matmul: dA = dC @ Bᵀ,
     dB = Aᵀ @ dC`) and the meaning of every other symbol it uses, input and output shapes, and
@@ -109,6 +111,12 @@ def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36)
                         "freed, so the gradients between ops are shown only where they were kept "
                         "(retain_grad(), .grad of leaves)."]
     ops = view.backward_order()
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"explain_backward: steps must be None or an int >= 0, got {steps!r}")
+        hidden_steps, ops = len(ops) - min(steps, len(ops)), ops[:steps]
+    else:
+        hidden_steps = 0
     runs = {first: (m, last) for m, first, last in _module_runs(ops)} if any(o.module for o in ops) else {}
     for o in ops:
         if o.backward_step in runs:
@@ -157,6 +165,8 @@ def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36)
             for m in marks:
                 lines.append(f"          {m}")
         lines.append("")
+    if hidden_steps:
+        lines += [f"... {hidden_steps} more step{'s' if hidden_steps > 1 else ''} (steps=None shows them all)", ""]
     leaves = [n for n in view.tensors if n.producer is None and n.requires_grad]
     if leaves:
         lines.append("Leaf gradients (what backward() adds into .grad):")
