@@ -151,8 +151,8 @@ def grad_scale_bounds(grad_scale, grad_bounds, norms):
                              "(grad_scale='auto' takes the bounds from the graph itself)")
         logs = [math.log10(v) for v in norms if v is not None and math.isfinite(v) and v > 0]
         return (min(logs), max(logs)) if logs else (0.0, 0.0)
-    low, high = DEFAULT_GRAD_BOUNDS if grad_bounds is None else grad_bounds
     try:
+        low, high = DEFAULT_GRAD_BOUNDS if grad_bounds is None else grad_bounds
         low, high = float(low), float(high)
     except (TypeError, ValueError):
         raise ValueError(f"draw_graph: grad_bounds must be two positive numbers (low, high), got {grad_bounds!r}") \
