@@ -46,7 +46,8 @@ class GraphFreedError(RuntimeError):
 
 
 def _fmt(v, digits=4):
-    """A number in `digits` significant digits (compact, deterministic)."""
+    """A number in `digits` significant digits (compact, deterministic). Exact values drop trailing
+    zeros (0.5); rounded ones keep them, so a rounded number never looks exact (1.100, not 1.1)."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
@@ -58,7 +59,10 @@ def _fmt(v, digits=4):
         return "inf" if v > 0 else "-inf"
     if v == 0:
         return "0"
-    return f"{v:.{digits}g}"
+    short = f"{v:.{digits}g}"
+    if abs(float(short) - v) > 1e-6 * abs(v):  # rounded: keep its trailing zeros (-1.09981 -> -1.100, not
+        return f"{v:#.{digits}g}".rstrip(".")   # -1.1, which would look exact); 0.1 in float32 stays 0.1
+    return short
 
 
 @dataclass

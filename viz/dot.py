@@ -171,10 +171,11 @@ def shown_numbers(s):
     return [_fmt(0.0 if isinstance(v, float) and abs(v) <= tol else v) for v in vals]
 
 
-def _value_lines(prefix, s):
+def _value_lines(prefix, s, per_line=8):
     """A Summary as text lines: every number of a small tensor, one line per row of a matrix
-    (a learner sees which rows of an embedding got a gradient), else one summary line. A single
-    number (a loss) gets 6 significant digits: 1.09981, not 1.1."""
+    (a learner sees which rows of an embedding got a gradient), long rows wrapped after `per_line`
+    numbers; else one summary line. A single number (a loss) gets 6 significant digits: 1.09981,
+    not 1.1."""
     flags = [f for f, on in (("NaN", s.has_nan), ("Inf", s.has_inf)) if on]
     tail = "  (" + " & ".join(flags) + "!)" if flags else ""
     if s.values is None:
@@ -182,13 +183,16 @@ def _value_lines(prefix, s):
     if s.numel == 1:
         return [prefix + _fmt(s.values[0], 6) + tail]
     vals = shown_numbers(s)
-    if len(s.shape) < 2:
-        return [prefix + "[" + ", ".join(vals) + "]" + tail]
-    n = s.shape[-1]
-    rows = ["[" + ", ".join(vals[i:i + n]) + "]" for i in range(0, len(vals), n)]
+    n = s.shape[-1] if s.shape else 1
+    texts = []
+    for r in range(0, len(vals), n):
+        row = vals[r:r + n]
+        chunks = [", ".join(row[c:c + per_line]) for c in range(0, len(row), per_line)]
+        texts += ["[" * (k == 0) + (" " * (k > 0)) + ch + ("," if k < len(chunks) - 1 else "]")
+                  for k, ch in enumerate(chunks)]
     head = prefix + _shape(s.shape) + ":" if len(s.shape) > 2 else None
-    lines = ([head] if head else []) + [(prefix if i == 0 and not head else " " * len(prefix)) + r
-                                          for i, r in enumerate(rows)]
+    pad = " " * len(prefix)
+    lines = ([head] if head else []) + [(prefix if i == 0 and not head else pad) + t for i, t in enumerate(texts)]
     lines[-1] += tail
     return lines
 
