@@ -168,6 +168,7 @@ def test_rule_renaming_does_not_chain_or_touch_longer_words():
     assert rule_with_names("dx = dC * y, dy = dC * x", ("x", "y"), labels) == "dy = dC * y′, dy′ = dC * y"
     assert rule_with_names("d max(x,y)/dx = [x>y] x_i", ("x", "y"), ("a", "b")) == "d max(a,b)/da = [a>b] x_i"
     assert input_labels(("x", "y"), ("x", "w")) == (("x", "y"), False)  # same letter, same place: no clash
+    assert input_labels(("x", "y"), ("x", "x")) == (("x", "y"), False)  # x * x: one tensor, no clash
     assert rule_with_names("dA = dC @ Bᵀ", ("A", "B"), ("net.0.weight", "B")) == "d(net.0.weight) = dC @ Bᵀ"
 
 
@@ -224,7 +225,8 @@ def test_explain_groups_steps_by_the_module_that_ran_them():
     module_of_step = {o.backward_step: o.module for o in view.ops}
     current, seen = "?", set()
     for line in text.splitlines():
-        m = re.match(r"── (?:module (\S+)(?: \(\w+\))?|outside the model's modules): steps? (\d+)(?:-(\d+))?", line)
+        m = re.match(r"── (?:module (\S+)(?: \(\w+\))?|the model's own forward .*|outside the model .*): "
+                     r"steps? (\d+)(?:-(\d+))? ──$", line)
         if m:
             current = m.group(1)
             first, last = int(m.group(2)), int(m.group(3) or m.group(2))
@@ -235,7 +237,9 @@ def test_explain_groups_steps_by_the_module_that_ran_them():
             assert module_of_step[int(m.group(1))] == current, line
             seen.add(current)
     assert {"attn", "attn.c_attn", "ln_1", "mlp.c_fc"} <= seen
-    assert "── module attn (CausalSelfAttention)" in text or "── module attn (" in text
+    assert re.search(r"^── module attn \(\w+\): ", text, re.M)
+    assert re.search(r"^── outside the model \(.*\): step 1 ──$", text, re.M)        # loss = y.sum()
+    assert "── the model's own forward (Block), outside its submodules: " in text    # the residual adds
     # the same grouping without an explicit trace: nn.Module recorded the calls
     assert viz.explain_backward(loss, model=block) == text
 

@@ -49,15 +49,33 @@ def _nested(s):
     return "[" + ", ".join("[" + ", ".join(vals[i:i + n]) + "]" for i in range(0, len(vals), n)) + "]"
 
 
-def _module_runs(ops):
-    """[(module, first step, last step)] for the runs of consecutive backward steps made by one module."""
+def _module_runs(keys, ops):
+    """[(key, first step, last step)] for the runs of consecutive backward steps with one key."""
     runs = []
     for o in ops:
-        if runs and runs[-1][0] == o.module:
+        k = keys[o.id]
+        if runs and runs[-1][0] == k:
             runs[-1][2] = o.backward_step
         else:
-            runs.append([o.module, o.backward_step, o.backward_step])
+            runs.append([k, o.backward_step, o.backward_step])
     return [tuple(r) for r in runs]
+
+
+def _module_keys(view, ops, model):
+    """op id -> the module path that ran it, ROOT for the model's own forward outside its submodules
+    (nn.Module records its calls), None for ops outside the model (a loss computed on its output)."""
+    calls = []
+    if model is not None and hasattr(model, "named_modules"):
+        from tinygrad_lite.nn.module import module_calls
+        calls = [(a, b) for mid, a, b in module_calls() if mid == id(model)]
+    keys = {}
+    for o in ops:
+        seq = view.tensor(o.output).seq
+        keys[o.id] = o.module or (ROOT if any(a < seq < b for a, b in calls) else None)
+    return keys
+
+
+ROOT = "<the model itself>"
 
 
 def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36, steps=None):
@@ -69,7 +87,8 @@ def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36,
     model/params: name the parameters (see draw_graph); tensors also go by their own `Tensor.name`.
     trace:  a ModuleTrace from `viz.trace_modules(model)`; by default the module calls nn.Module
             recorded. With `model=`, the steps are grouped under the module whose forward ran them
-            (the same grouping as draw_graph's clusters).
+            (the same grouping as draw_graph's clusters), the model's own forward, or "outside the
+            model" (the loss).
     full_numbers: gradients of at most this many elements are listed in full (36: up to 6 x 6,
             row by row), larger ones as norm, min and max.
     steps:  show only the first `steps` backward steps (whole steps; a line says how many more
@@ -117,14 +136,22 @@ def explain_backward(loss, model=None, params=None, trace=None, full_numbers=36,
         hidden_steps, ops = len(ops) - min(steps, len(ops)), ops[:steps]
     else:
         hidden_steps = 0
-    runs = {first: (m, last) for m, first, last in _module_runs(ops)} if any(o.module for o in ops) else {}
+    runs = {}
+    if any(o.module for o in ops):
+        keys = _module_keys(view, ops, model)
+        runs = {first: (m, last) for m, first, last in _module_runs(keys, ops)}
     for o in ops:
         if o.backward_step in runs:
             m, last = runs[o.backward_step]
-            cls = view.modules.get(m, "") if m else ""
             span = f"step {last}" if last == o.backward_step else f"steps {o.backward_step}-{last}"
-            where = f"module {m}" + (f" ({cls})" if cls else "") if m else "outside the model's modules"
-            lines.append(f"── {where}: {span} (ops its forward ran) ──")
+            if m == ROOT:
+                where = f"the model's own forward ({type(model).__name__}), outside its submodules"
+            elif m:
+                cls = view.modules.get(m, "")
+                where = f"module {m}" + (f" ({cls})" if cls else "")
+            else:
+                where = "outside the model (computed from its output, e.g. the loss)"
+            lines.append(f"── {where}: {span} ──")
         out = tn[o.output]
         labels, renamed = input_labels(o.input_names, [tn[t].name for t in o.inputs])
         head = f"Step {o.backward_step}: {o.name}" + (f" {o.args}" if o.args else "")

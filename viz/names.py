@@ -20,7 +20,9 @@ def input_labels(rule_names, user_names):
     labels are the user's names (unnamed inputs keep the rule's name, made unique)."""
     rule_names = tuple(rule_names)
     named = [(i, n) for i, n in enumerate(user_names) if n]
-    clash = any(n in rule_names and rule_names.index(n) != i for i, n in named)
+    # a clash: your name is the rule's name of another input that is not the same tensor (x * x is fine)
+    clash = any(n in rule_names and rule_names.index(n) != i and user_names[rule_names.index(n)] != n
+                for i, n in named)
     if not clash:
         return rule_names, False
     labels = [n or r for n, r in zip(user_names, rule_names)]
