@@ -10,7 +10,7 @@ hidden from PATH.
 
 Run ``python tests/test_docs.py docs/tutorial.md --here`` to execute a file's blocks with the
 markdown file's own directory as working directory (this regenerates the pictures it writes
-under ``docs/img``).
+under ``docs/img``), or ``--out DIR`` to run them in DIR (created) and keep what they write there.
 """
 from __future__ import annotations
 
@@ -169,14 +169,26 @@ def test_fence_parser():
 
 
 if __name__ == "__main__":  # pragma: no cover - manual helper
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    here = "--here" in sys.argv
+    argv = sys.argv[1:]
+    out_dir = None
+    if "--out" in argv:
+        i = argv.index("--out")
+        if i + 1 >= len(argv):
+            sys.exit("--out needs a directory: python tests/test_docs.py docs/tutorial.md --out DIR")
+        out_dir = Path(argv[i + 1]).resolve()
+        del argv[i:i + 2]
+    args = [a for a in argv if not a.startswith("--")]
+    here = "--here" in argv
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("MPLBACKEND", "Agg")
     for arg in args or [str(p) for p in doc_files()]:
         p = Path(arg).resolve()
         if here:  # the course's pages write img/course/... from docs/ (their links read ../img/course/...)
             n = run_blocks(p, p.parent.parent if p.parent.name == "course" else p.parent)
+        elif out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            n = run_blocks(p, out_dir)
+            print(f"{p.name}: the files it wrote are in {out_dir}")
         else:
             import tempfile
             with tempfile.TemporaryDirectory() as d:

@@ -45,8 +45,9 @@ class GraphFreedError(RuntimeError):
     backward freed are marked as freed in the view instead)."""
 
 
-def _fmt(v):
-    """A number in 4 significant digits (compact, deterministic)."""
+def _fmt(v, digits=4):
+    """A number in `digits` significant digits (compact, deterministic). Exact values drop trailing
+    zeros (0.5); rounded ones keep them, so a rounded number never looks exact (1.100, not 1.1)."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
@@ -58,7 +59,10 @@ def _fmt(v):
         return "inf" if v > 0 else "-inf"
     if v == 0:
         return "0"
-    return f"{v:.4g}"
+    short = f"{v:.{digits}g}"
+    if abs(float(short) - v) > 1e-6 * abs(v):  # rounded: keep its trailing zeros (-1.09981 -> -1.100, not
+        return f"{v:#.{digits}g}".rstrip(".")   # -1.1, which would look exact); 0.1 in float32 stays 0.1
+    return short
 
 
 @dataclass
@@ -189,6 +193,7 @@ class OpNode:
     broadcast: list = field(default_factory=list)
     saved: tuple = ()
     input_names: tuple = ()                           # the inputs' names in the rule (x, y / A, B ...)
+    symbols: dict = field(default_factory=dict)       # the rule's other symbols and their meaning
     freed: bool = False                               # a backward without retain_graph freed what it saved
     grad_in: Summary = None
     grad_out: list = None
@@ -418,7 +423,8 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
             op = t._op
             o = OpNode(f"op{len(onodes)}", len(onodes), op.name, op.math or "", op.rule or op.math or "",
                        [f"t{idx[id(x)]}" for x in t._inputs], n.id, _short_args(op.name, t._args),
-                       saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED)
+                       saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED,
+                       symbols=getattr(op, "symbols", None) or {})
             n.producer = o.id
             for pos, x in enumerate(t._inputs):
                 tnodes[idx[id(x)]].consumers.append((o.id, pos))

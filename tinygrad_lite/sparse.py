@@ -207,10 +207,12 @@ def _emb_dw(g, ans, args, w):
 
 
 EMBEDDING_SPARSE = defop("embedding_sparse", _emb_fwd, _emb_dw,
-                         math="out = weight[indices]; d/dweight is row-sparse: row indices[i] gets g[i] "
+                         math="C = W[indices]; dW is row-sparse: row indices[i] gets g[i] "
                               "(repeats add, padding_idx rows get 0)",
                          rule="dW = RowSparseGrad(indices, rows of dC): only the looked-up rows (repeats add)",
-                         saves=("index",), inputs=("W",))
+                         saves=("index",), inputs=("W",),
+                         symbols={"indices": "the looked-up row indices",
+                                  "padding_idx": "the row that gets no gradient (Embedding(padding_idx=))"})
 
 
 def embedding(weight, indices, padding_idx=None):

@@ -34,6 +34,12 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
 
     Tensor(data, requires_grad=False, dtype=None): `data` is a number, a nested list or a numpy
     array (copied). Python floats become the default dtype (float32); numpy arrays keep theirs.
+
+    `t.name = "log_p"` (a str, default None) names the tensor for people: graph pictures
+    (viz.draw_graph), viz.explain_backward and the explorer call it by that name, and where a
+    rule's own letters clash with it (mul's x, y against your `y`), the rule is written with your
+    names. It changes nothing in the computation. Names from draw_graph's `params=`/`model=`
+    take precedence.
     """
     __slots__ = ()
 

@@ -12,6 +12,15 @@ from .tensor_math import where_tensors
 MinMax = namedtuple("MinMax", ["values", "indices"])
 
 
+def _dim_as_written(op, dim, ndim):
+    """The checked dim, kept as the user wrote it (-1 stays -1): numpy takes either sign, and graphs and
+    explain_backward show the op's argument (`log_softmax dim=-1`) as it appears in the user's code."""
+    if not ndim:
+        return None
+    axis = norm_axes(op, dim, ndim)[0]
+    return axis - ndim if isinstance(dim, (int, np.integer)) and dim < 0 else axis
+
+
 class ReduceMethods:
     __slots__ = ()
 
@@ -103,12 +112,11 @@ class ReduceMethods:
 
     def softmax(self, dim=-1):
         """exp(x) / sum(exp(x)) along dim, stable for large logits and -inf masks."""
-        return self._floating()._unary(SOFTMAX, norm_axes("softmax", dim, self.ndim)[0] if self.ndim else None)
+        return self._floating()._unary(SOFTMAX, _dim_as_written("softmax", dim, self.ndim))
 
     def log_softmax(self, dim=-1):
         """x - logsumexp(x) along dim."""
-        axis = norm_axes("log_softmax", dim, self.ndim)[0] if self.ndim else None
-        return self._floating()._unary(LOG_SOFTMAX, axis)
+        return self._floating()._unary(LOG_SOFTMAX, _dim_as_written("log_softmax", dim, self.ndim))
 
     # ------------------------------------------------------------------ scans and orderings
     def cumsum(self, dim, dtype=None):

@@ -6,13 +6,16 @@ the DOT text is deterministic: the same graph gives the same `.source`, which te
 import html
 import math
 import os
+import re
 
 import graphviz
 import numpy as np
 
 from tinygrad_lite.graph import build_graph, _fmt, _depth
 
-__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "Drawing", "KIND_STYLE"]
+from .names import input_labels, rule_with_names
+
+__all__ = ["draw_graph", "render", "GraphvizNotInstalled", "Drawing", "KIND_STYLE", "SCALE", "grad_scale_bounds"]
 
 FONT = "Helvetica"
 
@@ -30,9 +33,16 @@ FREED_COLOR = "#999999"  # values and gradients that backward did not keep
 BCAST_COLOR = "#d9480f"
 ACCUM_COLOR = "#7b2cbf"
 NOGRAD_COLOR = "#9a9a9a"
-# gradient-norm colour scale (small -> large), readable with black text
-SCALE = ["#e8f1fb", "#c9def5", "#d6eec0", "#fff0a8", "#ffd49a", "#ffb38f", "#ff9393"]
-ZERO_GRAD = "#f2f2f2"
+# Gradient-norm fills (small -> large): one hue (rose to red), unlike any node-kind fill above (blue
+# parameter, green input, gold output, grey constant, white op, lilac collapsed module), so a
+# gradient colour is never read as a kind; light enough for black text. Zero gradients are white.
+SCALE = ["#fdf1f1", "#fbe0df", "#f8cdcb", "#f5b8b5", "#f1a29e", "#ec8b86", "#e6736d", "#df5b55", "#d6433d"]
+ZERO_GRAD = "#ffffff"
+# The default scale is absolute: log10 of ‖grad‖ between fixed bounds, one colour per decade, so the
+# same gradient has the same colour in every picture and healthy gradients do not look "exploding".
+GRAD_SCALES = ("log", "auto")
+DEFAULT_GRAD_BOUNDS = (1e-6, 1e3)
+FULL_NUMBERS = 36  # tensors with at most this many elements show every value and gradient (6 x 6)
 
 
 class GraphvizNotInstalled(RuntimeError):
@@ -116,6 +126,7 @@ def _table(rows):
 
 
 def _grad_color(norm, lo, hi):
+    """The fill of a gradient norm on the log10 scale [lo, hi] (norms outside are clamped to the ends)."""
     if norm is None or not math.isfinite(norm):
         return None
     if norm == 0:
@@ -123,7 +134,67 @@ def _grad_color(norm, lo, hi):
     if hi <= lo:
         return SCALE[len(SCALE) // 2]
     f = (math.log10(norm) - lo) / (hi - lo)
-    return SCALE[min(len(SCALE) - 1, max(0, int(f * len(SCALE))))]
+    return SCALE[min(len(SCALE) - 1, max(0, int(math.floor(f * len(SCALE) + 1e-9))))]
+
+
+def grad_scale_bounds(grad_scale, grad_bounds, norms):
+    """(lo, hi) in log10 units for the gradient fills, checking the arguments.
+
+    grad_scale="log" (the default): fixed bounds `grad_bounds` (a (low, high) pair of positive norms,
+    default 1e-6 .. 1e3), the same in every picture. grad_scale="auto": this graph's smallest and
+    largest non-zero norm (colours compare nodes within one picture only)."""
+    if grad_scale not in GRAD_SCALES:
+        raise ValueError(f"draw_graph: grad_scale={grad_scale!r} is not one of {', '.join(map(repr, GRAD_SCALES))}")
+    if grad_scale == "auto":
+        if grad_bounds is not None:
+            raise ValueError("draw_graph: grad_bounds= is used only with grad_scale='log' "
+                             "(grad_scale='auto' takes the bounds from the graph itself)")
+        logs = [math.log10(v) for v in norms if v is not None and math.isfinite(v) and v > 0]
+        return (min(logs), max(logs)) if logs else (0.0, 0.0)
+    try:
+        low, high = DEFAULT_GRAD_BOUNDS if grad_bounds is None else grad_bounds
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"draw_graph: grad_bounds must be two positive numbers (low, high), got {grad_bounds!r}") \
+            from None
+    if not (0 < low < high) or not math.isfinite(high):
+        raise ValueError(f"draw_graph: grad_bounds must satisfy 0 < low < high (finite), got {grad_bounds!r}")
+    return math.log10(low), math.log10(high)
+
+
+def shown_numbers(s):
+    """The numbers of a small Summary as text; an entry that is rounding noise next to the tensor's
+    largest (|v| <= 1e-12 max|v|: -4.9e-19 beside 0.03) is shown as 0, as the exact result would be."""
+    vals = [float(v) if isinstance(v, (float, np.floating)) else v for v in s.values]
+    floats = [abs(v) for v in vals if isinstance(v, float) and math.isfinite(v)]
+    tol = 1e-12 * max(floats) if floats else 0.0
+    return [_fmt(0.0 if isinstance(v, float) and abs(v) <= tol else v) for v in vals]
+
+
+def _value_lines(prefix, s, per_line=8):
+    """A Summary as text lines: every number of a small tensor, one line per row of a matrix
+    (a learner sees which rows of an embedding got a gradient), long rows wrapped after `per_line`
+    numbers; else one summary line. A single number (a loss) gets 6 significant digits: 1.09981,
+    not 1.1."""
+    flags = [f for f, on in (("NaN", s.has_nan), ("Inf", s.has_inf)) if on]
+    tail = "  (" + " & ".join(flags) + "!)" if flags else ""
+    if s.values is None:
+        return [prefix + s.text(norm=prefix.startswith("grad"))]
+    if s.numel == 1:
+        return [prefix + _fmt(s.values[0], 6) + tail]
+    vals = shown_numbers(s)
+    n = s.shape[-1] if s.shape else 1
+    texts = []
+    for r in range(0, len(vals), n):
+        row = vals[r:r + n]
+        chunks = [", ".join(row[c:c + per_line]) for c in range(0, len(row), per_line)]
+        texts += ["[" * (k == 0) + (" " * (k > 0)) + ch + ("," if k < len(chunks) - 1 else "]")
+                  for k, ch in enumerate(chunks)]
+    head = prefix + _shape(s.shape) + ":" if len(s.shape) > 2 else None
+    pad = " " * len(prefix)
+    lines = ([head] if head else []) + [(prefix if i == 0 and not head else pad) + t for i, t in enumerate(texts)]
+    lines[-1] += tail
+    return lines
 
 
 def _flag_text(n):
@@ -154,19 +225,27 @@ def box_finder(collapse, collapse_depth):
 
 def draw_graph(root, model=None, params=None, show_values=False, show_grads=False, show_saved=False,
                backward=False, group_modules=True, collapse=None, collapse_depth=None, max_nodes=500,
-               rankdir="TB", compact=True, legend=True, title=None, trace=None):
+               rankdir="TB", compact=True, legend=True, title=None, trace=None, grad_scale="log",
+               grad_bounds=None, full_numbers=FULL_NUMBERS):
     """Draw the computation graph behind `root` (usually a loss) as a graphviz.Digraph.
 
     root:        the tensor whose history is drawn.
     model/params: a module (named_parameters()) or {name: tensor} naming the tensors; parameter
                  names give the module clusters (`blocks.0.attn.c_attn.weight` -> blocks.0.attn.c_attn).
-    show_values: print each tensor's numbers (<= 6 elements) or min/mean/max.
+    show_values: print each tensor's numbers: all of them for tensors of at most `full_numbers`
+                 elements (36: up to 6 x 6, a matrix row by row), else min/mean/max.
     show_grads:  print each tensor's gradient the same way (leaves: `.grad`; others computed on
                  the retained graph; call loss.backward(retain_graph=True) or draw before backward).
     show_saved:  list what each op keeps for its backward rule.
     backward:    the backward view: ops numbered in the order the backward pass visits them, the
-                 rule each applies, and nodes coloured by log10 of their gradient's L2 norm
+                 rule each applies, and nodes filled by their gradient's L2 norm on a log10 scale
+                 in shades of red (no node-kind colour is red), white for a zero gradient
                  (implies gradients are computed).
+    grad_scale:  "log" (default): an absolute scale, one colour per decade between `grad_bounds`
+                 (default (1e-6, 1e3)); norms outside are drawn in the end colours. The same norm
+                 gets the same colour in every picture, so healthy gradients do not look large.
+                 "auto": relative, from this graph's smallest to its largest non-zero norm (the
+                 largest gradient is always the darkest). The legend states the scale and bounds.
     group_modules: draw Graphviz clusters per module path.
     collapse:    list of module paths drawn as single boxes; collapse_depth: collapse every module
                  at that depth (1 = top-level children like `blocks`, 2 = `blocks.0`, ...).
@@ -175,6 +254,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     compact:     draw each op and its result as one node (False: separate op and tensor nodes).
     legend:      add a small legend node. title: optional caption.
     trace:       a ModuleTrace from `viz.trace_modules(model)` for exact module grouping.
+    full_numbers: the largest tensor (in elements) whose numbers are all printed (default 36).
 
     Returns a Drawing (a graphviz.Digraph subclass: displays inline in Jupyter, `.source` is the DOT
     text; `viz.render(dot, "g.svg")` or `dot.render_to("g.svg")` saves it).
@@ -190,7 +270,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     # NaN/Inf are reported in the picture (red outline, legend), not as numpy RuntimeWarnings raised
     # while the values and gradients are summarised or the gradients replayed
     with np.errstate(all="ignore"):
-        view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads, trace=trace)
+        view = build_graph(root, model=model, params=params, values=show_values, grads=need_grads, trace=trace,
+                           tiny=full_numbers)
     tn = {n.id: n for n in view.tensors}
 
     # ---- which module boxes are collapsed
@@ -242,12 +323,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         raise ValueError(_too_many(len(drawn), max_nodes, view.modules))
 
     # ---- gradient colour range (log10 of L2 norms)
-    lo = hi = 0.0
-    if backward:
-        norms = [n.grad.norm for n in view.tensors if n.grad is not None and n.grad.norm]
-        norms = [math.log10(v) for v in norms if math.isfinite(v) and v > 0]
-        if norms:
-            lo, hi = min(norms), max(norms)
+    lo, hi = grad_scale_bounds(grad_scale, grad_bounds,
+                               [n.grad.norm for n in view.tensors if n.grad is not None] if backward else [])
 
     g = Drawing(name="tinygrad_lite", format="svg")
     g.attr("graph", rankdir=rankdir, fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.35",
@@ -265,8 +342,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
 
     def grad_rows(n, rows):
         if n.grad is not None and (show_grads or backward):
-            gtxt = n.grad.text(norm=True)
-            rows.append(_row("grad " + gtxt, 9, NAN_COLOR if n.grad.nonfinite else "#8a3b00"))
+            for line in _value_lines("grad ", n.grad):
+                rows.append(_row(line, 9, NAN_COLOR if n.grad.nonfinite else "#8a3b00"))
         elif n.grad_freed and (show_grads or backward):
             rows.append(_row("grad not kept (retain_grad() keeps it)", 9, FREED_COLOR))
 
@@ -275,7 +352,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
             rows.append(_row(n.name, None, None, True))
         rows.append(_row(f"{_shape(n.shape)} {n.dtype}", 10 if with_name and n.name else None))
         if n.value is not None:
-            rows.append(_row("data " + n.value.text(), 9, NAN_COLOR if n.value.nonfinite else "#444444"))
+            for line in _value_lines("data ", n.value):
+                rows.append(_row(line, 9, NAN_COLOR if n.value.nonfinite else "#444444"))
         elif n.value_freed and show_values:
             rows.append(_row("data freed by backward", 9, FREED_COLOR))
         ft = _flag_text(n)
@@ -328,12 +406,17 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         if o.args:
             head += f" {o.args}"
         rows.append(_row(head, 12, None, True))
+        labels = input_labels(o.input_names, [tn[t].name for t in o.inputs])[0]
         consts = [(i, tn[i2]) for i, i2 in enumerate(o.inputs) if i2 in hidden]
         for i, c in consts:
-            nm = o.input_names[i]
+            nm = labels[i]
             rows.append(_row(f"{nm} = {_fmt(c.tensor._data.reshape(-1)[0])}", 10, "#555555"))
         if backward and o.rule:
-            rows.append(_row(o.rule, 9, "#1d4e89"))
+            rule = rule_with_names(o.rule, o.input_names, labels)
+            rows.append(_row(rule, 9, "#1d4e89"))
+            for sym, meaning in o.symbols.items():  # define the rule's other symbols
+                if re.search(r"(?<!\w)" + re.escape(sym) + r"(?!\w)", rule):
+                    rows.append(_row(f"{sym}: {meaning}", 8, "#1d4e89"))
         if show_saved:
             rows.append(_row("saves: " + (", ".join(o.saved) if o.saved else "nothing"), 9, "#666666"))
         if compact:
@@ -384,7 +467,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
     for o in view.ops:
         dst = owner[o.id]
         multi = len(o.inputs) > 1
-        names = o.input_names
+        names = input_labels(o.input_names, [tn[t].name for t in o.inputs])[0]
         for pos, tid in enumerate(o.inputs):
             if tid in hidden:
                 continue
@@ -412,7 +495,7 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
         if not compact and owner[o.id] == o.id and owner[o.output] == o.output:
             g.edge(o.id, o.output)
     if legend:
-        _legend(g, view, backward, lo, hi, bool(boxes))
+        _legend(g, view, backward, lo, hi, bool(boxes), grad_scale)
     return g
 
 
@@ -469,7 +552,15 @@ def _emit_clusters(g, stmts, modules, group):
     fill(g, None)
 
 
-def _legend(g, view, backward, lo, hi, has_boxes):
+def _bound(log10_value):
+    """A scale bound: 0.001 .. 1000 written out, powers of ten beyond as 1e-6 (4 digits otherwise)."""
+    k = round(log10_value)
+    if abs(log10_value - k) > 1e-9:
+        return _fmt(10 ** log10_value)
+    return _fmt(10.0 ** k) if -3 <= k <= 3 else f"1e{k}"
+
+
+def _legend(g, view, backward, lo, hi, has_boxes, grad_scale="log"):
     rows = []
 
     def cell(text, fill, border, style=""):
@@ -495,12 +586,24 @@ def _legend(g, view, backward, lo, hi, has_boxes):
         rows.append(f'<TR><TD BORDER="2" COLOR="{NAN_COLOR}"><FONT POINT-SIZE="9">NaN / Inf (value or grad)'
                     '</FONT></TD></TR>')
     if backward:
-        rows.append('<TR><TD><FONT POINT-SIZE="9">n. = backward step; fill = ‖grad‖</FONT></TD></TR>')
+        rows.append('<TR><TD><FONT POINT-SIZE="9">n. = backward step; border = kind, fill = ‖grad‖ (L2 norm)'
+                    '</FONT></TD></TR>')
+        if grad_scale == "log":
+            rows.append(f'<TR><TD><FONT POINT-SIZE="9">absolute log scale, fixed bounds {_bound(lo)} – '
+                        f'{_bound(hi)}</FONT></TD></TR>')
+        else:
+            rows.append('<TR><TD><FONT POINT-SIZE="9">relative scale: this graph\'s smallest to largest'
+                        '</FONT></TD></TR>')
         k = len(SCALE)
         for i in range(k):
             a = lo + (hi - lo) * i / k
             b = lo + (hi - lo) * (i + 1) / k
-            rows.append(cell(f"{_fmt(10 ** a)} – {_fmt(10 ** b)}", SCALE[i], "#999999"))
+            text = f"{_bound(a)} – {_bound(b)}"
+            if grad_scale == "log" and i == 0:
+                text = f"≤ {_bound(b)}"
+            elif grad_scale == "log" and i == k - 1:
+                text = f"≥ {_bound(a)}"
+            rows.append(cell(text, SCALE[i], "#999999"))
             if hi <= lo:
                 break
         rows.append(cell("grad = 0", ZERO_GRAD, "#999999"))

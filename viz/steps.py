@@ -24,11 +24,18 @@ KING_QUEEN_CAR = dict(W_e=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]],
 
 
 def skipgram_step(seed=0):
-    """The tutorial's three-word skip-gram (full softmax) step: centre 'king', context 'queen'."""
-    from models.skipgram import SkipGramSoftmax
-    model = SkipGramSoftmax(3, 3, **KING_QUEEN_CAR)
-    loss = model.loss([0], [1])
-    params = {"W_e": model.W_e, "W_o": model.W_o, "b_o": model.b_o}
+    """The tutorial's three-word skip-gram step (docs/tutorial.md), op for op and number for number:
+    e = W_e[king], s = e @ W_o + b_o, log_p = s.log_softmax(dim=-1), loss = -(y * log_p).sum() with the
+    one-hot y of 'queen', in float64. The tensors carry the tutorial's names (Tensor.name)."""
+    W_e, W_o, b_o = (tl.tensor(KING_QUEEN_CAR[k], dtype=tl.float64, requires_grad=True) for k in ("W_e", "W_o", "b_o"))
+    e = W_e[0]                                  # centre word 'king'
+    s = e @ W_o + b_o                           # one score per word
+    log_p = s.log_softmax(dim=-1)
+    y = tl.tensor(np.eye(3)[1])                 # one-hot context word 'queen'
+    loss = -(y * log_p).sum()
+    for t, name in ((e, "e"), (s, "s"), (log_p, "log_p"), (y, "y"), (loss, "loss")):
+        t.name = name
+    params = {"W_e": W_e, "W_o": W_o, "b_o": b_o}
     return loss, {"params": params}, "skip-gram step: centre 'king', context 'queen' (vocabulary king, queen, car)"
 
 

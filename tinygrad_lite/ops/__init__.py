@@ -28,6 +28,16 @@ import numpy as np
 REGISTRY = {}
 
 
+# The symbols every row's `math` and `rule` may use without defining them (besides its inputs' names
+# and `d<input>`, the gradient sent to that input); explain_backward states them once.
+COMMON_SYMBOLS = {
+    "C": "the op's result",
+    "dC": "the gradient flowing into the result C (from the ops that used C)",
+    "g": "the same as dC (in the math lines)",
+    "i, j, k": "indices (x_i is the i-th entry of x; ᵀ transposes, Σ sums)",
+}
+
+
 class Op:
     """One primitive, every fact about it in one place:
 
@@ -43,14 +53,18 @@ class Op:
             of an input cannot corrupt their gradient, so the version check skips them
     broadcasts  True when the inputs broadcast against each other (add, mul, where, expand...): the
             engine then sums an input's gradient back over the broadcast dims (graphs mark it)
+    symbols {symbol: meaning} for every symbol `math` and `rule` use beyond the inputs' names, dC,
+            C and the common functions (`r_i`: "row i's weight in the reduction"); explain_backward
+            prints them, and a test checks that no row's text uses a symbol it does not define
     """
-    __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts")
+    __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts",
+                 "symbols")
 
     def __init__(self, name, fwd, vjps, math, reads=True, joint=None, rule="", saves=(), inputs=None,
-                 broadcasts=False):
+                 broadcasts=False, symbols=None):
         self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
         self.joint, self.rule, self.saves, self.inputs = joint, rule or math, tuple(saves), inputs
-        self.broadcasts = broadcasts
+        self.broadcasts, self.symbols = broadcasts, dict(symbols or {})
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
@@ -62,7 +76,8 @@ class Op:
         return ("x",) if n == 1 else tuple(f"x{i}" for i in range(n))
 
 
-def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False):
+def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False,
+          symbols=None):
     """Register a primitive (see the module docstring and `Op` for the fields)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -71,7 +86,7 @@ def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True,
     if inputs is None and not isinstance(vjps, EachInput):
         n = len(vjps)
         inputs = ("x",) if n == 1 else ("x", "y") if n == 2 else None
-    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts)
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, symbols)
     return op
 
 

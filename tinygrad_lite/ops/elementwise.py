@@ -107,7 +107,8 @@ POW = defop("pow", lambda args, x, y: x ** y,
             _pow_tensor_dy, math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x",
             rule="dx = dC * y * x^(y-1), dy = dC * x^y * log x", saves=("x", "y", "result"), broadcasts=True)
 POW_SCALAR = defop("pow_scalar", lambda args, x: _ipow(x, args), _pow_scalar_dx,
-                   math="d(x^p)/dx = p x^(p-1) for a constant p", rule="dx = dC * p * x^(p-1)", saves=("x",))
+                   math="d(x^p)/dx = p x^(p-1) for a constant p", rule="dx = dC * p * x^(p-1)", saves=("x",),
+                   symbols={"p": "the constant exponent (x ** p)"})
 MAXIMUM = defop("maximum", lambda args, x, y: np.maximum(x, y), _max_dx, _max_dy,
                 math="d max(x,y)/dx = [x>y] (+1/2 on ties)",
                 rule="dx = dC * [x > y], dy = dC * [y > x] (ties split)", saves=("x", "y"), broadcasts=True)
@@ -128,7 +129,8 @@ ABS = defop("abs", lambda args, x: np.abs(x), lambda g, ans, args, x: g * sign(x
 TANH = defop("tanh", lambda args, x: np.tanh(x), lambda g, ans, args, x: g * (1 - ans * ans),
              math="d tanh(x)/dx = 1 - tanh(x)^2", rule="dx = dC * (1 - tanh(x)²)", saves=("result",))
 SIGMOID = defop("sigmoid", _sigmoid_fwd, _sigmoid_dx,
-                math="d s(x)/dx = s(x)(1 - s(x))", rule="dx = dC * σ(x) * (1 - σ(x))", saves=("result",))
+                math="d σ(x)/dx = σ(x)(1 - σ(x))", rule="dx = dC * σ(x) * (1 - σ(x))", saves=("result",),
+                symbols={"σ": "the sigmoid 1 / (1 + exp(-x)), the result"})
 
 
 def _relu_dx(g, ans, args, x):
@@ -144,7 +146,8 @@ def _relu_dx(g, ans, args, x):
 RELU = defop("relu", _relu_fwd, _relu_dx, math="d relu(x)/dx = [x > 0]", rule="dx = dC * [x > 0]",
              saves=("result",))
 CLAMP = defop("clamp", _clamp_fwd, _clamp_dx, math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]",
-              rule="dx = dC * [lo ≤ x ≤ hi]", saves=("x",))
+              rule="dx = dC * [lo ≤ x ≤ hi]", saves=("x",),
+              symbols={"lo": "the lower bound (min=)", "hi": "the upper bound (max=)"})
 WHERE = defop("where", lambda args, c, x, y: np.where(c, x, y), None,
               lambda g, ans, args, c, x, y: where(c, g, 0.0),
               lambda g, ans, args, c, x, y: where(c, 0.0, g), math="d where(c,x,y)/dx = [c], /dy = [not c]",

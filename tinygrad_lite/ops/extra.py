@@ -42,7 +42,8 @@ FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axe
              math="the gradient flipped back", rule="dx = flip(dC)", reads=False)
 ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
              lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
-             math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False)
+             math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False,
+             symbols={"shifts": "the forward's shifts (along its dims)"})
 CONTIGUOUS = defop("contiguous", lambda a, x: np.ascontiguousarray(x), lambda g, ans, a, x: g,
                    math="a row-major copy: the gradient passes unchanged", rule="dx = dC", reads=False)
 

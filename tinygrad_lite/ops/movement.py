@@ -80,7 +80,8 @@ GETITEM = defop("getitem", lambda args, x: x[args], _getitem_dx,
                 rule="dx = zeros(x.shape) with dC added at the index (repeats accumulate)", saves=("index",))
 # the adjoint of indexing, as an op of its own so that a create_graph backward through getitem is recorded
 INDEX_SCATTER = defop("index_scatter", _scatter_fwd, lambda g, ans, args, x: g[args[1]],
-                      math="the adjoint of indexing: d/dx = dC[idx]", rule="dx = dC[index]", saves=("index",))
+                      math="the adjoint of indexing: d/dx = dC[idx]", rule="dx = dC[idx]", saves=("index",),
+                      symbols={"idx": "the index the forward scattered x to (C = zeros with x added at idx)"})
 CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
             math="each input gets its slice of the gradient", reads=False,
             rule="dxᵢ = the slice of dC that xᵢ occupied")

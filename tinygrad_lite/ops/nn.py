@@ -47,7 +47,7 @@ def _embedding_dw(g, ans, args, w):
 EMBEDDING = defop("embedding", _embedding_fwd, _embedding_dw,
                   math="y = W[idx]: dW = rows of g added at idx (repeats accumulate; padding row gets 0)",
                   rule="dW = zeros(W.shape) with the rows of dC added at the indices (repeats accumulate)",
-                  saves=("index",), inputs=("W",))
+                  saves=("index",), inputs=("W",), symbols={"idx": "the looked-up row indices"})
 
 
 # ---------------------------------------------------------------------- cross-entropy on class indices
@@ -124,8 +124,20 @@ def _ce_grads(g, ans, args, probs, needs, x):
     return ((x.softmax(-1) * coef_col - target) * gcol,)
 
 
+_CE_SYMBOLS = {
+    "x_i": "row i of the logits x (one score per class)",
+    "t_i": "the target class of row i",
+    "target": "the target classes, one per row",
+    "r_i": "row i's weight in the reduction: 1/N for reduction='mean' over N rows (w[t_i] / Σ_j w[t_j] "
+           "with class weights w), 1 for 'sum' and 'none', 0 for an ignore_index row; times (1 - ε) with "
+           "label_smoothing=ε",
+    "smoothing": "the label-smoothing term: ε/C Σ_c -log softmax(x_i)_c over the C classes, weighted like "
+                 "the row (0 without label_smoothing)",
+    "coefs": "the weight of each class's -log softmax(x_i)_c in loss_i: r_i for the target class t_i plus "
+             "every class's smoothing share (so sum(coefs) is the row's total weight)",
+}
 CROSS_ENTROPY_IDX = defop("cross_entropy_idx", _ce_fwd, joint=_ce_grads,
                           math="loss_i = r_i (logsumexp(x_i) - x_i[t_i]) + smoothing; "
                                "dx_i = (softmax(x_i) sum(coefs) - coefs) g",
                           rule="dx = (softmax(x) - onehot(target)) * dC  (per row, with the reduction's weights)",
-                          saves=("softmax(x)",), inputs=("x",))
+                          saves=("softmax(x)",), inputs=("x",), symbols=_CE_SYMBOLS)

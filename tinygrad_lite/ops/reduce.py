@@ -26,7 +26,7 @@ def _as_array(r):
 
 def _last(axes, ndim):
     """True when `axes` (an int, a tuple of ints or None) is just the last axis: the fast reductions' case."""
-    return ndim > 0 and (axes == ndim - 1 or axes == (ndim - 1,))
+    return ndim > 0 and (axes == ndim - 1 or axes == -1 or axes == (ndim - 1,))
 
 
 def _sum_keep(x, axes):
