@@ -22,6 +22,7 @@ from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_ena
 from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_enabled, keep_graph,  # noqa: F401
                              set_detect_anomaly)
 from .ops import LazyGrad, cast, sum_to
+from .ops.numpy_fast import copy_c
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -360,7 +361,7 @@ def _accumulate(t, g, create, is_shared):
             return _accumulate(t, np.array(g), False, False)
         t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
     elif t.grad is None:
-        t.grad = Tensor._leaf(g.copy() if is_shared else g)
+        t.grad = Tensor._leaf(copy_c(g) if is_shared else g)  # (a transposed view is copied tile by tile)
     else:
         old = t.grad._data if isinstance(t.grad, Tensor) else None
         if old is not None and old.flags.writeable and old.shape == g.shape and old.dtype == g.dtype:

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import EachInput, defop, is_array
 from .movement import index_scatter
+from .numpy_fast import copy_c
 
 
 def _sin(x):
@@ -43,7 +44,7 @@ FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axe
 ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
              lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
              math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False)
-CONTIGUOUS = defop("contiguous", lambda a, x: np.ascontiguousarray(x), lambda g, ans, a, x: g,
+CONTIGUOUS = defop("contiguous", lambda a, x: x if x.flags.c_contiguous else copy_c(x), lambda g, ans, a, x: g,
                    math="a row-major copy: the gradient passes unchanged", rule="dx = dC", reads=False)
 
 

@@ -1,0 +1,48 @@
+"""The fast paths of issue 12's per-op outliers against PyTorch, forward and backward, at sizes
+that take them: float64 to double precision, float32 within float32's. The fast path against our
+own reference spelling: tests/test_fast_paths.py."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+import tinygrad_lite as tl  # noqa: E402
+import tinygrad_lite.nn.functional as F  # noqa: E402
+
+TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+DTYPES = [np.float64, np.float32]
+
+
+def _run(fn_ours, fn_torch, arrays, dtype, seed=1, grad_of=None):
+    """Forward and backward (a fixed random output gradient) on both; returns (ours, theirs) as
+    lists of arrays: the output, then the gradient of every input (grad_of: names with gradients)."""
+    names = list(arrays)
+    grad_of = names if grad_of is None else grad_of
+    ours = {k: tl.Tensor(a.astype(dtype) if a.dtype.kind == "f" else a, requires_grad=k in grad_of)
+            for k, a in arrays.items()}
+    theirs = {k: torch.tensor(a.astype(dtype) if a.dtype.kind == "f" else a, requires_grad=k in grad_of)
+              for k, a in arrays.items()}
+    yo, yt = fn_ours(**ours), fn_torch(**theirs)
+    g = np.random.default_rng(seed).standard_normal(yo.shape).astype(dtype)
+    yo.backward(tl.Tensor(g))
+    yt.backward(torch.tensor(g))
+    return ([yo.detach().numpy()] + [ours[k].grad.numpy() for k in grad_of],
+            [yt.detach().numpy()] + [theirs[k].grad.numpy() for k in grad_of])
+
+
+def _close(ours, theirs, dtype, **tol):
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.shape == b.shape and a.dtype == b.dtype, i
+        np.testing.assert_allclose(a, b, **(tol or TOL[dtype]), err_msg=f"output {i}")
+
+
+def _x(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_permute_and_contiguous_vs_torch(dtype):
+    a = {"x": _x(4, 300, 130)}
+    _close(*_run(lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), a, dtype), dtype)
+    _close(*_run(lambda x: x.transpose(1, 2).contiguous(), lambda x: x.transpose(1, 2).contiguous(), a, dtype), dtype)
