@@ -40,3 +40,73 @@ def test_permute_and_contiguous_gradients_are_row_major_copies():
     y.backward(tl.Tensor(g))
     assert x.grad._data.flags.c_contiguous and not np.shares_memory(x.grad._data, g)
     np.testing.assert_array_equal(x.grad.numpy(), g.T)
+
+
+# ---------------------------------------------------------------------- reshape / cat: views kept as .grad
+def test_reshape_gradient_is_a_view_of_the_callers_gradient_as_in_pytorch():
+    x = tl.Tensor(np.zeros(12), requires_grad=True)
+    gt = tl.Tensor(np.arange(12.0).reshape(3, 4))
+    g = gt.numpy()
+    x.reshape(3, 4).backward(gt)
+    assert np.shares_memory(x.grad._data, g)  # no copy (PyTorch keeps the same view)
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(12.0))
+    x.reshape(3, 4).backward(gt)  # the second gradient is added out of place: the caller's is untouched
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * np.arange(12.0))
+    np.testing.assert_array_equal(g, np.arange(12.0).reshape(3, 4))
+
+
+def test_a_leaf_used_twice_by_cat_gets_the_sum_and_the_callers_gradient_is_untouched():
+    x = tl.Tensor(np.ones((2, 3)), requires_grad=True)
+    gt = tl.Tensor(np.arange(12.0).reshape(4, 3))
+    g = gt.numpy()
+    tl.cat([x, x], 0).backward(gt)
+    np.testing.assert_array_equal(x.grad.numpy(), g[:2] + g[2:])
+    np.testing.assert_array_equal(g, np.arange(12.0).reshape(4, 3))
+
+
+def test_two_leaves_never_share_a_gradient_buffer():
+    """(a.reshape + b.reshape): add passes one buffer to both reshapes; PyTorch lets a.grad and b.grad
+    share it (an in-place change of one changes the other); here neither keeps a view of it."""
+    a, b = (tl.Tensor(np.zeros(6), requires_grad=True) for _ in range(2))
+    g = np.arange(6.0).reshape(2, 3)
+    (a.reshape(2, 3) + b.reshape(2, 3)).backward(tl.Tensor(g))
+    assert not np.shares_memory(a.grad._data, b.grad._data)
+    a.grad.mul_(0.0)
+    np.testing.assert_array_equal(b.grad.numpy(), g.reshape(-1))
+
+
+def test_borrowed_engine_buffer_and_in_place_updates_of_grad():
+    """w.reshape's gradient is the engine's own matmul result: w.grad keeps it (a view); in-place
+    changes of .grad (zero_grad to zeros, clipping, mul_) and a second backward all give the right sums."""
+    rng = np.random.default_rng(0)
+    w = tl.Tensor(rng.standard_normal(12), requires_grad=True)
+    v = tl.Tensor(rng.standard_normal((4, 5)))
+
+    def loss():
+        return (w.reshape(3, 4) @ v).tanh().sum()
+
+    loss().backward()
+    first = w.grad.numpy().copy()
+    assert w.grad._data.base is not None  # kept as the view (no copy)
+    loss().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * first, rtol=1e-15)
+    w.grad.mul_(0.5)
+    np.testing.assert_allclose(w.grad.numpy(), first, rtol=1e-15)
+    opt = tl.optim.SGD([w], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    loss().backward()
+    np.testing.assert_allclose(w.grad.numpy(), first, rtol=1e-15)
+    tl.nn.utils.clip_grad_norm_([w], 1e-3)
+    np.testing.assert_allclose(np.linalg.norm(w.grad.numpy()), 1e-3, rtol=1e-5)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_cat_gradients_on_both_axes(axis):
+    rng = np.random.default_rng(axis)
+    xs = [tl.Tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(3)]
+    out = tl.cat(xs, axis)
+    g = rng.standard_normal(out.shape)
+    out.backward(tl.Tensor(g))
+    for x, piece in zip(xs, np.split(g, 3, axis)):
+        np.testing.assert_array_equal(x.grad.numpy(), piece)
+        assert x.grad._data.flags.c_contiguous

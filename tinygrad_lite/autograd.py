@@ -167,6 +167,7 @@ def _run(roots, seeds, retain, create, capture, only):
             shared.add(r)  # the seed is the caller's
             heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
+    root_set = set(roots)
     anomaly = MODES.anomaly
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
@@ -194,8 +195,8 @@ def _run(roots, seeds, retain, create, capture, only):
                     continue
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:
-                    if x.grad is None and owned:
-                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf)
+                    if x.grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
+                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf, _may_borrow)
                     else:
                         _deliver_to_leaf(x, gx, owned)
                     continue
@@ -340,6 +341,17 @@ def _add_lazy(prev, gx, prev_shared):
     return buf
 
 
+def _may_borrow(gx, t, shared, roots):
+    """True when a leaf may keep gx, a view of g (the gradient of t, whose op has `views=True`), as its
+    .grad without a copy (PyTorch keeps such views too: a reshape's or cat's gradient costs no copy).
+    g must be the caller's gradient (t is a root) or a buffer of the engine's that nothing else holds
+    (t not in shared), so that no other tensor's gradient shares gx's memory; gx must be a writeable
+    row-major view. A later gradient for the leaf is added out of place (_accumulate: a view is never
+    written into by the engine), so the caller's array is never changed by us."""
+    return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable \
+        and (t not in shared or t in roots)
+
+
 def _deliver_to_leaf(x, gx, owned):
     """Direct-to-leaf delivery: a leaf without hooks takes each gradient into .grad at once (no trip
     through the heap); an owned buffer becomes the first .grad without a copy."""
@@ -364,7 +376,8 @@ def _accumulate(t, g, create, is_shared):
         t.grad = Tensor._leaf(copy_c(g) if is_shared else g)  # (a transposed view is copied tile by tile)
     else:
         old = t.grad._data if isinstance(t.grad, Tensor) else None
-        if old is not None and old.flags.writeable and old.shape == g.shape and old.dtype == g.dtype:
+        if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
+                and old.dtype == g.dtype:  # (our own buffer: a view, as _may_borrow keeps, may be someone else's)
             old += g
             t.grad._bump()
         else:

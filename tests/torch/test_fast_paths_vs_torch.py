@@ -46,3 +46,12 @@ def test_permute_and_contiguous_vs_torch(dtype):
     a = {"x": _x(4, 300, 130)}
     _close(*_run(lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), a, dtype), dtype)
     _close(*_run(lambda x: x.transpose(1, 2).contiguous(), lambda x: x.transpose(1, 2).contiguous(), a, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reshape_and_cat_vs_torch(dtype):
+    a = {"x": _x(300, 40), "y": _x(200, 40, seed=1)}
+    _close(*_run(lambda x, y: x.reshape(-1, 24), lambda x, y: x.reshape(-1, 24), a, dtype, grad_of=["x"]), dtype)
+    _close(*_run(lambda x, y: tl.cat([x, y, x], 0), lambda x, y: torch.cat([x, y, x], 0), a, dtype), dtype)
+    b = {"x": _x(40, 300), "y": _x(40, 200, seed=1)}
+    _close(*_run(lambda x, y: tl.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), b, dtype), dtype)

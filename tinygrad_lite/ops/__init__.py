@@ -43,14 +43,18 @@ class Op:
             of an input cannot corrupt their gradient, so the version check skips them
     broadcasts  True when the inputs broadcast against each other (add, mul, where, expand...): the
             engine then sums an input's gradient back over the broadcast dims (graphs mark it)
+    views   True when the rules hand each input a view of dC, views of different inputs never
+            overlapping (reshape, cat): a leaf may then keep a row-major view as its .grad without a
+            copy, as PyTorch does, when dC is the caller's gradient or the engine's own buffer
+            (autograd._may_borrow); a later gradient is added out of place, never into the view
     """
-    __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts")
+    __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts", "views")
 
     def __init__(self, name, fwd, vjps, math, reads=True, joint=None, rule="", saves=(), inputs=None,
-                 broadcasts=False):
+                 broadcasts=False, views=False):
         self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
         self.joint, self.rule, self.saves, self.inputs = joint, rule or math, tuple(saves), inputs
-        self.broadcasts = broadcasts
+        self.broadcasts, self.views = broadcasts, views
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
@@ -62,7 +66,8 @@ class Op:
         return ("x",) if n == 1 else tuple(f"x{i}" for i in range(n))
 
 
-def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False):
+def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False,
+          views=False):
     """Register a primitive (see the module docstring and `Op` for the fields)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -71,7 +76,7 @@ def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True,
     if inputs is None and not isinstance(vjps, EachInput):
         n = len(vjps)
         inputs = ("x",) if n == 1 else ("x", "y") if n == 2 else None
-    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts)
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, views)
     return op
 
 
