@@ -110,3 +110,21 @@ def test_cat_gradients_on_both_axes(axis):
     for x, piece in zip(xs, np.split(g, 3, axis)):
         np.testing.assert_array_equal(x.grad.numpy(), piece)
         assert x.grad._data.flags.c_contiguous
+
+
+# ---------------------------------------------------------------------- einsum through BLAS
+EINSUMS = [("ij,jk->ik", [(70, 60), (60, 50)]), ("bij,bjk->bik", [(3, 40, 30), (3, 30, 20)]),
+           ("ij,ij->", [(60, 50), (60, 50)]), ("ii,ij->j", [(60, 60), (60, 40)]), ("i,j->ij", [(3000,), (4,)]),
+           ("...ij,jk->...ik", [(2, 3, 40, 30), (30, 5)]), ("ijk,kj->i", [(50, 20, 30), (30, 20)]),
+           ("ij,jk->ik", [(4, 3), (3, 2)])]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_einsum_fast_path_equals_numpys_loops(eq, shapes, dtype):
+    from tinygrad_lite.ops.extra import np_einsum
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    got, want = np_einsum(eq, *xs), np.einsum(eq, *xs)
+    assert np.asarray(got).dtype == np.asarray(want).dtype and np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 2e-5, atol=1e-12 if dtype == np.float64 else 1e-4)

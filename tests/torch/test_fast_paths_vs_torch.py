@@ -55,3 +55,12 @@ def test_reshape_and_cat_vs_torch(dtype):
     _close(*_run(lambda x, y: tl.cat([x, y, x], 0), lambda x, y: torch.cat([x, y, x], 0), a, dtype), dtype)
     b = {"x": _x(40, 300), "y": _x(40, 200, seed=1)}
     _close(*_run(lambda x, y: tl.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), b, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("eq,shapes", [("ij,jk->ik", [(70, 60), (60, 50)]), ("bij,bjk->bik", [(3, 40, 30), (3, 30, 20)]),
+                                       ("ijk,kj->i", [(50, 20, 30), (30, 20)]), ("i,j->ij", [(3000,), (4,)])])
+def test_einsum_vs_torch(dtype, eq, shapes):
+    a = {f"x{i}": _x(*s, seed=i) for i, s in enumerate(shapes)}
+    _close(*_run(lambda **k: tl.einsum(eq, *k.values()), lambda **k: torch.einsum(eq, *k.values()), a, dtype), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
