@@ -128,3 +128,30 @@ def test_einsum_fast_path_equals_numpys_loops(eq, shapes, dtype):
     got, want = np_einsum(eq, *xs), np.einsum(eq, *xs)
     assert np.asarray(got).dtype == np.asarray(want).dtype and np.shape(got) == np.shape(want)
     np.testing.assert_allclose(got, want, rtol=1e-12 if dtype == np.float64 else 2e-5, atol=1e-12 if dtype == np.float64 else 1e-4)
+
+
+# ---------------------------------------------------------------------- cumsum by slices
+@given(shape=st.lists(st.integers(1, 40), min_size=0, max_size=3), seed=st.integers(0, 2 ** 16),
+       dtype=st.sampled_from([np.float32, np.float64, np.int64]), reverse=st.booleans(), wide=st.booleans())
+def test_cumsum_equals_numpys_bit_for_bit(shape, seed, dtype, reverse, wide):
+    if wide and shape:
+        shape = shape + [300]  # long slices: the slice-by-slice path for every axis but the last
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 100).astype(dtype)
+    for axis in range(max(x.ndim, 1)):
+        got = numpy_fast.cumsum(x, axis, reverse)
+        if x.ndim == 0:
+            np.testing.assert_array_equal(got, x)
+            continue
+        want = np.flip(np.cumsum(np.flip(x, axis), axis, dtype=dtype), axis) if reverse else np.cumsum(x, axis, dtype=dtype)
+        assert got.dtype == want.dtype and got.flags.c_contiguous and got.flags.owndata
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cumsum_gradient_is_the_reversed_cumsum():
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((40, 300)), requires_grad=True)
+    g = np.random.default_rng(1).standard_normal((40, 300))
+    for axis in (0, 1):
+        x.grad = None
+        x.cumsum(axis).backward(tl.Tensor(g))
+        np.testing.assert_array_equal(x.grad.numpy(), np.flip(np.cumsum(np.flip(g, axis), axis), axis))

@@ -64,3 +64,11 @@ def test_einsum_vs_torch(dtype, eq, shapes):
     a = {f"x{i}": _x(*s, seed=i) for i, s in enumerate(shapes)}
     _close(*_run(lambda **k: tl.einsum(eq, *k.values()), lambda **k: torch.einsum(eq, *k.values()), a, dtype), dtype,
            **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_cumsum_vs_torch(dtype, axis):
+    a = {"x": _x(30, 20, 400)}
+    _close(*_run(lambda x: x.cumsum(axis), lambda x: x.cumsum(axis), a, dtype), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import EachInput, defop, is_array
 from .movement import index_scatter
+from . import numpy_fast
 from .numpy_fast import copy_c
 
 
@@ -28,15 +29,16 @@ def _roll(x, shifts, axes):
 
 
 def _rcumsum(g, axis):
-    """Cumulative sum from the end: the adjoint of cumsum."""
+    """Cumulative sum from the end: the adjoint of cumsum (arrays: numpy_fast.cumsum, which writes it
+    into a fresh buffer in place of the plain flip(cumsum(flip(g))) and its copy)."""
     if is_array(g):
-        return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+        return numpy_fast.cumsum(np.asarray(g), axis, reverse=True)
     return g.flip(axis).cumsum(axis).flip(axis)
 
 
 SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x), math="d sin(x)/dx = cos(x)", rule="dx = dC * cos(x)", saves=("x",))
 COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)), math="d cos(x)/dx = -sin(x)", rule="dx = -dC * sin(x)", saves=("x",))
-CUMSUM = defop("cumsum", lambda axis, x: np.cumsum(x, axis, dtype=x.dtype), lambda g, ans, axis, x: _rcumsum(g, axis),
+CUMSUM = defop("cumsum", lambda axis, x: numpy_fast.cumsum(x, axis), lambda g, ans, axis, x: _rcumsum(g, axis),
                math="out_i = sum_{j<=i} x_j; dx_j = sum_{i>=j} g_i (a reversed cumsum)", rule="dx = reversed cumsum of dC",
                reads=False)
 FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axes, x: _flip(g, axes),

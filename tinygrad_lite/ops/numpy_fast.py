@@ -99,3 +99,30 @@ def _tiled_axis(a):
     if p == a.ndim - 1 or st[p] != a.itemsize or a.shape[p] < 64 or a.shape[-1] < 4 * _LINE // a.itemsize:
         return None
     return p
+
+
+# np.cumsum along any axis but the last runs its sequential loop element by element down each column
+# (1024x1024 float32, axis 0: 19 ms; axis 1: 3 ms). Adding whole slices one after the other is the
+# same sums in the same order, each step one vectorised add over a row (~1 ms in all).
+_SLICE_MIN = 256  # elements per slice: shorter slices cost more in calls than they gain
+
+
+def cumsum(x, axis, reverse=False):
+    """np.cumsum(x, axis, dtype=x.dtype) in a fresh C-contiguous array; reverse=True sums from the end
+    (the flipped cumsum of the flipped x: the adjoint of cumsum), written straight into place."""
+    out = np.empty(x.shape, x.dtype)
+    src, dst = x, out
+    if reverse:
+        flip = tuple(slice(None, None, -1) if k == axis else slice(None) for k in range(x.ndim))
+        src, dst = x[flip], out[flip]
+    n = x.shape[axis] if x.ndim else 1
+    if x.ndim == 0:
+        return np.array(x)
+    if x.ndim < 2 or axis == x.ndim - 1 or n < 2 or x.size // n < _SLICE_MIN:
+        np.cumsum(src, axis, dtype=x.dtype, out=dst)
+        return out
+    s, d = np.moveaxis(src, axis, 0), np.moveaxis(dst, axis, 0)
+    d[0] = s[0]
+    for i in range(1, n):
+        np.add(d[i - 1], s[i], out=d[i])
+    return out
