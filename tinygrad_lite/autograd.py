@@ -195,8 +195,8 @@ def _run(roots, seeds, retain, create, capture, only):
                     continue
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:
-                    if x.grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
-                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf, _may_borrow)
+                    if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
+                        x._grad = _leaf(gx)                       # (see _deliver_to_leaf, _may_borrow)
                     else:
                         _deliver_to_leaf(x, gx, owned)
                     continue
@@ -355,8 +355,8 @@ def _may_borrow(gx, t, shared, roots):
 def _deliver_to_leaf(x, gx, owned):
     """Direct-to-leaf delivery: a leaf without hooks takes each gradient into .grad at once (no trip
     through the heap); an owned buffer becomes the first .grad without a copy."""
-    if x.grad is None and owned:
-        x.grad = _leaf(gx)
+    if x._grad is None and owned:
+        x._grad = _leaf(gx)  # (the engine's own shapes and types: no need for the .grad setter's checks)
     else:
         _accumulate(x, gx, False, not owned)
 
@@ -372,8 +372,8 @@ def _accumulate(t, g, create, is_shared):
         if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
             return _accumulate(t, np.array(g), False, False)
         t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
-    elif t.grad is None:
-        t.grad = Tensor._leaf(copy_c(g) if is_shared else g)  # (a transposed view is copied tile by tile)
+    elif t._grad is None:  # (a transposed view is copied tile by tile: copy_c)
+        t._grad = _leaf((g.copy() if g.flags.c_contiguous else copy_c(g)) if is_shared else g)
     else:
         old = t.grad._data if isinstance(t.grad, Tensor) else None
         if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
