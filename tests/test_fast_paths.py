@@ -155,3 +155,37 @@ def test_cumsum_gradient_is_the_reversed_cumsum():
         x.grad = None
         x.cumsum(axis).backward(tl.Tensor(g))
         np.testing.assert_array_equal(x.grad.numpy(), np.flip(np.cumsum(np.flip(g, axis), axis), axis))
+
+
+# ---------------------------------------------------------------------- scatter through flat indices
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 2 ** 16), add=st.booleans())
+def test_scatter_flat_indices_equal_the_index_grids(shape, seed, add):
+    from tinygrad_lite.ops.extra import _flat_index, _gather_g, _scatter_fwd, _scatter_index
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    dim = int(rng.integers(0, len(shape)))
+    ishape = tuple(int(rng.integers(1, n + 1)) if k != dim else int(rng.integers(1, 8)) for k, n in enumerate(shape))
+    index = rng.integers(0, shape[dim], ishape)
+    src = rng.standard_normal(tuple(n + int(rng.integers(0, 2)) for n in ishape))  # may be bigger than index
+    grids = _scatter_index(index, dim)
+    flat = _flat_index(index, dim, x.shape)
+    np.testing.assert_array_equal(x.reshape(-1)[flat], x[grids])
+    want = x.copy()
+    block = src[tuple(slice(0, n) for n in ishape)]
+    if add:
+        np.add.at(want, grids, block)
+    else:
+        want[grids] = block
+    np.testing.assert_array_equal(_scatter_fwd((dim, index, add), x, src), want)
+    np.testing.assert_array_equal(_gather_g(x, index, dim), x[grids])
+
+
+def test_scatter_gradient_is_exactly_zero_where_overwritten():
+    x = tl.Tensor(np.ones((2, 3)), requires_grad=True)
+    src = tl.Tensor(np.full((2, 1), 5.0), requires_grad=True)
+    y = x.scatter(1, np.array([[2], [0]]), src)
+    y.backward(tl.Tensor(np.array([[np.inf, -1.0, np.nan], [-2.0, 3.0, 4.0]])))
+    got = x.grad.numpy()
+    np.testing.assert_array_equal(got, [[np.inf, -1.0, 0.0], [0.0, 3.0, 4.0]])
+    assert not np.signbit(got[1, 0])
+    np.testing.assert_array_equal(src.grad.numpy(), [[np.nan], [-2.0]])

@@ -72,3 +72,19 @@ def test_cumsum_vs_torch(dtype, axis):
     a = {"x": _x(30, 20, 400)}
     _close(*_run(lambda x: x.cumsum(axis), lambda x: x.cumsum(axis), a, dtype), dtype,
            **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("add", [False, True])
+def test_scatter_vs_torch(dtype, dim, add):
+    rng = np.random.default_rng(dim)
+    shape = (20, 30, 40)
+    ishape = tuple(n if k == dim else n // 2 for k, n in enumerate(shape))
+    # a permutation along dim (no repeats: scatter's winner among repeats is unspecified in PyTorch)
+    index = np.argsort(rng.random(ishape), axis=dim) if not add else rng.integers(0, shape[dim], ishape)
+    a = {"x": _x(*shape), "src": _x(*ishape, seed=3)}  # (PyTorch cannot differentiate a src bigger than index)
+    ours = (lambda x, src: x.scatter_add(dim, index, src)) if add else (lambda x, src: x.scatter(dim, index, src))
+    ti = torch.tensor(index)
+    theirs = (lambda x, src: x.scatter_add(dim, ti, src)) if add else (lambda x, src: x.scatter(dim, ti, src))
+    _close(*_run(ours, theirs, a, dtype), dtype)
