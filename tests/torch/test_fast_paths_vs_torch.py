@@ -88,3 +88,15 @@ def test_scatter_vs_torch(dtype, dim, add):
     ti = torch.tensor(index)
     theirs = (lambda x, src: x.scatter_add(dim, ti, src)) if add else (lambda x, src: x.scatter(dim, ti, src))
     _close(*_run(ours, theirs, a, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_norm_vs_torch(dtype, bias):
+    rng = np.random.default_rng(4)
+    a = {"x": _x(6, 50, 130) * 3 + 1, "w": 1 + 0.1 * rng.standard_normal(130), "b": 0.1 * rng.standard_normal(130)}
+    grad_of = ["x", "w", "b"] if bias else ["x", "w"]
+    ours = lambda x, w, b: F.layer_norm(x, (130,), w, b if bias else None)  # noqa: E731
+    theirs = lambda x, w, b: torch.nn.functional.layer_norm(x, (130,), w, b if bias else None)  # noqa: E731
+    _close(*_run(ours, theirs, a, dtype, grad_of=grad_of), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
