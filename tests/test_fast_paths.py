@@ -189,3 +189,20 @@ def test_scatter_gradient_is_exactly_zero_where_overwritten():
     np.testing.assert_array_equal(got, [[np.inf, -1.0, 0.0], [0.0, 3.0, 4.0]])
     assert not np.signbit(got[1, 0])
     np.testing.assert_array_equal(src.grad.numpy(), [[np.nan], [-2.0]])
+
+
+# ---------------------------------------------------------------------- logsigmoid's gradient from its result
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 2e-15), (np.float32, 2e-7)])
+def test_logsigmoid_gradient_from_the_result_equals_the_sigmoid_reference(dtype, rtol):
+    from tinygrad_lite.ops.special import _logsigmoid_dx, _logsigmoid_fwd, _sigmoid
+    x = np.concatenate([np.linspace(-60, 60, 4001), [0.0, -0.0, 1e-30, -1e-30, 700.0, -700.0]]).astype(dtype)
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        ans = _logsigmoid_fwd(None, x)
+        got = _logsigmoid_dx(g, ans, None, x)
+        want = g * _sigmoid(-x)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=rtol * 8, atol=0)
+    special = np.array([np.inf, -np.inf, np.nan], dtype)
+    got = _logsigmoid_dx(np.ones(3, dtype), _logsigmoid_fwd(None, special), None, special)
+    np.testing.assert_array_equal(got, [0.0, 1.0, np.nan])
