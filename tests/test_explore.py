@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
-from tinygrad_lite.graph import GraphFreedError, build_graph
+from tinygrad_lite.graph import build_graph
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"),
                                 reason="Graphviz 'dot' is needed for the explorer's layout")
@@ -175,10 +175,6 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(TypeError, match="explore: expected a tinygrad_lite Tensor"):
         explore(np.ones(3), None)
     loss, params, _ = small_graph()
-    loss.backward()
-    with pytest.raises(GraphFreedError, match="retain_graph=True"):
-        explore(loss, None, params=params)
-    loss, params, _ = small_graph()
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GraphvizNotInstalled, match="explore: .*apt-get install graphviz"):
         explore(loss, None, params=params)
@@ -289,3 +285,34 @@ def test_explore_after_a_backward_that_kept_its_graph():
     view = build_graph(loss, params=params)
     for name, p in params.items():
         np.testing.assert_allclose(decoded(d["tensors"][view.node_of(p).id]["grad"]), p.grad._data, rtol=1e-12)
+
+
+def test_explore_after_a_plain_backward_shows_what_was_kept():
+    """The micrograd habit: backward(), then look. No error: leaves show their .grad, retained
+    intermediates their gradient, values still held are shown, the rest is marked freed; a second
+    backward still raises PyTorch's error."""
+    from viz import explore
+    loss, params, h = small_graph()
+    h.retain_grad()
+    big = tl.tensor(np.linspace(-1, 1, 600).reshape(20, 30), requires_grad=True)
+    big_out = (big.tanh() * 2.0).sum()  # its tanh result (4.8 kB) is released by the plain backward
+    total = loss + big_out
+    total.backward()
+    d = page_data(explore(total, None, params=dict(params, big=big)))
+    view = build_graph(total, params=dict(params, big=big))
+    T = d["tensors"]
+    for name, p in params.items():
+        np.testing.assert_allclose(decoded(T[view.node_of(p).id]["grad"]), p.grad._data, rtol=1e-12)
+    big_grad = T[view.node_of(big).id]["grad"]  # 600 numbers: a heat map with its stats
+    np.testing.assert_allclose([big_grad["min"], big_grad["max"]], [big.grad._data.min(), big.grad._data.max()])
+    np.testing.assert_allclose(decoded(T[view.node_of(h).id]["grad"]), h.grad._data, rtol=1e-12)
+    np.testing.assert_allclose(decoded(T[view.node_of(h).id]["value"]), h._data, rtol=1e-12)  # h is held here
+    assert decoded(T[view.node_of(total).id]["grad"]).item() == 1.0  # the seed
+    tanh_id = next(n.id for n in view.tensors if n.producer and view.op(n.producer).name == "tanh"
+                   and n.shape == (20, 30))
+    assert T[tanh_id]["value"]["freed"].startswith("value freed by backward") and T[tanh_id]["value"]["shape"] == [20, 30]
+    assert "not kept" in T[tanh_id]["grad"]["freed"]
+    assert all(o["freed"] and all(s is None for s in o["sends"]) for o in d["ops"].values())
+    assert all(s["accum"] == [] for s in d["backward"]) and len(d["backward"]) == len(view.ops)
+    with pytest.raises(RuntimeError, match="second time"):
+        total.backward()

@@ -296,3 +296,29 @@ def test_any_user_graph_steps_to_the_end_without_errors(browser, tmp_path, build
         assert p.errors == [] and p.requests == []
     finally:
         p.close()
+
+
+def test_page_after_a_plain_backward_marks_what_was_freed(browser, tmp_path):
+    """explore after loss.backward() (no retain_graph): every step plays without errors, the leaves
+    show their .grad, freed values and gradients read 'freed' / 'not kept'."""
+    from viz import explore
+    w = tl.tensor(np.linspace(-1, 1, 600).reshape(20, 30), requires_grad=True)
+    b = tl.tensor([0.5, -0.25], requires_grad=True)
+    loss = (w.tanh() * 2.0).sum() + (b * b).sum()
+    loss.backward()
+    page = explore(loss, tmp_path / "f.html", params={"w": w, "b": b})
+    p = Page(browser, page.path)
+    try:
+        texts = []
+        while not p.pg.locator("#btn-next").is_disabled():
+            p.pg.keyboard.press("ArrowRight")
+            texts.append(p.pg.inner_text("#panel"))
+        assert len(texts) == 2 * page.steps
+        assert any("value freed by backward()" in t for t in texts)
+        assert any("not kept: backward() freed what this op saved" in t for t in texts)
+        view = build_graph(loss, params={"w": w, "b": b})
+        p.pg.locator(f'#graph g.node:has(title:text-is("{view.node_of(b).id}"))').first.click()
+        shown(p.numbers('#panel .arr[data-role="grad"]'), b.grad._data, "b.grad after a plain backward")
+        assert p.errors == [] and p.requests == []
+    finally:
+        p.close()

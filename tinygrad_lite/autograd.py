@@ -22,6 +22,7 @@ from .grad_mode import GRAD, no_grad, enable_grad, set_grad_enabled, is_grad_ena
 from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_enabled, keep_graph,  # noqa: F401
                              set_detect_anomaly)
 from .ops import LazyGrad, cast, sum_to
+from .ops.numpy_fast import copy_c
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -166,6 +167,7 @@ def _run(roots, seeds, retain, create, capture, only):
             shared.add(r)  # the seed is the caller's
             heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
+    root_set = set(roots)
     anomaly = MODES.anomaly
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
@@ -193,8 +195,8 @@ def _run(roots, seeds, retain, create, capture, only):
                     continue
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:
-                    if x.grad is None and owned:
-                        x.grad = _leaf(gx)                        # (see _deliver_to_leaf)
+                    if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
+                        x._grad = _leaf(gx)                       # (see _deliver_to_leaf, _may_borrow)
                     else:
                         _deliver_to_leaf(x, gx, owned)
                     continue
@@ -339,11 +341,22 @@ def _add_lazy(prev, gx, prev_shared):
     return buf
 
 
+def _may_borrow(gx, t, shared, roots):
+    """True when a leaf may keep gx, a view of g (the gradient of t, whose op has `views=True`), as its
+    .grad without a copy (PyTorch keeps such views too: a reshape's or cat's gradient costs no copy).
+    g must be the caller's gradient (t is a root) or a buffer of the engine's that nothing else holds
+    (t not in shared), so that no other tensor's gradient shares gx's memory; gx must be a writeable
+    row-major view. A later gradient for the leaf is added out of place (_accumulate: a view is never
+    written into by the engine), so the caller's array is never changed by us."""
+    return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable \
+        and (t not in shared or t in roots)
+
+
 def _deliver_to_leaf(x, gx, owned):
     """Direct-to-leaf delivery: a leaf without hooks takes each gradient into .grad at once (no trip
     through the heap); an owned buffer becomes the first .grad without a copy."""
-    if x.grad is None and owned:
-        x.grad = _leaf(gx)
+    if x._grad is None and owned:
+        x._grad = _leaf(gx)  # (the engine's own shapes and types: no need for the .grad setter's checks)
     else:
         _accumulate(x, gx, False, not owned)
 
@@ -359,11 +372,12 @@ def _accumulate(t, g, create, is_shared):
         if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
             return _accumulate(t, np.array(g), False, False)
         t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
-    elif t.grad is None:
-        t.grad = Tensor._leaf(g.copy() if is_shared else g)
+    elif t._grad is None:  # (a transposed view is copied tile by tile: copy_c)
+        t._grad = _leaf((g.copy() if g.flags.c_contiguous else copy_c(g)) if is_shared else g)
     else:
         old = t.grad._data if isinstance(t.grad, Tensor) else None
-        if old is not None and old.flags.writeable and old.shape == g.shape and old.dtype == g.dtype:
+        if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
+                and old.dtype == g.dtype:  # (our own buffer: a view, as _may_borrow keeps, may be someone else's)
             old += g
             t.grad._bump()
         else:

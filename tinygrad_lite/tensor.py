@@ -337,7 +337,10 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
 
     @grad.setter
     def grad(self, value):
-        if value is not None and not isinstance(value, TensorBase) and not hasattr(value, "indices"):
+        if value is None:  # (zero_grad's and every training loop's call: first and cheap)
+            self._grad = None
+            return
+        if not isinstance(value, TensorBase) and not hasattr(value, "indices"):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                             f"{type(value).__name__}")
         if isinstance(value, TensorBase) and value.shape != self._data.shape:

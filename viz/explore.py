@@ -15,7 +15,8 @@ click (each expansion is laid out in advance: the file needs no server and no ne
 
 All numbers come from the engine: values are the tensors' data, gradients come from
 `autograd.grad` on the retained graph and from each op's own vjp rules (`_engine_arrays`, the one
-function that reads engine internals).
+function that reads engine internals). After a plain `backward()` (saved values freed) the page
+shows what was kept (held values, `.grad`, retain_grad()) and marks the rest as freed, as draw_graph.
 """
 import base64
 import html
@@ -27,7 +28,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from tinygrad_lite.graph import GraphFreedError, build_graph, total_gradients
+from tinygrad_lite.graph import build_graph, total_gradients
 
 from .dot import INSTALL_HELP, GraphvizNotInstalled, box_finder, draw_graph
 
@@ -44,25 +45,35 @@ ASSETS = Path(__file__).with_name("explore_assets")
 def _engine_arrays(view, root):
     """Values, total gradients and each op's per-input gradients as numpy arrays.
 
-    Returns (values, totals, sent): values[tid] is the tensor's data; totals[tid] its gradient
-    (d root / d tensor, root seeded with ones; None where no gradient flows), computed by the
-    engine's `autograd.grad` on the retained graph without touching any `.grad` or calling hooks;
-    sent[op id][i] = (the gradient the op's rules send to input i, summed to the input's shape:
-    the engine's own `autograd.apply_rules`, the shape before that sum) or None when input i
-    needs no gradient. Raises GraphFreedError when a backward without retain_graph freed what
-    the ops saved (their rules cannot run again).
+    Returns (values, totals, sent): values[tid] is the tensor's data (a `Freed` marker where a plain
+    backward released it); totals[tid] its gradient (d root / d tensor, root seeded with ones; None
+    where no gradient flows), computed by the engine's `autograd.grad` on the retained graph without
+    touching any `.grad` or calling hooks; sent[op id][i] = (the gradient the op's rules send to input
+    i, summed to the input's shape: the engine's own `autograd.apply_rules`, the shape before that sum)
+    or None when input i needs no gradient.
+
+    After a plain backward (the ops' saved values are freed, their rules cannot run again) the page
+    shows what was kept, as draw_graph does: values still held, each `.grad` (leaves, retain_grad()),
+    the seed; everything else is a `Freed` marker, and no op has per-input gradients.
     """
-    from tinygrad_lite.autograd import apply_rules
+    from tinygrad_lite.autograd import FreedValue, apply_rules
     from tinygrad_lite.grad_mode import no_grad
-    if any(o.freed for o in view.ops):
-        raise GraphFreedError("explore: backward() already freed what the ops of this graph saved, so their rules "
-                              "cannot be run again; call explore before backward(), or backward(retain_graph=True), "
-                              "or run backward() inside `with tinygrad_lite.autograd.keep_graph():`")
     tensors = {n.id: n.tensor for n in view.tensors}
-    values = {tid: t._data for tid, t in tensors.items()}
+    values = {tid: Freed(t._data, "value freed by backward()") if type(t._data) is FreedValue else t._data
+              for tid, t in tensors.items()}
     totals = {tid: None for tid in tensors}
     sent = {}
     if not root.requires_grad:
+        return values, totals, sent
+    if any(o.freed for o in view.ops):
+        for tid, t in tensors.items():
+            if t.grad is not None:
+                totals[tid] = _dense(t.grad)
+            elif t is root:
+                totals[tid] = np.ones(root.shape, root.dtype)  # the seed: d root / d root
+            elif t.requires_grad:
+                totals[tid] = Freed(t._data, "gradient not kept by backward() (retain_grad() or "
+                                             "backward(retain_graph=True) keeps it)")
         return values, totals, sent
     by_obj = total_gradients(root, [n.tensor for n in view.tensors])
     for tid, t in tensors.items():
@@ -92,6 +103,20 @@ def _engine_arrays(view, root):
     return values, totals, sent
 
 
+class Freed:
+    """What the page shows for a value or gradient that a plain backward did not keep: shape, dtype, why."""
+
+    def __init__(self, like, why):
+        self.shape, self.dtype, self.why = tuple(like.shape), like.dtype, why
+
+
+def _dense(g):
+    """A .grad as a numpy array (a Tensor's data; a row-sparse gradient made whole)."""
+    if hasattr(g, "_data"):
+        return np.asarray(g._data)
+    return np.asarray(g.dense() if hasattr(g, "dense") else g)
+
+
 # ------------------------------------------------------------------ arrays as page data
 def _num(v):
     v = float(v)
@@ -106,6 +131,8 @@ def _enc(a):
     """An array as page data: shape, stats, the numbers (<= SMALL) or a quantised heat map."""
     if a is None:
         return None
+    if isinstance(a, Freed):
+        return {"shape": list(a.shape), "n": int(np.prod(a.shape)), "dtype": str(a.dtype), "freed": a.why}
     a = np.asarray(a)
     d = {"shape": list(a.shape), "n": int(a.size), "dtype": str(a.dtype)}
     f = a.astype(np.float64)
@@ -198,7 +225,7 @@ def _substitute(formula, env):
 
 
 def _small(*arrays):
-    return all(a is not None and np.asarray(a).size <= FORMULA_MAX for a in arrays)
+    return all(a is not None and not isinstance(a, Freed) and np.asarray(a).size <= FORMULA_MAX for a in arrays)
 
 
 def _forward_text(o, names, values, args):
@@ -207,18 +234,18 @@ def _forward_text(o, names, values, args):
         return None
     ins = [values[i] for i in o.inputs]
     out = values[o.output]
-    env = {n: _text(v) for n, v in zip(names, ins)}
-    if o.name == "pow_scalar" and args:
-        env["p"] = args.split("=", 1)[-1]
     line = f"C = {f}"
-    if _small(out, *ins):
+    if _small(out, *ins):  # (numbers only where every value is kept and small)
+        env = {n: _text(v) for n, v in zip(names, ins)}
+        if o.name == "pow_scalar" and args:
+            env["p"] = args.split("=", 1)[-1]
         line += f" = {_substitute(f, env)} = {_text(out)}"
     return line
 
 
 def _backward_text(o, i, names, values, dC, gx):
     rules = BACKWARD.get(o.name)
-    if rules is None or i >= len(rules) or dC is None:
+    if rules is None or i >= len(rules) or dC is None or isinstance(dC, Freed):
         return None
     f = rules[i]
     if f is None:
@@ -377,7 +404,7 @@ def _page_data(view, root, layouts, title):
                 "text": _backward_text(o, i, names, values, totals[o.output], got[0])})
         ops[o.id] = {"id": o.id, "name": o.name, "args": o.args, "module": o.module, "math": o.math,
                      "rule": o.rule, "inputs": list(o.inputs), "arg_names": names, "output": o.output,
-                     "backward_step": o.backward_step, "forward_text": _forward_text(o, names, values, o.args),
+                     "backward_step": o.backward_step, "freed": o.freed, "forward_text": _forward_text(o, names, values, o.args),
                      "sends": outs}
     # the running sums: where a tensor receives gradients from several uses, in execution order
     partial = {}
@@ -445,14 +472,16 @@ def explore(root, path="explorer.html", model=None, params=None, collapse=None, 
             legend=True):
     """Write a self-contained HTML page exploring the forward and backward pass behind `root`.
 
-    root:   the tensor (usually a scalar loss; a non-scalar root is seeded with ones). Its graph
-            must still exist: call explore before backward, or backward(retain_graph=True) first.
+    root:   the tensor (usually a scalar loss; a non-scalar root is seeded with ones). Before backward,
+            or after backward(retain_graph=True), every value and gradient is shown; after a plain
+            backward() the page shows what was kept (held values, .grad, retain_grad()) and marks the
+            rest as freed.
     path:   the HTML file to write (None: write nothing; `.html` still holds the page).
     model/params/trace, collapse/collapse_depth, max_nodes, rankdir, group_modules, show_values,
     legend, title: as in draw_graph (the page shows the graph draw_graph draws).
     Returns an Explorer (`.path`, `.html`; shows inline in Jupyter). No `.grad` is modified.
     Raises GraphvizNotInstalled when Graphviz's `dot` is missing (the layout needs it),
-    GraphFreedError when the graph was freed, ValueError when more than max_nodes would be drawn.
+    ValueError when more than max_nodes would be drawn.
     """
     if not hasattr(root, "_data") or not hasattr(root, "requires_grad"):
         raise TypeError(f"explore: expected a tinygrad_lite Tensor (the loss), got {type(root).__name__}")

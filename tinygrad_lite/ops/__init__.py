@@ -56,15 +56,19 @@ class Op:
     symbols {symbol: meaning} for every symbol `math` and `rule` use beyond the inputs' names, dC,
             C and the common functions (`r_i`: "row i's weight in the reduction"); explain_backward
             prints them, and a test checks that no row's text uses a symbol it does not define
+    views   True when the rules hand each input a view of dC, views of different inputs never
+            overlapping (reshape, cat): a leaf may then keep a row-major view as its .grad without a
+            copy, as PyTorch does, when dC is the caller's gradient or the engine's own buffer
+            (autograd._may_borrow); a later gradient is added out of place, never into the view
     """
     __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts",
-                 "symbols")
+                 "symbols", "views")
 
     def __init__(self, name, fwd, vjps, math, reads=True, joint=None, rule="", saves=(), inputs=None,
-                 broadcasts=False, symbols=None):
+                 broadcasts=False, symbols=None, views=False):
         self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
         self.joint, self.rule, self.saves, self.inputs = joint, rule or math, tuple(saves), inputs
-        self.broadcasts, self.symbols = broadcasts, dict(symbols or {})
+        self.broadcasts, self.symbols, self.views = broadcasts, dict(symbols or {}), views
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
@@ -77,7 +81,7 @@ class Op:
 
 
 def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False,
-          symbols=None):
+          symbols=None, views=False):
     """Register a primitive (see the module docstring and `Op` for the fields)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -86,7 +90,7 @@ def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True,
     if inputs is None and not isinstance(vjps, EachInput):
         n = len(vjps)
         inputs = ("x",) if n == 1 else ("x", "y") if n == 2 else None
-    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, symbols)
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, symbols, views)
     return op
 
 

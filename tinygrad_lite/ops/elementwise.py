@@ -25,11 +25,12 @@ def _sigmoid_fwd(args, x):
 
 
 def _sigmoid_dx(g, ans, args, x):
-    t = g * ans
-    if type(t) is np.ndarray:
-        t *= 1 - ans
+    if type(ans) is np.ndarray and ans.ndim and is_array(g) and np.shape(g) == ans.shape:
+        t = 1.0 - ans  # (g (1 - s)) s in PyTorch's order: one temporary, three passes
+        t *= g
+        t *= ans
         return t
-    return t * (1 - ans)
+    return g * (1 - ans) * ans
 
 
 def _pow_tensor_dy(g, ans, args, x, y):

@@ -54,18 +54,20 @@ def _ln_grads(g, ans, args, saved, needs, x, w, b=None):
         dx = (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * rstd
         return dx, g * xhat, (g if b is not None else None)  # (the engine sums dw, db over the leading dims)
     mu, rstd = saved
-    xhat = (x - mu) * rstd
+    xhat = x - mu
+    xhat *= rstd                                # (in place: one full-size temporary, reused below)
     dx = dw = None
+    if needs[1]:
+        dw = np.einsum("ij,ij->j", g.reshape(-1, n), xhat.reshape(-1, n))
     if needs[0]:
         # d x̂/dx projects out the mean and the x̂ direction: (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ
         dx = g * w
         m1 = sum_last(dx) * (1.0 / n if n else np.nan)
         m2 = np.einsum("...i,...i->...", dx, xhat)[..., None] * (1.0 / n)
         dx -= m1
-        dx -= xhat * m2
+        xhat *= m2                              # (x̂ is not needed after this: dw took it above)
+        dx -= xhat
         dx *= rstd
-    if needs[1]:
-        dw = np.einsum("ij,ij->j", g.reshape(-1, n), xhat.reshape(-1, n))
     return (dx, dw) if b is None else (dx, dw, g)  # db = g: the engine sums it over the batch dims
 
 

@@ -68,7 +68,7 @@ def _cat_dx(i, g, ans, args, *xs):
 
 RESHAPE = defop("reshape", lambda args, x: x.reshape(args),
                 lambda g, ans, args, x: g.reshape(x.shape), math="gradient reshaped back", reads=False,
-                rule="dx = reshape(dC, x.shape)")
+                rule="dx = reshape(dC, x.shape)", views=True)
 PERMUTE = defop("permute", lambda args, x: x.transpose(args),
                 lambda g, ans, args, x: permute(g, tuple(np.argsort(args))), math="gradient permuted back",
                 reads=False, rule="dx = permute(dC, inverse axes)")
@@ -84,7 +84,7 @@ INDEX_SCATTER = defop("index_scatter", _scatter_fwd, lambda g, ans, args, x: g[a
                       symbols={"idx": "the index the forward scattered x to (C = zeros with x added at idx)"})
 CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
             math="each input gets its slice of the gradient", reads=False,
-            rule="dxᵢ = the slice of dC that xᵢ occupied")
+            rule="dxᵢ = the slice of dC that xᵢ occupied", views=True)
 
 
 def index_scatter(g, shape, idx):

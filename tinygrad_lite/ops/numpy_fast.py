@@ -58,3 +58,71 @@ def index_add_ok(idx, g, min_size=4096):
     """True when index_add_rows serves a gradient g for x[idx]: one int index array, float g, big enough."""
     return type(idx) is np.ndarray and idx.dtype.kind in "iu" and type(g) is np.ndarray \
         and (g.dtype == np.float32 or g.dtype == np.float64) and g.size >= min_size and idx.size > 0
+
+
+# A C-order copy of a transposed array (x.T.copy(), np.ascontiguousarray(x.permute(...))) walks the
+# source with a stride of a whole row per element: every element on another cache line, most on
+# another page. numpy does it in one pass: 3.5 ms for 1024x1024 float32, 52 ms for 2048x2048. Copied
+# in tiles of _TILE_P elements along the source's rows by one cache line (64 bytes) of the output's
+# rows, every line read and written is used whole while it is in the L1 cache: 0.58 ms and 3.3 ms
+# (measured; square 64x64 tiles: 1.75 ms and 11.5 ms).
+_TILE_P = 512
+_LINE = 64            # bytes in a cache line
+_TILED_MIN = 1 << 16  # elements: below this the whole array fits in the L2 cache anyway
+
+
+def copy_c(a):
+    """A fresh C-contiguous copy of the array a, tile by tile when a is a large transposed view
+    (its unit-stride axis is not its last one); the plain copy otherwise."""
+    p = _tiled_axis(a)
+    if p is None:
+        return np.array(a, order="C")
+    out = np.empty(a.shape, a.dtype)
+    q, sl = a.ndim - 1, [slice(None)] * a.ndim
+    tq = max(1, _LINE // a.itemsize)
+    for i in range(0, a.shape[p], _TILE_P):
+        sl[p] = slice(i, i + _TILE_P)
+        for j in range(0, a.shape[q], tq):
+            sl[q] = slice(j, j + tq)
+            t = tuple(sl)
+            out[t] = a[t]
+    return out
+
+
+def _tiled_axis(a):
+    """The axis along which a's elements are adjacent in memory, when tiling its copy pays: a large
+    array whose last axis is not that axis, both axes long enough; None otherwise."""
+    if type(a) is not np.ndarray or a.size < _TILED_MIN or a.ndim < 2 or a.flags.c_contiguous:
+        return None
+    st = [abs(s) for s in a.strides]
+    p = min(range(a.ndim), key=lambda k: (st[k] if a.shape[k] > 1 else 1 << 62))
+    if p == a.ndim - 1 or st[p] != a.itemsize or a.shape[p] < 64 or a.shape[-1] < 4 * _LINE // a.itemsize:
+        return None
+    return p
+
+
+# np.cumsum along any axis but the last runs its sequential loop element by element down each column
+# (1024x1024 float32, axis 0: 19 ms; axis 1: 3 ms). Adding whole slices one after the other is the
+# same sums in the same order, each step one vectorised add over a row (~1 ms in all).
+_SLICE_MIN = 256  # elements per slice: shorter slices cost more in calls than they gain
+
+
+def cumsum(x, axis, reverse=False):
+    """np.cumsum(x, axis, dtype=x.dtype) in a fresh C-contiguous array; reverse=True sums from the end
+    (the flipped cumsum of the flipped x: the adjoint of cumsum), written straight into place."""
+    out = np.empty(x.shape, x.dtype)
+    src, dst = x, out
+    if reverse:
+        flip = tuple(slice(None, None, -1) if k == axis else slice(None) for k in range(x.ndim))
+        src, dst = x[flip], out[flip]
+    n = x.shape[axis] if x.ndim else 1
+    if x.ndim == 0:
+        return np.array(x)
+    if x.ndim < 2 or axis == x.ndim - 1 or n < 2 or x.size // n < _SLICE_MIN:
+        np.cumsum(src, axis, dtype=x.dtype, out=dst)
+        return out
+    s, d = np.moveaxis(src, axis, 0), np.moveaxis(dst, axis, 0)
+    d[0] = s[0]
+    for i in range(1, n):
+        np.add(d[i - 1], s[i], out=d[i])
+    return out

@@ -132,5 +132,17 @@ GELU_TANH = defop("gelu_tanh", _gelu_tanh_fwd, _gelu_tanh_dx,
                   math="d [x/2 (1 + tanh(k(x + 0.044715 x^3)))]/dx, k = sqrt(2/pi)",
                   rule="dx = dC * (½(1 + t) + ½x(1 - t²) k (1 + 3·0.044715 x²)), t = tanh(k(x + 0.044715 x³))",
                   saves=("x",))
-LOGSIGMOID = defop("logsigmoid", _logsigmoid_fwd, lambda g, ans, args, x: g * _sigmoid(-x),
-                   math="d log sigmoid(x)/dx = sigmoid(-x)", rule="dx = dC * σ(-x)", saves=("x",))
+def _logsigmoid_dx(g, ans, args, x):
+    if is_array(g) and type(ans) is np.ndarray and ans.ndim and ans.dtype.kind == "f" and np.shape(g) == ans.shape:
+        # σ(-x) = 1 - σ(x) = -expm1(C) from the forward's result C = log σ(x): one expm1 pass instead of a
+        # whole sigmoid (8 passes), and accurate at both ends (expm1(C) ~ C where σ(-x) is tiny)
+        d = np.expm1(ans)
+        d *= g
+        np.negative(d, out=d)
+        return d
+    return g * _sigmoid(-x)  # (the reference; create_graph records it on Tensors)
+
+
+LOGSIGMOID = defop("logsigmoid", _logsigmoid_fwd, _logsigmoid_dx,
+                   math="d log sigmoid(x)/dx = sigmoid(-x) = -expm1(log sigmoid(x))",
+                   rule="dx = dC * σ(-x) = -dC * expm1(C)", saves=("result",))

@@ -80,6 +80,7 @@
   function arrBlock(a, title, role, tid) {
     var box = el("div", { "class": "arr", "data-role": role || "", "data-tensor": tid || "" });
     if (!a) { box.innerHTML = '<div class="head">' + title + '</div><span class="none">no gradient</span>'; return box; }
+    if (a.freed) { box.innerHTML = '<div class="head">' + title + " <span class=sub>" + shapeText(a.shape) + " " + esc(a.dtype) + '</span></div><span class="none" data-role="freed">' + esc(a.freed) + "</span>"; return box; }
     box.appendChild(el("div", { "class": "head" }, title + " <span class=sub>" + shapeText(a.shape) + " " + esc(a.dtype) + "</span>"));
     if (a.v) {
       box.appendChild(el("div", { "class": "numbers" }, numbersTable(a)));
@@ -276,7 +277,8 @@
       var s = o.sends[i], t = T[tid];
       var box = el("div", { "class": "send" });
       if (!s) {
-        box.innerHTML = "<b>d" + esc(o.arg_names[i]) + "</b> → " + tref(tid) + ': <span class="none">no gradient (' + esc(t.kind) + ", does not require grad)</span>";
+        box.innerHTML = "<b>d" + esc(o.arg_names[i]) + "</b> → " + tref(tid) + ': <span class="none">' + (o.freed && t.requires_grad ?
+          "not kept: backward() freed what this op saved (backward(retain_graph=True) keeps it)" : "no gradient (" + esc(t.kind) + ", does not require grad)") + "</span>";
         panel.appendChild(box);
         return;
       }

@@ -1,0 +1,102 @@
+"""The fast paths of issue 12's per-op outliers against PyTorch, forward and backward, at sizes
+that take them: float64 to double precision, float32 within float32's. The fast path against our
+own reference spelling: tests/test_fast_paths.py."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+import tinygrad_lite as tl  # noqa: E402
+import tinygrad_lite.nn.functional as F  # noqa: E402
+
+TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+DTYPES = [np.float64, np.float32]
+
+
+def _run(fn_ours, fn_torch, arrays, dtype, seed=1, grad_of=None):
+    """Forward and backward (a fixed random output gradient) on both; returns (ours, theirs) as
+    lists of arrays: the output, then the gradient of every input (grad_of: names with gradients)."""
+    names = list(arrays)
+    grad_of = names if grad_of is None else grad_of
+    ours = {k: tl.Tensor(a.astype(dtype) if a.dtype.kind == "f" else a, requires_grad=k in grad_of)
+            for k, a in arrays.items()}
+    theirs = {k: torch.tensor(a.astype(dtype) if a.dtype.kind == "f" else a, requires_grad=k in grad_of)
+              for k, a in arrays.items()}
+    yo, yt = fn_ours(**ours), fn_torch(**theirs)
+    g = np.random.default_rng(seed).standard_normal(yo.shape).astype(dtype)
+    yo.backward(tl.Tensor(g))
+    yt.backward(torch.tensor(g))
+    return ([yo.detach().numpy()] + [ours[k].grad.numpy() for k in grad_of],
+            [yt.detach().numpy()] + [theirs[k].grad.numpy() for k in grad_of])
+
+
+def _close(ours, theirs, dtype, **tol):
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.shape == b.shape and a.dtype == b.dtype, i
+        np.testing.assert_allclose(a, b, **(tol or TOL[dtype]), err_msg=f"output {i}")
+
+
+def _x(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_permute_and_contiguous_vs_torch(dtype):
+    a = {"x": _x(4, 300, 130)}
+    _close(*_run(lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), a, dtype), dtype)
+    _close(*_run(lambda x: x.transpose(1, 2).contiguous(), lambda x: x.transpose(1, 2).contiguous(), a, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_reshape_and_cat_vs_torch(dtype):
+    a = {"x": _x(300, 40), "y": _x(200, 40, seed=1)}
+    _close(*_run(lambda x, y: x.reshape(-1, 24), lambda x, y: x.reshape(-1, 24), a, dtype, grad_of=["x"]), dtype)
+    _close(*_run(lambda x, y: tl.cat([x, y, x], 0), lambda x, y: torch.cat([x, y, x], 0), a, dtype), dtype)
+    b = {"x": _x(40, 300), "y": _x(40, 200, seed=1)}
+    _close(*_run(lambda x, y: tl.cat([x, y], 1), lambda x, y: torch.cat([x, y], 1), b, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("eq,shapes", [("ij,jk->ik", [(70, 60), (60, 50)]), ("bij,bjk->bik", [(3, 40, 30), (3, 30, 20)]),
+                                       ("ijk,kj->i", [(50, 20, 30), (30, 20)]), ("i,j->ij", [(3000,), (4,)])])
+def test_einsum_vs_torch(dtype, eq, shapes):
+    a = {f"x{i}": _x(*s, seed=i) for i, s in enumerate(shapes)}
+    _close(*_run(lambda **k: tl.einsum(eq, *k.values()), lambda **k: torch.einsum(eq, *k.values()), a, dtype), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_cumsum_vs_torch(dtype, axis):
+    a = {"x": _x(30, 20, 400)}
+    _close(*_run(lambda x: x.cumsum(axis), lambda x: x.cumsum(axis), a, dtype), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("add", [False, True])
+def test_scatter_vs_torch(dtype, dim, add):
+    rng = np.random.default_rng(dim)
+    shape = (20, 30, 40)
+    ishape = tuple(n if k == dim else n // 2 for k, n in enumerate(shape))
+    # a permutation along dim (no repeats: scatter's winner among repeats is unspecified in PyTorch)
+    index = np.argsort(rng.random(ishape), axis=dim) if not add else rng.integers(0, shape[dim], ishape)
+    a = {"x": _x(*shape), "src": _x(*ishape, seed=3)}  # (PyTorch cannot differentiate a src bigger than index)
+    ours = (lambda x, src: x.scatter_add(dim, index, src)) if add else (lambda x, src: x.scatter(dim, index, src))
+    ti = torch.tensor(index)
+    theirs = (lambda x, src: x.scatter_add(dim, ti, src)) if add else (lambda x, src: x.scatter(dim, ti, src))
+    _close(*_run(ours, theirs, a, dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_layer_norm_vs_torch(dtype, bias):
+    rng = np.random.default_rng(4)
+    a = {"x": _x(6, 50, 130) * 3 + 1, "w": 1 + 0.1 * rng.standard_normal(130), "b": 0.1 * rng.standard_normal(130)}
+    grad_of = ["x", "w", "b"] if bias else ["x", "w"]
+    ours = lambda x, w, b: F.layer_norm(x, (130,), w, b if bias else None)  # noqa: E731
+    theirs = lambda x, w, b: torch.nn.functional.layer_norm(x, (130,), w, b if bias else None)  # noqa: E731
+    _close(*_run(ours, theirs, a, dtype, grad_of=grad_of), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
