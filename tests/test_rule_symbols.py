@@ -14,7 +14,7 @@ import tinygrad_lite.sparse  # noqa: F401
 from tinygrad_lite.ops import COMMON_SYMBOLS, REGISTRY
 
 # functions and words whose meaning needs no definition
-FUNCTIONS = """abs add cast clamp col2im cos cumsum einsum erf exp flip floor log log_softmax logsumexp max mean min
+FUNCTIONS = """abs add cast clamp col2im cos cumsum einsum erf exp expm1 log1p flip floor log log_softmax logsumexp max mean min
 onehot permute relu reshape roll scatter_add sigmoid sign sin softmax sqrt sum tanh where windows zeros
 RowSparseGrad layer_norm dtype shape inf pi π Σ σ d""".split()  # (d: the derivative, d(x*y)/dx)
 WORDS = """a accumulate added adjoint all among at axes back batch bias broadcast by constant contracted copy cut
