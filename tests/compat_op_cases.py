@@ -95,7 +95,31 @@ def _contiguous(draw):
                 rng_values(shape, seed=draw(seeds)))
 
 
+@st.composite
+def _prod(draw):
+    """prod over all dims or one, with 0, 1 or 2 zeros in the input (the rule's three cases)."""
+    shape = draw(shapes())
+    x = rng_values(shape, seed=draw(seeds), lo=0.5, hi=1.5) * np.random.default_rng(draw(seeds)).choice([-1, 1], shape)
+    flat = x.reshape(-1)
+    for i in draw(st.lists(st.integers(0, max(flat.size - 1, 0)), max_size=2)):
+        flat[i] = 0.0
+    dim = draw(st.one_of(st.none(), st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))) if shape else None
+    keep = draw(st.booleans())
+    if dim is None:
+        return case(lambda t: t.prod(), lambda a: np.prod(a), x)
+    return case(lambda t: t.prod(dim, keepdim=keep), lambda a: np.prod(a, axis=dim, keepdims=keep), x)
+
+
+@st.composite
+def _log1p_expm1(draw, method, ref, lo):
+    x = rng_values(draw(shapes()), seed=draw(seeds), lo=lo, hi=2)
+    return case(lambda t: getattr(t, method)(), ref, x)
+
+
 COMPAT_OP_CASES = {
+    "prod": _prod(),
+    "log1p": _log1p_expm1("log1p", np.log1p, -0.5),
+    "expm1": _log1p_expm1("expm1", np.expm1, -2),
     "sin": _unary("sin", np.sin),
     "cos": _unary("cos", np.cos),
     "cumsum": _cumsum(),

@@ -18,10 +18,12 @@ from .dtypes import DEFAULT, to_dtype
 from .grad_mode import GRAD
 from .ops.elementwise import CAST
 from .ops.extra import CONTIGUOUS
+from .size import Size
 from .tensor_args import shape_arg, to_array
 from .tensor_base import TensorBase
 from .tensor_inplace import InplaceMethods
 from .tensor_math import MathMethods
+from .tensor_more import MoreMethods
 from .tensor_reduce import ReduceMethods
 from .tensor_shape import ShapeMethods
 from .versions import next_seq, share_version
@@ -29,7 +31,7 @@ from .versions import next_seq, share_version
 _new = object.__new__
 
 
-class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBase):
+class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, MoreMethods, TensorBase):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     Tensor(data, requires_grad=False, dtype=None): `data` is a number, a nested list or a numpy
@@ -120,7 +122,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
         self._bump()
 
-    shape = property(lambda self: self._data.shape, doc="The tensor's shape (a tuple).")
+    shape = property(lambda self: Size(self._data.shape), doc="The tensor's shape (a Size: a tuple of ints).")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
     dtype = property(lambda self: self._data.dtype, doc="The numpy dtype.")
     is_leaf = property(lambda self: self._op is None, doc="True unless made by a recorded op.")
@@ -129,7 +131,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
 
     def size(self, dim=None):
         """The shape, or the size of one dimension."""
-        return self._data.shape if dim is None else self._data.shape[dim]
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def dim(self):
         return self._data.ndim

@@ -153,8 +153,36 @@ def test_compat_function_forms_of_two_tensors():
                     lambda t, u: torch.scatter_add(t, 1, torch.tensor(_IDX), u), arr(3, 4), arr(3, 2, seed=1))
 
 
+# the surface added for user scripts (tinygrad_lite/tensor_more.py): name -> (input array, args after the tensor)
+_WITH_ZERO = arr(3, 4)
+_WITH_ZERO[1, 2] = 0.0
+MORE_FORMS = {
+    "prod": (_WITH_ZERO, (1,)), "norm": (arr(3, 4), (1, 0)), "log1p": (arr(3, 4, lo=-0.9), ()),
+    "expm1": (arr(3, 4), ()), "diag": (arr(3, 4), (1,)), "diagonal": (arr(2, 3, 4), (-1, 0, 2)), "trace": (arr(3, 4), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_FORMS))
+def test_function_forms_for_user_scripts(name):
+    a, extra = MORE_FORMS[name]
+    check_with_grad(f"tl.{name}", lambda t: getattr(tl, name)(t, *extra), lambda t: getattr(torch, name)(t, *extra), a)
+
+
+def test_outer_unique_bincount_function_forms():
+    check_with_grad("tl.outer", tl.outer, torch.outer, arr(3), arr(4, seed=1))
+    ints = np.array([[3, 1, 4], [1, 5, 3]])
+    ours = tl.unique(tl.tensor(ints), return_inverse=True, return_counts=True)
+    close(ours, torch.unique(torch.tensor(ints), return_inverse=True, return_counts=True), "tl.unique")
+    assert all(t.dtype == np.int64 for t in ours)
+    w = arr(6)
+    close(tl.bincount(tl.tensor(ints.ravel()), tl.tensor(w), minlength=8),
+          torch.bincount(torch.tensor(ints.ravel()), torch.tensor(w), minlength=8), "tl.bincount (weights)")
+    close(tl.bincount(tl.tensor(ints.ravel())), torch.bincount(torch.tensor(ints.ravel())), "tl.bincount")
+
+
 def test_every_function_form_is_tested_here():
-    tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+    tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | \
+        set(MORE_FORMS) | {"outer", "unique", "bincount"} | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
                                                   "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}
