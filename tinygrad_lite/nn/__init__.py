@@ -18,7 +18,7 @@ from .dropout import Dropout2d, Flatten, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss, SmoothL1Loss
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d,
-                      ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+                      ReplicationPad1d, ReplicationPad2d, Upsample, ZeroPad1d, ZeroPad2d)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -37,4 +37,4 @@ __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Transformer", "TransformerEncoder",
             "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d",
-            "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d"]
+            "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "Upsample"]

@@ -136,3 +136,54 @@ ReplicationPad1d = _layer("ReplicationPad1d", "replicate", 1)
 ReplicationPad2d = _layer("ReplicationPad2d", "replicate", 2)
 CircularPad1d = _layer("CircularPad1d", "circular", 1)
 CircularPad2d = _layer("CircularPad2d", "circular", 2)
+
+
+# ---------------------------------------------------------------------- nearest-neighbour resizing
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """F.interpolate for mode='nearest' on (N, C, *spatial) inputs with 1-3 spatial dims: output position i of a
+    dim copies input position min(floor(i * scale), in - 1), scale = 1 / scale_factor (in / out when `size` is
+    given), as PyTorch. Other modes (bilinear, bicubic...) are not supported."""
+    if mode != "nearest":
+        from ..compat import unsupported
+        raise unsupported(f"interpolate(mode={mode!r}) (only mode='nearest')")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"interpolate: expected a Tensor for input, got {type(input).__name__}")
+    k = input.ndim - 2
+    if not 1 <= k <= 3:
+        raise ValueError(f"interpolate: expected a (N, C, *spatial) input with 1-3 spatial dims, got shape "
+                         f"{tuple(input.shape)}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    spatial = input.shape[2:]
+
+    def per_dim(v, name):
+        v = tuple(v) if isinstance(v, (tuple, list)) else (v,) * k
+        if len(v) != k:
+            raise ValueError(f"interpolate: {name} {v} must have {k} entries for input of shape {tuple(input.shape)}")
+        return v
+    if size is not None:
+        out = tuple(int(s) for s in per_dim(size, "size"))
+        scales = [n / o for n, o in zip(spatial, out)]
+    else:
+        sf = per_dim(scale_factor, "scale_factor")
+        out = tuple(int(n * f) for n, f in zip(spatial, sf))
+        scales = [n / o for n, o in zip(spatial, out)] if recompute_scale_factor else [1.0 / f for f in sf]
+    y = input
+    for d, (n, o, s) in enumerate(zip(spatial, out, scales)):
+        if o != n or s != 1.0:
+            src = np.minimum(np.floor(np.arange(o) * np.float32(s)).astype(np.int64), n - 1)
+            y = y.index_select(d + 2, Tensor._leaf(src))
+    return y
+
+
+class Upsample(Module):
+    """nn.Upsample(size=None, scale_factor=None, mode='nearest'): F.interpolate as a layer."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def forward(self, x):
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners, self.recompute_scale_factor)
