@@ -39,7 +39,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False):
         return (x != 0).to(x.dtype).sum(axes, keepdim) + where_tensors(none, x, 0.0).sum(axes, keepdim)
     if ord == 1:
         return a.sum(axes, keepdim)
-    s = (x * x).sum(axes, keepdim) if ord == 2 else (a ** ord).sum(axes, keepdim)
+    if ord == 2:
+        s = (x * x).sum(axes, keepdim)
+    else:  # |x|^p with its gradient 0 where x is 0 (PyTorch's; for p < 1 it would be inf * 0 = NaN)
+        nz = x._leaf(x._data != 0)
+        s = where_tensors(nz, where_tensors(nz, a, 1.0) ** ord, 0.0).sum(axes, keepdim)
     pos = x._leaf(s._data > 0)
     inner = where_tensors(pos, s, 1.0)
     root = inner.sqrt() if ord == 2 else inner ** (1.0 / ord)

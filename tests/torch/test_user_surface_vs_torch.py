@@ -1,0 +1,169 @@
+"""The surface added for users' own scripts (F.pad, norm and torch.linalg's norms, diag/diagonal, outer,
+unique, bincount, interpolate, the padding layers, OneCycleLR, Size) against PyTorch in float64: values and
+gradients over hypothesis shapes, and the errors for bad input."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn as nn
+import tinygrad_lite.nn.functional as F
+
+TF = torch.nn.functional
+
+
+def _check(ours, theirs, a, seed=0):
+    x = tl.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y, z = ours(x), theirs(t)
+    assert tuple(y.shape) == tuple(z.shape)
+    np.testing.assert_allclose(y.detach().numpy(), z.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = np.random.default_rng(seed).standard_normal(tuple(z.shape))
+    (y * tl.tensor(w)).sum().backward()
+    (z * torch.tensor(w)).sum().backward()
+    tg = t.grad.numpy() if t.grad is not None else np.zeros(a.shape)
+    np.testing.assert_allclose(x.grad.numpy(), tg, rtol=1e-10, atol=1e-12)
+
+
+def _arr(shape, seed):
+    return np.random.default_rng(seed).uniform(-2, 2, shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_pad_all_modes_match_torch(data):
+    mode = data.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    k = data.draw(st.integers(1, 3))
+    spatial = tuple(data.draw(st.integers(2, 5)) for _ in range(k))
+    shape = (2,) * data.draw(st.integers(1, 2)) + spatial
+    limit = [n - 1 if mode == "reflect" else n for n in reversed(spatial)]
+    lo_bound = (lambda n: -n // 2) if mode == "constant" else (lambda n: 0)
+    pads = tuple(data.draw(st.integers(lo_bound(m), m)) for m in limit for _ in range(2))
+    value = data.draw(st.sampled_from([None, 0.0, 1.5])) if mode == "constant" else None
+    _check(lambda x: F.pad(x, pads, mode, value), lambda t: TF.pad(t, pads, mode, value),
+           _arr(shape, data.draw(st.integers(0, 99))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_norms_match_torch(data):
+    shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    p = data.draw(st.sampled_from(["fro", 1, 2, 3, 0.5, float("inf"), float("-inf")]))
+    dim = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    keep = data.draw(st.booleans())
+    a = _arr(shape, data.draw(st.integers(0, 99)))
+    if data.draw(st.booleans()):
+        a[(0,) * len(shape)] = 0.0  # a zero element (and with a size-1 dim, a zero vector: gradient 0)
+    _check(lambda x: x.norm(p, dim, keep), lambda t: t.norm(p, dim, keep), a)
+    if p != "fro":
+        _check(lambda x: tl.linalg.vector_norm(x, p, dim, keep), lambda t: torch.linalg.vector_norm(t, p, dim, keep), a)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, float("inf"), float("-inf")])
+def test_matrix_norms_match_torch(ord):
+    a = _arr((2, 3, 4), 1)
+    _check(lambda x: tl.linalg.norm(x[0], ord), lambda t: torch.linalg.norm(t[0], ord), a)
+    _check(lambda x: tl.linalg.norm(x, ord, dim=(0, 2), keepdim=True),
+           lambda t: torch.linalg.norm(t, ord, dim=(0, 2), keepdim=True), a)
+    if ord is not None:
+        _check(lambda x: tl.linalg.matrix_norm(x, ord), lambda t: torch.linalg.matrix_norm(t, ord), a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 5), m=st.integers(1, 5), k=st.integers(-6, 6), seed=st.integers(0, 99))
+def test_diag_diagonal_outer_match_torch(n, m, k, seed):
+    a = _arr((n, m), seed)
+    _check(lambda x: x.diag(k), lambda t: t.diag(k), a)
+    _check(lambda x: tl.diag(x[0], k), lambda t: torch.diag(t[0], k), a)
+    _check(lambda x: x[None].diagonal(k, 1, -1), lambda t: t[None].diagonal(k, 1, -1), a)
+    _check(lambda x: tl.outer(x[:, 0], x[0]), lambda t: torch.outer(t[:, 0], t[0]), a)
+
+
+def test_unique_bincount_interpolate_and_layers():
+    ints = np.random.default_rng(0).integers(0, 6, (4, 5))
+    for kw in ({}, {"return_inverse": True}, {"return_counts": True}, {"return_inverse": True, "return_counts": True},
+               {"dim": 0, "return_inverse": True}):
+        ours = tl.tensor(ints).unique(**kw)
+        theirs = torch.tensor(ints).unique(**kw)
+        for o, t in zip(ours if isinstance(ours, tuple) else (ours,), theirs if isinstance(theirs, tuple) else (theirs,)):
+            np.testing.assert_array_equal(o.numpy(), t.numpy())
+    np.testing.assert_array_equal(tl.tensor(ints[0]).bincount(minlength=9).numpy(),
+                                  torch.tensor(ints[0]).bincount(minlength=9).numpy())
+    a = _arr((2, 3, 4, 5), 2)
+    for kw in ({"scale_factor": 2}, {"scale_factor": 1.5}, {"size": (3, 7)}, {"scale_factor": (0.5, 2.7)}):
+        _check(lambda x, kw=kw: F.interpolate(x, **kw), lambda t, kw=kw: TF.interpolate(t, **kw), a)
+    for ours, theirs in ((nn.ZeroPad2d(2), torch.nn.ZeroPad2d(2)), (nn.ConstantPad1d((1, 2), 0.5), torch.nn.ConstantPad1d((1, 2), 0.5)),
+                         (nn.ReflectionPad2d((1, 2, 0, 1)), torch.nn.ReflectionPad2d((1, 2, 0, 1))),
+                         (lambda x: nn.ReplicationPad1d(3)(x[0]), lambda t: torch.nn.ReplicationPad1d(3)(t[0])),
+                         (nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2))):
+        _check(ours, theirs, a)
+
+
+def test_one_cycle_lr_matches_torch():
+    for opt_name, kw in (("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {})):
+        for three, strat in ((False, "cos"), (True, "linear")):
+            seqs = []
+            for lib in (tl, torch):
+                p = lib.tensor(np.ones(3), requires_grad=True)
+                opt = getattr(lib.optim, opt_name)([p], **kw)
+                s = lib.optim.lr_scheduler.OneCycleLR(opt, 0.05, epochs=2, steps_per_epoch=5, three_phase=three,
+                                                      anneal_strategy=strat)
+                seq = []
+                for _ in range(10):
+                    (p * p).sum().backward()
+                    opt.step()
+                    opt.zero_grad()
+                    s.step()
+                    g = opt.param_groups[0]
+                    seq.append((s.get_last_lr()[0], g["momentum"] if "momentum" in g else g["betas"][0]))
+                seqs.append((seq, p.detach().numpy().copy()))
+            assert seqs[0][0] == seqs[1][0]
+            np.testing.assert_allclose(seqs[0][1], seqs[1][1], rtol=1e-12)
+            with pytest.raises(ValueError, match="tried to step 11 times"):
+                s_ours = tl.optim.lr_scheduler.OneCycleLR(tl.optim.SGD([tl.tensor([1.0], requires_grad=True)], lr=0.1,
+                                                                       momentum=0.9), 0.1, total_steps=10)
+                for _ in range(11):
+                    s_ours.step()
+
+
+def test_size_is_a_tuple_that_prints_as_torch_under_the_hook(monkeypatch):
+    import tinygrad_lite.compat as compat
+    x = tl.zeros(4, 5)
+    assert x.shape == (4, 5) and isinstance(x.shape, tuple) and hash(x.shape) == hash((4, 5))
+    assert x.shape[1:] == (5,) and isinstance(x.shape[1:], tl.Size) and x.size().numel() == 20
+    assert repr(x.shape) == "(4, 5)"
+    monkeypatch.setattr(compat, "installed", lambda: True)  # (the real torch is imported here: the hook cannot be)
+    assert repr(x.shape) == str(torch.zeros(4, 5).shape) == "torch.Size([4, 5])"
+    assert str(x[0].shape) == str(torch.zeros(4, 5)[0].shape) and repr(x.sum().shape) == "torch.Size([])"
+    import pickle
+    assert type(pickle.loads(pickle.dumps(x.shape))) is tuple
+
+
+def test_bad_input_gets_an_error_naming_the_op_and_shapes():
+    x = tl.zeros(2, 3)
+    with pytest.raises(ValueError, match=r"pad: reflect padding of \(3, 0\) needs each pad <= 2 .*\(1, 2, 3\)"):
+        F.pad(x[None], (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="pad: pad must have an even number"):
+        F.pad(x, (1, 2, 3))
+    with pytest.raises(ValueError, match=r"pad: mode must be one of"):
+        F.pad(x, (1, 1), mode="edge")
+    with pytest.raises(ValueError, match=r"outer: expected 1-D tensors, got self of shape \(2, 3\)"):
+        tl.outer(x, x[0])
+    with pytest.raises(ValueError, match=r"diag: expected a 1-D or 2-D tensor, got shape \(1, 2, 3\)"):
+        x[None].diag()
+    with pytest.raises(ValueError, match=r"bincount: the input must be non-negative"):
+        tl.tensor([1, -1]).bincount()
+    with pytest.raises(ValueError, match=r"bincount: expected a 1-D tensor of non-negative ints, got shape \(2, 3\)"):
+        x.long().bincount()
+    with pytest.raises(TypeError, match="vector_norm: expected a floating point tensor"):
+        tl.tensor([1, 2]).norm()
+    with pytest.raises(TypeError, match="prod: dim must be an int"):
+        x.prod((0, 1))
+    with pytest.raises(AttributeError, match="matrix_norm.ord='nuc'. .needs singular values. is not supported"):
+        tl.linalg.norm(x, "nuc")
+    with pytest.raises(ValueError, match=r"linalg.norm: with ord=1 and dim=None the input must be 1-D or 2-D, got shape"):
+        tl.linalg.norm(x[None], 1)
+    with pytest.raises(AttributeError, match=r"interpolate\(mode='bilinear'\) .*is not supported"):
+        F.interpolate(x[None, None], scale_factor=2, mode="bilinear")
