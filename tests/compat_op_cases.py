@@ -116,10 +116,19 @@ def _log1p_expm1(draw, method, ref, lo):
     return case(lambda t: getattr(t, method)(), ref, x)
 
 
+@st.composite
+def _inverse_trig(draw, method, ref):
+    x = rng_values(draw(shapes()), seed=draw(seeds), lo=-0.9, hi=0.9)  # away from +-1, where d/dx is infinite
+    return case(lambda t: getattr(t, method)(), ref, x)
+
+
 COMPAT_OP_CASES = {
     "prod": _prod(),
     "log1p": _log1p_expm1("log1p", np.log1p, -0.5),
     "expm1": _log1p_expm1("expm1", np.expm1, -2),
+    "atan": _log1p_expm1("atan", np.arctan, -3),
+    "asin": _inverse_trig("asin", np.arcsin),
+    "acos": _inverse_trig("acos", np.arccos),
     "sin": _unary("sin", np.sin),
     "cos": _unary("cos", np.cos),
     "cumsum": _cumsum(),

@@ -46,7 +46,12 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "su
               "narrow", "select", "unbind", "mm", "bmm", "is_floating_point"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 clip = clamp  # noqa: F821
-for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "outer", "unique", "bincount"):
+for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "outer", "unique", "bincount", "log2", "log10",
+              "exp2", "tan", "sinh", "cosh", "atan", "asin", "acos", "logit", "lerp", "addcmul", "addcdiv", "addmm",
+              "dot", "mv", "clamp_min", "clamp_max", "sgn", "frac", "isinf", "nan_to_num", "logical_not", "logical_and",
+              "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
+              "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
+              "dist", "clone", "negative", "erf"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 
 
@@ -69,6 +74,7 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
 
 from .serialize import load, save  # noqa: E402
 from .functions import allclose, einsum, isclose, numel  # noqa: E402
+from .functions_more import concat, concatenate, hstack, meshgrid, vstack  # noqa: E402
 from . import linalg  # noqa: E402  (torch.linalg's norms)
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 

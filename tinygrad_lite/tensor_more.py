@@ -177,3 +177,245 @@ class MoreMethods:
             raise ValueError(f"bincount: weights of shape {w.shape} must match the input's shape {d.shape}")
         dt = w.dtype if w.dtype.kind == "f" else np.float64
         return self._leaf(np.bincount(d, weights=w, minlength=minlength).astype(dt))
+
+
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+
+
+class MoreMathMethods:
+    """Elementwise and shape helpers composed from rows (log2 = log / ln 2, sinh from expm1, masked_select
+    from indexing...), and the in-place forms of the elementwise methods."""
+    __slots__ = ()
+
+    def log2(self):
+        return self.log() * (1.0 / _LN2)
+
+    def log10(self):
+        return self.log() * (1.0 / _LN10)
+
+    def exp2(self):
+        return (self._floating() * _LN2).exp()
+
+    def tan(self):
+        return self.sin() / self.cos()
+
+    def sinh(self):
+        """(e^x - e^-x) / 2 through expm1, accurate near 0."""
+        return (self.expm1() - (-self).expm1()) * 0.5
+
+    def cosh(self):
+        return (self.exp() + (-self).exp()) * 0.5
+
+    def atan(self):
+        return self._floating()._unary(ATAN)
+
+    def asin(self):
+        return self._floating()._unary(ASIN)
+
+    def acos(self):
+        return self._floating()._unary(ACOS)
+
+    arctan, arcsin, arccos = atan, asin, acos
+
+    def erf(self):
+        from .ops.special import ERF
+        return self._floating()._unary(ERF)
+
+    def logit(self, eps=None):
+        x = self if eps is None else self.clamp(eps, 1 - eps)
+        return (x / (1 - x)).log()
+
+    def lerp(self, end, weight):
+        return self + (end - self) * weight
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        return self + tensor1 * tensor2 * value
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        return self + tensor1 / tensor2 * value
+
+    def addmm(self, mat1, mat2, beta=1, alpha=1):
+        return self * beta + (mat1 @ mat2) * alpha
+
+    def dot(self, other):
+        if self.ndim != 1 or other.ndim != 1 or self.shape != other.shape:
+            raise ValueError(f"dot: expected two 1-D tensors of the same size, got shapes {tuple(self.shape)} and "
+                             f"{tuple(other.shape)}")
+        return self @ other
+
+    def mv(self, vec):
+        if self.ndim != 2 or vec.ndim != 1:
+            raise ValueError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {tuple(self.shape)} and "
+                             f"{tuple(vec.shape)}")
+        return self @ vec
+
+    def clamp_min(self, min):  # noqa: A002
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):  # noqa: A002
+        return self.clamp(max=max)
+
+    def sgn(self):
+        return self.sign()
+
+    def negative(self):
+        return -self
+
+    def frac(self):
+        return self - self.trunc()
+
+    def isinf(self):
+        return self._leaf(np.isinf(self._data))
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN -> nan, +inf -> posinf, -inf -> neginf (the dtype's largest finite values by default); the
+        replaced elements get no gradient."""
+        d = self._data
+        if d.dtype.kind != "f":
+            return self._leaf(d.copy())
+        big = np.finfo(d.dtype)
+        fill = np.nan_to_num(d, nan=nan, posinf=big.max if posinf is None else posinf,
+                             neginf=big.min if neginf is None else neginf)
+        bad = self._leaf(~np.isfinite(d))
+        return where_tensors(bad, self._leaf(fill), self)
+
+    def logical_not(self):
+        return self._leaf(np.logical_not(self._data))
+
+    def logical_and(self, other):
+        return self._leaf(np.logical_and(self._data, _raw(other)))
+
+    def logical_or(self, other):
+        return self._leaf(np.logical_or(self._data, _raw(other)))
+
+    def logical_xor(self, other):
+        return self._leaf(np.logical_xor(self._data, _raw(other)))
+
+    def equal(self, other):
+        """True when both tensors have the same shape and elements (a Python bool)."""
+        o = _raw(other)
+        return bool(self._data.shape == np.shape(o) and np.array_equal(self._data, o))
+
+    def any(self, dim=None, keepdim=False):
+        return self._leaf(np.asarray(self._data.any(axis=norm_axes("any", dim, self.ndim), keepdims=keepdim)))
+
+    def all(self, dim=None, keepdim=False):
+        return self._leaf(np.asarray(self._data.all(axis=norm_axes("all", dim, self.ndim), keepdims=keepdim)))
+
+    def count_nonzero(self, dim=None):
+        return self._leaf(np.asarray(np.count_nonzero(self._data, axis=norm_axes("count_nonzero", dim, self.ndim)),
+                                     dtype=np.int64))
+
+    def nonzero(self, *, as_tuple=False):
+        """The indices of the non-zero elements: an (n, ndim) int64 tensor, or one index tensor per dim."""
+        idx = np.nonzero(self._data) if self.ndim else np.nonzero(self._data.reshape(1))
+        if as_tuple:
+            return tuple(self._leaf(i.astype(np.int64)) for i in idx)
+        return self._leaf(np.stack(idx, axis=1).astype(np.int64) if self.ndim else
+                          np.zeros((len(idx[0]), 0), np.int64))
+
+    argwhere = nonzero
+
+    def masked_select(self, mask):
+        """The elements where mask (broadcast against this tensor) is True, as a 1-D tensor (differentiable)."""
+        from .tensor_args import bool_mask
+        m = bool_mask("masked_select", mask, self.shape)
+        shape = np.broadcast_shapes(m.shape, self.shape)
+        x = self if tuple(self.shape) == shape else self.expand(shape)
+        return x[np.broadcast_to(m, shape)]
+
+    def movedim(self, source, destination):
+        src = (source,) if isinstance(source, int) else tuple(source)
+        dst = (destination,) if isinstance(destination, int) else tuple(destination)
+        if len(src) != len(dst):
+            raise ValueError(f"movedim: source {source} and destination {destination} must have the same length")
+        src = [dim_index("movedim", d, self.ndim) for d in src]
+        dst = [dim_index("movedim", d, self.ndim) for d in dst]
+        order = [d for d in range(self.ndim) if d not in src]
+        for s, d in sorted(zip(dst, src)):
+            order.insert(s, d)
+        return self.permute(*order)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0, axis1):
+        return self.transpose(axis0, axis1)
+
+    swapdims = swapaxes
+
+    def broadcast_to(self, size):
+        return self.expand(*size)
+
+    def tile(self, dims):
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        dims = (1,) * (self.ndim - len(dims)) + dims
+        x = self.reshape((1,) * (len(dims) - self.ndim) + tuple(self.shape)) if len(dims) > self.ndim else self
+        return x.repeat(*dims)
+
+    def cumprod(self, dim, dtype=None):
+        """Running product along dim: out_i = prod_{j<=i} x_j, each a prod of a masked copy (exact gradient,
+        also with zeros; n^2 memory along dim)."""
+        x = self if dtype is None else self.to(dtype)
+        d = dim_index("cumprod", dim, x.ndim) if x.ndim else 0
+        if x._data.dtype.kind != "f":
+            return x._leaf(np.cumprod(x._data, axis=d if x.ndim else None, dtype=np.int64).reshape(x.shape))
+        if x.ndim == 0:
+            return x * 1.0
+        n = x.shape[d]
+        xl = x.movedim(d, -1)
+        upper = xl._leaf(np.triu(np.ones((n, n), bool), 1))  # row i masks the elements after i
+        stacked = xl.unsqueeze(-2).expand(tuple(xl.shape[:-1]) + (n, n))
+        return where_tensors(upper, 1.0, stacked).prod(-1).movedim(-1, d)
+
+    def median(self, dim=None, keepdim=False):
+        """The lower median (as PyTorch): of everything (a 0-d tensor), or (values, indices) along dim."""
+        if dim is None:
+            flat = self.reshape(-1)
+            return flat.sort().values[(flat.shape[0] - 1) // 2]
+        d = dim_index("median", dim, self.ndim)
+        s = self.sort(d)
+        k = (self.shape[d] - 1) // 2
+        from .tensor_reduce import MinMax
+        v, i = s.values.narrow(d, k, 1), s.indices.narrow(d, k, 1)
+        return MinMax(v if keepdim else v.squeeze(d), i if keepdim else i.squeeze(d))
+
+    def std_mean(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return self.std(dim, keepdim, correction=correction, unbiased=unbiased), self.mean(dim, keepdim)
+
+    def var_mean(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased), self.mean(dim, keepdim)
+
+    def dist(self, other, p=2):
+        return (self - other).norm(p)
+
+    def unflatten(self, dim, sizes):
+        d = dim_index("unflatten", dim, self.ndim)
+        return self.reshape(tuple(self.shape[:d]) + tuple(sizes) + tuple(self.shape[d + 1:]))
+
+
+def _raw(x):
+    return x._data if isinstance(x, TensorBase) else np.asarray(x)
+
+
+def _inplace_form(name, method):
+    def f(self, *args, **kwargs):
+        if self._recording(name):
+            return self._record_inplace(lambda old: getattr(old, method)(*args, **kwargs))
+        self._inplace(name)
+        from .grad_mode import no_grad
+        with no_grad():
+            new = getattr(self._leaf(self._data.copy()), method)(*args, **kwargs)
+        np.copyto(self._data, new._data, casting="same_kind")
+        return self
+    f.__name__ = name
+    f.__doc__ = f"In-place form of Tensor.{method} (recorded on a non-leaf that requires grad)."
+    return f
+
+
+for _m in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "square", "reciprocal",
+           "floor", "ceil", "round", "trunc", "sign", "log1p", "expm1", "pow", "clip", "tril", "triu", "scatter",
+           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "t"):
+    setattr(MoreMathMethods, _m + "_", _inplace_form(_m + "_", _m))
+MoreMathMethods.negative_ = MoreMathMethods.neg_
+
+from .ops.products import ACOS, ASIN, ATAN  # noqa: E402

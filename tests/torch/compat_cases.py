@@ -19,6 +19,9 @@ def add_compat_cases(add_case, torch, rn, away):
         add_case("expm1", tl.expm1, torch.expm1, rn(*s, lo=-3, hi=3))
         add_case("expm1", lambda a: a.expm1(), torch.expm1, rn(*s, lo=-1e-8, hi=1e-8))
         add_case("prod", lambda a: a.prod(), lambda a: a.prod(), rn(*s))
+        add_case("atan", tl.atan, torch.atan, rn(*s, lo=-4, hi=4))
+        add_case("asin", lambda a: a.asin(), torch.asin, rn(*s, lo=-0.95, hi=0.95))
+        add_case("acos", tl.acos, torch.acos, rn(*s, lo=-0.95, hi=0.95))
     x24 = rn(2, 4)
     z1, z2 = x24.copy(), x24.copy()
     z1[1, 2] = 0.0                     # one zero in a row: its gradient is the product of the others

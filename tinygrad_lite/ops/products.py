@@ -1,6 +1,6 @@
 """Rows that user scripts need beyond the core set and whose gradient needs a rule of its own:
 prod (zeros in the input), log1p and expm1 (accurate near 0, where log(1 + x) and exp(x) - 1 lose
-the digits). Everything else of that surface (norm, diag, outer, pad, trace...) is composed from
+the digits), atan, asin, acos. Everything else of that surface (norm, diag, outer, pad, trace...) is composed from
 rows in tinygrad_lite/tensor_more.py.
 
 `prod`'s args are `(axes, keepdims)` as the other reductions (axes a tuple of non-negative ints, or
@@ -83,3 +83,15 @@ LOG1P = defop("log1p", lambda a, x: np.log1p(x), _log1p_dx, math="d log(1 + x)/d
               rule="dx = dC / (1 + x)", saves=("x",))
 EXPM1 = defop("expm1", lambda a, x: np.expm1(x), _expm1_dx, math="d (exp(x) - 1)/dx = exp(x) = result + 1",
               rule="dx = dC * (result + 1)", saves=("result",))
+
+
+def _asin_dx(g, ans, args, x):
+    return g * (1.0 - x * x) ** -0.5
+
+
+ATAN = defop("atan", lambda a, x: np.arctan(x), lambda g, ans, a, x: g / (x * x + 1.0),
+             math="d atan(x)/dx = 1 / (1 + x^2)", rule="dx = dC / (1 + x²)", saves=("x",))
+ASIN = defop("asin", lambda a, x: np.arcsin(x), _asin_dx,
+             math="d asin(x)/dx = 1 / sqrt(1 - x^2)", rule="dx = dC / sqrt(1 - x²)", saves=("x",))
+ACOS = defop("acos", lambda a, x: np.arccos(x), lambda g, ans, a, x: -_asin_dx(g, ans, a, x),
+             math="d acos(x)/dx = -1 / sqrt(1 - x^2)", rule="dx = -dC / sqrt(1 - x²)", saves=("x",))
