@@ -19,6 +19,9 @@ from .loss import BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLL
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d,
                       ReplicationPad1d, ReplicationPad2d, Upsample, ZeroPad1d, ZeroPad2d)
+from .more_layers import (CELU, GLU, SELU, CosineSimilarity, GroupNorm, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
+                          Mish, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU6, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -38,3 +41,6 @@ __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d",
             "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "Upsample"]
+__all__ += ["CELU", "GLU", "SELU", "CosineSimilarity", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
+            "Mish", "PairwiseDistance", "ParameterDict", "ParameterList", "PReLU", "ReLU6", "Softmin", "Softplus",
+            "Softshrink", "Softsign", "Tanhshrink", "Threshold"]

@@ -552,8 +552,12 @@ from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
                       max_pool2d)
 from .padding import interpolate, pad  # noqa: E402
+from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
+                          pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
 
 __all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
             "dropout2d", "batch_norm",
             "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]
-__all__ += ["pad", "interpolate"]
+__all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
+            "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
+            "threshold"]
