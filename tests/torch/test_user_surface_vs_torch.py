@@ -224,3 +224,45 @@ def test_parameter_list_and_dict_register_their_parameters():
     assert len(m.ws) == 3 and list(m.d.keys()) == ["a", "b"] and "a" in m.d
     m(tl.ones(2)).backward()
     assert all(p.grad is not None for p in m.ws) and set(m.state_dict()) == {"ws.0", "ws.1", "ws.2", "d.a", "d.b"}
+
+
+def _lr_sequence(lib, make, steps, metric=None):
+    p = lib.tensor(np.ones(2), requires_grad=True)
+    opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+    s = make(lib.optim.lr_scheduler, opt)
+    out = []
+    for i in range(steps):
+        opt.step()
+        s.step(metric(i)) if metric else s.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+@pytest.mark.parametrize("kind", ["plateau_min", "plateau_max_abs", "warm_restarts", "warm_restarts_mult", "poly"])
+def test_more_schedulers_match_torch(kind):
+    metric = None
+    if kind == "plateau_min":
+        make = lambda m, o: m.ReduceLROnPlateau(o, patience=2, factor=0.5, cooldown=1, min_lr=0.01)  # noqa: E731
+        metric = lambda i: [5, 4, 4, 4, 4, 3.9999, 4, 4, 4, 4, 4, 4, 4, 4][i]  # noqa: E731
+    elif kind == "plateau_max_abs":
+        make = lambda m, o: m.ReduceLROnPlateau(o, "max", patience=1, threshold=0.1, threshold_mode="abs")  # noqa: E731
+        metric = lambda i: [1, 1.05, 1.2, 1.25, 1.3, 1.3, 1.3, 2][i % 8]  # noqa: E731
+    elif kind == "warm_restarts":
+        make = lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, eta_min=0.001)  # noqa: E731
+    elif kind == "warm_restarts_mult":
+        make = lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2)  # noqa: E731
+    else:
+        make = lambda m, o: m.PolynomialLR(o, total_iters=6, power=2.0)  # noqa: E731
+    assert _lr_sequence(tl, make, 14, metric) == _lr_sequence(torch, make, 14, metric)
+
+
+def test_parameters_to_vector_and_back_match_torch():
+    w = [np.arange(6.0).reshape(2, 3), np.arange(4.0)]
+    ours = [nn.Parameter(tl.tensor(a)) for a in w]
+    theirs = [torch.nn.Parameter(torch.tensor(a)) for a in w]
+    v, tv = nn.utils.parameters_to_vector(ours), torch.nn.utils.parameters_to_vector(theirs)
+    np.testing.assert_array_equal(v.detach().numpy(), tv.detach().numpy())
+    nn.utils.vector_to_parameters(v.detach() * 2, ours)
+    torch.nn.utils.vector_to_parameters(tv.detach() * 2, theirs)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.detach().numpy(), t.detach().numpy())
