@@ -388,6 +388,23 @@ class MoreMathMethods:
     def dist(self, other, p=2):
         return (self - other).norm(p)
 
+    def where(self, condition, other):
+        """self where condition is True, else other (Tensor.where: torch.where(condition, self, other))."""
+        from .functions import where
+        return where(condition, self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(np.allclose(self._data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return self._leaf(np.isclose(self._data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def ndimension(self):
+        return self.ndim
+
+    nbytes = property(lambda self: self._data.nbytes, doc="Bytes taken by the elements.")
+    itemsize = property(lambda self: self._data.itemsize, doc="Bytes per element.")
+
     def unflatten(self, dim, sizes):
         d = dim_index("unflatten", dim, self.ndim)
         return self.reshape(tuple(self.shape[:d]) + tuple(sizes) + tuple(self.shape[d + 1:]))

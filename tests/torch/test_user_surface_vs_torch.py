@@ -266,3 +266,13 @@ def test_parameters_to_vector_and_back_match_torch():
     torch.nn.utils.vector_to_parameters(tv.detach() * 2, theirs)
     for o, t in zip(ours, theirs):
         np.testing.assert_array_equal(o.detach().numpy(), t.detach().numpy())
+
+
+def test_small_tensor_methods_match_torch():
+    a = _arr((3, 4), 7)
+    x, t = tl.tensor(a), torch.tensor(a)
+    c = a > 0
+    _check(lambda u: u.where(tl.tensor(c), u * 2), lambda v: v.where(torch.tensor(c), v * 2), a)
+    assert x.allclose(x + 1e-9) == t.allclose(t + 1e-9) and x.allclose(x + 1) == t.allclose(t + 1)
+    np.testing.assert_array_equal(x.isclose(x * (1 + 1e-6)).numpy(), t.isclose(t * (1 + 1e-6)).numpy())
+    assert (x.ndimension(), x.nbytes, x.itemsize) == (t.ndimension(), t.nbytes, t.itemsize)
