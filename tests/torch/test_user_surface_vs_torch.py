@@ -276,3 +276,9 @@ def test_small_tensor_methods_match_torch():
     assert x.allclose(x + 1e-9) == t.allclose(t + 1e-9) and x.allclose(x + 1) == t.allclose(t + 1)
     np.testing.assert_array_equal(x.isclose(x * (1 + 1e-6)).numpy(), t.isclose(t * (1 + 1e-6)).numpy())
     assert (x.ndimension(), x.nbytes, x.itemsize) == (t.ndimension(), t.nbytes, t.itemsize)
+
+
+@pytest.mark.parametrize("shape,dim", [((0, 3), 0), ((2, 0), 1), ((2, 0), None)])
+def test_prod_of_empty_is_one_with_an_empty_gradient(shape, dim):
+    a = np.zeros(shape)
+    _check(lambda x: x.prod() if dim is None else x.prod(dim), lambda t: t.prod() if dim is None else t.prod(dim), a)

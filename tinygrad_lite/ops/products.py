@@ -56,6 +56,8 @@ def _prod_dx(g, ans, args, x):
     axes, keepdims = args
     kept = tuple(1 if axes is None or i in axes else s for i, s in enumerate(x.shape))
     g = g if keepdims else g.reshape(kept)
+    if x.size == 0 if is_array(x) else x.numel() == 0:  # an empty product (1) depends on no element
+        return g * x
     if is_array(x):
         if x.size and np.all(x != 0):
             a = np.asarray(ans).reshape(kept)
