@@ -51,7 +51,7 @@ for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "ou
               "dot", "mv", "clamp_min", "clamp_max", "sgn", "frac", "isinf", "nan_to_num", "logical_not", "logical_and",
               "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
               "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
-              "dist", "clone", "negative", "erf"):
+              "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 
 

@@ -388,6 +388,70 @@ class MoreMathMethods:
     def dist(self, other, p=2):
         return (self - other).norm(p)
 
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """The q-th quantiles (q a float or a 1-D tensor in [0, 1]) of everything or along dim, between the two
+        nearest sorted values as `interpolation` says (linear, lower, higher, midpoint, nearest); differentiable."""
+        qs = np.atleast_1d(np.asarray(_raw(q), np.float64))
+        if qs.ndim != 1 or (qs < 0).any() or (qs > 1).any():
+            raise ValueError(f"quantile: q must be a scalar or a 1-D tensor of values in [0, 1], got {q!r}")
+        if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+            raise ValueError(f"quantile: interpolation must be linear, lower, higher, midpoint or nearest, "
+                             f"got {interpolation!r}")
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else dim_index("quantile", dim, self.ndim)
+        n = x.shape[d]
+        s = x.sort(d).values
+        pos = qs * (n - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = pos - lo
+        if interpolation == "lower":
+            frac = np.zeros_like(frac)
+        elif interpolation == "higher":
+            frac = (frac > 0).astype(np.float64)
+        elif interpolation == "midpoint":
+            frac = np.where(frac > 0, 0.5, 0.0)
+        elif interpolation == "nearest":
+            frac = (np.round(pos) > lo).astype(np.float64)  # round half to even, as PyTorch
+        a, b = s.index_select(d, self._leaf(lo)), s.index_select(d, self._leaf(hi))
+        shape = [1] * x.ndim
+        shape[d] = len(qs)
+        out = a + (b - a) * self._leaf(frac.reshape(shape).astype(self._data.dtype))  # (..., len(q) at d, ...)
+        out = out.movedim(d, 0)  # the quantiles first, as PyTorch
+        if keepdim:
+            out = out.unsqueeze(d + 1) if dim is not None else out.reshape((len(qs),) + (1,) * self.ndim)
+        if np.ndim(_raw(q)) == 0:
+            out = out[0]
+        return out
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """self with source's slices added at `index` along dim (repeats accumulate)."""
+        d = dim_index("index_add", dim, self.ndim)
+        idx = _raw(index).astype(np.int64)
+        if idx.ndim != 1 or source.ndim != self.ndim or source.shape[d] != len(idx):
+            raise ValueError(f"index_add: expected a 1-D index with one entry per slice of source along dim {dim}; "
+                             f"got index of shape {idx.shape}, source {tuple(source.shape)}, self {tuple(self.shape)}")
+        shape = [1] * self.ndim
+        shape[d] = len(idx)
+        full = np.broadcast_to(idx.reshape(shape), tuple(source.shape)).copy()
+        return self.scatter_add(d, self._leaf(full), source * alpha if alpha != 1 else source)
+
+    def tensordot(self, other, dims=2):
+        """Contract the last `dims` dims of self with the first of other (or the dim lists of dims=(a, b))."""
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        if isinstance(dims, int):
+            da, db = list(range(self.ndim - dims, self.ndim)), list(range(dims))
+        else:
+            da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+        da = [dim_index("tensordot", d, self.ndim) for d in da]
+        db = [dim_index("tensordot", d, other.ndim) for d in db]
+        sa, sb = list(letters[:self.ndim]), list(letters[self.ndim:self.ndim + other.ndim])
+        for i, j in zip(da, db):
+            sb[j] = sa[i]
+        out = [c for i, c in enumerate(sa) if i not in da] + [c for j, c in enumerate(sb) if j not in db]
+        from .functions import einsum
+        return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", self, other)
+
     def where(self, condition, other):
         """self where condition is True, else other (Tensor.where: torch.where(condition, self, other))."""
         from .functions import where
@@ -431,7 +495,7 @@ def _inplace_form(name, method):
 
 for _m in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "square", "reciprocal",
            "floor", "ceil", "round", "trunc", "sign", "log1p", "expm1", "pow", "clip", "tril", "triu", "scatter",
-           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "t"):
+           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "t", "index_add"):
     setattr(MoreMathMethods, _m + "_", _inplace_form(_m + "_", _m))
 MoreMathMethods.negative_ = MoreMathMethods.neg_
 

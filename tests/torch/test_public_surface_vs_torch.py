@@ -225,6 +225,11 @@ MORE_FORMS_2 = {
     "vstack": ([arr(4), _SMALL], lambda m, a, b: m.vstack([a, b]), lambda m, a, b: m.vstack([a, b])),
     "concat": ([_SMALL, _SMALL], lambda m, a, b: m.concat([a, b], 1), lambda m, a, b: m.concat([a, b], 1)),
     "concatenate": ([_SMALL, _SMALL], lambda m, a, b: m.concatenate([a, b]), lambda m, a, b: m.concatenate([a, b])),
+    "quantile": ([_SMALL], lambda m, a: m.quantile(a, 0.3, 1, keepdim=True), lambda m, a: m.quantile(a, 0.3, 1, keepdim=True)),
+    "index_add": ([_SMALL, arr(3, 2, seed=1)], lambda m, a, b: m.index_add(a, 1, m.tensor([3, 0]), b, alpha=2),
+                  lambda m, a, b: m.index_add(a, 1, m.tensor([3, 0]), b, alpha=2)),
+    "tensordot": ([arr(2, 3, 4), arr(3, 4, 5, seed=1)], lambda m, a, b: m.tensordot(a, b, 2),
+                  lambda m, a, b: m.tensordot(a, b, 2)),
     "meshgrid": ([arr(3), arr(4, seed=1)], lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy"),
                  lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy")),
 }

@@ -282,3 +282,51 @@ def test_small_tensor_methods_match_torch():
 def test_prod_of_empty_is_one_with_an_empty_gradient(shape, dim):
     a = np.zeros(shape)
     _check(lambda x: x.prod() if dim is None else x.prod(dim), lambda t: t.prod() if dim is None else t.prod(dim), a)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_quantile_matches_torch(data):
+    shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    dim = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    keep = data.draw(st.booleans())
+    interp = data.draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    qs = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1, max_size=3)))
+    a = _arr(shape, data.draw(st.integers(0, 99)))
+    oq, tq = (qs, qs) if isinstance(qs, float) else (tl.tensor(np.array(qs)), torch.tensor(qs, dtype=torch.float64))
+    _check(lambda x: x.quantile(oq, dim, keep, interpolation=interp),
+           lambda t: t.quantile(tq, dim, keep, interpolation=interp), a)
+
+
+def test_instance_norm_pixel_shuffle_losses_tensordot_index_add_match_torch():
+    a = _arr((2, 8, 3, 4), 8)
+    _check(lambda x: F.instance_norm(x), lambda t: TF.instance_norm(t), a)
+    _check(nn.InstanceNorm2d(8, affine=True).double(), torch.nn.InstanceNorm2d(8, affine=True).double(), a)
+    _check(nn.InstanceNorm1d(8).double(), torch.nn.InstanceNorm1d(8).double(), a[:, :, 0])
+    _check(nn.PixelShuffle(2), torch.nn.PixelShuffle(2), a)
+    _check(lambda x: F.pixel_unshuffle(x, 2), lambda t: TF.pixel_unshuffle(t, 2), _arr((2, 3, 4, 6), 9))
+    y = np.sign(_arr(6, 10))
+    _check(lambda x: nn.MarginRankingLoss(0.3)(x[0], x[1], tl.tensor(y)),
+           lambda t: torch.nn.MarginRankingLoss(0.3)(t[0], t[1], torch.tensor(y)), _arr((2, 6), 11))
+    for swap in (False, True):
+        _check(lambda x: nn.TripletMarginLoss(swap=swap)(x[0], x[1], x[2]),
+               lambda t: torch.nn.TripletMarginLoss(swap=swap)(t[0], t[1], t[2]), _arr((3, 4, 5), 12))
+    _check(lambda x: tl.tensordot(x, x.permute(2, 1, 0).contiguous(), ([0, 2], [2, 0])),
+           lambda t: torch.tensordot(t, t.permute(2, 1, 0).contiguous(), ([0, 2], [2, 0])), _arr((2, 3, 2), 13))
+    idx = np.array([0, 2, 0])
+    _check(lambda x: x.index_add(1, tl.tensor(idx), x[:, :3] * 2), lambda t: t.index_add(1, torch.tensor(idx), t[:, :3] * 2),
+           _arr((2, 4), 14))
+
+
+def test_weighted_random_sampler_draws_in_proportion():
+    tl.manual_seed(0)
+    s = tl.utils.data.WeightedRandomSampler([0.1, 0.0, 5.0, 1.0], 3000)
+    counts = np.bincount(list(s), minlength=4)
+    assert len(s) == 3000 and counts[1] == 0 and abs(counts[2] / 3000 - 5 / 6.1) < 0.03
+    once = list(tl.utils.data.WeightedRandomSampler([1.0, 2.0, 3.0], 3, replacement=False))
+    assert sorted(once) == [0, 1, 2]
+    loader = tl.utils.data.DataLoader(tl.utils.data.TensorDataset(tl.arange(4.0)), batch_size=2,
+                                      sampler=tl.utils.data.WeightedRandomSampler([0, 0, 1.0, 0], 4))
+    assert [b[0].tolist() for b in loader] == [[2.0, 2.0], [2.0, 2.0]]
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        tl.utils.data.WeightedRandomSampler([1.0], 0)

@@ -22,6 +22,8 @@ from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d
 from .more_layers import (CELU, GLU, SELU, CosineSimilarity, GroupNorm, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                           Mish, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU6, Softmin, Softplus,
                           Softshrink, Softsign, Tanhshrink, Threshold)
+from .more_layers import (InstanceNorm1d, InstanceNorm2d, MarginRankingLoss, PixelShuffle, PixelUnshuffle,
+                          TripletMarginLoss)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -44,3 +46,5 @@ __all__ += ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "Reflect
 __all__ += ["CELU", "GLU", "SELU", "CosineSimilarity", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
             "Mish", "PairwiseDistance", "ParameterDict", "ParameterList", "PReLU", "ReLU6", "Softmin", "Softplus",
             "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
+__all__ += ["InstanceNorm1d", "InstanceNorm2d", "MarginRankingLoss", "PixelShuffle", "PixelUnshuffle",
+            "TripletMarginLoss"]

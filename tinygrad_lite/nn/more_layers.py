@@ -129,6 +129,68 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return y
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its positions: input (N, C, *). Running statistics are not
+    supported (track_running_stats=False, PyTorch's default for InstanceNorm)."""
+    x = _t(input, "instance_norm")
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        from ..compat import unsupported
+        raise unsupported("instance_norm with running statistics (track_running_stats=True)")
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input (N, C, *) with at least one spatial dim, got shape "
+                         f"{tuple(x.shape)}")
+    return group_norm(x, x.shape[1], weight, bias, eps)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r)."""
+    x = _t(input, "pixel_shuffle")
+    r = int(upscale_factor)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expected an input (*, C*{r * r}, H, W), got shape {tuple(x.shape)}")
+    *lead, c, h, w = x.shape
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    n = len(lead)
+    y = y.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W)."""
+    x = _t(input, "pixel_unshuffle")
+    r = int(downscale_factor)
+    if x.ndim < 3 or x.shape[-1] % r or x.shape[-2] % r:
+        raise ValueError(f"pixel_unshuffle: expected an input (*, C, H, W) with H and W divisible by {r}, got shape "
+                         f"{tuple(x.shape)}")
+    *lead, c, h, w = x.shape
+    n = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r).permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def _reduce(op, loss, reduction):
+    from .functional import _reduce as reduce_
+    return reduce_(op, loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target (input1 - input2) + margin), target in {1, -1}."""
+    loss = (-target * (_t(input1, "margin_ranking_loss") - input2) + margin).clamp(min=0.0)
+    return _reduce("margin_ranking_loss", loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(d(anchor, positive) - d(anchor, negative) + margin, 0), d the pairwise p-distance over the last dim."""
+    a = _t(anchor, "triplet_margin_loss")
+    d_pos = pairwise_distance(a, positive, p, eps)
+    d_neg = pairwise_distance(a, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce("triplet_margin_loss", (d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim."""
     return (_t(x1, "pairwise_distance") - x2 + eps).norm(p, -1, keepdim)
@@ -176,6 +238,70 @@ GLU = _module("GLU", glu, "a * sigmoid(b) for the halves a, b of the input along
 Softmin = _module("Softmin", softmin, "softmax(-x) along dim.", ("dim",), (None,))
 Softplus = _module("Softplus", _softplus, "log(1 + exp(beta x)) / beta, linear above threshold.",
                    ("beta", "threshold"), (1.0, 20.0))
+class _InstanceNorm(Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
+        super().__init__()
+        if track_running_stats:
+            from ..compat import unsupported
+            raise unsupported(f"{type(self).__name__}(track_running_stats=True)")
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.track_running_stats = False
+        if affine:
+            self.weight = Parameter(Tensor(np.ones(num_features)))
+            self.bias = Parameter(Tensor(np.zeros(num_features)))
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, input):
+        if input.ndim != self._dims + 2 or input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected an input (N, {self.num_features}, "
+                             f"{', '.join('*' * self._dims)}), got shape {tuple(input.shape)}")
+        return instance_norm(input, weight=self.weight, bias=self.bias, eps=self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, " \
+               f"track_running_stats=False"
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False): input (N, C, L)."""
+    _dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """nn.InstanceNorm2d(num_features, eps=1e-5, momentum=0.1, affine=False): input (N, C, H, W)."""
+    _dims = 2
+
+
+PixelShuffle = _module("PixelShuffle", pixel_shuffle, "(*, C r^2, H, W) -> (*, C, H r, W r).", ("upscale_factor",),
+                       (None,))
+PixelUnshuffle = _module("PixelUnshuffle", pixel_unshuffle, "(*, C, H r, W r) -> (*, C r^2, H, W).",
+                         ("downscale_factor",), (None,))
+
+
+class MarginRankingLoss(Module):
+    """nn.MarginRankingLoss(margin=0.0, reduction='mean')."""
+
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        self.margin, self.reduction = margin, reduction
+
+    def forward(self, input1, input2, target):
+        return margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
+
+
+class TripletMarginLoss(Module):
+    """nn.TripletMarginLoss(margin=1.0, p=2.0, eps=1e-6, swap=False, reduction='mean')."""
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        self.margin, self.p, self.eps, self.swap, self.reduction = margin, p, eps, swap, reduction
+
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
+                                   reduction=self.reduction)
+
+
 class PairwiseDistance(Module):
     """nn.PairwiseDistance(p=2.0, eps=1e-6, keepdim=False)."""
 
