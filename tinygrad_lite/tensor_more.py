@@ -463,6 +463,39 @@ class MoreMathMethods:
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return self._leaf(np.isclose(self._data, _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
+    def half(self):
+        return self.to(np.float16)
+
+    def byte(self):
+        return self.to(np.uint8)
+
+    def char(self):
+        return self.to(np.int8)
+
+    def short(self):
+        return self.to(np.int16)
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
+        self._op = self._inputs = self._args = self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def _reshape_inplace(self, name, new):
+        if self.requires_grad:
+            raise RuntimeError(f"{name}: changing the shape in place of a tensor that requires grad is not supported "
+                               f"by tinygrad_lite; use the out-of-place form (x = x.{name[:-1]}(...))")
+        self._data = self._data.reshape(new)
+        return self
+
+    def unsqueeze_(self, dim):
+        d = dim_index("unsqueeze_", dim, self.ndim, new=1)
+        return self._reshape_inplace("unsqueeze_", tuple(self.shape[:d]) + (1,) + tuple(self.shape[d:]))
+
+    def squeeze_(self, dim=None):
+        return self._reshape_inplace("squeeze_", tuple(self.squeeze(dim).shape) if dim is not None else
+                                     tuple(n for n in self.shape if n != 1))
+
     def ndimension(self):
         return self.ndim
 

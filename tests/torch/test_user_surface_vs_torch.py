@@ -330,3 +330,25 @@ def test_weighted_random_sampler_draws_in_proportion():
     assert [b[0].tolist() for b in loader] == [[2.0, 2.0], [2.0, 2.0]]
     with pytest.raises(ValueError, match="num_samples should be a positive integer"):
         tl.utils.data.WeightedRandomSampler([1.0], 0)
+
+
+def test_orthogonal_init_casts_detach_and_in_place_reshapes():
+    for shape in ((3, 5), (5, 3), (4, 2, 2)):
+        w = nn.init.orthogonal_(tl.empty(*shape, dtype=tl.float64), gain=2.0)
+        m = w.reshape(shape[0], -1).numpy()
+        small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+        np.testing.assert_allclose(small, 4.0 * np.eye(small.shape[0]), atol=1e-12)
+    with pytest.raises(ValueError, match=r"orthogonal_: only tensors with 2 or more dimensions.*\(3,\)"):
+        nn.init.orthogonal_(tl.empty(3))
+    a = _arr((2, 3), 15) * 100
+    for m in ("half", "byte", "char", "short"):
+        ours, theirs = getattr(tl.tensor(a), m)(), getattr(torch.tensor(a), m)()
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "").replace("half", "float16") \
+            .replace("char", "int8").replace("short", "int16")
+    y = tl.tensor(a, requires_grad=True) * 2
+    assert y.detach_() is y and not y.requires_grad and y.is_leaf
+    z = tl.zeros(2, 3)
+    assert z.unsqueeze_(1).shape == (2, 1, 3) and z.squeeze_().shape == (2, 3) and z.unsqueeze_(-1).squeeze_(2).shape == (2, 3)
+    with pytest.raises(RuntimeError, match="unsqueeze_: changing the shape in place of a tensor that requires grad"):
+        tl.zeros(2, requires_grad=True).unsqueeze_(0)
