@@ -206,6 +206,8 @@ def test_more_layers_match_torch():
     gn, tgn = nn.GroupNorm(2, 4).double(), torch.nn.GroupNorm(2, 4).double()
     _check(gn, tgn, a)
     assert [n for n, _ in gn.named_parameters()] == [n for n, _ in tgn.named_parameters()]
+    for layer in (nn.GroupNorm(2, 4), nn.PReLU(3), nn.InstanceNorm2d(3, affine=True)):  # the default dtype, as torch
+        assert all(p.dtype == np.float32 for p in layer.parameters()), layer
     pr, tpr = nn.PReLU(4), torch.nn.PReLU(4)
     assert pr.weight.shape == tuple(tpr.weight.shape) and float(pr.weight[0]) == float(tpr.weight[0])
 

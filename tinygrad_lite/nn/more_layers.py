@@ -4,6 +4,7 @@ mish, selu, celu, softsign, glu, softmin, threshold, tanhshrink, hardshrink, sof
 group_norm, pairwise_distance, and ParameterList / ParameterDict."""
 import numpy as np
 
+from ..dtypes import DEFAULT
 from ..functions import where
 from ..tensor import Tensor
 from .module import Module, Parameter
@@ -247,8 +248,8 @@ class _InstanceNorm(Module):
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
         self.track_running_stats = False
         if affine:
-            self.weight = Parameter(Tensor(np.ones(num_features)))
-            self.bias = Parameter(Tensor(np.zeros(num_features)))
+            self.weight = Parameter(Tensor._leaf(np.ones(num_features, DEFAULT.dtype)))
+            self.bias = Parameter(Tensor._leaf(np.zeros(num_features, DEFAULT.dtype)))
         else:
             self.weight = self.bias = None
 
@@ -331,7 +332,7 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25):
         super().__init__()
         self.num_parameters = num_parameters
-        self.weight = Parameter(Tensor(np.full(num_parameters, init)))
+        self.weight = Parameter(Tensor._leaf(np.full(num_parameters, init, DEFAULT.dtype)))
 
     def forward(self, input):
         return prelu(input, self.weight)
@@ -346,8 +347,8 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         if affine:
-            self.weight = Parameter(Tensor(np.ones(num_channels)))
-            self.bias = Parameter(Tensor(np.zeros(num_channels)))
+            self.weight = Parameter(Tensor._leaf(np.ones(num_channels, DEFAULT.dtype)))
+            self.bias = Parameter(Tensor._leaf(np.zeros(num_channels, DEFAULT.dtype)))
         else:
             self.weight = self.bias = None
 
