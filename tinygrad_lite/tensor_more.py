@@ -528,7 +528,7 @@ def _inplace_form(name, method):
 
 for _m in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "square", "reciprocal",
            "floor", "ceil", "round", "trunc", "sign", "log1p", "expm1", "pow", "clip", "tril", "triu", "scatter",
-           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "t", "index_add"):
+           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "index_add"):
     setattr(MoreMathMethods, _m + "_", _inplace_form(_m + "_", _m))
 MoreMathMethods.negative_ = MoreMathMethods.neg_
 
