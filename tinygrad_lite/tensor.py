@@ -189,6 +189,10 @@ class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceM
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self):
+        from .compat import installed
+        if installed():  # under the torch import hook: PyTorch's layout (compat/printing.py)
+            from .compat.printing import torch_repr
+            return torch_repr(self)
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4, threshold=200)
         extra = ""
         if self._data.dtype not in (DEFAULT.dtype, np.int64, np.bool_) or self._data.size == 0:

@@ -2,8 +2,8 @@
 KL term), a GAN step (two optimizers, .detach()), a char-LSTM step with clip_grad_norm_, a regression with
 register_buffer, model.apply init, parameter groups and OneCycleLR, and the ops such scripts reach for
 (F.pad, prod, norm, torch.linalg, diag, outer, log1p, unique, bincount, interpolate). Weights and noise come
-from numpy so that PyTorch and tinygrad_lite start equal. Prints numbers one per line, and `shape ...` lines
-that must read the same; tests/test_compat_scripts.py runs it under both and compares."""
+from numpy so that PyTorch and tinygrad_lite start equal. Prints numbers one per line, and `shape ...` / `text ...`
+lines (torch.Size, tensors) that must read the same; tests/test_compat_scripts.py runs it under both and compares."""
 import numpy as np
 import torch
 import torch.nn as nn
@@ -53,6 +53,9 @@ for v in u.tolist() + inv.flatten().tolist() + cnt.tolist() + idx[:, 0].bincount
     show(v)
 print("shape", a.shape, a.size(), a.T.shape, z.prod(1).shape, F.pad(a, (1, 1)).shape)
 print("shape", torch.Size([2, 3]), a.shape == (4, 5), a.shape[1:], a.shape.numel())
+for row in ([torch.tensor([0.75, -1.25]), torch.tensor([[1.0, 2.0], [30.0, 4.0]]), u, torch.tensor([1e-5, 1.0])],
+            [torch.tensor([3.5], dtype=torch.float32), torch.tensor([True, False]), torch.arange(6.0).reshape(2, 3) / 8]):
+    print("text", " ".join(str(t).replace("\n", "") for t in row))
 
 
 # --- a VAE step: reparameterisation with numpy noise, KL term, model.apply init

@@ -354,3 +354,15 @@ def test_orthogonal_init_casts_detach_and_in_place_reshapes():
     assert z.unsqueeze_(1).shape == (2, 1, 3) and z.squeeze_().shape == (2, 3) and z.unsqueeze_(-1).squeeze_(2).shape == (2, 3)
     with pytest.raises(RuntimeError, match="unsqueeze_: changing the shape in place of a tensor that requires grad"):
         tl.zeros(2, requires_grad=True).unsqueeze_(0)
+
+
+@pytest.mark.parametrize("values,dtype", [([0.75, 1.25], None), ([1.0, 2.0], None), ([1e-5, 1.0], None), ([1e5, 1.0], None),
+                                          ([[0.75, -1.25], [3.0, 4.0]], "float64"), (3.5, None), ([], None),
+                                          ([float("nan"), 1.5, float("inf")], None), ([[1, 20], [300, 4]], "int64"),
+                                          ([True, False], "bool"), ([2.0 ** 40], None), ([1, 2], "int32")])
+def test_tensors_print_as_pytorch_under_the_hook(monkeypatch, values, dtype):
+    import tinygrad_lite.compat as compat
+    monkeypatch.setattr(compat, "installed", lambda: True)  # (the real torch is imported here: the hook cannot be)
+    ours = tl.tensor(values, dtype=getattr(tl, dtype) if dtype and dtype != "bool" else tl.bool_ if dtype else None)
+    theirs = torch.tensor(values, dtype=getattr(torch, dtype) if dtype else None)
+    assert str(ours) == str(theirs)
