@@ -167,6 +167,7 @@ CASES = [
     Case("atan", _x(), lambda ns, x: x.atan()),
     Case("asin", _unit, lambda ns, x: x.asin()),
     Case("acos", _unit, lambda ns, x: x.acos()),
+    Case("atan2", _xy(), lambda ns, x, y: x.atan2(y)),
     Case("flip", _x(), lambda ns, x: x.flip(0)),
     Case("roll", _x(), lambda ns, x: x.roll(3, 1)),
     Case("contiguous", _x(), lambda ns, x: x.transpose(0, 1).contiguous(), label="contiguous (of a transpose)"),

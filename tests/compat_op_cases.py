@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor
 
-from helpers import rng_values, seeds, shapes
+from helpers import broadcastable_shapes, rng_values, seeds, shapes
 
 
 def case(fn, ref, *arrays, **kw):
@@ -122,6 +122,15 @@ def _inverse_trig(draw, method, ref):
     return case(lambda t: getattr(t, method)(), ref, x)
 
 
+@st.composite
+def _atan2(draw):
+    """atan2 of broadcasting operands, the points kept away from the origin and the negative x axis (the branch cut)."""
+    sy, sx = draw(broadcastable_shapes(2))
+    y = rng_values(sy, seed=draw(seeds), lo=0.2, hi=2) * np.random.default_rng(draw(seeds)).choice([-1, 1], sy)
+    x = rng_values(sx, seed=draw(seeds), lo=-2, hi=2)
+    return case(lambda a, b: a.atan2(b), np.arctan2, y, x)
+
+
 COMPAT_OP_CASES = {
     "prod": _prod(),
     "log1p": _log1p_expm1("log1p", np.log1p, -0.5),
@@ -129,6 +138,7 @@ COMPAT_OP_CASES = {
     "atan": _log1p_expm1("atan", np.arctan, -3),
     "asin": _inverse_trig("asin", np.arcsin),
     "acos": _inverse_trig("acos", np.arccos),
+    "atan2": _atan2(),
     "sin": _unary("sin", np.sin),
     "cos": _unary("cos", np.cos),
     "cumsum": _cumsum(),

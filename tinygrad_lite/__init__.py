@@ -51,7 +51,8 @@ for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "ou
               "dot", "mv", "clamp_min", "clamp_max", "sgn", "frac", "isinf", "nan_to_num", "logical_not", "logical_and",
               "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
               "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
-              "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot"):
+              "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot", "atan2", "fmod", "hypot",
+              "kthvalue", "diff", "take_along_dim", "cross", "rot90", "tensor_split"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 
 
@@ -75,6 +76,7 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
 from .serialize import load, save  # noqa: E402
 from .functions import allclose, einsum, isclose, numel  # noqa: E402
 from .functions_more import concat, concatenate, hstack, meshgrid, vstack  # noqa: E402
+from .tensor_more import bucketize, cdist, searchsorted  # noqa: E402
 from . import linalg  # noqa: E402  (torch.linalg's norms)
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 

@@ -182,6 +182,41 @@ class MoreMethods:
 _LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
 
 
+def cdist(x1, x2, p=2.0):
+    """||x1[..., i, :] - x2[..., j, :]||_p for every pair: (..., P, M) and (..., R, M) -> (..., P, R)."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: expected (..., P, M) and (..., R, M) with the same M, got shapes {tuple(x1.shape)} "
+                         f"and {tuple(x2.shape)}")
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
+    """Where each value would go in the sorted last dim of sorted_sequence (one sequence, or one per row)."""
+    seq = _raw(sorted_sequence)
+    v = _raw(values)
+    side = side or ("right" if right else "left")
+    dt = np.int32 if out_int32 else np.int64
+    if seq.ndim == 1:
+        out = np.searchsorted(seq, v, side=side, sorter=None if sorter is None else _raw(sorter))
+    else:
+        if seq.shape[:-1] != v.shape[:-1]:
+            raise ValueError(f"searchsorted: the leading dims of sorted_sequence {seq.shape} and values {v.shape} "
+                             "must match")
+        s2, v2 = seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1])
+        out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(s2, v2)]).reshape(v.shape)
+    return sorted_sequence._leaf(np.asarray(out, dt)) if isinstance(sorted_sequence, TensorBase) else \
+        values._leaf(np.asarray(out, dt))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The index of the bucket of each element: boundaries[i-1] < x <= boundaries[i] (right=False)."""
+    b = _raw(boundaries)
+    if b.ndim != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-D, got shape {b.shape}")
+    out = np.searchsorted(b, _raw(input), side="right" if right else "left")
+    return input._leaf(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
 class MoreMathMethods:
     """Elementwise and shape helpers composed from rows (log2 = log / ln 2, sinh from expm1, masked_select
     from indexing...), and the in-place forms of the elementwise methods."""
@@ -452,6 +487,112 @@ class MoreMathMethods:
         from .functions import einsum
         return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", self, other)
 
+    def atan2(self, other):
+        """The angle of the point (other, self): atan(self / other) in the right quadrant; broadcasts."""
+        x = self._floating()
+        o = other if isinstance(other, TensorBase) else x._const(other)
+        o = o._floating()
+        if o._data.dtype != x._data.dtype:
+            dt = np.result_type(x._data.dtype, o._data.dtype)
+            x, o = x.to(dt), o.to(dt)
+        try:
+            out = np.arctan2(x._data, o._data)
+        except ValueError:
+            raise ValueError(f"atan2: shapes {tuple(self.shape)} and {tuple(o.shape)} cannot be broadcast together") \
+                from None
+        return x._make(np.asarray(out), ATAN2, (x, o), None, x.requires_grad or o.requires_grad)
+
+    arctan2 = atan2
+
+    def fmod(self, other):
+        """x - trunc(x / other) * other: the remainder with the sign of x (C's fmod)."""
+        return self - (self / other).detach().trunc() * other
+
+    def hypot(self, other):
+        return (self * self + other * other).sqrt()
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """The k-th smallest element along dim (1-based) and its index."""
+        d = dim_index("kthvalue", dim, self.ndim) if self.ndim else 0
+        n = self.shape[d] if self.ndim else 1
+        if not 1 <= k <= n:
+            raise ValueError(f"kthvalue: k ({k}) is out of range for dim {dim} of size {n} (shape {tuple(self.shape)})")
+        from .tensor_reduce import MinMax
+        if self.ndim == 0:
+            return MinMax(self, self._leaf(np.zeros((), np.int64)))
+        s = self.sort(d)
+        v, i = s.values.narrow(d, k - 1, 1), s.indices.narrow(d, k - 1, 1)
+        return MinMax(v if keepdim else v.squeeze(d), i if keepdim else i.squeeze(d))
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """The n-th forward difference along dim (prepend / append joined first)."""
+        from .functions import cat
+        d = dim_index("diff", dim, self.ndim)
+        x = self
+        if prepend is not None or append is not None:
+            x = cat([t for t in (prepend, self, append) if t is not None], d)
+        for _ in range(n):
+            m = x.shape[d]
+            x = x.narrow(d, 1, m - 1) - x.narrow(d, 0, m - 1) if m else x
+        return x
+
+    def take_along_dim(self, indices, dim=None):
+        """Elements picked by indices along dim (broadcast against self in the other dims); dim None: flat."""
+        idx = _raw(indices).astype(np.int64)
+        if dim is None:
+            return self.reshape(-1)[idx.reshape(-1)]
+        d = dim_index("take_along_dim", dim, self.ndim)
+        shape = list(np.broadcast_shapes(tuple(n for i, n in enumerate(self.shape) if i != d),
+                                         tuple(n for i, n in enumerate(idx.shape) if i != d)))
+        xs, ishape = list(shape), list(shape)
+        xs.insert(d, self.shape[d])
+        ishape.insert(d, idx.shape[d])
+        x = self.expand(*xs) if tuple(self.shape) != tuple(xs) else self
+        return x.gather(d, self._leaf(np.broadcast_to(idx, ishape)))
+
+    def cross(self, other, dim=None):
+        """The cross product of 3-vectors along dim (the first dim of size 3 if None)."""
+        if dim is None:
+            dim = next((i for i, n in enumerate(self.shape) if n == 3), None)
+            if dim is None:
+                raise ValueError(f"cross: no dimension of size 3 in input of shape {tuple(self.shape)}")
+        d = dim_index("cross", dim, self.ndim)
+        if self.shape[d] != 3 or other.shape[d] != 3:
+            raise ValueError(f"cross: dimension {dim} must have size 3, got shapes {tuple(self.shape)} and "
+                             f"{tuple(other.shape)}")
+        a = [self.select(d, i) for i in range(3)]
+        b = [other.select(d, i) for i in range(3)]
+        from .functions import stack
+        return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], d)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """Rotate by 90 degrees k times in the plane of dims (from the first towards the second)."""
+        d0, d1 = (dim_index("rot90", d, self.ndim) for d in dims)
+        if d0 == d1:
+            raise ValueError(f"rot90: dims must differ, got {dims}")
+        k %= 4
+        if k == 0:
+            return self * 1
+        if k == 2:
+            return self.flip(d0, d1)
+        if k == 1:
+            return self.flip(d1).transpose(d0, d1)
+        return self.transpose(d0, d1).flip(d1)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        """Split into n nearly equal parts (an int: the first ones one longer), or at the given indices."""
+        d = dim_index("tensor_split", dim, self.ndim)
+        n = self.shape[d]
+        if isinstance(indices_or_sections, int):
+            k = indices_or_sections
+            if k < 1:
+                raise ValueError(f"tensor_split: number of sections must be at least 1, got {k}")
+            sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+            cuts = list(np.cumsum([0] + sizes))
+        else:
+            cuts = [0] + [min(max(int(i), 0), n) for i in indices_or_sections] + [n]
+        return tuple(self.narrow(d, a, max(b - a, 0)) for a, b in zip(cuts[:-1], cuts[1:]))
+
     def where(self, condition, other):
         """self where condition is True, else other (Tensor.where: torch.where(condition, self, other))."""
         from .functions import where
@@ -532,4 +673,4 @@ for _m in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh
     setattr(MoreMathMethods, _m + "_", _inplace_form(_m + "_", _m))
 MoreMathMethods.negative_ = MoreMathMethods.neg_
 
-from .ops.products import ACOS, ASIN, ATAN  # noqa: E402
+from .ops.products import ACOS, ASIN, ATAN, ATAN2  # noqa: E402

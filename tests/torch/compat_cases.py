@@ -22,6 +22,9 @@ def add_compat_cases(add_case, torch, rn, away):
         add_case("atan", tl.atan, torch.atan, rn(*s, lo=-4, hi=4))
         add_case("asin", lambda a: a.asin(), torch.asin, rn(*s, lo=-0.95, hi=0.95))
         add_case("acos", tl.acos, torch.acos, rn(*s, lo=-0.95, hi=0.95))
+        add_case("atan2", tl.atan2, torch.atan2, rn(*s), rn(*s))
+    add_case("atan2", lambda a, b: a.atan2(b), lambda a, b: a.atan2(b), rn(2, 3), rn(3))
+    add_case("atan2", lambda a: a.atan2(-1.5), lambda a: a.atan2(torch.tensor(-1.5, dtype=torch.float64)), rn(2, 3))
     x24 = rn(2, 4)
     z1, z2 = x24.copy(), x24.copy()
     z1[1, 2] = 0.0                     # one zero in a row: its gradient is the product of the others

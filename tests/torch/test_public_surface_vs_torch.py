@@ -230,6 +230,20 @@ MORE_FORMS_2 = {
                   lambda m, a, b: m.index_add(a, 1, m.tensor([3, 0]), b, alpha=2)),
     "tensordot": ([arr(2, 3, 4), arr(3, 4, 5, seed=1)], lambda m, a, b: m.tensordot(a, b, 2),
                   lambda m, a, b: m.tensordot(a, b, 2)),
+    "atan2": ([_SMALL, arr(4, seed=1)], lambda m, a, b: m.atan2(a, b), lambda m, a, b: m.atan2(a, b)),
+    "fmod": ([arr(3, 4, lo=-5, hi=5), arr(4, seed=1, lo=0.5, hi=1.5)], lambda m, a, b: m.fmod(a, b),
+             lambda m, a, b: m.fmod(a, b)),
+    "hypot": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.hypot(a, b), lambda m, a, b: m.hypot(a, b)),
+    "kthvalue": ([_SMALL], lambda m, a: m.kthvalue(a, 2, 1), lambda m, a: m.kthvalue(a, 2, 1)),
+    "diff": ([_SMALL, arr(3, 1, seed=1)], lambda m, a, b: m.diff(a, 2, 1, prepend=b),
+             lambda m, a, b: m.diff(a, 2, 1, prepend=b)),
+    "take_along_dim": ([_SMALL], lambda m, a: m.take_along_dim(a, m.tensor([[2], [0], [3]]), 1),
+                       lambda m, a: m.take_along_dim(a, m.tensor([[2], [0], [3]]), 1)),
+    "cross": ([arr(4, 3), arr(4, 3, seed=1)], lambda m, a, b: m.cross(a, b, dim=1), lambda m, a, b: m.cross(a, b, dim=1)),
+    "rot90": ([_SMALL], lambda m, a: (m.rot90(a), m.rot90(a, 2), m.rot90(a, -1, (1, 0))),
+              lambda m, a: (m.rot90(a), m.rot90(a, 2), m.rot90(a, -1, (1, 0)))),
+    "tensor_split": ([arr(7, 2)], lambda m, a: m.tensor_split(a, 3) + m.tensor_split(a, [2, 5]),
+                     lambda m, a: m.tensor_split(a, 3) + m.tensor_split(a, [2, 5])),
     "meshgrid": ([arr(3), arr(4, seed=1)], lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy"),
                  lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy")),
 }
@@ -283,6 +297,21 @@ def test_in_place_forms_of_elementwise_methods():
         close(o, t, f"{name} on a leaf under no_grad")
     with pytest.raises(RuntimeError, match="exp_: a leaf tensor that requires grad"):
         tl.ones(2, requires_grad=True).exp_()
+
+
+def test_cdist_searchsorted_bucketize_match_torch():
+    check_with_grad("tl.cdist", lambda a, b: tl.cdist(a, b), lambda a, b: torch.cdist(a, b), arr(2, 3, 4), arr(2, 5, 4, seed=1))
+    check_with_grad("tl.cdist p=1", lambda a, b: tl.cdist(a, b, 1.0), lambda a, b: torch.cdist(a, b, 1.0), arr(3, 4),
+                    arr(5, 4, seed=1))
+    seq = np.sort(arr(2, 5), axis=1)
+    vals = arr(2, 3, seed=1)
+    for right in (False, True):
+        close(tl.searchsorted(tl.tensor(seq), tl.tensor(vals), right=right),
+              torch.searchsorted(torch.tensor(seq), torch.tensor(vals), right=right), "searchsorted")
+        close(tl.bucketize(tl.tensor(vals), tl.tensor(seq[0]), right=right),
+              torch.bucketize(torch.tensor(vals), torch.tensor(seq[0]), right=right), "bucketize")
+    close(tl.searchsorted(tl.tensor(seq[0]), tl.tensor(vals)), torch.searchsorted(torch.tensor(seq[0]), torch.tensor(vals)),
+          "searchsorted (one sequence)")
 
 
 def test_where_with_only_a_condition_is_nonzero():

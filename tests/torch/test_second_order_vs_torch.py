@@ -137,6 +137,7 @@ CASES.update({
     "expm1": (lambda a: a.expm1() * a, lambda a: a.expm1() * a, [rnd(3, 4)]),
     "atan": (lambda a: a.atan() * a, lambda a: a.atan() * a, [rnd(3, 4)]),
     "asin": (lambda a: a.asin() * a, lambda a: a.asin() * a, [rnd(3, 4, lo=-0.9, hi=0.9)]),
+    "atan2": (lambda a, b: a.atan2(b) * a, lambda a, b: a.atan2(b) * a, [rnd(3, 4), rnd(4, seed=1, away=0.3)]),
     "acos": (lambda a: a.acos() * a, lambda a: a.acos() * a, [rnd(3, 4, lo=-0.9, hi=0.9)]),
     "embedding_sparse": (lambda w: __import__("tinygrad_lite.sparse").sparse.embedding(w, tl.tensor(_SIDX)) ** 2,
                          lambda w: TF.embedding(torch.tensor(_SIDX), w) ** 2, [rnd(3, 2)]),

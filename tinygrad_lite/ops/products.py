@@ -1,6 +1,6 @@
 """Rows that user scripts need beyond the core set and whose gradient needs a rule of its own:
 prod (zeros in the input), log1p and expm1 (accurate near 0, where log(1 + x) and exp(x) - 1 lose
-the digits), atan, asin, acos. Everything else of that surface (norm, diag, outer, pad, trace...) is composed from
+the digits), atan, asin, acos, atan2. Everything else of that surface (norm, diag, outer, pad, trace...) is composed from
 rows in tinygrad_lite/tensor_more.py.
 
 `prod`'s args are `(axes, keepdims)` as the other reductions (axes a tuple of non-negative ints, or
@@ -97,3 +97,17 @@ ASIN = defop("asin", lambda a, x: np.arcsin(x), _asin_dx,
              math="d asin(x)/dx = 1 / sqrt(1 - x^2)", rule="dx = dC / sqrt(1 - x²)", saves=("x",))
 ACOS = defop("acos", lambda a, x: np.arccos(x), lambda g, ans, a, x: -_asin_dx(g, ans, a, x),
              math="d acos(x)/dx = -1 / sqrt(1 - x^2)", rule="dx = -dC / sqrt(1 - x²)", saves=("x",))
+
+
+def _atan2_dy(g, ans, args, y, x):
+    return g * x / (x * x + y * y)
+
+
+def _atan2_dx(g, ans, args, y, x):
+    return -(g * y) / (x * x + y * y)
+
+
+ATAN2 = defop("atan2", lambda a, y, x: np.arctan2(y, x), _atan2_dy, _atan2_dx,
+              math="d atan2(y, x)/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)",
+              rule="dy = dC * x / (x² + y²), dx = -dC * y / (x² + y²)", saves=("y", "x"), inputs=("y", "x"),
+              broadcasts=True)
