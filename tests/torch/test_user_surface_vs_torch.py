@@ -366,3 +366,23 @@ def test_tensors_print_as_pytorch_under_the_hook(monkeypatch, values, dtype):
     ours = tl.tensor(values, dtype=getattr(tl, dtype) if dtype and dtype != "bool" else tl.bool_ if dtype else None)
     theirs = torch.tensor(values, dtype=getattr(torch, dtype) if dtype else None)
     assert str(ours) == str(theirs)
+
+
+@pytest.mark.parametrize("name,kw", [("Adamax", {}), ("Adamax", {"weight_decay": 0.1, "lr": 0.01, "maximize": True}),
+                                     ("NAdam", {}), ("NAdam", {"weight_decay": 0.1}),
+                                     ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}), ("RAdam", {}),
+                                     ("RAdam", {"weight_decay": 0.1, "lr": 0.05}),
+                                     ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True})])
+def test_adamax_nadam_radam_follow_torch(name, kw):
+    w0 = _arr((3, 4), 16)
+    out = []
+    for lib in (tl, torch):
+        p = lib.tensor(w0, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], **kw)
+        for _ in range(12):  # RAdam switches from momentum SGD to the rectified adaptive step at step 6
+            ((p * p).sum() + (p ** 3).sum() * 0.1).backward()
+            opt.step()
+            opt.zero_grad()
+        out.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-14, atol=1e-15)
+    assert np.abs(out[0] - w0).max() > 1e-3
