@@ -92,6 +92,25 @@ for _ in range(3):
     opt.step()
     show(loss)
 
+# --- a policy-gradient step with torch.distributions (fixed actions and returns, so no sampling)
+from torch.distributions import Categorical, Normal, kl_divergence  # noqa: E402
+
+policy = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+set_weights(policy)
+popt = torch.optim.RAdam(policy.parameters(), lr=1e-2)
+obs, actions = randn(6, 4), torch.from_numpy(rs.randint(0, 3, 6))
+returns = randn(6)
+for _ in range(3):
+    dist = Categorical(logits=policy(obs))
+    ploss = -(dist.log_prob(actions) * returns).mean() - 0.01 * dist.entropy().mean()
+    popt.zero_grad()
+    ploss.backward()
+    popt.step()
+    show(ploss)
+q, prior = Normal(randn(3), torch.exp(randn(3) * 0.1)), torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+show(kl_divergence(q, prior).sum())
+show(q.log_prob(torch.zeros(3)).sum())
+
 # --- a GAN step: two optimizers, the fake batch detached for the discriminator
 G = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 2))
 D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Sigmoid())

@@ -386,3 +386,51 @@ def test_adamax_nadam_radam_follow_torch(name, kw):
         out.append(p.detach().numpy().copy())
     np.testing.assert_allclose(out[0], out[1], rtol=1e-14, atol=1e-15)
     assert np.abs(out[0] - w0).max() > 1e-3
+
+
+_DIST_CASES = {
+    "normal log_prob": (lambda D, m, s, x: D.Normal(m, s).log_prob(x), 3),
+    "normal entropy + cdf": (lambda D, m, s, x: D.Normal(m, s).entropy() + D.Normal(m, s).cdf(x), 3),
+    "normal kl": (lambda D, m, s, x: D.kl_divergence(D.Normal(m, s), D.Normal(x, s * 2)), 3),
+    "categorical logits": (lambda D, lg: D.Categorical(logits=lg).log_prob(_ACTIONS[type(lg).__module__]) +
+                           D.Categorical(logits=lg).entropy(), 1),
+    "categorical probs kl": (lambda D, lg: D.Categorical(probs=lg.exp()).log_prob(_ACTIONS[type(lg).__module__]) +
+                             D.kl_divergence(D.Categorical(logits=lg), D.Categorical(logits=lg * 2)), 1),
+    "bernoulli": (lambda D, lg: D.Bernoulli(logits=lg).log_prob(((lg > 0.3) * 1.0).double()) + D.Bernoulli(probs=lg.sigmoid()).entropy()
+                  + D.kl_divergence(D.Bernoulli(logits=lg), D.Bernoulli(logits=-lg)), 1),
+    "uniform": (lambda D, lg: D.Uniform(lg, lg + 2).log_prob(lg + 0.5) + D.Uniform(lg, lg + 3).entropy(), 1),
+}
+_ACTIONS = {"tinygrad_lite.tensor": tl.tensor(np.array([0, 3, 4, 1])), "torch": torch.tensor([0, 3, 4, 1])}
+
+
+@pytest.mark.parametrize("name", sorted(_DIST_CASES))
+def test_distributions_match_torch(name):
+    from tinygrad_lite import distributions
+    fn, n = _DIST_CASES[name]
+    arrays = [_arr((4, 5), 17 + i) for i in range(n)]
+    if n == 3:
+        arrays[1] = np.abs(arrays[1]) + 0.5  # a scale
+    ts = [tl.tensor(a, requires_grad=True) for a in arrays]
+    qs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, z = fn(distributions, *ts), fn(torch.distributions, *qs)
+    np.testing.assert_allclose(y.detach().numpy(), z.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    z.sum().backward()
+    for a, b in zip(ts, qs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_distribution_samples_have_the_right_shapes_and_frequencies():
+    from tinygrad_lite import distributions as D
+    tl.manual_seed(0)
+    x = D.Categorical(probs=tl.tensor([0.1, 0.0, 0.6, 0.3])).sample((4000,))
+    freq = np.bincount(x.numpy(), minlength=4) / 4000
+    assert x.shape == (4000,) and x.dtype == np.int64 and freq[1] == 0 and abs(freq[2] - 0.6) < 0.03
+    loc = tl.zeros(3, requires_grad=True)
+    n = D.Normal(loc, tl.ones(3))
+    assert n.sample((2,)).shape == (2, 3) and not n.sample().requires_grad and n.rsample().requires_grad
+    assert n.batch_shape == (3,) and D.Bernoulli(probs=tl.tensor([0.2, 0.9])).sample((3,)).shape == (3, 2)
+    with pytest.raises(ValueError, match="Categorical: either `probs` or `logits`"):
+        D.Categorical()
+    with pytest.raises(AttributeError, match=r"kl_divergence\(Normal, Categorical\) is not supported"):
+        D.kl_divergence(n, D.Categorical(logits=tl.zeros(2)))

@@ -279,6 +279,10 @@ def build():
                                  "barrier", "all_reduce", "broadcast", "all_gather", "reduce")})
 
     mod("torch.linalg", [linalg])
+    from tinygrad_lite import distributions
+    mod("torch.distributions", [distributions])
+    for sub in ("normal", "categorical", "bernoulli", "uniform", "kl"):
+        mod(f"torch.distributions.{sub}", [distributions])
     mod("torch.nn", [nn])
     mod("torch.nn.functional", [functional])
     mod("torch.nn.init", [init])
