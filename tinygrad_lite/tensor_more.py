@@ -593,6 +593,22 @@ class MoreMathMethods:
             cuts = [0] + [min(max(int(i), 0), n) for i in indices_or_sections] + [n]
         return tuple(self.narrow(d, a, max(b - a, 0)) for a, b in zip(cuts[:-1], cuts[1:]))
 
+    def unfold(self, dimension, size, step):
+        """Sliding windows of `size` elements, `step` apart, along dimension: that dim becomes the number of
+        windows and a new last dim of `size` holds each window (differentiable; overlaps add up)."""
+        d = dim_index("unfold", dimension, self.ndim) if self.ndim else 0
+        n = self.shape[d] if self.ndim else 1
+        if size > n or size < 0 or step < 1:
+            raise ValueError(f"unfold: size {size} and step {step} do not fit dimension {dimension} of size {n} "
+                             f"(shape {tuple(self.shape)}; need 0 <= size <= {n}, step >= 1)")
+        if self.ndim == 0:
+            return self.reshape(1)
+        windows = (n - size) // step + 1
+        idx = (np.arange(windows)[:, None] * step + np.arange(size)).reshape(-1)
+        x = self.index_select(d, self._leaf(idx))
+        x = x.reshape(tuple(self.shape[:d]) + (windows, size) + tuple(self.shape[d + 1:]))
+        return x.movedim(d + 1, -1)
+
     def where(self, condition, other):
         """self where condition is True, else other (Tensor.where: torch.where(condition, self, other))."""
         from .functions import where

@@ -240,7 +240,8 @@ def _lr_sequence(lib, make, steps, metric=None):
     return out
 
 
-@pytest.mark.parametrize("kind", ["plateau_min", "plateau_max_abs", "warm_restarts", "warm_restarts_mult", "poly"])
+@pytest.mark.parametrize("kind", ["plateau_min", "plateau_max_abs", "warm_restarts", "warm_restarts_mult", "poly",
+                                  "chained"])
 def test_more_schedulers_match_torch(kind):
     metric = None
     if kind == "plateau_min":
@@ -253,6 +254,9 @@ def test_more_schedulers_match_torch(kind):
         make = lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, eta_min=0.001)  # noqa: E731
     elif kind == "warm_restarts_mult":
         make = lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2)  # noqa: E731
+    elif kind == "chained":
+        make = lambda m, o: m.ChainedScheduler([m.ConstantLR(o, factor=0.5, total_iters=3),  # noqa: E731
+                                                m.ExponentialLR(o, gamma=0.9)])
     else:
         make = lambda m, o: m.PolynomialLR(o, total_iters=6, power=2.0)  # noqa: E731
     assert _lr_sequence(tl, make, 14, metric) == _lr_sequence(torch, make, 14, metric)
@@ -434,3 +438,14 @@ def test_distribution_samples_have_the_right_shapes_and_frequencies():
         D.Categorical()
     with pytest.raises(AttributeError, match=r"kl_divergence\(Normal, Categorical\) is not supported"):
         D.kl_divergence(n, D.Categorical(logits=tl.zeros(2)))
+
+
+@pytest.mark.parametrize("shape,dim,size,step", [((7,), 0, 3, 2), ((2, 9, 3), 1, 4, 1), ((2, 9, 3), -2, 2, 3),
+                                                 ((4, 4), 1, 4, 1), ((4, 5), 0, 1, 1)])
+def test_unfold_windows_match_torch(shape, dim, size, step):
+    _check(lambda x: x.unfold(dim, size, step), lambda t: t.unfold(dim, size, step), _arr(shape, 18))
+
+
+def test_image_patches_with_two_unfolds_match_torch():
+    _check(lambda x: x.unfold(2, 2, 2).unfold(3, 2, 2).reshape(1, 3, -1, 4),
+           lambda t: t.unfold(2, 2, 2).unfold(3, 2, 2).reshape(1, 3, -1, 4), _arr((1, 3, 4, 6), 19))

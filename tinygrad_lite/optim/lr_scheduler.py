@@ -362,5 +362,6 @@ for _cls in (LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, Linear
 
 from .one_cycle import OneCycleLR  # noqa: E402  (its own module; a name of torch.optim.lr_scheduler)
 __all__ += ["OneCycleLR"]
-from .more_schedulers import CosineAnnealingWarmRestarts, PolynomialLR, ReduceLROnPlateau  # noqa: E402
-__all__ += ["CosineAnnealingWarmRestarts", "PolynomialLR", "ReduceLROnPlateau"]
+from .more_schedulers import (ChainedScheduler, CosineAnnealingWarmRestarts, PolynomialLR,  # noqa: E402
+                              ReduceLROnPlateau)
+__all__ += ["ChainedScheduler", "CosineAnnealingWarmRestarts", "PolynomialLR", "ReduceLROnPlateau"]
