@@ -76,7 +76,7 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
 from .serialize import load, save  # noqa: E402
 from .functions import allclose, einsum, isclose, numel  # noqa: E402
 from .functions_more import concat, concatenate, hstack, meshgrid, vstack  # noqa: E402
-from .tensor_more import bucketize, cdist, searchsorted  # noqa: E402
+from .tensor_more_shape import bucketize, cdist, searchsorted  # noqa: E402
 from . import linalg  # noqa: E402  (torch.linalg's norms)
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 

@@ -23,7 +23,9 @@ from .tensor_args import shape_arg, to_array
 from .tensor_base import TensorBase
 from .tensor_inplace import InplaceMethods
 from .tensor_math import MathMethods
-from .tensor_more import MoreMathMethods, MoreMethods
+from .tensor_more import MoreMethods
+from .tensor_more_math import MoreMathMethods
+from .tensor_more_shape import MoreShapeMethods
 from .tensor_reduce import ReduceMethods
 from .tensor_shape import ShapeMethods
 from .versions import next_seq, share_version
@@ -31,7 +33,8 @@ from .versions import next_seq, share_version
 _new = object.__new__
 
 
-class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, MoreMethods, TensorBase):
+class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, MoreMethods, MoreShapeMethods,
+             TensorBase):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     Tensor(data, requires_grad=False, dtype=None): `data` is a number, a nested list or a numpy
