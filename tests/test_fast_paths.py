@@ -137,6 +137,12 @@ def test_einsum_fast_path_equals_numpys_loops(eq, shapes, dtype):
 @given(shape=st.lists(st.integers(1, 40), min_size=0, max_size=3), seed=st.integers(0, 2 ** 16),
        dtype=st.sampled_from([np.float32, np.float64, np.int64]), reverse=st.booleans(), wide=st.booleans())
 def test_cumsum_equals_numpys_bit_for_bit(shape, seed, dtype, reverse, wide):
+    # (the slice-by-slice path; the last dim's blocked scan sums in another order: tested below)
+    with mock.patch.object(numpy_fast, "_SCAN_MIN", float("inf")):
+        _cumsum_bit_for_bit(shape, seed, dtype, reverse, wide)
+
+
+def _cumsum_bit_for_bit(shape, seed, dtype, reverse, wide):
     if wide and shape:
         shape = shape + [300]  # long slices: the slice-by-slice path for every axis but the last
     rng = np.random.default_rng(seed)
@@ -216,7 +222,7 @@ def test_logsigmoid_gradient_from_the_result_equals_the_sigmoid_reference(dtype,
 # so small hypothesis shapes cross many piece boundaries (odd sizes); the reference is the plain formula.
 @contextmanager
 def _small_pieces():
-    with mock.patch.object(chunked, "CHUNK", 37):
+    with mock.patch.object(chunked, "CHUNK", 37), mock.patch.object(numpy_fast, "_SCAN_MIN", 0):
         yield
 
 
@@ -271,3 +277,18 @@ def test_chunked_gelu_tanh_equals_its_formula(shape, dtype, layout, seed):
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=2e-5)
     np.testing.assert_allclose(y, 0.5 * x64 * (1 + t), **tol)
     np.testing.assert_allclose(d, want_d, **tol)
+
+
+@given(rows=st.integers(1, 30), blocks=st.integers(2, 40), k=st.sampled_from([16, 32, 48]), dtype=_DTYPES,
+       seed=st.integers(0, 2 ** 16), reverse=st.booleans())
+def test_blocked_last_dim_cumsum_equals_the_sequential_sum(rows, blocks, k, dtype, seed, reverse):
+    x = np.random.default_rng(seed).standard_normal((rows, blocks * k)).astype(dtype)
+    with _small_pieces():
+        assert numpy_fast._scan_block(x) in (16, 32)  # the blocked path is the one taken
+        got = numpy_fast.cumsum(x, 1, reverse)
+    x64 = x.astype(np.float64)
+    want = np.flip(np.cumsum(np.flip(x64, 1), 1), 1) if reverse else np.cumsum(x64, 1)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    # to rounding: the sums run in another order (error bound ~ n eps sum|x|)
+    bound = (np.cumsum(np.abs(x64), 1) if not reverse else np.flip(np.cumsum(np.flip(np.abs(x64), 1), 1), 1))
+    assert np.all(np.abs(got - want) <= bound * x.shape[1] * np.finfo(dtype).eps + 1e-300)
