@@ -113,3 +113,14 @@ def test_chunked_sigmoid_and_gelu_tanh_vs_torch(dtype, transposed):
     _close(*_run(lambda x: F.gelu(t(x), approximate="tanh"),
                  lambda x: torch.nn.functional.gelu(t(x), approximate="tanh"), a, dtype), dtype,
            **({} if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_vs_torch_on_odd_and_non_contiguous_inputs(dtype):
+    # the BLAS backward (contiguous input) and the plain one (a transposed view), odd widths
+    rng = np.random.default_rng(5)
+    a = {"x": _x(37, 3, 129) * 2 - 4, "w": 1 + 0.1 * rng.standard_normal(37), "b": 0.1 * rng.standard_normal(37)}
+    for t in ((lambda x: x.permute(2, 1, 0)), (lambda x: x.permute(2, 1, 0).contiguous())):
+        ours = lambda x, w, b: F.layer_norm(t(x), (37,), w, b)  # noqa: E731
+        theirs = lambda x, w, b: torch.nn.functional.layer_norm(t(x), (37,), w, b)  # noqa: E731
+        _close(*_run(ours, theirs, a, dtype), dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
