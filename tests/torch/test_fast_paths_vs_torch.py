@@ -117,7 +117,6 @@ def test_chunked_sigmoid_and_gelu_tanh_vs_torch(dtype, transposed):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_vs_torch_on_odd_and_non_contiguous_inputs(dtype):
-    # the BLAS backward (contiguous input) and the plain one (a transposed view), odd widths
     rng = np.random.default_rng(5)
     a = {"x": _x(37, 3, 129) * 2 - 4, "w": 1 + 0.1 * rng.standard_normal(37), "b": 0.1 * rng.standard_normal(37)}
     for t in ((lambda x: x.permute(2, 1, 0)), (lambda x: x.permute(2, 1, 0).contiguous())):

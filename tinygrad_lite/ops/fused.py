@@ -19,7 +19,7 @@ Use the wrappers `layer_norm(x, w, b, eps)` and `masked_softmax(x, scale, hide)`
 """
 import numpy as np
 
-from . import _blas_ok, defop, is_array, max_last, sum_last
+from . import defop, is_array, max_last, sum_last
 
 
 # ---------------------------------------------------------------------- layer norm
@@ -54,14 +54,6 @@ def _ln_grads(g, ans, args, saved, needs, x, w, b=None):
         dx = (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * rstd
         return dx, g * xhat, (g if b is not None else None)  # (the engine sums dw, db over the leading dims)
     mu, rstd = saved
-    if n and x.ndim and _blas_ok(x) and type(g) is np.ndarray and g.shape == x.shape and w.dtype == x.dtype:
-        return _ln_grads_blas(g, x, w, mu, rstd, needs, b is not None)
-    return _ln_grads_ref(g, x, w, mu, rstd, needs, b is not None)
-
-
-def _ln_grads_ref(g, x, w, mu, rstd, needs, bias):
-    """The plain spelling of the array rule (the reference _ln_grads_blas is tested against)."""
-    n = x.shape[-1]
     xhat = x - mu
     xhat *= rstd                                # (in place: one full-size temporary, reused below)
     dx = dw = None
@@ -76,34 +68,7 @@ def _ln_grads_ref(g, x, w, mu, rstd, needs, bias):
         xhat *= m2                              # (x̂ is not needed after this: dw took it above)
         dx -= xhat
         dx *= rstd
-    return (dx, dw) if not bias else (dx, dw, g)  # db = g: the engine sums it over the batch dims
-
-
-def _ln_grads_blas(g, x, w, mu, rstd, needs, bias):
-    """The same rule with 1/σ pulled out of x̂ = (x - μ)/σ, so every reduction is a BLAS product and
-    x̂ is never formed: with p = g (x - μ),
-        dw = Σ_rows p/σ = (1/σ)ᵀ p,   mean(dx̂ x̂) = (p @ w)/(σ n),   mean(dx̂) = (g @ w)/n,
-        dx = (dx̂ - x̂ mean(dx̂ x̂) - mean(dx̂)) / σ.
-    7 full-size passes instead of 9 plus two einsum loops (1024x1024 float32: see bench/RESULTS.md)."""
-    n = x.shape[-1]
-    xc = x - mu                                 # σ x̂
-    p = g * xc
-    p2 = p.reshape(-1, n)
-    dx = dw = None
-    if needs[1]:
-        dw = rstd.reshape(-1) @ p2              # Σ g x̂ over the rows
-    if needs[0]:
-        m2 = (p2 @ w).reshape(rstd.shape)       # Σ_j dx̂ σ x̂ per row
-        m2 *= rstd
-        m2 *= rstd * (1.0 / n)                  # mean(dx̂ x̂) / σ
-        m1 = (g.reshape(-1, n) @ w).reshape(rstd.shape)
-        m1 *= 1.0 / n                           # mean(dx̂)
-        dx = np.multiply(g, w, out=p)           # dx̂ (p is not needed any more)
-        xc *= m2                                # x̂ mean(dx̂ x̂)
-        dx -= xc
-        dx -= m1
-        dx *= rstd
-    return (dx, dw) if not bias else (dx, dw, g)
+    return (dx, dw) if b is None else (dx, dw, g)  # db = g: the engine sums it over the batch dims
 
 
 _LN_MATH = ("y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂))/σ with dx̂ = g w, "
