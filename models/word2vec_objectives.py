@@ -40,8 +40,10 @@ CBOW's gradient convention: word2vec (and gensim with cbow_mean=1) averages the 
 the forward pass but adds the *undivided* error to every context vector. Autograd through a mean
 would divide it by the number of context words; `cbow_grad="word2vec"` (the default) keeps
 word2vec's update with an expression the engine differentiates as such:
-h = S - stop_gradient(S (1 - 1/n)) (forward S/n, derivative 1 w.r.t. the sum S).
-`cbow_grad="mean"` is the plain mean (smaller steps for the input vectors).
+h = S - stop_gradient(S (1 - 1/n)) (forward S/n, derivative 1 w.r.t. the sum S), with
+S = F.embedding_bag(ctx, W_in, mode="sum", padding_idx=V) (one engine row: gather, sum, row-sparse
+backward). `cbow_grad="mean"` is the plain mean, F.embedding_bag(mode="mean") (smaller steps for
+the input vectors).
 """
 import math
 import sys
@@ -138,7 +140,8 @@ class Word2Vec:
         ctx: int (B, C) context ids (padding = V); band: optional (B + C) ids of consecutive corpus
         positions around the centres (see `PairBatches`). Returns (x, valid):
           skipgram: x (B, C, d) = W_in[ctx], valid (B, C) = ctx is a real word;
-          cbow:     x (B, 1, d) = mean of the real contexts' W_in rows, valid (B, 1) = at least one."""
+          cbow:     x (B, 1, d) = mean of the real contexts' W_in rows (one `F.embedding_bag` over ctx;
+                    the band is not needed), valid (B, 1) = at least one."""
         ctx = np.asarray(ctx)
         B, C = ctx.shape
         W = C // 2
@@ -152,29 +155,22 @@ class Word2Vec:
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
         n = valid.sum(1)
-        inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]          # (B, 1)
-        if band is None:  # the padding row of W_in is zero: summing all slots sums the real contexts
-            S = embedding(self.W_in, ctx, padding_idx=self.pad).sum(1)       # (B, d)
-        else:  # one shifted slice of the band per context slot, masked (much cheaper than a (B, C, d) stack)
-            xp = embedding(self.W_in, band, padding_idx=self.pad)             # (B + 2W, d)
-            vf = valid.astype(np.float32)
-            S = None
-            for j, o in enumerate(list(range(-W, 0)) + list(range(1, W + 1))):
-                t = xp[W + o:W + o + B] * vf[:, j:j + 1]
-                S = t if S is None else S + t                                  # (B, d) sum of real contexts
-        if getattr(self, "cbow_grad", "word2vec") == "mean":
-            h = S * inv
-        else:  # forward S/n, gradient 1 w.r.t. S (word2vec's update)
+        if getattr(self, "cbow_grad", "word2vec") == "mean":  # the plain mean: each context gets g / n
+            h = F.embedding_bag(ctx, self.W_in, mode="mean", padding_idx=self.pad, sparse=True)       # (B, d)
+        else:  # forward S/n, gradient 1 w.r.t. the sum S (word2vec's update)
+            S = F.embedding_bag(ctx, self.W_in, mode="sum", padding_idx=self.pad, sparse=True)        # (B, d)
+            inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]                                # (B, 1)
             h = S - S.detach() * (1.0 - inv)
         return h.reshape(B, 1, self.dim), (n > 0)[:, None]
 
     @staticmethod
     def _scores(y, x):
-        """y (B, T, d) . x (B, C', d) -> (B, T, C'); for C' = 1 (CBOW) and few targets elementwise, as
-        numpy's matmul of a stack of (T, d) @ (d, 1) products is slower there (measured: T = 6)."""
-        if x.shape[1] == 1 and y.shape[1] < 10:
-            B, T, _ = y.shape
-            return (y * x).sum(-1).reshape(B, T, 1)
+        """y (B, T, d) . x (B, C', d) -> (B, T, C'). For C' = 1 (CBOW) an einsum: numpy's batched matmul
+        of (T, d) @ (d, 1) and its outer-product backward run slowly for tiny matrices (measured, forward
+        + backward, B = 256, d = 100: T = 6 0.12 ms vs 0.23 (matmul) and 0.19 (elementwise); T = 16
+        0.26 vs 1.10 and 0.85). For skip-gram (C' = 2W) the matmul is faster (1.6 vs 4.4 ms for T = 6)."""
+        if x.shape[1] == 1:
+            return tg.einsum("btd,bcd->btc", y, x)
         return y @ x.transpose(1, 2)
 
     def loss(self, ctx, targets, weight, band=None):
@@ -209,6 +205,7 @@ class Word2Vec:
             b, c = np.nonzero(valid)                                   # the P real predictions
             xv = x.reshape(-1, self.dim)[b * valid.shape[1] + c]       # (P, d)
             s = xv @ self.W_out.transpose(0, 1)                        # (P, V)
+            self._row_uses = b.shape[0]  # every output row takes part in all P predictions (`cap_shared_rows`)
             return F.cross_entropy(s, centre[b], reduction="sum")
         # contrastive: InfoNCE over [centre, noise] on cosines / tau
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
@@ -223,19 +220,27 @@ class Word2Vec:
 
     def cap_shared_rows(self, cap):
         """Scale W_out's gradient rows used by more than `cap` predictions of the last batch by
-        cap / uses (hierarchical softmax only; no-op otherwise).
+        cap / uses (hierarchical softmax and full softmax; no-op otherwise).
 
-        word2vec applies each prediction's update in turn, so an inner node near the root, which
-        lies on nearly every path, moves by many small steps that each see the previous ones. One
-        batched SGD step sums those gradients taken at the same point instead: with ~3,000
-        predictions per batch the root's step is ~3,000x one prediction's and training diverges.
-        Capping a row's step at `cap` predictions' worth keeps the batched step as large as the
-        sequential updates could move it, while the rarely shared rows (most of them) are untouched."""
+        word2vec applies each prediction's update in turn, so an output row that many predictions
+        share moves by many small steps that each see the previous ones. One batched SGD step sums
+        those gradients taken at the same point instead. Hierarchical softmax: an inner node near the
+        root lies on nearly every path, with ~3,000 predictions per batch the root's step is ~3,000x one
+        prediction's and training diverges. Full softmax: every output row takes part in every
+        prediction (its gradient is p_v x for each), so every row's step is P predictions' worth
+        (skip-gram: P ~ 2,800 per batch; it diverges within ~100 batches on head500). Capping a row's
+        step at `cap` predictions' worth keeps the batched step as large as the sequential updates
+        could move it, while rows shared by few predictions (most hs rows, and all of W_in) keep their
+        full summed step."""
         uses = getattr(self, "_row_uses", None)
         g = self.W_out.grad
         if uses is None or g is None or not cap:
             return
         from tinygrad_lite.sparse import is_sparse
+        if np.isscalar(uses):  # full softmax: a dense gradient, every row used `uses` times
+            if uses > cap:
+                g._data *= np.float32(cap / uses)
+            return
         if not is_sparse(g):
             return
         g = g.coalesce()
@@ -412,7 +417,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
             out = model.loss(ctx, targets, weight, band=band)
             model.W_in.grad = model.W_out.grad = None
             out.backward()
-            if loss == "hs":
+            if loss in ("hs", "softmax"):
                 model.cap_shared_rows(hs_row_cap)
             opt.step()
             lv = check_loss(out.item(), step, f"{arch} ({loss}) training", alpha)

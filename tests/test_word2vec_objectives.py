@@ -367,11 +367,14 @@ def test_graph_of_one_step_is_readable(arch, loss):
     assert n_nodes <= 45, n_nodes                       # fits on a page
     ops = set(re.findall(r"<B>([a-z_]+)", src))
     assert src.count(">W_in<") == 1 and src.count(">W_out<") == 1   # each parameter drawn once, by name
-    assert "embedding_sparse" in ops                    # row lookups, not dense one-hot products
+    # row lookups, not dense one-hot products: CBOW's context bags in one embedding_bag row
+    assert ("embedding_bag" in ops) == (arch == "cbow")
+    assert "embedding_sparse" in ops or (arch == "cbow" and loss == "softmax")
     objective_op = {"negative": "logsigmoid", "hs": "logsigmoid", "softmax": "cross_entropy_idx",
                     "contrastive": "log_softmax"}[loss]
     assert objective_op in ops, ops
-    assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores elementwise
+    assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores with an einsum
+    assert ("einsum" in ops) == (arch == "cbow" and loss != "softmax")
     assert title in src
     value.backward()                                    # and it is a real training step
     assert naming["params"]["W_in"].grad is not None and naming["params"]["W_out"].grad is not None

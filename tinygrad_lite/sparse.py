@@ -14,6 +14,7 @@ import numpy as np
 
 from .ops import LazyGrad, defop, where
 from .ops.movement import index_scatter
+from .ops.embedding_bag import rows_matrix
 from .tensor import Tensor
 
 __all__ = ["RowSparseGrad", "embedding", "is_sparse"]
@@ -84,6 +85,11 @@ class RowSparseGrad(LazyGrad):
         k = idx.shape[0]
         if k == 0:
             return RowSparseGrad(idx, vals, self.shape, True)
+        if vals.dtype == np.float32 or vals.dtype == np.float64:
+            # repeats add up in one sparse (rows, k) @ (k, width) product (2-3x faster than np.add.at below)
+            rows, A = rows_matrix(idx, np.arange(k), np.ones(k, vals.dtype), k)
+            out = np.ascontiguousarray(A @ vals.reshape(k, -1)).reshape((rows.shape[0],) + vals.shape[1:])
+            return RowSparseGrad(rows, out, self.shape, True)
         rows, inv = np.unique(idx, return_inverse=True)
         if rows.shape[0] == k:  # no duplicates: just sorted
             out = np.empty_like(vals)

@@ -551,7 +551,9 @@ from .dropout import dropout2d  # noqa: E402
 from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
                       max_pool2d)
+from .embedding_bag import embedding_bag  # noqa: E402
 
 __all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
             "dropout2d", "batch_norm",
             "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]
+__all__ += ["embedding_bag"]

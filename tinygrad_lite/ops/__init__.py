@@ -232,6 +232,7 @@ def sum_to(g, shape):
 def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
     from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
+    from . import embedding_bag  # noqa: F401  (F.embedding_bag's row)
 
 
 _load()
