@@ -54,7 +54,7 @@ import numpy as np
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 from tinygrad_lite.nn import functional as F
-from tinygrad_lite.sparse import embedding
+from tinygrad_lite.sparse import embedding, embedding_dot
 
 from .argtypes import float_in, int_at_least
 from .guard import check_loss
@@ -173,6 +173,15 @@ class Word2Vec:
             return tg.einsum("btd,bcd->btc", y, x)
         return y @ x.transpose(1, 2)
 
+    def _row_scores(self, rows, x, pad=None):
+        """W_out[rows] (B, T, d) scored against x (B, C', d) -> (B, T, C'). CBOW (C' = 1): one
+        `sparse.embedding_dot` row (no (B, T, d) copies in backward; 2-3x faster than gathering and
+        an einsum); skip-gram: the rows looked up, then `_scores`."""
+        if x.shape[1] == 1:
+            B, T = rows.shape
+            return embedding_dot(self.W_out, rows, x.reshape(B, self.dim), padding_idx=pad).reshape(B, T, 1)
+        return self._scores(embedding(self.W_out, rows, padding_idx=pad), x)
+
     def loss(self, ctx, targets, weight, band=None):
         """Summed loss of one batch (scalar Tensor).
 
@@ -185,8 +194,7 @@ class Word2Vec:
         centre = targets[:, 0]
         validf = valid.astype(np.float32)
         if self.loss_name == "negative":
-            y = embedding(self.W_out, targets)                        # (B, K+1, d)
-            s = self._scores(y, x)                                    # (B, K+1, C')
+            s = self._row_scores(targets, x)                          # (B, K+1, C')
             sign = np.full((targets.shape[1], 1), -1.0, np.float32)
             sign[0] = 1.0
             noise_ok = weight.max(1)[:, :, None]                      # (B, K+1, 1) noise word != centre
@@ -195,11 +203,10 @@ class Word2Vec:
             t = self.tree
             L = int(t.lengths[centre].max())                           # the batch's longest path
             pts, sign, pmask = t.points[centre, :L], 1.0 - 2.0 * t.codes[centre, :L], t.mask[centre, :L]
-            y = embedding(self.W_out, pts, padding_idx=t.pad)          # (B, L, d) the paths' inner nodes
             # how many predictions use each inner node in this batch (for `cap_shared_rows`)
             self._row_uses = np.bincount(pts.ravel(), (pmask * validf.sum(1)[:, None]).ravel(),
                                          minlength=self.W_out.shape[0])
-            s = self._scores(y, x)                                     # (B, L, C')
+            s = self._row_scores(pts, x, pad=t.pad)                    # (B, L, C') against the paths' nodes
             return -(F.logsigmoid(s * sign[:, :, None]) * (pmask[:, :, None] * validf[:, None, :])).sum()
         if self.loss_name == "softmax":
             b, c = np.nonzero(valid)                                   # the P real predictions

@@ -1,6 +1,6 @@
-"""F.embedding_bag (tinygrad_lite/ops/embedding_bag.py): gradients by finite differences, the composed
-reference, second order, row-sparse gradients with SGD, and its errors. PyTorch's values are checked in
-tests/torch/test_embedding_bag_vs_torch.py."""
+"""F.embedding_bag (tinygrad_lite/ops/embedding_bag.py) and sparse.embedding_dot (ops/embedding_dot.py):
+gradients by finite differences, the composed reference, second order, row-sparse gradients with SGD, and
+their errors. PyTorch's values are checked in tests/torch/test_embedding_bag_vs_torch.py."""
 import numpy as np
 import pytest
 
@@ -8,7 +8,7 @@ import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
 from tinygrad_lite.gradcheck import gradcheck
-from tinygrad_lite.sparse import embedding, is_sparse
+from tinygrad_lite.sparse import embedding, embedding_dot, is_sparse
 
 IDX = np.array([[0, 3, 3, 5], [5, 5, 5, 5], [1, 2, 4, 0]])
 FLAT = np.array([4, 0, 0, 2, 5, 1, 3])
@@ -120,3 +120,36 @@ def test_errors_name_the_op_and_shapes():
         F.embedding_bag(IDX, w, mode="sum", per_sample_weights=Tensor(np.ones((3, 3))))
     with pytest.raises(ValueError, match="weight must be 2-D"):
         F.embedding_bag(IDX, Tensor(np.ones(6)))
+
+
+# ---------------------------------------------------------------- embedding_dot
+def test_embedding_dot_gradcheck_and_second_order():
+    rng = np.random.default_rng(7)
+    w, x = _w(7, (6, 3)), Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    idx = rng.integers(0, 6, (4, 5))
+    assert gradcheck(lambda w, x: embedding_dot(w, idx, x), (w, x))
+    # create_graph: the rules run on Tensors; d/dx of sum(dL/dW * c) against the composed version's
+    c = Tensor(rng.standard_normal((6, 3)))
+    outs = []
+    for f in (lambda w, x: embedding_dot(w, idx, x, padding_idx=2),
+              lambda w, x: (embedding(w, idx, padding_idx=2) * x.reshape(4, 1, 3)).sum(-1)):
+        w2, x2 = Tensor(w.detach().numpy(), requires_grad=True), Tensor(x.detach().numpy(), requires_grad=True)
+        (gw,) = tg.autograd.grad((f(w2, x2) ** 2).sum(), [w2], create_graph=True)
+        (gx,) = tg.autograd.grad((gw * c).sum(), [x2])
+        outs.append(gx.numpy())
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-12)
+
+
+def test_embedding_dot_sparse_step_and_errors():
+    rng = np.random.default_rng(8)
+    w = Tensor(rng.standard_normal((40, 4)).astype(np.float32), requires_grad=True)
+    x = Tensor(rng.standard_normal((2, 4)).astype(np.float32), requires_grad=True)
+    embedding_dot(w, np.array([[3, 3, 39], [5, 39, 3]]), x, padding_idx=39).sum().backward()
+    assert is_sparse(w.grad) and w.grad.is_coalesced and w.grad.indices.tolist() == [3, 5]
+    np.testing.assert_allclose(w.grad.values[0], 2 * x.detach().numpy()[0] + x.detach().numpy()[1], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"embedding_dot: expected weight \(V, d\), indices \(B, T\) and x \(B, d\)"):
+        embedding_dot(w, np.zeros((3, 2), np.int64), x)
+    with pytest.raises(IndexError, match="embedding_dot: index 40 is out of range"):
+        embedding_dot(w, np.array([[40]]), x[:1])
+    with pytest.raises(TypeError, match="share a float32 or float64 dtype"):
+        embedding_dot(w, np.array([[1]]), Tensor(np.ones((1, 4))))

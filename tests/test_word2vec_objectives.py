@@ -369,12 +369,14 @@ def test_graph_of_one_step_is_readable(arch, loss):
     assert src.count(">W_in<") == 1 and src.count(">W_out<") == 1   # each parameter drawn once, by name
     # row lookups, not dense one-hot products: CBOW's context bags in one embedding_bag row
     assert ("embedding_bag" in ops) == (arch == "cbow")
-    assert "embedding_sparse" in ops or (arch == "cbow" and loss == "softmax")
+    # CBOW scores its output rows with one embedding_dot row (negative, hs)
+    assert ("embedding_dot" in ops) == (arch == "cbow" and loss in ("negative", "hs"))
+    assert "embedding_sparse" in ops or (arch == "cbow" and loss != "contrastive")
     objective_op = {"negative": "logsigmoid", "hs": "logsigmoid", "softmax": "cross_entropy_idx",
                     "contrastive": "log_softmax"}[loss]
     assert objective_op in ops, ops
     assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores with an einsum
-    assert ("einsum" in ops) == (arch == "cbow" and loss != "softmax")
+    assert ("einsum" in ops) == (arch == "cbow" and loss == "contrastive")
     assert title in src
     value.backward()                                    # and it is a real training step
     assert naming["params"]["W_in"].grad is not None and naming["params"]["W_out"].grad is not None

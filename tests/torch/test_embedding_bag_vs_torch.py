@@ -79,3 +79,23 @@ def test_embedding_bag_max_gradient_goes_to_one_entry_per_column():
     np.testing.assert_allclose(ours[0], [[3.0, 5.0]])
     np.testing.assert_allclose(ours[1], theirs[1])
     np.testing.assert_allclose(ours[1], [[0, 20], [10, 0], [0, 0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 5), st.integers(1, 5), st.integers(1, 4), st.booleans(), st.integers(0, 2 ** 16))
+def test_embedding_dot_matches_torch(V, B, T, d, use_pad, seed):
+    """tinygrad_lite.sparse.embedding_dot against torch's embedding (padding_idx) then a batched dot."""
+    from tinygrad_lite.sparse import embedding_dot
+    rng = np.random.default_rng(seed)
+    W, x, g = rng.standard_normal((V, d)), rng.standard_normal((B, d)), rng.standard_normal((B, T))
+    idx = rng.integers(0, V, (B, T))
+    pad = int(rng.integers(0, V)) if use_pad else None
+    wt, xt = torch.tensor(W, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ref = (TF.embedding(torch.tensor(idx), wt, padding_idx=pad) * xt[:, None, :]).sum(-1)
+    (ref * torch.tensor(g)).sum().backward()
+    wo, xo = Tensor(W, requires_grad=True), Tensor(x, requires_grad=True)
+    out = embedding_dot(wo, idx, xo, padding_idx=pad)
+    (out * Tensor(g)).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(wo.grad.dense()), wt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), atol=1e-12)
