@@ -212,7 +212,11 @@ class Word2Vec:
             b, c = np.nonzero(valid)                                   # the P real predictions
             xv = x.reshape(-1, self.dim)[b * valid.shape[1] + c]       # (P, d)
             s = xv @ self.W_out.transpose(0, 1)                        # (P, V)
-            self._row_uses = b.shape[0]  # every output row takes part in all P predictions (`cap_shared_rows`)
+            if s.requires_grad:  # its gradient p - y says how much of each prediction reaches each row
+                s.retain_grad()
+            self._row_uses, self._logits = None, s
+            ids = np.asarray(ctx)[valid[:, :1].repeat(ctx.shape[1], 1) if self.arch == "cbow" else valid]
+            self._in_uses = np.bincount(ids[ids != self.pad], minlength=self.W_in.shape[0])  # predictions per input row
             return F.cross_entropy(s, centre[b], reduction="sum")
         # contrastive: InfoNCE over [centre, noise] on cosines / tau
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
@@ -239,15 +243,26 @@ class Word2Vec:
         step at `cap` predictions' worth keeps the batched step as large as the sequential updates
         could move it, while rows shared by few predictions (most hs rows, and all of W_in) keep their
         full summed step."""
-        uses = getattr(self, "_row_uses", None)
         g = self.W_out.grad
-        if uses is None or g is None or not cap:
+        if g is None or not cap:
+            return
+        if self.loss_name == "softmax":  # dense: row v gets sum_b (p_bv - y_bv) x_b; count |p_bv - y_bv|
+            ds = getattr(getattr(self, "_logits", None), "grad", None)
+            if ds is not None:
+                uses = np.abs(ds._data).sum(0)                          # (V,) predictions' worth per row
+                g._data *= np.minimum(1.0, cap / np.maximum(uses, 1e-12)).astype(g._data.dtype)[:, None]
+            gi = self.W_in.grad
+            if gi is not None and getattr(gi, "is_sparse", False):
+                gi = gi.coalesce()
+                gi.values *= np.minimum(1.0, cap / np.maximum(self._in_uses[gi.indices], 1.0)).astype(
+                    gi.values.dtype)[:, None]
+                self.W_in.grad = gi
+            self._logits = None
+            return
+        uses = getattr(self, "_row_uses", None)
+        if uses is None:
             return
         from tinygrad_lite.sparse import is_sparse
-        if np.isscalar(uses):  # full softmax: a dense gradient, every row used `uses` times
-            if uses > cap:
-                g._data *= np.float32(cap / uses)
-            return
         if not is_sparse(g):
             return
         g = g.coalesce()

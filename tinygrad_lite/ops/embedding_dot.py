@@ -15,7 +15,7 @@ Rows equal to `padding_idx` get no gradient (as `embedding`'s). The weight's gra
 import numpy as np
 
 from . import defop, is_array, where
-from .embedding_bag import rows_matrix
+from .embedding_bag import csr, rows_matrix
 from .movement import index_scatter
 
 
@@ -52,8 +52,7 @@ def _dot_grads(g, ans, args, saved, needs, w, x):
             rows_matrix(idx.reshape(-1), b.reshape(-1), gv.reshape(-1), B)
         dw = RowSparseGrad(rows, np.ascontiguousarray(A @ x), w.shape, _coalesced=True)
     if needs[1]:
-        import scipy.sparse as sp
-        A = sp.csr_matrix((gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T)), shape=(B, w.shape[0]))
+        A = csr(gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T), (B, w.shape[0]))
         dx = np.ascontiguousarray(A @ w)
     return dw, dx
 
