@@ -17,7 +17,8 @@ Four objectives (how a prediction of the centre word w from a vector x is scored
   batch's paths get a (row-sparse) gradient;
 * ``softmax``: -log softmax(x W_out^T)[w], the textbook model over the whole vocabulary. Its cost
   per prediction is O(V d) and W_out's gradient is dense, so it is for small vocabularies (the
-  trainer says so, with an estimate, above `SOFTMAX_SLOW_VOCAB` words);
+  trainer says so, with an estimate, above `SOFTMAX_SLOW_VOCAB` words). Every output row takes part
+  in every prediction, so its batched steps are capped like hierarchical softmax's (below);
 * ``contrastive``: InfoNCE on cosine similarity. With u = x / |x| and v_k = W_out[t_k] / |W_out[t_k]|
   for t = (w, n_1..n_K) (the centre and K noise words), the loss is
   -log( exp(u . v_0 / tau) / sum_k exp(u . v_k / tau) ), tau the temperature (default 0.1).
@@ -34,7 +35,11 @@ Batched hierarchical softmax: the inner nodes near the root lie on nearly every 
 sums thousands of gradient terms into their rows in one step where word2vec applies them one by
 one; the trainer scales each inner node's summed gradient by min(1, HS_ROW_CAP / its uses in the
 batch) between backward and the SGD step (`Word2Vec.cap_shared_rows`; without it skip-gram + hs
-diverges on head500, with it it matches gensim). The gradients themselves are the engine's.
+diverges on head500, with it it matches gensim). Full softmax shares rows even more: each output
+row v gets sum_b (p_bv - y_bv) x_b from all P predictions of a batch, so its "uses" are the mass
+sum_b |p_bv - y_bv| (read from the logits' gradient), and each input row's uses are its
+predictions; both are capped the same way (without it skip-gram + softmax diverges within ~40
+batches of 512 centres). The gradients themselves are the engine's.
 
 CBOW's gradient convention: word2vec (and gensim with cbow_mean=1) averages the context vectors in
 the forward pass but adds the *undivided* error to every context vector. Autograd through a mean
@@ -154,14 +159,19 @@ class Word2Vec:
                 xp = F.normalize(xp, dim=-1)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
-        n = valid.sum(1)
+        h, has = self._cbow_mean(ctx)
+        return h.reshape(B, 1, self.dim), has[:, None]
+
+    def _cbow_mean(self, ctx):
+        """CBOW's h (B, d), the mean of each row of ctx's real words (one `F.embedding_bag`), and which
+        rows have any (B,) bool."""
+        n = (ctx != self.pad).sum(1)
         if getattr(self, "cbow_grad", "word2vec") == "mean":  # the plain mean: each context gets g / n
-            h = F.embedding_bag(ctx, self.W_in, mode="mean", padding_idx=self.pad, sparse=True)       # (B, d)
-        else:  # forward S/n, gradient 1 w.r.t. the sum S (word2vec's update)
-            S = F.embedding_bag(ctx, self.W_in, mode="sum", padding_idx=self.pad, sparse=True)        # (B, d)
-            inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]                                # (B, 1)
-            h = S - S.detach() * (1.0 - inv)
-        return h.reshape(B, 1, self.dim), (n > 0)[:, None]
+            return F.embedding_bag(ctx, self.W_in, mode="mean", padding_idx=self.pad, sparse=True), n > 0
+        # forward S/n, gradient 1 w.r.t. the sum S (word2vec's update)
+        S = F.embedding_bag(ctx, self.W_in, mode="sum", padding_idx=self.pad, sparse=True)            # (B, d)
+        inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]                                    # (B, 1)
+        return S - S.detach() * (1.0 - inv), n > 0
 
     @staticmethod
     def _scores(y, x):
@@ -190,6 +200,8 @@ class Word2Vec:
         the rest which noise words differ from the centre); band as in `inputs`."""
         targets = np.asarray(targets)
         weight = np.asarray(weight)
+        if self.arch == "cbow" and self.loss_name in ("negative", "hs"):
+            return self._cbow_loss(np.asarray(ctx), targets, weight)
         x, valid = self.inputs(ctx, band)
         centre = targets[:, 0]
         validf = valid.astype(np.float32)
@@ -229,6 +241,25 @@ class Word2Vec:
         logp = logits.log_softmax(1)[:, 0, :]                          # (B, C')
         return -(logp * validf).sum()
 
+    def _cbow_loss(self, ctx, targets, weight):
+        """`loss` for CBOW with negative sampling or hierarchical softmax, kept 2-D (B, T): the same
+        terms as the general path with four graph nodes fewer (its reshapes and the final negation)."""
+        h, has = self._cbow_mean(ctx)                                    # (B, d), (B,)
+        centre = targets[:, 0]
+        if self.loss_name == "negative":
+            rows, pad = targets, None                                    # (B, K+1): centre, then noise
+            sign = np.full(targets.shape[1], -1.0, np.float32)
+            sign[0] = 1.0
+            keep = weight.max(1)                                         # (B, K+1) noise word != centre
+        else:
+            t = self.tree
+            L = int(t.lengths[centre].max())                             # the batch's longest path
+            rows, pad = t.points[centre, :L], t.pad
+            sign, keep = 1.0 - 2.0 * t.codes[centre, :L], t.mask[centre, :L]
+            self._row_uses = np.bincount(rows.ravel(), (keep * has[:, None]).ravel(), minlength=self.W_out.shape[0])
+        s = embedding_dot(self.W_out, rows, h, padding_idx=pad)          # (B, T)
+        return (F.logsigmoid(s * sign) * (-(keep * has[:, None]).astype(np.float32))).sum()
+
     def cap_shared_rows(self, cap):
         """Scale W_out's gradient rows used by more than `cap` predictions of the last batch by
         cap / uses (hierarchical softmax and full softmax; no-op otherwise).
@@ -241,8 +272,9 @@ class Word2Vec:
         prediction (its gradient is p_v x for each), so every row's step is P predictions' worth
         (skip-gram: P ~ 2,800 per batch; it diverges within ~100 batches on head500). Capping a row's
         step at `cap` predictions' worth keeps the batched step as large as the sequential updates
-        could move it, while rows shared by few predictions (most hs rows, and all of W_in) keep their
-        full summed step."""
+        could move it, while rows shared by few predictions (most hs rows, and W_in outside full
+        softmax) keep their full summed step. Full softmax counts a W_out row's uses as the mass
+        sum_b |p_bv - y_bv| its gradient collects, and also caps W_in's rows by their predictions."""
         g = self.W_out.grad
         if g is None or not cap:
             return
@@ -392,6 +424,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
     batch_size to 512 centre positions (skip-gram) or 256 (CBOW: on head500 CBOW+hs reaches WordSim-353
     0.566 with 256, 0.543 with 1024, gensim 0.58; larger batches sum more updates taken at one point).
     `negative` is the number of noise words for 'negative' and 'contrastive' (ignored otherwise).
+    hs_row_cap: the shared-row cap of 'hs' and 'softmax' (`Word2Vec.cap_shared_rows`; 0 disables it).
     stats: as train_sgns's (final_loss is per prediction), plus arch, loss, predictions."""
     _check_choice("arch", arch, ARCHS)
     _check_choice("loss", loss, LOSSES)

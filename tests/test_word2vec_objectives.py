@@ -215,6 +215,33 @@ def test_every_mode_trains_and_separates_two_topics(arch, loss):
     assert same > other + 0.2, (same, other)
 
 
+def topic_corpus(n_sent=1500, seed=0):
+    """8 topics of 20 words each, 40% of every sentence drawn from 10 frequent words shared by all."""
+    rng = np.random.default_rng(seed)
+    common = [f"the{i}" for i in range(10)]
+    topics = [[f"t{k}w{i}" for i in range(20)] for k in range(8)]
+    sents = [[common[rng.integers(0, 10)] if rng.random() < 0.4 else topics[s % 8][rng.integers(0, 20)]
+              for _ in range(20)] for s in range(n_sent)]
+    return sents, topics
+
+
+def test_full_softmax_skipgram_learns_with_batched_steps():
+    """Every output row takes part in every full-softmax prediction, and a skip-gram batch of 512 centres
+    sums ~2,800 of them into one step: without the shared-row cap training diverges within ~40 batches;
+    with it the topics separate."""
+    from models.guard import TrainingDiverged
+    sents, topics = topic_corpus()
+    kw = dict(arch="skipgram", loss="softmax", dim=50, min_count=1, epochs=2, progress=False, batch_size=512, sample=0)
+    with pytest.raises(TrainingDiverged):
+        train_word2vec(sents, hs_row_cap=0, **kw)
+    model, stats = train_word2vec(sents, **kw)
+    assert stats["loss_history"][-1] < stats["loss_history"][0]
+    wv = model.wv
+    same = np.mean([wv.similarity(t[0], w) for t in topics for w in t[1:6]])
+    other = np.mean([wv.similarity(topics[k][0], topics[(k + 1) % 8][i]) for k in range(8) for i in range(1, 6)])
+    assert same > other + 0.3, (same, other)
+
+
 def test_train_word2vec_rejects_bad_choices():
     with pytest.raises(ValueError, match="arch must be one of"):
         train_word2vec(toy_sentences(10), arch="glove")
