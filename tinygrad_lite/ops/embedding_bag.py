@@ -1,9 +1,10 @@
 """embedding_bag: the rows of a weight gathered and reduced per bag in one row (PyTorch's F.embedding_bag).
 
 A bag is a list of row ids; the result's row b is the sum, mean or max of the weight's rows in bag b.
-As one primitive it gathers each row once and keeps only the per-entry coefficients for backward,
-where the composed version (embedding, mask, sum, divide) records four nodes and their (bags, n, d)
-temporaries. Entries equal to `padding_idx` are left out of their bag (and out of a mean's count);
+As one primitive (sum/mean: a sparse (bags, V) matrix of the entries' coefficients times W forward,
+a sparse (rows, bags) matrix times dC backward, giving the weight's gradient already coalesced) it
+makes no (bags, n, d) copy of the rows, where the composed version (embedding, mask, sum, divide)
+records four nodes and their temporaries. Entries equal to `padding_idx` are left out of their bag (and out of a mean's count);
 an empty bag gives a zero row.
 
 The row's args are a `Bags`: every entry's row id `idx` (M,), the bag it belongs to `bag` (M,), the
