@@ -155,6 +155,8 @@ CASES = [
     Case("embedding_sparse", _emb, lambda ns, idx, w: ns.F.embedding(idx, w, sparse=True),
          label="embedding_sparse (sparse=True)"),
     Case("cross_entropy_idx", _ce, lambda ns, x, t: ns.F.cross_entropy(x, t)),
+    Case("embedding_bag", _emb, lambda ns, idx, w: ns.F.embedding_bag(idx, w, mode="mean"),
+         label="embedding_bag (mode='mean')"),
     Case("layer_norm", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w, b)),
     Case("layer_norm_nobias", _ln, lambda ns, x, w, b: ns.F.layer_norm(x, (x.shape[-1],), w), const=("b",)),
     Case("sin", _x(), lambda ns, x: x.sin()),
@@ -182,6 +184,8 @@ CASES = [
 NO_PEER = {
     "index_scatter": "the adjoint of indexing, recorded only by a double backward (create_graph=True) through "
                      "advanced indexing; its numpy forward is what `getitem (index array)`'s backward runs, timed there",
+    "embedding_dot": "tinygrad_lite.sparse.embedding_dot (word2vec's scores in one row) has no single PyTorch op; "
+                     "tests compare it with embedding, mul and sum in torch, and bench/bench_word2vec.py times it in use",
 }
 
 

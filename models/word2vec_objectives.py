@@ -17,7 +17,8 @@ Four objectives (how a prediction of the centre word w from a vector x is scored
   batch's paths get a (row-sparse) gradient;
 * ``softmax``: -log softmax(x W_out^T)[w], the textbook model over the whole vocabulary. Its cost
   per prediction is O(V d) and W_out's gradient is dense, so it is for small vocabularies (the
-  trainer says so, with an estimate, above `SOFTMAX_SLOW_VOCAB` words);
+  trainer says so, with an estimate, above `SOFTMAX_SLOW_VOCAB` words). Every output row takes part
+  in every prediction, so its batched steps are capped like hierarchical softmax's (below);
 * ``contrastive``: InfoNCE on cosine similarity. With u = x / |x| and v_k = W_out[t_k] / |W_out[t_k]|
   for t = (w, n_1..n_K) (the centre and K noise words), the loss is
   -log( exp(u . v_0 / tau) / sum_k exp(u . v_k / tau) ), tau the temperature (default 0.1).
@@ -34,14 +35,20 @@ Batched hierarchical softmax: the inner nodes near the root lie on nearly every 
 sums thousands of gradient terms into their rows in one step where word2vec applies them one by
 one; the trainer scales each inner node's summed gradient by min(1, HS_ROW_CAP / its uses in the
 batch) between backward and the SGD step (`Word2Vec.cap_shared_rows`; without it skip-gram + hs
-diverges on head500, with it it matches gensim). The gradients themselves are the engine's.
+diverges on head500, with it it matches gensim). Full softmax shares rows even more: each output
+row v gets sum_b (p_bv - y_bv) x_b from all P predictions of a batch, so its "uses" are the mass
+sum_b |p_bv - y_bv| (read from the logits' gradient), and each input row's uses are its
+predictions; both are capped the same way (without it skip-gram + softmax diverges within ~40
+batches of 512 centres). The gradients themselves are the engine's.
 
 CBOW's gradient convention: word2vec (and gensim with cbow_mean=1) averages the context vectors in
 the forward pass but adds the *undivided* error to every context vector. Autograd through a mean
 would divide it by the number of context words; `cbow_grad="word2vec"` (the default) keeps
 word2vec's update with an expression the engine differentiates as such:
-h = S - stop_gradient(S (1 - 1/n)) (forward S/n, derivative 1 w.r.t. the sum S).
-`cbow_grad="mean"` is the plain mean (smaller steps for the input vectors).
+h = S - stop_gradient(S (1 - 1/n)) (forward S/n, derivative 1 w.r.t. the sum S), with
+S = F.embedding_bag(ctx, W_in, mode="sum", padding_idx=V) (one engine row: gather, sum, row-sparse
+backward). `cbow_grad="mean"` is the plain mean, F.embedding_bag(mode="mean") (smaller steps for
+the input vectors).
 """
 import math
 import sys
@@ -52,7 +59,7 @@ import numpy as np
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
 from tinygrad_lite.nn import functional as F
-from tinygrad_lite.sparse import embedding
+from tinygrad_lite.sparse import embedding, embedding_dot
 
 from .argtypes import float_in, int_at_least
 from .guard import check_loss
@@ -138,7 +145,8 @@ class Word2Vec:
         ctx: int (B, C) context ids (padding = V); band: optional (B + C) ids of consecutive corpus
         positions around the centres (see `PairBatches`). Returns (x, valid):
           skipgram: x (B, C, d) = W_in[ctx], valid (B, C) = ctx is a real word;
-          cbow:     x (B, 1, d) = mean of the real contexts' W_in rows, valid (B, 1) = at least one."""
+          cbow:     x (B, 1, d) = mean of the real contexts' W_in rows (one `F.embedding_bag` over ctx;
+                    the band is not needed), valid (B, 1) = at least one."""
         ctx = np.asarray(ctx)
         B, C = ctx.shape
         W = C // 2
@@ -151,31 +159,38 @@ class Word2Vec:
                 xp = F.normalize(xp, dim=-1)
             offs = list(range(-W, 0)) + list(range(1, W + 1))
             return tg.stack([xp[W + o:W + o + B] for o in offs], dim=1), valid  # (B, C, d)
-        n = valid.sum(1)
-        inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]          # (B, 1)
-        if band is None:  # the padding row of W_in is zero: summing all slots sums the real contexts
-            S = embedding(self.W_in, ctx, padding_idx=self.pad).sum(1)       # (B, d)
-        else:  # one shifted slice of the band per context slot, masked (much cheaper than a (B, C, d) stack)
-            xp = embedding(self.W_in, band, padding_idx=self.pad)             # (B + 2W, d)
-            vf = valid.astype(np.float32)
-            S = None
-            for j, o in enumerate(list(range(-W, 0)) + list(range(1, W + 1))):
-                t = xp[W + o:W + o + B] * vf[:, j:j + 1]
-                S = t if S is None else S + t                                  # (B, d) sum of real contexts
-        if getattr(self, "cbow_grad", "word2vec") == "mean":
-            h = S * inv
-        else:  # forward S/n, gradient 1 w.r.t. S (word2vec's update)
-            h = S - S.detach() * (1.0 - inv)
-        return h.reshape(B, 1, self.dim), (n > 0)[:, None]
+        h, has = self._cbow_mean(ctx)
+        return h.reshape(B, 1, self.dim), has[:, None]
+
+    def _cbow_mean(self, ctx):
+        """CBOW's h (B, d), the mean of each row of ctx's real words (one `F.embedding_bag`), and which
+        rows have any (B,) bool."""
+        n = (ctx != self.pad).sum(1)
+        if getattr(self, "cbow_grad", "word2vec") == "mean":  # the plain mean: each context gets g / n
+            return F.embedding_bag(ctx, self.W_in, mode="mean", padding_idx=self.pad, sparse=True), n > 0
+        # forward S/n, gradient 1 w.r.t. the sum S (word2vec's update)
+        S = F.embedding_bag(ctx, self.W_in, mode="sum", padding_idx=self.pad, sparse=True)            # (B, d)
+        inv = (1.0 / np.maximum(n, 1)).astype(np.float32)[:, None]                                    # (B, 1)
+        return S - S.detach() * (1.0 - inv), n > 0
 
     @staticmethod
     def _scores(y, x):
-        """y (B, T, d) . x (B, C', d) -> (B, T, C'); for C' = 1 (CBOW) and few targets elementwise, as
-        numpy's matmul of a stack of (T, d) @ (d, 1) products is slower there (measured: T = 6)."""
-        if x.shape[1] == 1 and y.shape[1] < 10:
-            B, T, _ = y.shape
-            return (y * x).sum(-1).reshape(B, T, 1)
+        """y (B, T, d) . x (B, C', d) -> (B, T, C'). For C' = 1 (CBOW) an einsum: numpy's batched matmul
+        of (T, d) @ (d, 1) and its outer-product backward run slowly for tiny matrices (measured, forward
+        + backward, B = 256, d = 100: T = 6 0.12 ms vs 0.23 (matmul) and 0.19 (elementwise); T = 16
+        0.26 vs 1.10 and 0.85). For skip-gram (C' = 2W) the matmul is faster (1.6 vs 4.4 ms for T = 6)."""
+        if x.shape[1] == 1:
+            return tg.einsum("btd,bcd->btc", y, x)
         return y @ x.transpose(1, 2)
+
+    def _row_scores(self, rows, x, pad=None):
+        """W_out[rows] (B, T, d) scored against x (B, C', d) -> (B, T, C'). CBOW (C' = 1): one
+        `sparse.embedding_dot` row (no (B, T, d) copies in backward; 2-3x faster than gathering and
+        an einsum); skip-gram: the rows looked up, then `_scores`."""
+        if x.shape[1] == 1:
+            B, T = rows.shape
+            return embedding_dot(self.W_out, rows, x.reshape(B, self.dim), padding_idx=pad).reshape(B, T, 1)
+        return self._scores(embedding(self.W_out, rows, padding_idx=pad), x)
 
     def loss(self, ctx, targets, weight, band=None):
         """Summed loss of one batch (scalar Tensor).
@@ -185,12 +200,13 @@ class Word2Vec:
         the rest which noise words differ from the centre); band as in `inputs`."""
         targets = np.asarray(targets)
         weight = np.asarray(weight)
+        if self.arch == "cbow" and self.loss_name in ("negative", "hs"):
+            return self._cbow_loss(np.asarray(ctx), targets, weight)
         x, valid = self.inputs(ctx, band)
         centre = targets[:, 0]
         validf = valid.astype(np.float32)
         if self.loss_name == "negative":
-            y = embedding(self.W_out, targets)                        # (B, K+1, d)
-            s = self._scores(y, x)                                    # (B, K+1, C')
+            s = self._row_scores(targets, x)                          # (B, K+1, C')
             sign = np.full((targets.shape[1], 1), -1.0, np.float32)
             sign[0] = 1.0
             noise_ok = weight.max(1)[:, :, None]                      # (B, K+1, 1) noise word != centre
@@ -199,16 +215,20 @@ class Word2Vec:
             t = self.tree
             L = int(t.lengths[centre].max())                           # the batch's longest path
             pts, sign, pmask = t.points[centre, :L], 1.0 - 2.0 * t.codes[centre, :L], t.mask[centre, :L]
-            y = embedding(self.W_out, pts, padding_idx=t.pad)          # (B, L, d) the paths' inner nodes
             # how many predictions use each inner node in this batch (for `cap_shared_rows`)
             self._row_uses = np.bincount(pts.ravel(), (pmask * validf.sum(1)[:, None]).ravel(),
                                          minlength=self.W_out.shape[0])
-            s = self._scores(y, x)                                     # (B, L, C')
+            s = self._row_scores(pts, x, pad=t.pad)                    # (B, L, C') against the paths' nodes
             return -(F.logsigmoid(s * sign[:, :, None]) * (pmask[:, :, None] * validf[:, None, :])).sum()
         if self.loss_name == "softmax":
             b, c = np.nonzero(valid)                                   # the P real predictions
             xv = x.reshape(-1, self.dim)[b * valid.shape[1] + c]       # (P, d)
             s = xv @ self.W_out.transpose(0, 1)                        # (P, V)
+            if s.requires_grad:  # its gradient p - y says how much of each prediction reaches each row
+                s.retain_grad()
+            self._row_uses, self._logits = None, s
+            ids = np.asarray(ctx)[valid[:, :1].repeat(ctx.shape[1], 1) if self.arch == "cbow" else valid]
+            self._in_uses = np.bincount(ids[ids != self.pad], minlength=self.W_in.shape[0])  # predictions per input row
             return F.cross_entropy(s, centre[b], reduction="sum")
         # contrastive: InfoNCE over [centre, noise] on cosines / tau
         y = embedding(self.W_out, targets)                             # (B, K+1, d)
@@ -221,19 +241,58 @@ class Word2Vec:
         logp = logits.log_softmax(1)[:, 0, :]                          # (B, C')
         return -(logp * validf).sum()
 
+    def _cbow_loss(self, ctx, targets, weight):
+        """`loss` for CBOW with negative sampling or hierarchical softmax, kept 2-D (B, T): the same
+        terms as the general path with four graph nodes fewer (its reshapes and the final negation)."""
+        h, has = self._cbow_mean(ctx)                                    # (B, d), (B,)
+        centre = targets[:, 0]
+        if self.loss_name == "negative":
+            rows, pad = targets, None                                    # (B, K+1): centre, then noise
+            sign = np.full(targets.shape[1], -1.0, np.float32)
+            sign[0] = 1.0
+            keep = weight.max(1)                                         # (B, K+1) noise word != centre
+        else:
+            t = self.tree
+            L = int(t.lengths[centre].max())                             # the batch's longest path
+            rows, pad = t.points[centre, :L], t.pad
+            sign, keep = 1.0 - 2.0 * t.codes[centre, :L], t.mask[centre, :L]
+            self._row_uses = np.bincount(rows.ravel(), (keep * has[:, None]).ravel(), minlength=self.W_out.shape[0])
+        s = embedding_dot(self.W_out, rows, h, padding_idx=pad)          # (B, T)
+        return (F.logsigmoid(s * sign) * (-(keep * has[:, None]).astype(np.float32))).sum()
+
     def cap_shared_rows(self, cap):
         """Scale W_out's gradient rows used by more than `cap` predictions of the last batch by
-        cap / uses (hierarchical softmax only; no-op otherwise).
+        cap / uses (hierarchical softmax and full softmax; no-op otherwise).
 
-        word2vec applies each prediction's update in turn, so an inner node near the root, which
-        lies on nearly every path, moves by many small steps that each see the previous ones. One
-        batched SGD step sums those gradients taken at the same point instead: with ~3,000
-        predictions per batch the root's step is ~3,000x one prediction's and training diverges.
-        Capping a row's step at `cap` predictions' worth keeps the batched step as large as the
-        sequential updates could move it, while the rarely shared rows (most of them) are untouched."""
-        uses = getattr(self, "_row_uses", None)
+        word2vec applies each prediction's update in turn, so an output row that many predictions
+        share moves by many small steps that each see the previous ones. One batched SGD step sums
+        those gradients taken at the same point instead. Hierarchical softmax: an inner node near the
+        root lies on nearly every path, with ~3,000 predictions per batch the root's step is ~3,000x one
+        prediction's and training diverges. Full softmax: every output row takes part in every
+        prediction (its gradient is p_v x for each), so every row's step is P predictions' worth
+        (skip-gram: P ~ 2,800 per batch; it diverges within ~100 batches on head500). Capping a row's
+        step at `cap` predictions' worth keeps the batched step as large as the sequential updates
+        could move it, while rows shared by few predictions (most hs rows, and W_in outside full
+        softmax) keep their full summed step. Full softmax counts a W_out row's uses as the mass
+        sum_b |p_bv - y_bv| its gradient collects, and also caps W_in's rows by their predictions."""
         g = self.W_out.grad
-        if uses is None or g is None or not cap:
+        if g is None or not cap:
+            return
+        if self.loss_name == "softmax":  # dense: row v gets sum_b (p_bv - y_bv) x_b; count |p_bv - y_bv|
+            ds = getattr(getattr(self, "_logits", None), "grad", None)
+            if ds is not None:
+                uses = np.abs(ds._data).sum(0)                          # (V,) predictions' worth per row
+                g._data *= np.minimum(1.0, cap / np.maximum(uses, 1e-12)).astype(g._data.dtype)[:, None]
+            gi = self.W_in.grad
+            if gi is not None and getattr(gi, "is_sparse", False):
+                gi = gi.coalesce()
+                gi.values *= np.minimum(1.0, cap / np.maximum(self._in_uses[gi.indices], 1.0)).astype(
+                    gi.values.dtype)[:, None]
+                self.W_in.grad = gi
+            self._logits = None
+            return
+        uses = getattr(self, "_row_uses", None)
+        if uses is None:
             return
         from tinygrad_lite.sparse import is_sparse
         if not is_sparse(g):
@@ -365,6 +424,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
     batch_size to 512 centre positions (skip-gram) or 256 (CBOW: on head500 CBOW+hs reaches WordSim-353
     0.566 with 256, 0.543 with 1024, gensim 0.58; larger batches sum more updates taken at one point).
     `negative` is the number of noise words for 'negative' and 'contrastive' (ignored otherwise).
+    hs_row_cap: the shared-row cap of 'hs' and 'softmax' (`Word2Vec.cap_shared_rows`; 0 disables it).
     stats: as train_sgns's (final_loss is per prediction), plus arch, loss, predictions."""
     _check_choice("arch", arch, ARCHS)
     _check_choice("loss", loss, LOSSES)
@@ -412,7 +472,7 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
             out = model.loss(ctx, targets, weight, band=band)
             model.W_in.grad = model.W_out.grad = None
             out.backward()
-            if loss == "hs":
+            if loss in ("hs", "softmax"):
                 model.cap_shared_rows(hs_row_cap)
             opt.step()
             lv = check_loss(out.item(), step, f"{arch} ({loss}) training", alpha)

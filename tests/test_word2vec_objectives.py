@@ -215,6 +215,33 @@ def test_every_mode_trains_and_separates_two_topics(arch, loss):
     assert same > other + 0.2, (same, other)
 
 
+def topic_corpus(n_sent=1500, seed=0):
+    """8 topics of 20 words each, 40% of every sentence drawn from 10 frequent words shared by all."""
+    rng = np.random.default_rng(seed)
+    common = [f"the{i}" for i in range(10)]
+    topics = [[f"t{k}w{i}" for i in range(20)] for k in range(8)]
+    sents = [[common[rng.integers(0, 10)] if rng.random() < 0.4 else topics[s % 8][rng.integers(0, 20)]
+              for _ in range(20)] for s in range(n_sent)]
+    return sents, topics
+
+
+def test_full_softmax_skipgram_learns_with_batched_steps():
+    """Every output row takes part in every full-softmax prediction, and a skip-gram batch of 512 centres
+    sums ~2,800 of them into one step: without the shared-row cap training diverges within ~40 batches;
+    with it the topics separate."""
+    from models.guard import TrainingDiverged
+    sents, topics = topic_corpus()
+    kw = dict(arch="skipgram", loss="softmax", dim=50, min_count=1, epochs=2, progress=False, batch_size=512, sample=0)
+    with pytest.raises(TrainingDiverged):
+        train_word2vec(sents, hs_row_cap=0, **kw)
+    model, stats = train_word2vec(sents, **kw)
+    assert stats["loss_history"][-1] < stats["loss_history"][0]
+    wv = model.wv
+    same = np.mean([wv.similarity(t[0], w) for t in topics for w in t[1:6]])
+    other = np.mean([wv.similarity(topics[k][0], topics[(k + 1) % 8][i]) for k in range(8) for i in range(1, 6)])
+    assert same > other + 0.3, (same, other)
+
+
 def test_train_word2vec_rejects_bad_choices():
     with pytest.raises(ValueError, match="arch must be one of"):
         train_word2vec(toy_sentences(10), arch="glove")
@@ -367,11 +394,16 @@ def test_graph_of_one_step_is_readable(arch, loss):
     assert n_nodes <= 45, n_nodes                       # fits on a page
     ops = set(re.findall(r"<B>([a-z_]+)", src))
     assert src.count(">W_in<") == 1 and src.count(">W_out<") == 1   # each parameter drawn once, by name
-    assert "embedding_sparse" in ops                    # row lookups, not dense one-hot products
+    # row lookups, not dense one-hot products: CBOW's context bags in one embedding_bag row
+    assert ("embedding_bag" in ops) == (arch == "cbow")
+    # CBOW scores its output rows with one embedding_dot row (negative, hs)
+    assert ("embedding_dot" in ops) == (arch == "cbow" and loss in ("negative", "hs"))
+    assert "embedding_sparse" in ops or (arch == "cbow" and loss != "contrastive")
     objective_op = {"negative": "logsigmoid", "hs": "logsigmoid", "softmax": "cross_entropy_idx",
                     "contrastive": "log_softmax"}[loss]
     assert objective_op in ops, ops
-    assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores elementwise
+    assert ("matmul" in ops) == (arch == "skipgram" or loss == "softmax")  # CBOW scores with an einsum
+    assert ("einsum" in ops) == (arch == "cbow" and loss == "contrastive")
     assert title in src
     value.backward()                                    # and it is a real training step
     assert naming["params"]["W_in"].grad is not None and naming["params"]["W_out"].grad is not None

@@ -14,9 +14,11 @@ import numpy as np
 
 from .ops import LazyGrad, defop, where
 from .ops.movement import index_scatter
+from .ops.embedding_bag import rows_matrix
+from .ops.embedding_dot import EMBEDDING_DOT, DotArgs
 from .tensor import Tensor
 
-__all__ = ["RowSparseGrad", "embedding", "is_sparse"]
+__all__ = ["RowSparseGrad", "embedding", "embedding_dot", "is_sparse"]
 
 
 def is_sparse(g):
@@ -84,6 +86,11 @@ class RowSparseGrad(LazyGrad):
         k = idx.shape[0]
         if k == 0:
             return RowSparseGrad(idx, vals, self.shape, True)
+        if vals.dtype == np.float32 or vals.dtype == np.float64:
+            # repeats add up in one sparse (rows, k) @ (k, width) product (2-3x faster than np.add.at below)
+            rows, A = rows_matrix(idx, np.arange(k), np.ones(k, vals.dtype), k)
+            out = np.ascontiguousarray(A @ vals.reshape(k, -1)).reshape((rows.shape[0],) + vals.shape[1:])
+            return RowSparseGrad(rows, out, self.shape, True)
         rows, inv = np.unique(idx, return_inverse=True)
         if rows.shape[0] == k:  # no duplicates: just sorted
             out = np.empty_like(vals)
@@ -248,3 +255,38 @@ def embedding(weight, indices, padding_idx=None):
         padding_idx %= n
     idx = idx.astype(np.int64, copy=False)
     return weight._make(weight._data[idx], EMBEDDING_SPARSE, (weight,), (idx, padding_idx), weight.requires_grad)
+
+
+def embedding_dot(weight, indices, x, padding_idx=None):
+    """Scores of looked-up rows against one vector per batch row: out[b, t] = weight[indices[b, t]] . x[b].
+
+    weight: Tensor (V, d); indices: integer array/Tensor (B, T) in [0, V); x: Tensor (B, d) of the same
+    float dtype (float32 or float64). Returns a Tensor (B, T). Equal to
+    (embedding(weight, indices) * x[:, None, :]).sum(-1), as one engine row whose backward makes no
+    (B, T, d) copies: weight's gradient is row-sparse and already coalesced, x's dense. Rows equal to
+    `padding_idx` get no gradient, as in `embedding` (word2vec's scores against noise words or
+    hierarchical-softmax paths, tinygrad_lite/ops/embedding_dot.py)."""
+    op = "embedding_dot"
+    if not isinstance(weight, Tensor) or not isinstance(x, Tensor):
+        raise TypeError(f"{op}: weight and x must be Tensors, got {type(weight).__name__} and {type(x).__name__}")
+    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor (int64), got dtype {idx.dtype}")
+    if weight.ndim != 2 or x.ndim != 2 or idx.ndim != 2 or x.shape[1] != weight.shape[1] or idx.shape[0] != x.shape[0]:
+        raise ValueError(f"{op}: expected weight (V, d), indices (B, T) and x (B, d); got weight {tuple(weight.shape)}, "
+                         f"indices {idx.shape}, x {tuple(x.shape)}")
+    if weight.dtype != x.dtype or weight.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: weight and x must share a float32 or float64 dtype, got {weight.dtype} and {x.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise IndexError(f"{op}: index {bad} is out of range for a weight of shape {tuple(weight.shape)} "
+                         f"(expected indices in [0, {n - 1}])")
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"{op}: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight of shape "
+                             f"{tuple(weight.shape)}")
+        padding_idx = int(padding_idx) % n
+    args = DotArgs(idx.astype(np.int64, copy=False), padding_idx)
+    return Tensor._make(EMBEDDING_DOT.fwd(args, weight._data, x._data), EMBEDDING_DOT, (weight, x), args,
+                        weight.requires_grad or x.requires_grad)

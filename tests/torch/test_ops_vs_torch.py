@@ -250,6 +250,12 @@ for pad in (None, 0, 2):
              lambda w, p=pad: TF.embedding(torch.tensor(_idx), w, padding_idx=p), rn(5, 3))
     add_case("embedding_sparse", lambda w, p=pad: _sparse.embedding(w, Tensor(_idx), padding_idx=p),
              lambda w, p=pad: TF.embedding(torch.tensor(_idx), w, padding_idx=p), rn(5, 3))
+    for mode in ("sum", "mean", "max"):
+        add_case("embedding_bag", lambda w, p=pad, m=mode: F.embedding_bag(Tensor(_idx), w, mode=m, padding_idx=p),
+                 lambda w, p=pad, m=mode: TF.embedding_bag(torch.tensor(_idx), w, mode=m, padding_idx=p), rn(5, 3))
+    add_case("embedding_dot", lambda w, x, p=pad: _sparse.embedding_dot(w, Tensor(_idx), x, padding_idx=p),
+             lambda w, x, p=pad: (TF.embedding(torch.tensor(_idx), w, padding_idx=p) * x[:, None, :]).sum(-1),
+             rn(5, 3), rn(2, 3))
 _t = np.array([0, 3, 1, 3, 2])
 _w = R.uniform(0.5, 2.0, 4)
 for red in ("mean", "sum", "none"):

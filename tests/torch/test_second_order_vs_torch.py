@@ -141,6 +141,12 @@ CASES.update({
     "acos": (lambda a: a.acos() * a, lambda a: a.acos() * a, [rnd(3, 4, lo=-0.9, hi=0.9)]),
     "embedding_sparse": (lambda w: __import__("tinygrad_lite.sparse").sparse.embedding(w, tl.tensor(_SIDX)) ** 2,
                          lambda w: TF.embedding(torch.tensor(_SIDX), w) ** 2, [rnd(3, 2)]),
+    # torch's peers written with embedding (its embedding_bag has no double backward)
+    "embedding_bag": (lambda w: F.embedding_bag(tl.tensor(_SIDX), w, mode="mean") ** 2,
+                      lambda w: TF.embedding(torch.tensor(_SIDX), w).mean(1) ** 2, [rnd(3, 2)]),
+    "embedding_dot": (lambda w, x: _sparse.embedding_dot(w, _SIDX, x) ** 2,
+                      lambda w, x: ((TF.embedding(torch.tensor(_SIDX), w) * x[:, None, :]).sum(-1)) ** 2,
+                      [rnd(3, 2), rnd(2, 2)]),
 })
 
 # registry rows reached through the cases above under another name

@@ -556,6 +556,7 @@ from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardsw
                           pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
 from .more_layers import (instance_norm, margin_ranking_loss, pixel_shuffle, pixel_unshuffle,  # noqa: E402
                           triplet_margin_loss)
+from .embedding_bag import embedding_bag  # noqa: E402
 
 __all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
             "dropout2d", "batch_norm",
@@ -564,3 +565,4 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
             "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
             "triplet_margin_loss"]
+__all__ += ["embedding_bag"]

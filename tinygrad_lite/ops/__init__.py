@@ -252,6 +252,8 @@ def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
     from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
     from . import products  # noqa: F401  (prod, log1p, expm1)
+    from . import embedding_bag  # noqa: F401  (F.embedding_bag's row)
+    from . import embedding_dot  # noqa: F401  (tinygrad_lite.sparse.embedding_dot's row)
 
 
 _load()

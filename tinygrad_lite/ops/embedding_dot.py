@@ -1,0 +1,63 @@
+"""embedding_dot: dot products of looked-up embedding rows with one vector per batch row, in one row.
+
+    out[b, t] = W[idx[b, t]] . x[b]            W (V, d), idx (B, T) ints, x (B, d) -> out (B, T)
+
+word2vec's scores (a context vector against its centre, noise words or Huffman path nodes) are this.
+Composed (embedding, multiply, sum) it keeps a (B, T, d) copy of the rows and builds another for
+the gradient; as one row the backward needs none:
+
+    dW = rows idx[b, t] get dC[b, t] x[b]      one sparse (rows, B) @ x (B, d) product, coalesced
+    dx[b] = sum_t dC[b, t] W[idx[b, t]]        one sparse (B, V) @ W (V, d) product
+
+Rows equal to `padding_idx` get no gradient (as `embedding`'s). The weight's gradient is row-sparse
+(`tinygrad_lite.sparse.RowSparseGrad`); with create_graph the same rules run on Tensors (dense).
+"""
+import numpy as np
+
+from . import defop, is_array, where
+from .embedding_bag import csr, rows_matrix
+from .movement import index_scatter
+
+
+class DotArgs:
+    """The row's args: idx (B, T) int64, padding_idx or None, keep (B, T) bool (not padding)."""
+    __slots__ = ("idx", "pad", "keep", "has_pad")
+
+    def __init__(self, idx, pad):
+        self.idx, self.pad = idx, pad
+        self.keep = idx != pad if pad is not None else np.ones(idx.shape, bool)
+        self.has_pad = pad is not None and not self.keep.all()
+
+
+def _dot_fwd(args, w, x):
+    return np.einsum("btd,bd->bt", w[args.idx], x)
+
+
+def _dot_grads(g, ans, args, saved, needs, w, x):
+    idx, keep = args.idx, args.keep
+    B, T = idx.shape
+    dw = dx = None
+    if not is_array(g):  # create_graph: the same rules on Tensors, recorded (dense)
+        if needs[0]:
+            gk = where(keep, g, 0.0) if args.has_pad else g
+            dw = index_scatter(gk.reshape(B, T, 1) * x.reshape(B, 1, -1), w.shape, idx)
+        if needs[1]:
+            dx = (g.reshape(B, T, 1) * w[idx]).sum(1)
+        return dw, dx
+    gv = g.astype(w.dtype, copy=False)
+    if needs[0]:
+        from ..sparse import RowSparseGrad
+        b = np.broadcast_to(np.arange(B)[:, None], (B, T))
+        rows, A = rows_matrix(idx[keep], b[keep], gv[keep], B) if args.has_pad else \
+            rows_matrix(idx.reshape(-1), b.reshape(-1), gv.reshape(-1), B)
+        dw = RowSparseGrad(rows, np.ascontiguousarray(A @ x), w.shape, _coalesced=True)
+    if needs[1]:
+        A = csr(gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T), (B, w.shape[0]))
+        dx = np.ascontiguousarray(A @ w)
+    return dw, dx
+
+
+EMBEDDING_DOT = defop("embedding_dot", _dot_fwd, joint=_dot_grads,
+                      math="out[b,t] = W[idx[b,t]] · x[b]; dW[idx[b,t]] += dC[b,t] x[b], dx[b] = Σ_t dC[b,t] W[idx[b,t]]",
+                      rule="dW = rows idx[b,t] get dC[b,t] x[b] (row-sparse); dx[b] = Σ_t dC[b,t] W[idx[b,t]]",
+                      saves=("index",), inputs=("W", "x"))
