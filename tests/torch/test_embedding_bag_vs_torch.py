@@ -99,3 +99,24 @@ def test_embedding_dot_matches_torch(V, B, T, d, use_pad, seed):
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(np.asarray(wo.grad.dense()), wt.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_the_module_matches_torch_nn_embedding_bag(mode):
+    """nn.EmbeddingBag: PyTorch's constructor (padding row zeroed, from_pretrained frozen by default) and
+    forward with offsets; the same weights give the same bags and the same weight gradient."""
+    import tinygrad_lite.nn as nn
+    ours = nn.EmbeddingBag(7, 3, mode=mode, padding_idx=2)
+    assert np.all(ours.weight.detach().numpy()[2] == 0) and tuple(ours.weight.shape) == (7, 3)
+    W = np.random.default_rng(1).standard_normal((7, 3))
+    ours = nn.EmbeddingBag.from_pretrained(Tensor(W), freeze=False, mode=mode, padding_idx=2)
+    theirs = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(W), freeze=False, mode=mode, padding_idx=2)
+    idx, offsets = np.array([1, 2, 4, 4, 0, 6, 2]), np.array([0, 3, 3, 5])   # an empty bag and a padded entry
+    o, t = ours(Tensor(idx), Tensor(offsets)), theirs(torch.tensor(idx), torch.tensor(offsets))
+    np.testing.assert_allclose(o.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    g = np.random.default_rng(2).standard_normal(o.shape)
+    (o * Tensor(g)).sum().backward()
+    (t * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert not nn.EmbeddingBag.from_pretrained(Tensor(W)).weight.requires_grad
+    assert repr(ours).startswith("EmbeddingBag(7, 3, padding_idx=2")

@@ -7,8 +7,8 @@
 """
 from . import functional, init
 from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, Sequential
-from .layers import (GELU, CrossEntropyLoss, Dropout, Embedding, Identity, LayerNorm, Linear, LogSoftmax, MSELoss,
-                     MultiheadAttention, ReLU, Sigmoid, SiLU, Softmax, Tanh)
+from .layers import (GELU, CrossEntropyLoss, Dropout, Embedding, EmbeddingBag, Identity, LayerNorm, Linear,
+                     LogSoftmax, MSELoss, MultiheadAttention, ReLU, Sigmoid, SiLU, Softmax, Tanh)
 
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover
     pass
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys", "Linear",
-           "Embedding", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity", "Softmax",
-           "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss", "functional", "init"]
+           "Embedding", "EmbeddingBag", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity",
+           "Softmax", "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss", "functional", "init"]
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d",
             "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ELU", "LeakyReLU", "Dropout2d", "Flatten",

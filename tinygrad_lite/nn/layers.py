@@ -13,7 +13,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "Embedding", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity",
+__all__ = ["Linear", "Embedding", "EmbeddingBag", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity",
            "Softmax", "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss"]
 
 
@@ -140,6 +140,42 @@ class Embedding(Module):
         if self.sparse:
             s += ", sparse=True"
         return s
+
+
+class EmbeddingBag(Embedding):
+    """Bags of rows of a lookup table reduced to one vector each: F.embedding_bag with this module's
+    weight (num_embeddings, embedding_dim), N(0, 1) with the padding_idx row zeroed, as in PyTorch.
+
+    forward(input, offsets=None, per_sample_weights=None): input (B, N) (one bag per row) or (M,)
+    with offsets (B,) -> (B, embedding_dim). mode: 'sum', 'mean' (default) or 'max'."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None,
+                 device=None, dtype=None, _freeze=False):
+        super().__init__(num_embeddings, embedding_dim, padding_idx=padding_idx, max_norm=max_norm,
+                         norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
+                         _weight=_weight, _freeze=_freeze, device=device, dtype=dtype)
+        self.mode, self.include_last_offset = mode, include_last_offset
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return F.embedding_bag(input, self.weight, offsets, mode=self.mode, sparse=self.sparse,
+                               per_sample_weights=per_sample_weights, include_last_offset=self.include_last_offset,
+                               padding_idx=self.padding_idx)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag holding a copy-free view of `embeddings` (2-D); frozen by default."""
+        if embeddings.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{tuple(embeddings.shape)}")
+        bag = cls(*embeddings.shape, max_norm=max_norm, norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                  mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx, _freeze=freeze)
+        return bag
+
+    def extra_repr(self):
+        return super().extra_repr() + f", mode={self.mode!r}"
 
 
 class LayerNorm(Module):
