@@ -15,8 +15,8 @@ Rows equal to `padding_idx` get no gradient (as `embedding`'s). The weight's gra
 import numpy as np
 
 from . import defop, is_array, where
-from .embedding_bag import csr, rows_matrix
 from .movement import index_scatter
+from .sparse_matmul import csr_matmul, rows_sum
 
 
 class DotArgs:
@@ -48,12 +48,11 @@ def _dot_grads(g, ans, args, saved, needs, w, x):
     if needs[0]:
         from ..sparse import RowSparseGrad
         b = np.broadcast_to(np.arange(B)[:, None], (B, T))
-        rows, A = rows_matrix(idx[keep], b[keep], gv[keep], B) if args.has_pad else \
-            rows_matrix(idx.reshape(-1), b.reshape(-1), gv.reshape(-1), B)
-        dw = RowSparseGrad(rows, np.ascontiguousarray(A @ x), w.shape, _coalesced=True)
+        rows, vals = rows_sum(idx[keep], b[keep], gv[keep], x, w.shape[0]) if args.has_pad else \
+            rows_sum(idx.reshape(-1), b.reshape(-1), gv.reshape(-1), x, w.shape[0])
+        dw = RowSparseGrad(rows, vals, w.shape, _coalesced=True)
     if needs[1]:
-        A = csr(gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T), (B, w.shape[0]))
-        dx = np.ascontiguousarray(A @ w)
+        dx = csr_matmul(gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T), (B, w.shape[0]), w)
     return dw, dx
 
 
