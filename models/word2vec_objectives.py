@@ -50,6 +50,7 @@ S = F.embedding_bag(ctx, W_in, mode="sum", padding_idx=V) (one engine row: gathe
 backward). `cbow_grad="mean"` is the plain mean, F.embedding_bag(mode="mean") (smaller steps for
 the input vectors).
 """
+import functools
 import math
 import sys
 import time
@@ -250,7 +251,8 @@ class Word2Vec:
             rows, pad = targets, None                                    # (B, K+1): centre, then noise
             sign = np.full(targets.shape[1], -1.0, np.float32)
             sign[0] = 1.0
-            keep = weight.max(1)                                         # (B, K+1) noise word != centre
+            keep = functools.reduce(np.maximum, weight.transpose(1, 0, 2))  # (B, K+1) noise word != centre
+            # (= weight.max(1): C maxima of (B, K+1) slices run 4x faster than numpy's reduction over the short axis)
         else:
             t = self.tree
             L = int(t.lengths[centre].max())                             # the batch's longest path

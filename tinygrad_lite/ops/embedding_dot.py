@@ -30,7 +30,7 @@ class DotArgs:
 
 
 def _dot_fwd(args, w, x):
-    return np.einsum("btd,bd->bt", w[args.idx], x)
+    return np.einsum("btd,bd->bt", np.take(w, args.idx, axis=0), x)  # np.take: a faster gather than w[idx]
 
 
 def _dot_grads(g, ans, args, saved, needs, w, x):
