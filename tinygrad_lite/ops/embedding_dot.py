@@ -30,7 +30,9 @@ class DotArgs:
 
 
 def _dot_fwd(args, w, x):
-    return np.einsum("btd,bd->bt", np.take(w, args.idx, axis=0), x)  # np.take: a faster gather than w[idx]
+    # np.take: a faster gather than w[idx] (12 vs 22 us for (256, 6) rows of 100 floats); a batched
+    # (T, d) @ (d, 1) matmul: faster than einsum "btd,bd->bt" (15 vs 21 us for T = 6, 28 vs 53 for T = 16)
+    return np.ascontiguousarray(np.matmul(np.take(w, args.idx, axis=0), x[:, :, None])[:, :, 0])
 
 
 def _dot_grads(g, ans, args, saved, needs, w, x):
