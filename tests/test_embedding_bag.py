@@ -153,3 +153,32 @@ def test_embedding_dot_sparse_step_and_errors():
         embedding_dot(w, np.array([[40]]), x[:1])
     with pytest.raises(TypeError, match="share a float32 or float64 dtype"):
         embedding_dot(w, np.array([[1]]), Tensor(np.ones((1, 4))))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("pad_row", ["finite", "inf", "nan"])
+@pytest.mark.parametrize("psw", [False, True])
+def test_padding_entries_never_touch_the_result_whatever_the_padding_row_holds(mode, pad_row, psw):
+    """The forward keeps padding entries in its sparse product with coefficient 0 when the padding row
+    is finite (no masking work) and leaves them out otherwise (0 * inf would be nan): both must give
+    the reference, which reads only the real entries."""
+    if psw and mode != "sum":
+        pytest.skip("per_sample_weights is for mode='sum'")
+    wd = np.random.default_rng(4).standard_normal((6, 3))
+    wd[5] = {"finite": 7.0, "inf": np.inf, "nan": np.nan}[pad_row]
+    p = np.random.default_rng(5).standard_normal(IDX.shape)
+    keep = IDX != 5
+    want = np.zeros((IDX.shape[0], 3))
+    for b in range(IDX.shape[0]):
+        for e in range(IDX.shape[1]):
+            if keep[b, e]:
+                want[b] += (p[b, e] if psw else 1.0) * wd[IDX[b, e]]
+    if mode == "mean":
+        want /= np.maximum(keep.sum(1), 1)[:, None]
+    for idx, offs in ((IDX, None), (IDX.reshape(-1), np.arange(0, IDX.size, IDX.shape[1]))):
+        w = Tensor(wd.copy(), requires_grad=True)
+        kw = {"per_sample_weights": Tensor(p.reshape(idx.shape))} if psw else {}
+        out = F.embedding_bag(idx, w, offs, mode=mode, padding_idx=5, sparse=True, **kw)
+        np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-14, atol=1e-14)
+        out.sum().backward()
+        assert 5 not in w.grad.coalesce().indices.tolist()

@@ -72,7 +72,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if not -n <= padding_idx < n:
             raise ValueError(f"{op}: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight of shape "
                              f"{tuple(weight.shape)}")
-        keep = flat != padding_idx % n
+        padding_idx %= n
+        keep = flat != padding_idx
     else:
         keep = np.ones(flat.shape[0], bool)
     inputs = (weight,)
@@ -81,9 +82,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         bag = np.repeat(np.arange(counts.shape[0]), counts)
         real = np.bincount(bag, keep, minlength=counts.shape[0])
         coef = keep / np.maximum(real, 1)[bag]
+        coef = coef.astype(weight.dtype)
     elif mode == "sum":
-        coef = keep.astype(np.float64)
-    coef = None if coef is None else coef.astype(weight.dtype)
+        coef = keep.astype(weight.dtype)
     if per_sample_weights is not None:
         if mode != "sum":
             raise NotImplementedError(f"{op}: per_sample_weights is only supported for mode='sum' (as PyTorch), got "
@@ -97,7 +98,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if fixed is None:
             psw = psw[:flat.shape[0]]
         inputs = (weight, psw)
-    args = Bags(flat, starts.astype(np.int64), counts, keep, mode, coef, fixed, bool(sparse))
+    args = Bags(flat, starts.astype(np.int64), counts, keep, mode, coef, fixed, bool(sparse), padding_idx)
     out, saved = EMBEDDING_BAG.fwd(args, *[x._data for x in inputs])
     req = any(x.requires_grad for x in inputs)
     return Tensor._make_saving(out, saved, EMBEDDING_BAG, inputs, args, req)
