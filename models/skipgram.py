@@ -427,15 +427,18 @@ class PairBatches:
     n_raw, n_centres, n_pairs, band) where n_raw is how far through the raw corpus the batch reaches and
     band (B + 2*window,) holds the ids of the kept positions from window before the first centre to
     window after the last (pad outside the corpus), for `SkipGramNS.loss(..., band=band)`.
+    pair_weights=False yields weight=None (saves ~20 us per batch where nobody reads it: CBOW with
+    negative sampling or hierarchical softmax).
     """
 
     def __init__(self, ids, sentence, counts, window=5, negative=5, sample=1e-3, batch_size=512, pad=None,
-                 rng=None, table_size=2_000_000):
+                 rng=None, table_size=2_000_000, pair_weights=True):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.sentence = np.asarray(sentence, dtype=np.int64)
         self.counts = np.asarray(counts, dtype=np.float64)
         self.V = len(self.counts)
         self.window, self.negative, self.sample, self.batch_size = window, negative, sample, batch_size
+        self.pair_weights = pair_weights  # False: batches carry weight=None (CBOW's loss reads ctx and targets)
         self.pad = self.V if pad is None else pad
         self.rng = rng if rng is not None else np.random.default_rng(0)
         total = self.counts.sum()
@@ -497,7 +500,7 @@ class PairBatches:
             npairs = valid.sum(1)
             for s in range(0, m, B):
                 e = min(s + B, m)
-                weight = validf[s:e, :, None] * tmaskf[s:e, None, :]
+                weight = validf[s:e, :, None] * tmaskf[s:e, None, :] if self.pair_weights else None
                 n_raw = int(raw_pos[cstart + e - 1]) + 1  # progress through the raw corpus
                 lo, hi = cstart + s - W, cstart + e + W
                 band = padded[lo + W:hi + W]  # ids of positions lo..hi-1 (pad outside the corpus)

@@ -198,11 +198,13 @@ class Word2Vec:
 
         ctx (B, C), targets (B, T) with targets[:, 0] the centre words (negative/contrastive: then
         K noise ids), weight (B, C, T) as made by `PairBatches` (its [:, :, 0] marks the real pairs,
-        the rest which noise words differ from the centre); band as in `inputs`."""
+        the rest which noise words differ from the centre; CBOW with 'negative' or 'hs' also takes None:
+        noise words equal to the centre are then skipped, the contexts' padding read from ctx); band as
+        in `inputs`."""
         targets = np.asarray(targets)
-        weight = np.asarray(weight)
         if self.arch == "cbow" and self.loss_name in ("negative", "hs"):
-            return self._cbow_loss(np.asarray(ctx), targets, weight)
+            return self._cbow_loss(np.asarray(ctx), targets, None if weight is None else np.asarray(weight))
+        weight = np.asarray(weight)
         x, valid = self.inputs(ctx, band)
         centre = targets[:, 0]
         validf = valid.astype(np.float32)
@@ -251,8 +253,11 @@ class Word2Vec:
             rows, pad = targets, None                                    # (B, K+1): centre, then noise
             sign = np.full(targets.shape[1], -1.0, np.float32)
             sign[0] = 1.0
-            keep = functools.reduce(np.maximum, weight.transpose(1, 0, 2))  # (B, K+1) noise word != centre
-            # (= weight.max(1): C maxima of (B, K+1) slices run 4x faster than numpy's reduction over the short axis)
+            if weight is None:  # word2vec's rule: a noise word equal to the centre is skipped
+                keep = (targets != centre[:, None]).astype(np.float32)
+                keep[:, 0] = 1.0
+            else:  # (B, K+1) noise word != centre, = weight.max(1) (C maxima of (B, K+1) slices: 4x faster)
+                keep = functools.reduce(np.maximum, weight.transpose(1, 0, 2))
         else:
             t = self.tree
             L = int(t.lengths[centre].max())                             # the batch's longest path
@@ -446,7 +451,8 @@ def train_word2vec(sentences, arch="skipgram", loss="negative", dim=100, window=
     model.cbow_grad = cbow_grad
     K = negative if loss in ("negative", "contrastive") else 0
     batches = PairBatches(ids, sent, vocab.counts, window=window, negative=K, sample=sample,
-                          batch_size=batch_size, pad=model.pad, rng=np.random.default_rng(seed + 1))
+                          batch_size=batch_size, pad=model.pad, rng=np.random.default_rng(seed + 1),
+                          pair_weights=not (arch == "cbow" and loss in ("negative", "hs")))
     if loss == "softmax" and len(vocab) > SOFTMAX_SLOW_VOCAB:
         kept = batches.expected_kept()
         note = softmax_cost_note(len(vocab), dim, kept * (window + 1) if arch == "skipgram" else kept)

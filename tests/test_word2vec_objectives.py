@@ -147,14 +147,19 @@ def test_hs_gradient_touches_only_the_paths_rows():
 @pytest.mark.torch
 @pytest.mark.parametrize("loss", ["negative", "hs"])
 @pytest.mark.parametrize("cbow_grad", ["word2vec", "mean"])
-def test_cbow_sgd_step_matches_pytorch(loss, cbow_grad):
+@pytest.mark.parametrize("pair_weights", [True, False])
+def test_cbow_sgd_step_matches_pytorch(loss, cbow_grad, pair_weights):
+    """pair_weights=False: the batch carries weight=None (as the trainer's CBOW batches) and the loss
+    finds the noise words equal to the centre itself; the reference still reads PairBatches' weight."""
     torch = pytest.importorskip("torch")
     model, (ctx, targets, weight, band), w_in, w_out = tiny_batch("cbow", loss, seed=5)
+    if loss == "negative":  # the batch exercises the mask: some noise word equals its centre
+        assert (targets[:, 1:] == targets[:, :1]).any()
     model.cbow_grad = cbow_grad
     lr = 0.3
     _set(model, w_in, w_out)
     opt = tg.optim.SGD(model.parameters(), lr=lr)
-    value = model.loss(ctx, targets, weight, band=band)
+    value = model.loss(ctx, targets, weight if pair_weights else None, band=band)
     value.backward()
     opt.step()
 
