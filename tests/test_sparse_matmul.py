@@ -60,20 +60,23 @@ def test_product_rejects_a_mismatched_dense_matrix():
         sm.csr_matmul(np.ones(1), np.zeros(1, np.int64), np.array([0, 1]), (1, 4), np.ones((3, 2)))
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(1, 40), st.integers(0, 60), st.integers(1, 12), st.integers(1, 4), st.integers(0, 10 ** 6))
-def test_rows_sum_marked_and_sorted_match_add_at(n_rows, n_entries, n_cols, width, seed):
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 60), st.integers(1, 12), st.integers(1, 4), st.integers(0, 10 ** 6),
+       st.booleans())
+def test_rows_sum_marked_and_sorted_match_add_at(n_rows, n_entries, n_cols, width, seed, use_skip):
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n_rows, n_entries)
     cols = np.sort(rng.integers(0, n_cols, n_entries))     # grouped by column (bags, batch rows)
     data = rng.standard_normal(n_entries)
     X = rng.standard_normal((n_cols, width))
+    skip = int(rng.integers(0, n_rows)) if use_skip else None   # a padding row: left out with its entries
+    real = idx != skip if use_skip else np.ones(n_entries, bool)
     dense = np.zeros((n_rows, width))
-    np.add.at(dense, idx, data[:, None] * X[cols])
-    want_rows = np.unique(idx)
-    for path in (lambda: sm.rows_sum(idx, cols, data, X, n_rows),        # marked (no sort)
-                 lambda: sm.rows_sum(idx, cols, data, X),                # sorted (no bound given)
-                 lambda: sm.rows_sum(idx, cols, data, X, n_rows, fast=False)):
+    np.add.at(dense, idx[real], data[real, None] * X[cols[real]])
+    want_rows = np.unique(idx[real])
+    for path in (lambda: sm.rows_sum(idx, cols, data, X, n_rows, skip=skip),        # marked (no sort)
+                 lambda: sm.rows_sum(idx, cols, data, X, skip=skip),                # sorted (no bound given)
+                 lambda: sm.rows_sum(idx, cols, data, X, n_rows, fast=False, skip=skip)):
         rows, out = path()
         np.testing.assert_array_equal(rows, want_rows)
         np.testing.assert_allclose(out, dense[want_rows], rtol=1e-12, atol=1e-12)

@@ -126,10 +126,15 @@ def _summed_rows(g, args, coef, shape):
     """dW for sum/mean, coalesced: each touched row's sum of coef[e] g[bag[e]] over its entries, as one
     sparse (rows, bags) @ (bags, d) product (no (M, d) copy of the bags' gradients)."""
     from ..sparse import RowSparseGrad
-    k = args.keep
     width = int(np.prod(shape[1:], dtype=np.int64))
-    rows, vals = rows_sum(args.idx[k], args.bag[k], coef[k].astype(g.dtype, copy=False), g.reshape(args.n_bags, width),
-                          shape[0])
+    coef, gw = coef.astype(g.dtype, copy=False), g.reshape(args.n_bags, width)
+    if not args.has_pad:
+        rows, vals = rows_sum(args.idx, args.bag, coef, gw, shape[0])
+    elif args.pad is not None:  # padding entries are left out by row (no boolean indexing of the entries)
+        rows, vals = rows_sum(args.idx, args.bag, coef, gw, shape[0], skip=args.pad)
+    else:
+        k = args.keep
+        rows, vals = rows_sum(args.idx[k], args.bag[k], coef[k], gw, shape[0])
     vals = vals.reshape((rows.shape[0],) + shape[1:])
     grad = RowSparseGrad(rows, vals, shape, _coalesced=True)
     return grad if args.sparse else grad.dense()

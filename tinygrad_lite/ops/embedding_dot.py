@@ -49,9 +49,8 @@ def _dot_grads(g, ans, args, saved, needs, w, x):
     gv = g.astype(w.dtype, copy=False)
     if needs[0]:
         from ..sparse import RowSparseGrad
-        b = np.broadcast_to(np.arange(B)[:, None], (B, T))
-        rows, vals = rows_sum(idx[keep], b[keep], gv[keep], x, w.shape[0]) if args.has_pad else \
-            rows_sum(idx.reshape(-1), b.reshape(-1), gv.reshape(-1), x, w.shape[0])
+        rows, vals = rows_sum(idx.reshape(-1), np.repeat(np.arange(B), T), gv.reshape(-1), x, w.shape[0],
+                              skip=args.pad if args.has_pad else None)
         dw = RowSparseGrad(rows, vals, w.shape, _coalesced=True)
     if needs[1]:
         dx = csr_matmul(gv.reshape(-1), idx.reshape(-1), np.arange(0, B * T + 1, T), (B, w.shape[0]), w)

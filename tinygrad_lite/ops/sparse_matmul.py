@@ -63,7 +63,7 @@ def csc_matmul(data, indices, indptr, shape, X, fast=True):
     return _matmul("csc", data, indices, indptr, shape, X, fast)
 
 
-def rows_sum(idx, cols, data, X, n_rows=None, fast=True):
+def rows_sum(idx, cols, data, X, n_rows=None, fast=True, skip=None):
     """Sum entries into their rows: (rows, out) with rows the sorted unique values of idx (k,) and
     out (k, X.shape[1]) with out[i] = sum over entries e with idx[e] == rows[i] of data[e] * X[cols[e]],
     added in entry order. A sparse product adds up repeated rows 2-3x faster than np.add.at
@@ -73,11 +73,16 @@ def rows_sum(idx, cols, data, X, n_rows=None, fast=True):
     number of entries, and cols never decrease (entries grouped by column, as bags and batch rows
     are), the rows are found by marking a (n_rows,) table and the entries, already grouped by column,
     are used as a CSC matrix: no sort (`_rows_sum_marked`). Otherwise entries are sorted by row (a
-    stable argsort) into a CSR matrix (`_rows_sum_sorted`, the reference). Both give the same result."""
+    stable argsort) into a CSR matrix (`_rows_sum_sorted`, the reference). Both give the same result.
+    skip (optional): a row left out, with its entries (a padding row: no boolean indexing of the entries
+    on the marked path, whose product sends them to a scratch row)."""
     idx = np.asarray(idx)
     if fast and n_rows is not None and n_rows <= MARK_ROWS_PER_ENTRY * idx.shape[0] + MARK_ROWS_MIN \
             and not (cols.shape[0] > 1 and np.any(cols[1:] < cols[:-1])):
-        return _rows_sum_marked(idx, cols, data, X, n_rows)
+        return _rows_sum_marked(idx, cols, data, X, n_rows, skip)
+    if skip is not None:
+        keep = idx != skip
+        idx, cols, data = idx[keep], cols[keep], data[keep]
     return _rows_sum_sorted(idx, cols, data, X, fast)
 
 
@@ -91,12 +96,18 @@ def _rows_sum_sorted(idx, cols, data, X, fast=True):
     return s[first], csr_matmul(data[order], cols[order], indptr, (first.shape[0], X.shape[0]), X, fast)
 
 
-def _rows_sum_marked(idx, cols, data, X, n_rows):
+def _rows_sum_marked(idx, cols, data, X, n_rows, skip=None):
     seen = np.zeros(n_rows, bool)
     seen[idx] = True
+    if skip is not None:
+        seen[skip] = False
     rows = np.flatnonzero(seen)                       # sorted, unique
+    k = rows.shape[0]
     pos = np.empty(n_rows, np.int64)
-    pos[rows] = np.arange(rows.shape[0])
+    pos[rows] = np.arange(k)
+    if skip is not None:
+        pos[skip] = k                                 # the skipped row's entries add into a scratch row k
     indptr = np.zeros(X.shape[0] + 1, np.int64)
     np.cumsum(np.bincount(cols, minlength=X.shape[0]), out=indptr[1:])
-    return rows, csc_matmul(data, pos[idx], indptr, (rows.shape[0], X.shape[0]), X)
+    out = csc_matmul(data, pos[idx], indptr, (k + (skip is not None), X.shape[0]), X)
+    return rows, out[:k]
