@@ -10,10 +10,10 @@ recursion (graphs of any depth work), and returns a `GraphView`:
 * `view.ops`: one `OpNode` per recorded op (ids `op0, op1, ...`, same order), with its name, its
   forward formula, the op's `.math` text, its backward rule (whole and per input), what it saves and
   its inputs' names (all read from the op's registry row, the single source of these facts), its
-  input tensor ids in argument order, its output tensor id, the step at which the backward pass
-  visits it (the engine visits tensors in decreasing creation order `_seq`), the argument positions
-  whose gradient is summed over broadcast dimensions, and (if asked) summaries of the gradient
-  flowing in and out.
+  arguments as the user wrote them (`dim=-1`), its input tensor ids in argument order, its output
+  tensor id, the step at which the backward pass visits it (the engine visits tensors in
+  decreasing creation order `_seq`), the argument positions whose gradient is summed over
+  broadcast dimensions, and (if asked) summaries of the gradient flowing in and out.
 
 Names come from `params={name: tensor}` or `model=` (anything with `named_parameters()`, and
 optionally `named_buffers()`/`named_modules()`), else from a tensor's own `.name`. Module
@@ -263,13 +263,17 @@ class GraphView:
 
 
 def _short_args(op_name, args):
-    """A short, deterministic text for an op's non-tensor arguments."""
+    """A short, deterministic text for an op's non-tensor arguments, dims as the user wrote them."""
     if args is None or op_name in ("cat",):
         return ""
     if op_name in ("sum", "amax", "amin", "logsumexp"):
         axes, keep = args
-        return "" if axes is None else f"dim={axes[0] if len(axes) == 1 else axes}" + (", keepdim" if keep else "")
-    if op_name in ("softmax", "log_softmax"):
+        if axes is None:
+            return ""
+        written = getattr(axes, "written", None)  # the dims as the user wrote them (tensor_args.Dims)
+        shown = written if written is not None else axes[0] if len(axes) == 1 else tuple(axes)
+        return f"dim={shown}" + (", keepdim" if keep else "")
+    if op_name in ("softmax", "log_softmax", "cumsum"):
         return f"dim={args}"
     if op_name in ("reshape", "expand"):
         return str(tuple(args))
