@@ -57,6 +57,10 @@ def _x(lo=None):
     return lambda rng, n: {"x": _f(rng, n, n, lo=lo)}
 
 
+def _unit(rng, n):  # inside (-1, 1), the domain of asin and acos
+    return {"x": rng.uniform(-0.99, 0.99, (n, n))}
+
+
 def _rows(rng, n):  # a gather of rows with repeats
     return {"x": _f(rng, n, n), "idx": rng.integers(0, n, n)}
 
@@ -157,6 +161,13 @@ CASES = [
     Case("cos", _x(), lambda ns, x: x.cos()),
     Case("remainder", _xy(lo=0.5), lambda ns, x, y: x.remainder(y)),
     Case("cumsum", _x(), lambda ns, x: x.cumsum(1)),
+    Case("prod", _x(lo=0.5), lambda ns, x: x.prod(1)),
+    Case("log1p", _x(lo=0.5), lambda ns, x: x.log1p()),
+    Case("expm1", _x(), lambda ns, x: x.expm1()),
+    Case("atan", _x(), lambda ns, x: x.atan()),
+    Case("asin", _unit, lambda ns, x: x.asin()),
+    Case("acos", _unit, lambda ns, x: x.acos()),
+    Case("atan2", _xy(), lambda ns, x, y: x.atan2(y)),
     Case("flip", _x(), lambda ns, x: x.flip(0)),
     Case("roll", _x(), lambda ns, x: x.roll(3, 1)),
     Case("contiguous", _x(), lambda ns, x: x.transpose(0, 1).contiguous(), label="contiguous (of a transpose)"),

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor
 
-from helpers import rng_values, seeds, shapes
+from helpers import broadcastable_shapes, rng_values, seeds, shapes
 
 
 def case(fn, ref, *arrays, **kw):
@@ -95,7 +95,50 @@ def _contiguous(draw):
                 rng_values(shape, seed=draw(seeds)))
 
 
+@st.composite
+def _prod(draw):
+    """prod over all dims or one, with 0, 1 or 2 zeros in the input (the rule's three cases)."""
+    shape = draw(shapes())
+    x = rng_values(shape, seed=draw(seeds), lo=0.5, hi=1.5) * np.random.default_rng(draw(seeds)).choice([-1, 1], shape)
+    flat = x.reshape(-1)
+    for i in draw(st.lists(st.integers(0, max(flat.size - 1, 0)), max_size=2)):
+        flat[i] = 0.0
+    dim = draw(st.one_of(st.none(), st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))) if shape else None
+    keep = draw(st.booleans())
+    if dim is None:
+        return case(lambda t: t.prod(), lambda a: np.prod(a), x)
+    return case(lambda t: t.prod(dim, keepdim=keep), lambda a: np.prod(a, axis=dim, keepdims=keep), x)
+
+
+@st.composite
+def _log1p_expm1(draw, method, ref, lo):
+    x = rng_values(draw(shapes()), seed=draw(seeds), lo=lo, hi=2)
+    return case(lambda t: getattr(t, method)(), ref, x)
+
+
+@st.composite
+def _inverse_trig(draw, method, ref):
+    x = rng_values(draw(shapes()), seed=draw(seeds), lo=-0.9, hi=0.9)  # away from +-1, where d/dx is infinite
+    return case(lambda t: getattr(t, method)(), ref, x)
+
+
+@st.composite
+def _atan2(draw):
+    """atan2 of broadcasting operands, the points kept away from the origin and the negative x axis (the branch cut)."""
+    sy, sx = draw(broadcastable_shapes(2))
+    y = rng_values(sy, seed=draw(seeds), lo=0.2, hi=2) * np.random.default_rng(draw(seeds)).choice([-1, 1], sy)
+    x = rng_values(sx, seed=draw(seeds), lo=-2, hi=2)
+    return case(lambda a, b: a.atan2(b), np.arctan2, y, x)
+
+
 COMPAT_OP_CASES = {
+    "prod": _prod(),
+    "log1p": _log1p_expm1("log1p", np.log1p, -0.5),
+    "expm1": _log1p_expm1("expm1", np.expm1, -2),
+    "atan": _log1p_expm1("atan", np.arctan, -3),
+    "asin": _inverse_trig("asin", np.arcsin),
+    "acos": _inverse_trig("acos", np.arccos),
+    "atan2": _atan2(),
     "sin": _unary("sin", np.sin),
     "cos": _unary("cos", np.cos),
     "cumsum": _cumsum(),

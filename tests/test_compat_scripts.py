@@ -183,3 +183,20 @@ def test_readme_example_runs_nanogpts_model(tmp_path):
     losses = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("step ")]
     assert len(losses) == 3 and losses[2] < losses[0]
     assert "tensor([[" in out and "digraph" in (tmp_path / "loss.dot").read_text()
+
+
+@pytest.mark.torch
+def test_user_scripts_match_pytorch(tmp_path):
+    """tests/compat/user_scripts.py (a VAE, a GAN, a char-LSTM and a regression step as users write them, and the
+    ops they reach for: F.pad, prod with zeros, norm, torch.linalg, diag, unique...) prints the same numbers and
+    the same shape and tensor lines (torch.Size([...]), tensor([0.7500, ...])) under PyTorch and under
+    tinygrad-lite run."""
+    pytest.importorskip("torch")
+    script = HERE / "user_scripts.py"
+    theirs = _run([PY, str(script)], tmp_path, _env()).splitlines()
+    ours = _run(RUN + [str(script)], tmp_path, _env()).splitlines()
+    assert len(ours) == len(theirs) > 60
+    texts = [(o, t) for o, t in zip(ours, theirs) if t.startswith(("shape", "text"))]
+    assert len(texts) == 6 and all(o == t for o, t in texts), texts  # printed sizes and tensors, as PyTorch prints
+    nums = [(float(o), float(t)) for o, t in zip(ours, theirs) if not t.startswith(("shape", "text"))]
+    np.testing.assert_allclose([o for o, _ in nums], [t for _, t in nums], rtol=1e-10, atol=1e-12)

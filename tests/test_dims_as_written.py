@@ -25,6 +25,7 @@ CASES = [
     ("logsumexp", -1, 2, "logsumexp"),
     ("var", -1, 2, "sum"),
     ("std", (-1, 0), (0, 2), "sum"),
+    ("prod", -1, 2, "prod"),
     ("cumsum", -1, 2, "cumsum"),
     ("cumsum", -3, 0, "cumsum"),
     ("softmax", -2, 1, "softmax"),

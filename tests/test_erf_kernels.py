@@ -10,9 +10,9 @@ import scipy.special as sc
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
-from tinygrad_lite.ops import erf_kernels as K
+from tinygrad_lite.ops import chunked, erf_kernels as K
 
-N_BIG = K._CHUNK + 7231  # > one chunk, not a multiple of it, above the scipy threshold
+N_BIG = chunked.CHUNK + 7231  # > one chunk, not a multiple of it, above the scipy threshold
 
 
 def _gelu64(x):

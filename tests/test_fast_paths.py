@@ -1,12 +1,17 @@
 """Fast paths behind the public API (issue 12's per-op outliers) against the plain reference they
 replace, on shapes that take the fast path and shapes that do not (minitorch style: the reference
 is kept beside the fast path). PyTorch comparisons of the same ops: tests/torch/test_fast_paths_vs_torch.py."""
+from contextlib import contextmanager
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import tinygrad_lite as tl
-from tinygrad_lite.ops import numpy_fast
+from tinygrad_lite.ops import chunked, elementwise, numpy_fast, special
+
+from helpers import assert_sigmoid_matches
 
 
 # ---------------------------------------------------------------------- copy_c: tiled transposed copies
@@ -134,6 +139,12 @@ def test_einsum_fast_path_equals_numpys_loops(eq, shapes, dtype):
 @given(shape=st.lists(st.integers(1, 40), min_size=0, max_size=3), seed=st.integers(0, 2 ** 16),
        dtype=st.sampled_from([np.float32, np.float64, np.int64]), reverse=st.booleans(), wide=st.booleans())
 def test_cumsum_equals_numpys_bit_for_bit(shape, seed, dtype, reverse, wide):
+    # (the slice-by-slice path; the last dim's blocked scan sums in another order: tested below)
+    with mock.patch.object(numpy_fast, "_SCAN_MIN", float("inf")):
+        _cumsum_bit_for_bit(shape, seed, dtype, reverse, wide)
+
+
+def _cumsum_bit_for_bit(shape, seed, dtype, reverse, wide):
     if wide and shape:
         shape = shape + [300]  # long slices: the slice-by-slice path for every axis but the last
     rng = np.random.default_rng(seed)
@@ -206,3 +217,81 @@ def test_logsigmoid_gradient_from_the_result_equals_the_sigmoid_reference(dtype,
     special = np.array([np.inf, -np.inf, np.nan], dtype)
     got = _logsigmoid_dx(np.ones(3, dtype), _logsigmoid_fwd(None, special), None, special)
     np.testing.assert_array_equal(got, [0.0, 1.0, np.nan])
+
+
+# ---------------------------------------------------------------------- cache-sized pieces and row blocks
+# (tinygrad_lite/ops/chunked.py). The pieces are shrunk to 37 elements and the size thresholds to 0,
+# so small hypothesis shapes cross many piece boundaries (odd sizes); the reference is the plain formula.
+@contextmanager
+def _small_pieces():
+    with mock.patch.object(chunked, "CHUNK", 37), mock.patch.object(numpy_fast, "_SCAN_MIN", 0):
+        yield
+
+
+def _layout(a, kind):
+    """a itself, a Fortran-ordered copy, or a strided view: the same values in another memory layout."""
+    if kind == "F":
+        return np.asfortranarray(a)
+    if kind == "step":
+        b = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+        b[..., ::2] = a
+        return b[..., ::2]
+    return a
+
+
+_SHAPES = st.lists(st.integers(1, 70), min_size=1, max_size=3)
+_DTYPES = st.sampled_from([np.float32, np.float64])
+_LAYOUTS = st.sampled_from(["C", "F", "step"])
+_TOL = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
+
+
+def _arrays(shape, dtype, seed, n=2, scale=4.0):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(shape) * scale).astype(dtype) for _ in range(n)]
+
+
+@given(shape=_SHAPES, dtype=_DTYPES, layout=_LAYOUTS, seed=st.integers(0, 2 ** 16))
+def test_chunked_sigmoid_is_the_reference_formula(shape, dtype, layout, seed):
+    x, g = _arrays(shape, dtype, seed, scale=20.0)
+    x.flat[0] = np.nan
+    x.flat[-1] = {np.float32: -85.0, np.float64: -705.0}[dtype]  # the far tail, where exp(-x) overflows
+    x = _layout(x, layout)
+    with np.errstate(over="ignore", invalid="ignore"), _small_pieces():
+        s = elementwise._sigmoid_fwd(None, x)
+        d = elementwise._sigmoid_dx(_layout(g, layout), s, None, x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = elementwise._sigmoid_ref(x)
+    assert s.dtype == d.dtype == dtype and s.shape == d.shape == x.shape
+    assert_sigmoid_matches(s, want, x)
+    np.testing.assert_array_equal(d, g * (1 - s) * s)  # the backward: PyTorch's formula on the result
+
+
+@given(shape=_SHAPES, dtype=_DTYPES, layout=_LAYOUTS, seed=st.integers(0, 2 ** 16))
+def test_chunked_gelu_tanh_equals_its_formula(shape, dtype, layout, seed):
+    x, g = (_layout(a, layout) for a in _arrays(shape, dtype, seed))
+    with _small_pieces():
+        y = special._gelu_tanh_fwd(None, x)
+        d = special._gelu_tanh_dx(g, y, None, x)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)  # (the formula in float64: float32 cancels near -4)
+    k = np.sqrt(2 / np.pi)
+    t = np.tanh(k * (x64 + 0.044715 * x64 ** 3))
+    want_d = g64 * (0.5 * (1 + t) + 0.5 * x64 * (1 - t * t) * k * (1 + 3 * 0.044715 * x64 * x64))
+    assert y.dtype == d.dtype == dtype
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=2e-5)
+    np.testing.assert_allclose(y, 0.5 * x64 * (1 + t), **tol)
+    np.testing.assert_allclose(d, want_d, **tol)
+
+
+@given(rows=st.integers(1, 30), blocks=st.integers(2, 40), k=st.sampled_from([16, 32, 48]), dtype=_DTYPES,
+       seed=st.integers(0, 2 ** 16), reverse=st.booleans())
+def test_blocked_last_dim_cumsum_equals_the_sequential_sum(rows, blocks, k, dtype, seed, reverse):
+    x = np.random.default_rng(seed).standard_normal((rows, blocks * k)).astype(dtype)
+    with _small_pieces():
+        assert numpy_fast._scan_block(x) in (16, 32)  # the blocked path is the one taken
+        got = numpy_fast.cumsum(x, 1, reverse)
+    x64 = x.astype(np.float64)
+    want = np.flip(np.cumsum(np.flip(x64, 1), 1), 1) if reverse else np.cumsum(x64, 1)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    # to rounding: the sums run in another order (error bound ~ n eps sum|x|)
+    bound = (np.cumsum(np.abs(x64), 1) if not reverse else np.flip(np.cumsum(np.flip(np.abs(x64), 1), 1), 1))
+    assert np.all(np.abs(got - want) <= bound * x.shape[1] * np.finfo(dtype).eps + 1e-300)

@@ -14,15 +14,16 @@ import tinygrad_lite.sparse  # noqa: F401
 from tinygrad_lite.ops import COMMON_SYMBOLS, REGISTRY
 
 # functions and words whose meaning needs no definition
-FUNCTIONS = """abs add cast cat clamp col2im cos cumsum einsum erf exp expm1 log1p flip floor log log_softmax logsumexp max mean min
-expand onehot permute relu reshape roll scatter_add sigmoid sign sin softmax sqrt sum tanh where windows zeros
+FUNCTIONS = """abs acos add asin atan atan2 cast cat clamp col2im cos cumsum einsum erf exp expm1 log1p prod flip floor log
+log_softmax logsumexp max mean min expand onehot permute relu reshape roll scatter_add sigmoid sign sin softmax sqrt sum
+tanh where windows zeros
 RowSparseGrad layer_norm dtype shape inf pi π Σ σ d""".split()  # (d: the derivative, d(x*y)/dx)
 WORDS = """a accumulate added adjoint all among at axes back batch bias broadcast by constant contracted copy cut
 each engine entries expanded flipped for from gathered get gets gradient in index indexed indexing indices input
 inverse is it its looked major maxima maximum minima minimum not number of off on only operands other output over
 passes per permuted place places positions repeats reshaped result reversed rolled row rows scattered shared slice
 sparse split subscripts summed that the ties to unchanged up was weights with without written occupied
-padding dims reduction window""".split()
+padding dims reduction window element elements exact no others product when""".split()
 INDEX = {"i", "j", "k", "c", "ᵢ"}
 TOKEN = re.compile(r"[^\W\d]\w*")
 # `s = ...`, `Φ(x) = ...`, `cols[k, o] = ...` at the start or after , ; : ( or "with"

@@ -12,6 +12,7 @@ from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype
                      set_default_dtype, uint8)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
+from .size import Size
 from .functions import cat, linear, matmul, stack, where
 from .creation import (arange, empty, eye, full, full_like, linspace, multinomial, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
@@ -45,6 +46,14 @@ for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "su
               "narrow", "select", "unbind", "mm", "bmm", "is_floating_point"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 clip = clamp  # noqa: F821
+for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "outer", "unique", "bincount", "log2", "log10",
+              "exp2", "tan", "sinh", "cosh", "atan", "asin", "acos", "logit", "lerp", "addcmul", "addcdiv", "addmm",
+              "dot", "mv", "clamp_min", "clamp_max", "sgn", "frac", "isinf", "nan_to_num", "logical_not", "logical_and",
+              "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
+              "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
+              "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot", "atan2", "fmod", "hypot",
+              "kthvalue", "diff", "take_along_dim", "cross", "rot90", "tensor_split"):
+    globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
 
 
 def _binary_fn(name, method, doc):
@@ -66,6 +75,9 @@ for _name, _method in (("add", "__add__"), ("sub", "__sub__"), ("mul", "__mul__"
 
 from .serialize import load, save  # noqa: E402
 from .functions import allclose, einsum, isclose, numel  # noqa: E402
+from .functions_more import concat, concatenate, hstack, meshgrid, vstack  # noqa: E402
+from .tensor_more_shape import bucketize, cdist, searchsorted  # noqa: E402
+from . import linalg  # noqa: E402  (torch.linalg's norms)
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 
 __version__ = "0.1.0"

@@ -45,8 +45,11 @@ def linear(x, weight, bias=None):
                    x.requires_grad or weight.requires_grad or bias.requires_grad)
 
 
-def where(condition, x, y):
-    """x where condition is True, else y; condition is a bool tensor (no gradient), x/y broadcast."""
+def where(condition, x=None, y=None):
+    """x where condition is True, else y; condition is a bool tensor (no gradient), x/y broadcast.
+    where(condition) alone is condition.nonzero(as_tuple=True), as in PyTorch."""
+    if x is None and y is None:
+        return _tensor(condition).nonzero(as_tuple=True)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         x = Tensor(x)
     return where_tensors(condition, x, y)

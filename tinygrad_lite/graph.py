@@ -266,7 +266,7 @@ def _short_args(op_name, args):
     """A short, deterministic text for an op's non-tensor arguments, dims as the user wrote them."""
     if args is None or op_name in ("cat",):
         return ""
-    if op_name in ("sum", "amax", "amin", "logsumexp"):
+    if op_name in ("sum", "amax", "amin", "logsumexp", "prod"):
         axes, keep = args
         if axes is None:
             return ""

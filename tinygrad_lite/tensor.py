@@ -5,6 +5,8 @@ Its methods come in groups, one file each (Tensor inherits them):
   tensor_reduce.py   sum, mean, var, max, softmax ...
   tensor_shape.py    reshape, permute, expand, indexing, masked_fill ...
   tensor_inplace.py  add_, mul_, copy_, fill_, x[i] = v ...
+  tensor_more*.py    what users' scripts reach for beyond those: prod, norm, diag, unique (tensor_more),
+                     log2, atan2, logical_*, exp_ ... (tensor_more_math), movedim, unfold, quantile ... (tensor_more_shape)
 The fields are declared in tensor_base.py; free functions (matmul, where, cat...) are in functions.py.
 
 Every op method ends in `_make(array, op, inputs, args, requires_grad)`: the new tensor records
@@ -18,10 +20,14 @@ from .dtypes import DEFAULT, to_dtype
 from .grad_mode import GRAD
 from .ops.elementwise import CAST
 from .ops.extra import CONTIGUOUS
+from .size import Size
 from .tensor_args import shape_arg, to_array
 from .tensor_base import TensorBase
 from .tensor_inplace import InplaceMethods
 from .tensor_math import MathMethods
+from .tensor_more import MoreMethods
+from .tensor_more_math import MoreMathMethods
+from .tensor_more_shape import MoreShapeMethods
 from .tensor_reduce import ReduceMethods
 from .tensor_shape import ShapeMethods
 from .versions import next_seq, share_version
@@ -29,7 +35,8 @@ from .versions import next_seq, share_version
 _new = object.__new__
 
 
-class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBase):
+class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, MoreMethods, MoreShapeMethods,
+             TensorBase):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     Tensor(data, requires_grad=False, dtype=None): `data` is a number, a nested list or a numpy
@@ -126,7 +133,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
         self._bump()
 
-    shape = property(lambda self: self._data.shape, doc="The tensor's shape (a tuple).")
+    shape = property(lambda self: Size(self._data.shape), doc="The tensor's shape (a Size: a tuple of ints).")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
     dtype = property(lambda self: self._data.dtype, doc="The numpy dtype.")
     is_leaf = property(lambda self: self._op is None, doc="True unless made by a recorded op.")
@@ -135,7 +142,7 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
 
     def size(self, dim=None):
         """The shape, or the size of one dimension."""
-        return self._data.shape if dim is None else self._data.shape[dim]
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def dim(self):
         return self._data.ndim
@@ -193,6 +200,10 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, TensorBas
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self):
+        from .compat import installed
+        if installed():  # under the torch import hook: PyTorch's layout (compat/printing.py)
+            from .compat.printing import torch_repr
+            return torch_repr(self)
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4, threshold=200)
         extra = ""
         if self._data.dtype not in (DEFAULT.dtype, np.int64, np.bool_) or self._data.size == 0:

@@ -13,6 +13,28 @@ def add_compat_cases(add_case, torch, rn, away):
         add_case("cos", tl.cos, torch.cos, rn(*s, lo=-6, hi=6))
         add_case("remainder", lambda a: a % 0.7, lambda a: a % 0.7, rn(*s, lo=-3, hi=3))
         add_case("remainder", lambda a: a % -0.7, lambda a: a % -0.7, rn(*s, lo=-3, hi=3))
+    for s in [(), (5,), (2, 3)]:
+        add_case("log1p", lambda a: a.log1p(), torch.log1p, rn(*s, lo=-0.9, hi=3))
+        add_case("log1p", tl.log1p, torch.log1p, rn(*s, lo=-1e-8, hi=1e-8))  # where log(1 + x) loses digits
+        add_case("expm1", tl.expm1, torch.expm1, rn(*s, lo=-3, hi=3))
+        add_case("expm1", lambda a: a.expm1(), torch.expm1, rn(*s, lo=-1e-8, hi=1e-8))
+        add_case("prod", lambda a: a.prod(), lambda a: a.prod(), rn(*s))
+        add_case("atan", tl.atan, torch.atan, rn(*s, lo=-4, hi=4))
+        add_case("asin", lambda a: a.asin(), torch.asin, rn(*s, lo=-0.95, hi=0.95))
+        add_case("acos", tl.acos, torch.acos, rn(*s, lo=-0.95, hi=0.95))
+        add_case("atan2", tl.atan2, torch.atan2, rn(*s), rn(*s))
+    add_case("atan2", lambda a, b: a.atan2(b), lambda a, b: a.atan2(b), rn(2, 3), rn(3))
+    add_case("atan2", lambda a: a.atan2(-1.5), lambda a: a.atan2(torch.tensor(-1.5, dtype=torch.float64)), rn(2, 3))
+    x24 = rn(2, 4)
+    z1, z2 = x24.copy(), x24.copy()
+    z1[1, 2] = 0.0                     # one zero in a row: its gradient is the product of the others
+    z2[0, 1] = z2[0, 3] = 0.0          # two zeros in a row: all of that row's gradient is 0
+    for x in (x24, z1, z2):
+        add_case("prod", lambda a: a.prod(), lambda a: a.prod(), x)
+        add_case("prod", lambda a: tl.prod(a, 1), lambda a: torch.prod(a, 1), x)
+        add_case("prod", lambda a: a.prod(0, keepdim=True), lambda a: a.prod(0, keepdim=True), x)
+        add_case("prod", lambda a: a.prod(-1, keepdim=True), lambda a: a.prod(-1, keepdim=True), x)
+    add_case("prod", lambda a: a.prod(1), lambda a: a.prod(1), rn(2, 3, 4))
     # (PyTorch has no derivative of remainder for the divisor: ours, -floor(x/y), is gradchecked instead)
     b = away(3) * 1.5
     add_case("remainder", lambda a: tl.remainder(a, Tensor(b)), lambda a: torch.remainder(a, torch.tensor(b)),

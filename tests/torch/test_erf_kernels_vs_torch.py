@@ -8,9 +8,9 @@ pytestmark = pytest.mark.torch
 
 import tinygrad_lite.nn.functional as F  # noqa: E402
 from tinygrad_lite import Tensor  # noqa: E402
-from tinygrad_lite.ops import erf_kernels as K  # noqa: E402
+from tinygrad_lite.ops import chunked, erf_kernels as K  # noqa: E402
 
-SHAPE = (41, K._CHUNK // 40 + 3)  # more than one chunk
+SHAPE = (41, chunked.CHUNK // 40 + 3)  # more than one chunk
 
 
 def _both(dtype, seed=0):

@@ -100,3 +100,26 @@ def test_layer_norm_vs_torch(dtype, bias):
     theirs = lambda x, w, b: torch.nn.functional.layer_norm(x, (130,), w, b if bias else None)  # noqa: E731
     _close(*_run(ours, theirs, a, dtype, grad_of=grad_of), dtype,
            **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_chunked_sigmoid_and_gelu_tanh_vs_torch(dtype, transposed):
+    # (41, 1601): two cache-sized pieces and a ragged end (tinygrad_lite/ops/chunked.py); transposed: a
+    # non-contiguous input, made contiguous piece by piece
+    a = {"x": _x(41, 1601) * 6}
+    t = (lambda x: x.t()) if transposed else (lambda x: x)
+    _close(*_run(lambda x: t(x).sigmoid(), lambda x: t(x).sigmoid(), a, dtype), dtype)
+    _close(*_run(lambda x: F.gelu(t(x), approximate="tanh"),
+                 lambda x: torch.nn.functional.gelu(t(x), approximate="tanh"), a, dtype), dtype,
+           **({} if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_vs_torch_on_odd_and_non_contiguous_inputs(dtype):
+    rng = np.random.default_rng(5)
+    a = {"x": _x(37, 3, 129) * 2 - 4, "w": 1 + 0.1 * rng.standard_normal(37), "b": 0.1 * rng.standard_normal(37)}
+    for t in ((lambda x: x.permute(2, 1, 0)), (lambda x: x.permute(2, 1, 0).contiguous())):
+        ours = lambda x, w, b: F.layer_norm(t(x), (37,), w, b)  # noqa: E731
+        theirs = lambda x, w, b: torch.nn.functional.layer_norm(t(x), (37,), w, b)  # noqa: E731
+        _close(*_run(ours, theirs, a, dtype), dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))

@@ -153,8 +153,175 @@ def test_compat_function_forms_of_two_tensors():
                     lambda t, u: torch.scatter_add(t, 1, torch.tensor(_IDX), u), arr(3, 4), arr(3, 2, seed=1))
 
 
+# the surface added for user scripts (tinygrad_lite/tensor_more.py): name -> (input array, args after the tensor)
+_WITH_ZERO = arr(3, 4)
+_WITH_ZERO[1, 2] = 0.0
+MORE_FORMS = {
+    "prod": (_WITH_ZERO, (1,)), "norm": (arr(3, 4), (1, 0)), "log1p": (arr(3, 4, lo=-0.9), ()),
+    "expm1": (arr(3, 4), ()), "diag": (arr(3, 4), (1,)), "diagonal": (arr(2, 3, 4), (-1, 0, 2)), "trace": (arr(3, 4), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_FORMS))
+def test_function_forms_for_user_scripts(name):
+    a, extra = MORE_FORMS[name]
+    check_with_grad(f"tl.{name}", lambda t: getattr(tl, name)(t, *extra), lambda t: getattr(torch, name)(t, *extra), a)
+
+
+def test_outer_unique_bincount_function_forms():
+    check_with_grad("tl.outer", tl.outer, torch.outer, arr(3), arr(4, seed=1))
+    ints = np.array([[3, 1, 4], [1, 5, 3]])
+    ours = tl.unique(tl.tensor(ints), return_inverse=True, return_counts=True)
+    close(ours, torch.unique(torch.tensor(ints), return_inverse=True, return_counts=True), "tl.unique")
+    assert all(t.dtype == np.int64 for t in ours)
+    w = arr(6)
+    close(tl.bincount(tl.tensor(ints.ravel()), tl.tensor(w), minlength=8),
+          torch.bincount(torch.tensor(ints.ravel()), torch.tensor(w), minlength=8), "tl.bincount (weights)")
+    close(tl.bincount(tl.tensor(ints.ravel())), torch.bincount(torch.tensor(ints.ravel())), "tl.bincount")
+
+
+# name -> (arrays, ours(tl, *tensors), torch's(torch, *tensors)); all inputs get gradients where the result has one
+_SMALL = arr(3, 4, lo=-0.9, hi=0.9)
+_NAN = arr(3, 4)
+_NAN[0, 1], _NAN[1, 2], _NAN[2, 3] = np.nan, np.inf, -np.inf
+MORE_FORMS_2 = {
+    **{n: ([_SMALL], lambda m, t, n=n: getattr(m, n)(t), lambda m, t, n=n: getattr(m, n)(t))
+       for n in ("tan", "sinh", "cosh", "atan", "asin", "acos", "exp2", "erf", "sgn", "frac", "isinf", "logical_not",
+                 "any", "all", "count_nonzero", "nonzero", "argwhere", "clone", "negative", "median")},
+    **{n: ([np.abs(_SMALL) + 0.1], lambda m, t, n=n: getattr(m, n)(t), lambda m, t, n=n: getattr(m, n)(t))
+       for n in ("log2", "log10")},
+    "logit": ([np.abs(_SMALL) * 0.5 + 0.1], lambda m, t: m.logit(t), lambda m, t: m.logit(t)),
+    "nan_to_num": ([_NAN], lambda m, t: m.nan_to_num(t, 0.5), lambda m, t: m.nan_to_num(t, 0.5)),
+    "clamp_min": ([_SMALL], lambda m, t: m.clamp_min(t, 0.1), lambda m, t: m.clamp_min(t, 0.1)),
+    "clamp_max": ([_SMALL], lambda m, t: m.clamp_max(t, 0.1), lambda m, t: m.clamp_max(t, 0.1)),
+    "lerp": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.lerp(a, b, 0.3), lambda m, a, b: m.lerp(a, b, 0.3)),
+    "addcmul": ([_SMALL, arr(3, 4, seed=1), arr(4, seed=2)], lambda m, a, b, c: m.addcmul(a, b, c, value=0.5),
+                lambda m, a, b, c: m.addcmul(a, b, c, value=0.5)),
+    "addcdiv": ([_SMALL, arr(3, 4, seed=1), arr(4, seed=2, lo=0.5)], lambda m, a, b, c: m.addcdiv(a, b, c, value=2),
+                lambda m, a, b, c: m.addcdiv(a, b, c, value=2)),
+    "addmm": ([arr(3, 2), _SMALL, arr(4, 2, seed=1)], lambda m, a, b, c: m.addmm(a, b, c, beta=0.5, alpha=2),
+              lambda m, a, b, c: m.addmm(a, b, c, beta=0.5, alpha=2)),
+    "dot": ([arr(4), arr(4, seed=1)], lambda m, a, b: m.dot(a, b), lambda m, a, b: m.dot(a, b)),
+    "mv": ([_SMALL, arr(4, seed=1)], lambda m, a, b: m.mv(a, b), lambda m, a, b: m.mv(a, b)),
+    "dist": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.dist(a, b, 3), lambda m, a, b: m.dist(a, b, 3)),
+    "logical_and": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.logical_and(a > 0, b > 0),
+                    lambda m, a, b: m.logical_and(a > 0, b > 0)),
+    "logical_or": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.logical_or(a > 0, b > 0),
+                   lambda m, a, b: m.logical_or(a > 0, b > 0)),
+    "logical_xor": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.logical_xor(a > 0, b > 0),
+                    lambda m, a, b: m.logical_xor(a > 0, b > 0)),
+    "equal": ([_SMALL], lambda m, a: (m.equal(a, a * 1), m.equal(a, a + 1), m.equal(a, a[0])),
+              lambda m, a: (m.equal(a, a * 1), m.equal(a, a + 1), m.equal(a, a[0]))),
+    "masked_select": ([_SMALL], lambda m, a: m.masked_select(a, a[0] > 0), lambda m, a: m.masked_select(a, a[0] > 0)),
+    "movedim": ([arr(2, 3, 4)], lambda m, a: m.movedim(a, (0, 2), (2, 0)), lambda m, a: m.movedim(a, (0, 2), (2, 0))),
+    "moveaxis": ([arr(2, 3, 4)], lambda m, a: m.moveaxis(a, 0, -1), lambda m, a: m.moveaxis(a, 0, -1)),
+    "swapaxes": ([arr(2, 3, 4)], lambda m, a: m.swapaxes(a, 0, 2), lambda m, a: m.swapaxes(a, 0, 2)),
+    "broadcast_to": ([arr(3, 1)], lambda m, a: m.broadcast_to(a, (2, 3, 4)), lambda m, a: m.broadcast_to(a, (2, 3, 4))),
+    "tile": ([_SMALL], lambda m, a: m.tile(a, (2, 1, 3)), lambda m, a: m.tile(a, (2, 1, 3))),
+    "cumprod": ([_WITH_ZERO], lambda m, a: m.cumprod(a, 1), lambda m, a: m.cumprod(a, 1)),
+    "std_mean": ([_SMALL], lambda m, a: m.std_mean(a, 1), lambda m, a: m.std_mean(a, 1)),
+    "var_mean": ([_SMALL], lambda m, a: m.var_mean(a, 0, keepdim=True), lambda m, a: m.var_mean(a, 0, keepdim=True)),
+    "hstack": ([_SMALL, arr(3, 2, seed=1)], lambda m, a, b: m.hstack([a, b]), lambda m, a, b: m.hstack([a, b])),
+    "vstack": ([arr(4), _SMALL], lambda m, a, b: m.vstack([a, b]), lambda m, a, b: m.vstack([a, b])),
+    "concat": ([_SMALL, _SMALL], lambda m, a, b: m.concat([a, b], 1), lambda m, a, b: m.concat([a, b], 1)),
+    "concatenate": ([_SMALL, _SMALL], lambda m, a, b: m.concatenate([a, b]), lambda m, a, b: m.concatenate([a, b])),
+    "quantile": ([_SMALL], lambda m, a: m.quantile(a, 0.3, 1, keepdim=True), lambda m, a: m.quantile(a, 0.3, 1, keepdim=True)),
+    "index_add": ([_SMALL, arr(3, 2, seed=1)], lambda m, a, b: m.index_add(a, 1, m.tensor([3, 0]), b, alpha=2),
+                  lambda m, a, b: m.index_add(a, 1, m.tensor([3, 0]), b, alpha=2)),
+    "tensordot": ([arr(2, 3, 4), arr(3, 4, 5, seed=1)], lambda m, a, b: m.tensordot(a, b, 2),
+                  lambda m, a, b: m.tensordot(a, b, 2)),
+    "atan2": ([_SMALL, arr(4, seed=1)], lambda m, a, b: m.atan2(a, b), lambda m, a, b: m.atan2(a, b)),
+    "fmod": ([arr(3, 4, lo=-5, hi=5), arr(4, seed=1, lo=0.5, hi=1.5)], lambda m, a, b: m.fmod(a, b),
+             lambda m, a, b: m.fmod(a, b)),
+    "hypot": ([_SMALL, arr(3, 4, seed=1)], lambda m, a, b: m.hypot(a, b), lambda m, a, b: m.hypot(a, b)),
+    "kthvalue": ([_SMALL], lambda m, a: m.kthvalue(a, 2, 1), lambda m, a: m.kthvalue(a, 2, 1)),
+    "diff": ([_SMALL, arr(3, 1, seed=1)], lambda m, a, b: m.diff(a, 2, 1, prepend=b),
+             lambda m, a, b: m.diff(a, 2, 1, prepend=b)),
+    "take_along_dim": ([_SMALL], lambda m, a: m.take_along_dim(a, m.tensor([[2], [0], [3]]), 1),
+                       lambda m, a: m.take_along_dim(a, m.tensor([[2], [0], [3]]), 1)),
+    "cross": ([arr(4, 3), arr(4, 3, seed=1)], lambda m, a, b: m.cross(a, b, dim=1), lambda m, a, b: m.cross(a, b, dim=1)),
+    "rot90": ([_SMALL], lambda m, a: (m.rot90(a), m.rot90(a, 2), m.rot90(a, -1, (1, 0))),
+              lambda m, a: (m.rot90(a), m.rot90(a, 2), m.rot90(a, -1, (1, 0)))),
+    "tensor_split": ([arr(7, 2)], lambda m, a: m.tensor_split(a, 3) + m.tensor_split(a, [2, 5]),
+                     lambda m, a: m.tensor_split(a, 3) + m.tensor_split(a, [2, 5])),
+    "meshgrid": ([arr(3), arr(4, seed=1)], lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy"),
+                 lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_FORMS_2))
+def test_more_function_forms_for_user_scripts(name):
+    arrays, ours, theirs = MORE_FORMS_2[name]
+
+    def both_sides(*ts):
+        return ours(tl, *ts) if isinstance(ts[0], tl.Tensor) else theirs(torch, *ts)
+    pairs = [both(a) for a in arrays]
+    y, ty = both_sides(*[p[0] for p in pairs]), both_sides(*[p[1] for p in pairs])
+    if isinstance(ty, bool) or (isinstance(ty, tuple) and isinstance(ty[0], bool)):
+        assert y == ty, name
+        return
+    close(y, ty, f"tl.{name}: value")
+    outs = [(o, t) for o, t in (zip(y, ty) if isinstance(ty, tuple) else [(y, ty)])
+            if t.dtype.is_floating_point and t.requires_grad]
+    if not outs:
+        return
+    loss = sum((o * tl.tensor(arr(*t.shape, seed=5))).sum() for o, t in outs)
+    tloss = sum((t * torch.tensor(arr(*t.shape, seed=5))).sum() for o, t in outs)
+    tloss.backward()
+    if not loss.requires_grad:  # ours treats a piecewise-constant op (sgn) as a constant: torch's gradient is 0
+        assert all(p[1].grad is None or not p[1].grad.any() for p in pairs), f"tl.{name}: torch has a gradient"
+        return
+    loss.backward()
+    for (x, _), (_, t) in zip(pairs, pairs):
+        close(x.grad if x.grad is not None else np.zeros(x.shape),
+              t.grad if t.grad is not None else torch.zeros(t.shape), f"tl.{name}: gradient")
+
+
+def test_in_place_forms_of_elementwise_methods():
+    a = arr(3, 4, lo=0.1, hi=0.9)
+    for name, extra in (("exp_", ()), ("log_", ()), ("sqrt_", ()), ("abs_", ()), ("neg_", ()), ("sigmoid_", ()),
+                        ("tanh_", ()), ("pow_", (2.5,)), ("clip_", (0.2, 0.5)), ("tril_", ()), ("log1p_", ()),
+                        ("square_", ()), ("relu_", ())):
+        o, t = both(a)
+        yo, yt = o * 2, t * 2
+        assert getattr(yo, name)(*extra) is yo  # recorded on a non-leaf, as PyTorch
+        getattr(yt, name)(*extra)
+        close(yo, yt, name)
+        (yo * tl.tensor(a)).sum().backward()
+        (yt * torch.tensor(a)).sum().backward()
+        close(o.grad, t.grad, f"{name}: gradient")
+        with tl.no_grad():
+            getattr(o, name)(*extra)
+        with torch.no_grad():
+            getattr(t, name)(*extra)
+        close(o, t, f"{name} on a leaf under no_grad")
+    with pytest.raises(RuntimeError, match="exp_: a leaf tensor that requires grad"):
+        tl.ones(2, requires_grad=True).exp_()
+
+
+def test_cdist_searchsorted_bucketize_match_torch():
+    check_with_grad("tl.cdist", lambda a, b: tl.cdist(a, b), lambda a, b: torch.cdist(a, b), arr(2, 3, 4), arr(2, 5, 4, seed=1))
+    check_with_grad("tl.cdist p=1", lambda a, b: tl.cdist(a, b, 1.0), lambda a, b: torch.cdist(a, b, 1.0), arr(3, 4),
+                    arr(5, 4, seed=1))
+    seq = np.sort(arr(2, 5), axis=1)
+    vals = arr(2, 3, seed=1)
+    for right in (False, True):
+        close(tl.searchsorted(tl.tensor(seq), tl.tensor(vals), right=right),
+              torch.searchsorted(torch.tensor(seq), torch.tensor(vals), right=right), "searchsorted")
+        close(tl.bucketize(tl.tensor(vals), tl.tensor(seq[0]), right=right),
+              torch.bucketize(torch.tensor(vals), torch.tensor(seq[0]), right=right), "bucketize")
+    close(tl.searchsorted(tl.tensor(seq[0]), tl.tensor(vals)), torch.searchsorted(torch.tensor(seq[0]), torch.tensor(vals)),
+          "searchsorted (one sequence)")
+
+
+def test_where_with_only_a_condition_is_nonzero():
+    c = arr(3, 4) > 0
+    close(tl.where(tl.tensor(c)), torch.where(torch.tensor(c)), "where(condition)")
+
+
 def test_every_function_form_is_tested_here():
-    tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+    tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | \
+        set(MORE_FORMS) | {"outer", "unique", "bincount"} | set(MORE_FORMS_2) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
                                                   "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}

@@ -130,6 +130,15 @@ CASES.update({
     "remainder": (lambda a: (a % 0.7) * a, lambda a: (a % 0.7) * a, [rnd(3, 4, seed=5)]),
     "contiguous": (lambda a: a.transpose(0, 1).contiguous() ** 2, lambda a: a.transpose(0, 1).contiguous() ** 2,
                    [rnd(3, 4)]),
+    # prod: b has a zero in row 0 and two in row 1, so the create_graph rule's exact-with-zeros branch runs
+    "prod": (lambda a, b: a.prod(1) * b.prod(1) + (a * b).prod(), lambda a, b: a.prod(1) * b.prod(1) + (a * b).prod(),
+             [rnd(2, 3, away=0.3), np.array([[0.5, 0.0, -1.5], [0.0, 0.0, 2.0]])]),
+    "log1p": (lambda a: a.log1p() * a, lambda a: a.log1p() * a, [pos(3, 4)]),
+    "expm1": (lambda a: a.expm1() * a, lambda a: a.expm1() * a, [rnd(3, 4)]),
+    "atan": (lambda a: a.atan() * a, lambda a: a.atan() * a, [rnd(3, 4)]),
+    "asin": (lambda a: a.asin() * a, lambda a: a.asin() * a, [rnd(3, 4, lo=-0.9, hi=0.9)]),
+    "atan2": (lambda a, b: a.atan2(b) * a, lambda a, b: a.atan2(b) * a, [rnd(3, 4), rnd(4, seed=1, away=0.3)]),
+    "acos": (lambda a: a.acos() * a, lambda a: a.acos() * a, [rnd(3, 4, lo=-0.9, hi=0.9)]),
     "embedding_sparse": (lambda w: __import__("tinygrad_lite.sparse").sparse.embedding(w, tl.tensor(_SIDX)) ** 2,
                          lambda w: TF.embedding(torch.tensor(_SIDX), w) ** 2, [rnd(3, 2)]),
 })

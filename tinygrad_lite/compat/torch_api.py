@@ -10,18 +10,9 @@ import numpy as np
 
 from . import TorchModule, unsupported
 from ..device import CUDA_ERROR, check_device, device
+from ..size import Size
 
 PYTORCH_API = "2.13.0"  # the PyTorch release whose API (and error texts) this follows, tested against
-
-
-class Size(tuple):
-    """torch.Size: a tuple of ints (x.size() and x.shape return plain tuples, which compare equal)."""
-
-    def numel(self):
-        return int(np.prod(self, dtype=np.int64))
-
-    def __repr__(self):
-        return f"torch.Size({list(self)})"
 
 
 class _NoDtype:
@@ -235,7 +226,7 @@ def _parallel(nn):
 def build():
     """All torch modules, by name."""
     import tinygrad_lite as tl
-    from tinygrad_lite import autograd, grad_mode, nn, optim, random, utils
+    from tinygrad_lite import autograd, grad_mode, linalg, nn, optim, random, utils
     from tinygrad_lite.nn import functional, init
     from tinygrad_lite.nn import utils as nn_utils
     from tinygrad_lite.optim import lr_scheduler
@@ -287,6 +278,11 @@ def build():
         **{n: _dist(n) for n in ("init_process_group", "destroy_process_group", "get_rank", "get_world_size",
                                  "barrier", "all_reduce", "broadcast", "all_gather", "reduce")})
 
+    mod("torch.linalg", [linalg])
+    from tinygrad_lite import distributions
+    mod("torch.distributions", [distributions])
+    for sub in ("normal", "categorical", "bernoulli", "uniform", "kl"):
+        mod(f"torch.distributions.{sub}", [distributions])
     mod("torch.nn", [nn])
     mod("torch.nn.functional", [functional])
     mod("torch.nn.init", [init])

@@ -17,6 +17,13 @@ from .activation import ELU, LeakyReLU
 from .dropout import Dropout2d, Flatten, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss, SmoothL1Loss
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d,
+                      ReplicationPad1d, ReplicationPad2d, Upsample, ZeroPad1d, ZeroPad2d)
+from .more_layers import (CELU, GLU, SELU, CosineSimilarity, GroupNorm, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
+                          Mish, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU6, Softmin, Softplus,
+                          Softshrink, Softsign, Tanhshrink, Threshold)
+from .more_layers import (InstanceNorm1d, InstanceNorm2d, MarginRankingLoss, PixelShuffle, PixelUnshuffle,
+                          TripletMarginLoss)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -34,3 +41,10 @@ __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "Unflatten", "BCELoss", "BCEWithLogitsLoss", "HuberLoss", "KLDivLoss", "L1Loss", "NLLLoss", "SmoothL1Loss",
             "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Transformer", "TransformerEncoder",
             "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer"]
+__all__ += ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d",
+            "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "Upsample"]
+__all__ += ["CELU", "GLU", "SELU", "CosineSimilarity", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
+            "Mish", "PairwiseDistance", "ParameterDict", "ParameterList", "PReLU", "ReLU6", "Softmin", "Softplus",
+            "Softshrink", "Softsign", "Tanhshrink", "Threshold"]
+__all__ += ["InstanceNorm1d", "InstanceNorm2d", "MarginRankingLoss", "PixelShuffle", "PixelUnshuffle",
+            "TripletMarginLoss"]

@@ -551,7 +551,16 @@ from .dropout import dropout2d  # noqa: E402
 from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
                       max_pool2d)
+from .padding import interpolate, pad  # noqa: E402
+from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
+                          pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
+from .more_layers import (instance_norm, margin_ranking_loss, pixel_shuffle, pixel_unshuffle,  # noqa: E402
+                          triplet_margin_loss)
 
 __all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
             "dropout2d", "batch_norm",
             "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]
+__all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
+            "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
+            "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
+            "triplet_margin_loss"]

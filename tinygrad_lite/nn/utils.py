@@ -117,3 +117,25 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         else:
             np.clip(g._data, -c, c, out=g._data)
             g._bump()
+
+
+def parameters_to_vector(parameters):
+    """All parameters flattened and joined into one 1-D tensor (differentiable)."""
+    from ..functions import cat
+    return cat([p.reshape(-1) for p in _params("parameters_to_vector", parameters)])
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy consecutive slices of the 1-D `vec` into the parameters (in place, not recorded)."""
+    params = _params("vector_to_parameters", parameters)
+    n = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.shape[0] != n:
+        raise ValueError(f"vector_to_parameters: expected a 1-D vector of {n} elements, got shape {tuple(vec.shape)}")
+    start = 0
+    for p in params:
+        p._data[...] = vec._data[start:start + p.numel()].reshape(p.shape)
+        p._bump()
+        start += p.numel()
+
+
+__all__ += ["parameters_to_vector", "vector_to_parameters"]

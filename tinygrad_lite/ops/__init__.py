@@ -309,6 +309,7 @@ def sum_to(g, shape):
 def _load():
     from . import elementwise, reduce, movement, linalg, special, nn, fused  # noqa: F401  (registers the rows)
     from . import extra  # noqa: F401  (sin, cos, cumsum, flip, roll, einsum, scatter)
+    from . import products  # noqa: F401  (prod, log1p, expm1)
 
 
 _load()

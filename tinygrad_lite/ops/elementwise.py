@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import cast, defop, is_array, log, sign, where
+from .chunked import chunked
 from .numpy_fast import maximum0, minimum0
 
 
@@ -9,27 +10,53 @@ def _relu_fwd(args, x):
     return maximum0(x)  # (against a row of zeros: 7x faster than np.maximum(x, 0) on big float32 arrays)
 
 
-def _sigmoid_fwd(args, x):
-    # exp never overflows: exp(min(x, 0)) / (1 + exp(-|x|)) is 1/(1+e^-x) for x >= 0 and e^x/(1+e^x)
-    # otherwise, bit for bit the two-branch formula, without np.where (4x slower on (512, 6, 10));
-    # exp(min(x, 0)) is exp(-|x|) for x < 0 and 1 for x >= 0: max(exp(-|x|), [x >= 0]), one exp less
-    e = np.abs(x)
-    if type(e) is not np.ndarray or e.dtype.kind != "f":  # (0-d results are numpy scalars; ints)
-        return (np.exp(minimum0(x)) / (np.exp(-np.abs(x)) + 1.0)).astype(x.dtype, copy=False)
-    np.negative(e, out=e)
+def _sigmoid_ref(x):
+    """The plain formula: exp never overflows, exp(min(x, 0)) / (1 + exp(-|x|)) is 1/(1+e^-x) for x >= 0
+    and e^x/(1+e^x) otherwise (the reference the fast path is tested against)."""
+    return (np.exp(minimum0(x)) / (np.exp(-np.abs(x)) + 1.0)).astype(x.dtype, copy=False)
+
+
+# exp(-x) overflows to inf below this (float32: -88.7; float64: -709.8), where 1/(1 + exp(-x)) gives 0
+# instead of the tiny (subnormal) sigmoid; there the two-branch formula's e^x / (1 + e^x) takes over
+_TAIL = {np.dtype(np.float32): -80.0, np.dtype(np.float64): -700.0}
+
+
+def _sigmoid_chunk(o, x, s):
+    # 1/(1 + exp(-x)): 4 passes instead of the reference's 7 (no |x|, no mask); it is the reference
+    # bit for bit for x >= 0 and within 2 ulp for x < 0 (no cancellation: 1 + exp(-x) >= 1)
+    e = s[0]
+    np.negative(x, out=e)
     np.exp(e, out=e)
-    out = np.maximum(e, (x >= 0).astype(e.dtype))
     e += 1.0
-    out /= e
-    return out
+    np.divide(1.0, e, out=o)
+    tail = _TAIL[x.dtype]
+    if not x.min() >= tail:  # (NaN or a tail, rare: a reduction pass, then the exact formula on the few tail elements)
+        t = x < tail
+        et = np.exp(x[t])
+        o[t] = et / (et + 1.0)
+
+
+def _fast_float(x):
+    """A float32/float64 array worth the chunked kernels (0-d results and ints take the plain formula)."""
+    return type(x) is np.ndarray and x.ndim > 0 and (x.dtype == np.float32 or x.dtype == np.float64)
+
+
+def _sigmoid_fwd(args, x):
+    if not _fast_float(x):
+        return _sigmoid_ref(x)
+    with np.errstate(over="ignore"):  # (exp(-x) = inf below _TAIL: handled in the chunk)
+        return chunked(_sigmoid_chunk, np.empty(x.shape, x.dtype), x, scratch=1)
+
+
+def _sigmoid_grad_chunk(o, ans, g, s):
+    np.subtract(1.0, ans, out=o)  # (g (1 - s)) s in PyTorch's order
+    o *= g
+    o *= ans
 
 
 def _sigmoid_dx(g, ans, args, x):
-    if type(ans) is np.ndarray and ans.ndim and is_array(g) and np.shape(g) == ans.shape:
-        t = 1.0 - ans  # (g (1 - s)) s in PyTorch's order: one temporary, three passes
-        t *= g
-        t *= ans
-        return t
+    if _fast_float(ans) and is_array(g) and np.shape(g) == ans.shape:
+        return chunked(_sigmoid_grad_chunk, np.empty(ans.shape, ans.dtype), ans, g, scratch=0)
     return g * (1 - ans) * ans
 
 

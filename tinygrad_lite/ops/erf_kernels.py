@@ -25,6 +25,8 @@ import math
 import numpy as np
 import scipy.special as sc
 
+from .chunked import chunked, const
+
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _P = 0.42 / math.sqrt(2.0)  # t = 1/(1 + 0.42 z), z = a/sqrt 2
 # erfcx(z)/2 = t (c0 + c1 t + ... + c7 t^7), highest power first for Horner; the fit's c_k halved
@@ -38,34 +40,15 @@ _ERF_N = (2.0575876848172303e-06, 0.00028447393670234106, 0.0037384594789662048,
 _ERF_D = (3.814854460307965e-05, 0.0011563541680965376, 0.014914223791900801, 0.11383900426078175,
           0.501490994673719, 1.0)
 _SMALL = 1024     # below this many elements scipy's loop beats the chunked passes' per-call costs
-_CHUNK = 1 << 15  # elements per chunk: a chunk's few temporaries stay in the L2 cache between passes
 
 
-def _const(v, _cache={}):
-    """A read-only float32 array of _CHUNK copies of v (numpy's maximum/minimum against a scalar
-    take a slow path: 21 vs 4 us per chunk, measured)."""
-    a = _cache.get(v)
-    if a is None:
-        a = _cache[v] = np.full(_CHUNK, v, np.float32)
-        a.flags.writeable = False
-    return a
+def _const(v):
+    return const(v, np.float32)
 
 
 def _f32(x):
     """A float32 array big enough for the chunked kernels."""
     return type(x) is np.ndarray and x.dtype == np.float32 and x.size >= _SMALL
-
-
-def _chunked(fn, out, *arrays):
-    """fn(out_chunk, *array_chunks, scratch) over flat chunks of C-contiguous arrays of out's shape."""
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-    of = out.reshape(-1)
-    n = of.size
-    scratch = [np.empty(min(_CHUNK, n), np.float32) for _ in range(3)]
-    for i in range(0, n, _CHUNK):
-        j = min(i + _CHUNK, n)
-        fn(of[i:j], *(f[i:j] for f in flats), [s[:j - i] for s in scratch])
-    return out
 
 
 def _horner(out, s, coefs):
@@ -139,7 +122,7 @@ def erf(x):
     """erf(x) elementwise for a numpy array; float dtypes are kept, others give float64."""
     x = np.asarray(x)
     if _f32(x):
-        return _chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
+        return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
     dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     return sc.erf(x if dt == np.float32 or dt == np.float64 else x.astype(np.float64)).astype(dt, copy=False)
 
@@ -147,7 +130,7 @@ def erf(x):
 def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
     if _f32(x):
-        return _chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
+        return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
     dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     xd = x if dt == np.float32 or dt == np.float64 else x.astype(np.float64)
     out = sc.ndtr(xd)
@@ -159,7 +142,7 @@ def gelu_grad(g, x, ans):
     """g (Phi(x) + x phi(x)) with Phi(x) recovered from the forward's result ans = x Phi(x)."""
     with np.errstate(invalid="ignore"):
         if _f32(x) and _f32(ans):
-            return _chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape))
+            return chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape))
         xd = x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float64)
         phi = np.empty(xd.shape, xd.dtype)
         _phi_from_gelu(phi, xd, ans)

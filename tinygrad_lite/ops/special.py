@@ -9,6 +9,7 @@ import numpy as np
 
 from . import defop, exp, is_array
 from . import erf_kernels
+from .chunked import chunked
 from .elementwise import _sigmoid_fwd
 from .numpy_fast import minimum0
 
@@ -46,60 +47,45 @@ def _tanh(x):
 
 
 # GELU-tanh runs on every (B, T, 4C) activation of a transformer: megabytes per call, a dozen
-# elementwise passes. Done whole, every pass streams the arrays through memory; done in chunks of
-# _CHUNK elements, the few temporaries of a chunk stay in the L2 cache between passes (measured
-# on (32, 64, 512) float32: forward 3.5 -> 1.3 ms, backward 6.8 -> 2.1 ms).
-_CHUNK = 1 << 15
+# elementwise passes, evaluated piece by piece so the temporaries stay in the L2 cache (ops/chunked.py).
+def _gelu_tanh_chunk(o, x, s):
+    u = s[0]
+    np.multiply(x, x, out=u)
+    u *= _KC
+    u += _K_TANH
+    u *= x
+    np.tanh(u, out=u)                         # tanh(k x + k 0.044715 x^3)
+    u += 1.0
+    np.multiply(u, x, out=o)
+    o *= 0.5
 
 
-def _chunks(n):
-    return ((i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK))
+def _gelu_tanh_grad_chunk(o, x, g, s):
+    t, x2, q = s
+    np.multiply(x, x, out=x2)
+    np.multiply(x2, _KC, out=t)
+    t += _K_TANH
+    t *= x
+    np.tanh(t, out=t)                         # t = tanh(k x + k 0.044715 x^3)
+    x2 *= 1.5 * _KC
+    x2 += 0.5 * _K_TANH
+    x2 *= x                                   # x/2 k (1 + 3 * 0.044715 x^2)
+    np.multiply(t, t, out=q)
+    np.subtract(1.0, q, out=q)
+    q *= x2
+    t += 1.0
+    t *= 0.5
+    t += q
+    np.multiply(t, g, out=o)
 
 
 def _gelu_tanh_fwd(args, x):
-    xf = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(x.shape, x.dtype)
-    of = out.reshape(-1)
-    u = np.empty(min(_CHUNK, xf.size), x.dtype)
-    for i, j in _chunks(xf.size):
-        xs, us, os_ = xf[i:j], u[:j - i], of[i:j]
-        np.multiply(xs, xs, out=us)
-        us *= _KC
-        us += _K_TANH
-        us *= xs
-        np.tanh(us, out=us)                   # tanh(k x + k 0.044715 x^3)
-        us += 1.0
-        np.multiply(us, xs, out=os_)
-        os_ *= 0.5
-    return out
+    return chunked(_gelu_tanh_chunk, np.empty(x.shape, x.dtype), x, scratch=1)
 
 
 def _gelu_tanh_dx(g, ans, args, x):
-    if is_array(g):  # the formula below, chunk by chunk on three small temporaries
-        xf = np.ascontiguousarray(x).reshape(-1)
-        gf = np.ascontiguousarray(np.broadcast_to(g, x.shape)).reshape(-1)
-        out = np.empty(x.shape, x.dtype)
-        of = out.reshape(-1)
-        n = min(_CHUNK, xf.size)
-        t_, x2_, s_ = np.empty(n, x.dtype), np.empty(n, x.dtype), np.empty(n, x.dtype)
-        for i, j in _chunks(xf.size):
-            xs, t, x2, s = xf[i:j], t_[:j - i], x2_[:j - i], s_[:j - i]
-            np.multiply(xs, xs, out=x2)
-            np.multiply(x2, _KC, out=t)
-            t += _K_TANH
-            t *= xs
-            np.tanh(t, out=t)                 # t = tanh(k x + k 0.044715 x^3)
-            x2 *= 1.5 * _KC
-            x2 += 0.5 * _K_TANH
-            x2 *= xs                          # x/2 k (1 + 3 * 0.044715 x^2)
-            np.multiply(t, t, out=s)
-            np.subtract(1.0, s, out=s)
-            s *= x2
-            t += 1.0
-            t *= 0.5
-            t += s
-            np.multiply(t, gf[i:j], out=of[i:j])
-        return out
+    if is_array(g):  # the formula below, piece by piece on three small temporaries
+        return chunked(_gelu_tanh_grad_chunk, np.empty(x.shape, x.dtype), x, np.broadcast_to(g, x.shape))
     x2 = x * x
     t = _tanh((x + x2 * x * 0.044715) * _K_TANH)
     return g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * (1.0 + x2 * (3 * 0.044715)) * _K_TANH)

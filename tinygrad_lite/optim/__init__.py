@@ -6,5 +6,7 @@ from .sgd import SGD
 from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .adadelta import Adadelta
+from .adam_variants import Adamax, NAdam, RAdam
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler", "RMSprop", "Adagrad", "Adadelta"]
+__all__ += ["Adamax", "NAdam", "RAdam"]

@@ -358,3 +358,10 @@ for _cls in (LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, Linear
         _f = _cls.__dict__.get(_name)
         if _f is not None and not _f.__doc__:
             _f.__doc__ = getattr(LRScheduler, _name).__doc__
+
+
+from .one_cycle import OneCycleLR  # noqa: E402  (its own module; a name of torch.optim.lr_scheduler)
+__all__ += ["OneCycleLR"]
+from .more_schedulers import (ChainedScheduler, CosineAnnealingWarmRestarts, PolynomialLR,  # noqa: E402
+                              ReduceLROnPlateau)
+__all__ += ["ChainedScheduler", "CosineAnnealingWarmRestarts", "PolynomialLR", "ReduceLROnPlateau"]
