@@ -23,7 +23,7 @@ each engine entries expanded flipped for from gathered get gets gradient in inde
 inverse is it its looked major maxima maximum minima minimum not number of off on only operands other output over
 passes per permuted place places positions repeats reshaped result reversed rolled row rows scattered shared slice
 sparse split subscripts summed that the ties to unchanged up was weights with without written occupied
-padding dims reduction window element elements exact no others product when""".split()
+padding dims reduction window bag column gives element elements exact no others product when""".split()
 INDEX = {"i", "j", "k", "c", "ᵢ"}
 TOKEN = re.compile(r"[^\W\d]\w*")
 # `s = ...`, `Φ(x) = ...`, `cols[k, o] = ...` at the start or after , ; : ( or "with"
