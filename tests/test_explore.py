@@ -112,10 +112,55 @@ def test_rule_is_written_out_with_the_numbers():
     loss = (x * y).sum()
     d = page_data(explore(loss, None, params={"x": x, "y": y}))
     mul = next(o for o in d["ops"].values() if o["name"] == "mul")
-    assert mul["forward_text"] == "C = x ⊙ y = [2, -1] ⊙ [3, 4] = [6, -4]"
-    assert mul["sends"][0]["text"] == "dx = dC ⊙ y = [1, 1] ⊙ [3, 4] = [3, 4]"
-    assert mul["sends"][1]["text"] == "dy = dC ⊙ x = [1, 1] ⊙ [2, -1] = [2, -1]"
-    assert "rule" in mul and mul["math"]  # the registry row's math text
+    assert mul["forward_text"] == "C = x * y = [2, -1] * [3, 4] = [6, -4]"
+    assert mul["sends"][0]["text"] == "dx = dC * y = [1, 1] * [3, 4] = [3, 4]"
+    assert mul["sends"][1]["text"] == "dy = dC * x = [1, 1] * [2, -1] = [2, -1]"
+    assert mul["rule"] == "dx = dC * y, dy = dC * x" and mul["math"]  # the registry row's texts
+
+
+def test_formulas_are_the_registry_rows_text():
+    """The explorer writes no rule of its own: each forward line is the row's `forward`, each backward
+    line the row's `rule` clause for that input (the text explain_backward shows), numbers put in for
+    the inputs, dC, C and arguments such as p, never for `x's shape` (a property, not the values)."""
+    from viz import explore, explain_backward
+    from tinygrad_lite.ops import REGISTRY
+    A = tl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    B = tl.tensor([[0.5], [-1.0]], requires_grad=True)
+    loss = ((A @ B) ** 2).softmax(0).sum(-1).sum()
+    d = page_data(explore(loss, None, params={"A": A, "B": B}))
+    text = explain_backward(loss, params={"A": A, "B": B})
+    ops = {o["name"]: o for o in d["ops"].values()}
+    for name, o in ops.items():
+        row = REGISTRY[name]
+        assert o["forward_text"].startswith(f"C = {row.forward}")
+        assert f"rule:   {name}: {row.rule}" in text  # explain_backward shows the same rule text
+        for arg, s in zip(o["arg_names"], o["sends"]):
+            clause = f"d{arg} = {row.input_rules(len(o['inputs']))[o['arg_names'].index(arg)]}"
+            assert clause in row.rule and s["text"].startswith(clause)
+    mm = ops["matmul"]
+    assert mm["forward_text"] == "C = A @ B = [[1, 2], [3, 4]] @ [[0.5], [-1]] = [[-1.5], [-2.5]]"
+    loss.backward()
+    dB = mm["sends"][1]["text"]
+    assert dB.startswith("dB = Aᵀ @ dC = [[1, 2], [3, 4]]ᵀ @ [[")
+    assert dB.endswith(" = [[{}], [{}]]".format(*[f"{v:.4g}" for v in B.grad.numpy().ravel()]))
+    p = ops["pow_scalar"]
+    assert p["forward_text"] == "C = x^p = [[-1.5], [-2.5]]^2 = [[2.25], [6.25]]"
+    assert p["sends"][0]["text"].startswith("dx = dC * p * x^(p-1) = [[") and "* 2 * [[-1.5], [-2.5]]^(2-1) = [[" \
+        in p["sends"][0]["text"]
+    sm = ops["softmax"]
+    assert sm["sends"][0]["text"].startswith("dx = C * (dC - Σ(dC * C)) = [[")
+    sums = [o for o in d["ops"].values() if o["name"] == "sum"]
+    assert any(s["sends"][0]["text"].startswith("dx = dC broadcast back to x's shape = ") and
+               s["sends"][0]["text"].count("x's shape") == 2 for s in sums)
+
+
+def test_no_numbers_for_large_operands():
+    from viz import explore
+    x = tl.tensor(np.arange(20.0), requires_grad=True)
+    y = tl.tensor(np.ones(20), requires_grad=True)
+    d = page_data(explore((x * y).sum(), None))
+    mul = next(o for o in d["ops"].values() if o["name"] == "mul")
+    assert mul["forward_text"] == "C = x * y" and mul["sends"][0]["text"] == "dx = dC * y"
 
 
 def test_large_tensors_are_heat_maps_with_stats():

@@ -7,9 +7,10 @@ recursion (graphs of any depth work), and returns a `GraphView`:
   numbered in walk order (a post-order walk from the root, inputs in argument order: every tensor
   comes after the tensors it was computed from). Ids never depend on `id()` or on the global
   creation counter, so the same program gives the same view.
-* `view.ops`: one `OpNode` per recorded op (ids `op0, op1, ...`, same order), with its name, the
-  op's `.math` text, its backward rule, what it saves and its inputs' names (all read from the op's
-  registry row, the single source of these facts), its input tensor ids in argument order, its output
+* `view.ops`: one `OpNode` per recorded op (ids `op0, op1, ...`, same order), with its name, its
+  forward formula, the op's `.math` text, its backward rule (whole and per input), what it saves and
+  its inputs' names (all read from the op's registry row, the single source of these facts), its
+  arguments as the user wrote them (`dim=-1`), its input tensor ids in argument order, its output
   tensor id, the step at which the backward pass visits it (the engine visits tensors in
   decreasing creation order `_seq`), the argument positions whose gradient is summed over
   broadcast dimensions, and (if asked) summaries of the gradient flowing in and out.
@@ -193,6 +194,8 @@ class OpNode:
     broadcast: list = field(default_factory=list)
     saved: tuple = ()
     input_names: tuple = ()                           # the inputs' names in the rule (x, y / A, B ...)
+    forward: str = ""                                 # the forward formula in those names (x * y)
+    input_rules: tuple = ()                           # each input's gradient formula from the rule (None: none)
     symbols: dict = field(default_factory=dict)       # the rule's other symbols and their meaning
     freed: bool = False                               # a backward without retain_graph freed what it saved
     grad_in: Summary = None
@@ -250,7 +253,8 @@ class GraphView:
                     "consumers": [list(c) for c in n.consumers], "grad_uses": n.grad_uses,
                     "has_nan": n.has_nan, "has_inf": n.has_inf, "value": summ(n.value), "grad": summ(n.grad)}
                    for n in self.tensors]
-        ops = [{"id": o.id, "name": o.name, "math": o.math, "rule": o.rule, "inputs": list(o.inputs),
+        ops = [{"id": o.id, "name": o.name, "forward": o.forward, "math": o.math, "rule": o.rule,
+                "input_rules": list(o.input_rules), "inputs": list(o.inputs),
                 "output": o.output, "args": o.args, "module": o.module, "backward_step": o.backward_step,
                 "broadcast": list(o.broadcast), "saved": list(o.saved), "grad_in": summ(o.grad_in),
                 "grad_out": None if o.grad_out is None else [summ(g) for g in o.grad_out]}
@@ -259,13 +263,17 @@ class GraphView:
 
 
 def _short_args(op_name, args):
-    """A short, deterministic text for an op's non-tensor arguments."""
+    """A short, deterministic text for an op's non-tensor arguments, dims as the user wrote them."""
     if args is None or op_name in ("cat",):
         return ""
-    if op_name in ("sum", "amax", "amin", "logsumexp"):
+    if op_name in ("sum", "amax", "amin", "logsumexp", "prod"):
         axes, keep = args
-        return "" if axes is None else f"dim={axes[0] if len(axes) == 1 else axes}" + (", keepdim" if keep else "")
-    if op_name in ("softmax", "log_softmax"):
+        if axes is None:
+            return ""
+        written = getattr(axes, "written", None)  # the dims as the user wrote them (tensor_args.Dims)
+        shown = written if written is not None else axes[0] if len(axes) == 1 else tuple(axes)
+        return f"dim={shown}" + (", keepdim" if keep else "")
+    if op_name in ("softmax", "log_softmax", "cumsum"):
         return f"dim={args}"
     if op_name in ("reshape", "expand"):
         return str(tuple(args))
@@ -424,7 +432,8 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
             o = OpNode(f"op{len(onodes)}", len(onodes), op.name, op.math or "", op.rule or op.math or "",
                        [f"t{idx[id(x)]}" for x in t._inputs], n.id, _short_args(op.name, t._args),
                        saved=op.saves, input_names=op.input_names(len(t._inputs)), freed=t._ctx is FREED,
-                       symbols=getattr(op, "symbols", None) or {})
+                       symbols=getattr(op, "symbols", None) or {}, forward=op.forward,
+                       input_rules=op.input_rules(len(t._inputs)))
             n.producer = o.id
             for pos, x in enumerate(t._inputs):
                 tnodes[idx[id(x)]].consumers.append((o.id, pos))

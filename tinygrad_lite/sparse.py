@@ -214,7 +214,7 @@ def _emb_dw(g, ans, args, w):
 
 
 EMBEDDING_SPARSE = defop("embedding_sparse", _emb_fwd, _emb_dw,
-                         math="C = W[indices]; dW is row-sparse: row indices[i] gets g[i] "
+                         forward="W[indices]", math="C = W[indices]; dW is row-sparse: row indices[i] gets g[i] "
                               "(repeats add, padding_idx rows get 0)",
                          rule="dW = RowSparseGrad(indices, rows of dC): only the looked-up rows (repeats add)",
                          saves=("index",), inputs=("W",),

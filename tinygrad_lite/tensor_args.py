@@ -8,6 +8,13 @@ from .tensor_base import TensorBase
 ALL_AXES = (None, False)  # reduction args: all axes, no keepdims
 
 
+class Dims(tuple):
+    """Reduction dims as the rows compute with them (sorted, non-negative: `(0, 2)`) that also keep
+    `written`, the dims as the user wrote them (`-1`, `(0, -1)`): graphs and explain_backward show
+    `sum dim=-1` for `x.sum(-1)`. In every other respect (equality, hashing, numpy's axis) a tuple."""
+    written = None
+
+
 def to_array(data, dtype):
     """numpy array for `data` with PyTorch's dtype rules (Python floats -> default float dtype)."""
     if isinstance(data, TensorBase):
@@ -65,6 +72,22 @@ def norm_axes(op, axis, ndim):
                              f"(expected a dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
         out.append(a % max(ndim, 1))
     return tuple(sorted(set(out))) if ndim else None
+
+
+def dims_as_written(axes, dim):
+    """`axes` (norm_axes's result for `dim`) as a Dims keeping `dim` where its text differs from theirs
+    (a negative dim, a tuple in another order or of one dim); else `axes` itself."""
+    if axes is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        if dim >= 0:
+            return axes
+        written = int(dim)
+    else:
+        written = type(dim)(int(d) for d in dim) if isinstance(dim, (tuple, list)) else tuple(int(d) for d in dim)
+    d = Dims(axes)
+    d.written = written
+    return d
 
 
 def pick(op, dim, axis, keepdim, keepdims):

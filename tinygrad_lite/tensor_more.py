@@ -5,7 +5,7 @@ import numpy as np
 
 from .ops.movement import INDEX_SCATTER
 from .ops.products import EXPM1, LOG1P, PROD
-from .tensor_args import dim_index, norm_axes
+from .tensor_args import dim_index, dims_as_written, norm_axes
 from .tensor_base import TensorBase
 from .tensor_math import where_tensors
 
@@ -86,7 +86,7 @@ class MoreMethods:
             return x._leaf(np.asarray(np.prod(x._data, axis=axes, keepdims=keepdim, dtype=np.int64)))
         if dim is not None and not isinstance(dim, (int, np.integer)):
             raise TypeError(f"prod: dim must be an int (one dim, as in PyTorch), got {dim!r}")
-        return x._unary(PROD, (norm_axes("prod", dim, x.ndim), bool(keepdim)))
+        return x._unary(PROD, (dims_as_written(norm_axes("prod", dim, x.ndim), dim), bool(keepdim)))
 
     def log1p(self):
         """log(1 + x), accurate for small x."""

@@ -5,7 +5,7 @@ import numpy as np
 
 from .ops.extra import CUMSUM
 from .ops.reduce import AMAX, AMIN, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, SUM
-from .tensor_args import ALL_AXES, dim_index, norm_axes, pick
+from .tensor_args import ALL_AXES, dim_index, dims_as_written, norm_axes, pick
 from .tensor_base import TensorBase
 from .tensor_math import where_tensors
 
@@ -25,8 +25,8 @@ class ReduceMethods:
     __slots__ = ()
 
     def _reduce(self, op, name, dim, keepdim):
-        axes = norm_axes(name, dim, self._data.ndim)
-        return self._unary(op, (axes, keepdim))
+        axes = norm_axes(name, dim, self._data.ndim)  # what the row computes with; graphs show dim as written
+        return self._unary(op, (dims_as_written(axes, dim), keepdim))
 
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         """Sum over `dim` (int or tuple; all dims if None)."""
@@ -125,7 +125,7 @@ class ReduceMethods:
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             return self._leaf(np.cumsum(x._data, d, dtype=np.int64 if dtype is None else x._data.dtype))
-        return x._unary(CUMSUM, d)
+        return x._unary(CUMSUM, int(dim) if dim < 0 and self.ndim else d)  # (as written: graphs show dim=-1)
 
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) sorted along dim; equal elements keep their order. The values are differentiable

@@ -190,74 +190,64 @@ def _text(a):
 
 
 # ------------------------------------------------------------------ rules written with numbers
-# Per op: the forward formula, and per input the backward formula, in the symbols dC (gradient
-# arriving at the result C), C, and the inputs' argument names. Symbols are replaced by numbers.
-FORWARD = {"add": "x + y", "sub": "x - y", "mul": "x ⊙ y", "div": "x / y", "neg": "-x", "exp": "exp(x)",
-           "log": "log(x)", "sqrt": "sqrt(x)", "tanh": "tanh(x)", "sigmoid": "σ(x)", "relu": "max(x, 0)",
-           "abs": "|x|", "matmul": "A @ B", "sum": "Σ x", "log_softmax": "x - logsumexp(x)",
-           "softmax": "exp(x) / Σ exp(x)", "pow_scalar": "x^p", "maximum": "max(x, y)", "minimum": "min(x, y)",
-           "linear": "x @ Wᵀ + b", "linear_nobias": "x @ Wᵀ", "reshape": "reshape(x)", "permute": "permute(x)",
-           "expand": "expand(x)", "getitem": "x[index]", "logsumexp": "log Σ exp(x)", "gelu": "x Φ(x)",
-           "erf": "erf(x)", "logsigmoid": "log σ(x)", "amax": "max(x)", "amin": "min(x)",
-           "where": "where(c, x, y)", "cast": "cast(x)", "cross_entropy_idx": "mean over rows of -log softmax(x)[target]",
-           "embedding": "W[index]"}
-BACKWARD = {
-    "add": ("dC", "dC"), "sub": ("dC", "-dC"), "mul": ("dC ⊙ y", "dC ⊙ x"), "div": ("dC / y", "-dC ⊙ x / y²"),
-    "neg": ("-dC",), "exp": ("dC ⊙ C",), "log": ("dC / x",), "sqrt": ("dC / (2 C)",),
-    "tanh": ("dC ⊙ (1 - C²)",), "sigmoid": ("dC ⊙ C ⊙ (1 - C)",), "relu": ("dC ⊙ [x > 0]",),
-    "abs": ("dC ⊙ sign(x)",), "matmul": ("dC @ Bᵀ", "Aᵀ @ dC"), "log_softmax": ("dC - exp(C) Σ dC",),
-    "softmax": ("C ⊙ (dC - Σ(dC ⊙ C))",), "pow_scalar": ("dC ⊙ p x^(p-1)",),
-    "linear": ("dC @ W", "dCᵀ @ x", "Σ dC over the batch"), "linear_nobias": ("dC @ W", "dCᵀ @ x"),
-    "sum": ("dC · 𝟙",), "reshape": ("reshape(dC)",), "expand": ("Σ dC over the expanded dims",),
-    "getitem": ("0 everywhere, dC added at the index",), "logsumexp": ("dC ⊙ softmax(x)",),
-    "where": (None, "where(c, dC, 0)", "where(c, 0, dC)"), "maximum": ("dC ⊙ [x > y] (ties split)", "dC ⊙ [y > x] (ties split)"),
-    "minimum": ("dC ⊙ [x < y] (ties split)", "dC ⊙ [y < x] (ties split)"), "cast": ("cast(dC)",),
-    "permute": ("permute(dC, inverse axes)",), "gelu": ("dC ⊙ (Φ(x) + x φ(x))",), "erf": ("dC ⊙ 2/√π exp(-x²)",),
-    "logsigmoid": ("dC ⊙ σ(-x)",), "cross_entropy_idx": ("(softmax(x) - onehot(target)) ⊙ dC, per row",),
-    "embedding": ("0 everywhere, the rows of dC added at the indices",),
-}
-_SYMBOL = re.compile(r"(?<![A-Za-z0-9_])(dC|C|A|B|W|b|c|x|y|p)(?![A-Za-z0-9_])")
+# The formulas are the op's registry row's: its `forward` text and the per-input clauses of its `rule`
+# (OpNode.forward / .input_rules), the same text draw_graph and explain_backward show. Where every
+# operand is small, each symbol with a value (the inputs' names, dC, C, and an argument such as pow's
+# p=2) is replaced by its numbers; `x.shape` and `x's` name a property, not the value, and stay.
+def _symbol(name):
+    return re.compile(r"(?<![A-Za-z0-9_.])" + re.escape(name) + r"(?![A-Za-z0-9_\u0302.'’])")
 
 
 def _substitute(formula, env):
-    """formula with each symbol that env knows replaced by its numbers."""
-    return _SYMBOL.sub(lambda m: env[m.group(1)] if m.group(1) in env else m.group(1), formula)
+    """formula with each symbol that env knows replaced by its numbers (all at once: no chaining)."""
+    if not env:
+        return formula
+    names = sorted(env, key=len, reverse=True)
+    pattern = "|".join(_symbol(n).pattern for n in names)
+    return re.sub(pattern, lambda m: env[m.group(0)], formula)
+
+
+def _uses(formula, name):
+    return _symbol(name).search(formula) is not None
 
 
 def _small(*arrays):
     return all(a is not None and not isinstance(a, Freed) and np.asarray(a).size <= FORMULA_MAX for a in arrays)
 
 
-def _forward_text(o, names, values, args):
-    f = FORWARD.get(o.name)
-    if f is None:
+def _arg_values(o):
+    """The op's arguments that its formulas name (pow_scalar's `p=2` -> {"p": "2"})."""
+    found = dict(re.findall(r"(\w+)=([^,\s]+)", o.args or ""))
+    return {k: v for k, v in found.items() if k in o.symbols}
+
+
+def _forward_text(o, names, values):
+    f = o.forward
+    if not f:
         return None
-    ins = [values[i] for i in o.inputs]
-    out = values[o.output]
     line = f"C = {f}"
-    if _small(out, *ins):  # (numbers only where every value is kept and small)
-        env = {n: _text(v) for n, v in zip(names, ins)}
-        if o.name == "pow_scalar" and args:
-            env["p"] = args.split("=", 1)[-1]
+    arrays = {n: values[t] for n, t in zip(names, o.inputs)}
+    used = [v for n, v in arrays.items() if _uses(f, n)]
+    out = values[o.output]
+    if used and _small(out, *used):  # (numbers only where every value is kept and small)
+        env = {n: _text(v) for n, v in arrays.items()}
+        env.update(_arg_values(o))
         line += f" = {_substitute(f, env)} = {_text(out)}"
     return line
 
 
 def _backward_text(o, i, names, values, dC, gx):
-    rules = BACKWARD.get(o.name)
-    if rules is None or i >= len(rules) or dC is None or isinstance(dC, Freed):
-        return None
-    f = rules[i]
-    if f is None:
+    rules = o.input_rules
+    f = rules[i] if i < len(rules) else None
+    if f is None or dC is None or isinstance(dC, Freed):
         return None
     line = f"d{names[i]} = {f}"
-    arrays = dict(zip(names, (values[t] for t in o.inputs)))
+    arrays = {n: values[t] for n, t in zip(names, o.inputs)}
     arrays["dC"], arrays["C"] = dC, values[o.output]
-    used = [arrays[s] for s in set(_SYMBOL.findall(f)) if s in arrays]
-    if "dC" in f and _small(gx, *used):
-        env = {k: _text(v) for k, v in arrays.items()}
-        if o.name == "pow_scalar" and o.args:
-            env["p"] = o.args.split("=", 1)[-1]
+    used = [v for n, v in arrays.items() if _uses(f, n)]
+    if _uses(f, "dC") and _small(gx, *used):
+        env = {n: _text(v) for n, v in arrays.items()}
+        env.update(_arg_values(o))
         line += f" = {_substitute(f, env)} = {_text(gx)}"
     return line
 
@@ -404,7 +394,7 @@ def _page_data(view, root, layouts, title):
                 "text": _backward_text(o, i, names, values, totals[o.output], got[0])})
         ops[o.id] = {"id": o.id, "name": o.name, "args": o.args, "module": o.module, "math": o.math,
                      "rule": o.rule, "inputs": list(o.inputs), "arg_names": names, "output": o.output,
-                     "backward_step": o.backward_step, "freed": o.freed, "forward_text": _forward_text(o, names, values, o.args),
+                     "backward_step": o.backward_step, "freed": o.freed, "forward_text": _forward_text(o, names, values),
                      "sends": outs}
     # the running sums: where a tensor receives gradients from several uses, in execution order
     partial = {}

@@ -1,8 +1,10 @@
 """The registry of primitive ops: each op's forward and its vector-Jacobian products side by side.
 
-A primitive is a row: `defop(name, forward, vjp_for_input_0, vjp_for_input_1, ..., math=..., rule=...)`.
+A primitive is a row: `defop(name, fwd, vjp_for_input_0, vjp_for_input_1, ..., forward=..., math=..., rule=...)`:
+the numpy code and every text about the op (its formula, derivative, backward rule, symbols) in one
+place, which graphs, explain_backward and the explorer read.
 
-* `forward(args, *arrays) -> array` computes the result with numpy; `args` holds the op's
+* `fwd(args, *arrays) -> array` computes the result with numpy; `args` holds the op's
   non-tensor parameters (an axis, a shape, an exponent) or None. Rows never write into `args`.
 * `vjp_i(g, ans, args, *inputs) -> gradient for input i`: `g` is the gradient flowing into the
   result, `ans` the result itself. The rules are written once with operators and the helpers
@@ -21,6 +23,8 @@ A primitive is a row: `defop(name, forward, vjp_for_input_0, vjp_for_input_1, ..
 Everything else (sub, mean, var, softmax's cousins, layer norm, attention...) is composed from
 these rows, so composed ops get correct gradients for free.
 """
+import re
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -45,8 +49,10 @@ class Op:
     fwd     the numpy forward, `fwd(args, *arrays)`
     vjps    one rule per tensor input (None: that input never gets a gradient), or
     joint   one rule for all inputs (see the module docstring); then `vjps` is empty
+    forward the forward formula in the inputs' names, `x * y` (shown as `C = x * y`)
     math    the derivative in words, `d(x*y)/dx = y`
-    rule    the backward rule as the engine applies it, with dC for the gradient of the result
+    rule    the backward rule as the engine applies it, with dC for the gradient of the result, one
+            clause `d<input> = formula` per input (`dx = dC * y, dy = dC * x`; `input_rules` splits it)
     saves   what the backward keeps alive from the forward (a teaching aid for memory use)
     inputs  the names the rule gives the inputs (`("A", "B")` for matmul); `None` for variadic ops
     reads   False when the rules use only g and shapes (add, reshape, sum...): an in-place change
@@ -62,13 +68,13 @@ class Op:
             (autograd._may_borrow); a later gradient is added out of place, never into the view
     """
     __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts",
-                 "symbols", "views")
+                 "symbols", "views", "forward")
 
     def __init__(self, name, fwd, vjps, math, reads=True, joint=None, rule="", saves=(), inputs=None,
-                 broadcasts=False, symbols=None, views=False):
+                 broadcasts=False, symbols=None, views=False, forward=""):
         self.name, self.fwd, self.vjps, self.math, self.reads = name, fwd, vjps, math, reads
         self.joint, self.rule, self.saves, self.inputs = joint, rule or math, tuple(saves), inputs
-        self.broadcasts, self.symbols, self.views = broadcasts, dict(symbols or {}), views
+        self.broadcasts, self.symbols, self.views, self.forward = broadcasts, dict(symbols or {}), views, forward
 
     def __repr__(self):
         return f"Op({self.name}: {self.math})"
@@ -79,9 +85,60 @@ class Op:
             return self.inputs
         return ("x",) if n == 1 else tuple(f"x{i}" for i in range(n))
 
+    def input_rules(self, n):
+        """Each of the n inputs' gradient formula, read from `rule`: ("dC * y", "dC * x") for mul's
+        `dx = dC * y, dy = dC * x`; None for an input the rule has no `d<input> = ...` clause for.
+        Clauses that define a helper symbol (`s = ...`, `with dx̂ = ...`) are left out (the whole rule
+        shows them); a variadic rule's `dxᵢ = ...` serves every input, xᵢ written as its name."""
+        return _input_rules(self.rule, self.input_names(n), self.inputs is None)
+
+
+@lru_cache(maxsize=1024)
+def _input_rules(rule, names, variadic):
+    found, current = {}, None
+    for sep, clause in _clauses(rule):
+        m = _GRAD_CLAUSE.match(clause)
+        if m and (m.group(1) in names or variadic and m.group(1) == "xᵢ"):
+            current = m.group(1)
+            found[current] = m.group(2).strip()
+        elif _DEFINITION.match(clause):
+            current = None
+        elif current is not None:  # a continuation: `zeros(W.shape) with the rows of dC added ...`
+            found[current] += sep + clause
+    if variadic and "xᵢ" in found:
+        return tuple(found["xᵢ"].replace("xᵢ", nm) for nm in names)
+    return tuple(found.get(nm) for nm in names)
+
+
+# a rule's clauses: split at ", ", "; ", ": " and " with " outside brackets (where(c, dC, 0) stays whole)
+_SEPARATORS = (", ", "; ", ": ", " with ")
+_GRAD_CLAUSE = re.compile(r"d([^\W\d]\w*)\s*=(?!=)(.*)", re.S)  # `dx = ...` (not `dx̂ = ...`: \u0302 is no \w)
+_DEFINITION = re.compile(r"[^\W\d][\w\u0302]*\s*(?:\([^)]*\)|\[[^\]]*\])?\s*=(?!=)")  # s = / Φ(x) = / cols[k, o] =
+
+
+def _clauses(text):
+    """[(separator before it, clause)] of a rule text, split at its top-level separators."""
+    out, depth, start, sep, i = [], 0, 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            hit = next((s for s in _SEPARATORS if text.startswith(s, i)), None)
+            if hit:
+                out.append((sep, text[start:i].strip()))
+                sep, start = hit, i + len(hit)
+                i = start
+                continue
+        i += 1
+    out.append((sep, text[start:].strip()))
+    return [(s, c) for s, c in out if c]
+
 
 def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True, joint=None, broadcasts=False,
-          symbols=None, views=False):
+          symbols=None, views=False, forward=""):
     """Register a primitive (see the module docstring and `Op` for the fields)."""
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -90,7 +147,8 @@ def defop(name, fwd, *vjps, math="", rule="", saves=(), inputs=None, reads=True,
     if inputs is None and not isinstance(vjps, EachInput):
         n = len(vjps)
         inputs = ("x",) if n == 1 else ("x", "y") if n == 2 else None
-    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, symbols, views)
+    op = REGISTRY[name] = Op(name, fwd, vjps, math, reads, joint, rule, saves, inputs, broadcasts, symbols, views,
+                             forward)
     return op
 
 

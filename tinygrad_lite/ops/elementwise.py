@@ -116,47 +116,52 @@ def _clamp_dx(g, ans, args, x):
 
 ADD = defop("add", lambda args, x, y: x + y,
             lambda g, ans, args, x, y: g,
-            lambda g, ans, args, x, y: g, math="d(x+y)/dx = 1, d(x+y)/dy = 1", reads=False,
+            lambda g, ans, args, x, y: g, forward="x + y", math="d(x+y)/dx = 1, d(x+y)/dy = 1", reads=False,
             rule="dx = dC, dy = dC", broadcasts=True)
 SUB = defop("sub", lambda args, x, y: x - y,
             lambda g, ans, args, x, y: g,
-            lambda g, ans, args, x, y: -g, math="d(x-y)/dx = 1, d(x-y)/dy = -1", reads=False,
+            lambda g, ans, args, x, y: -g, forward="x - y", math="d(x-y)/dx = 1, d(x-y)/dy = -1", reads=False,
             rule="dx = dC, dy = -dC", broadcasts=True)
 MUL = defop("mul", lambda args, x, y: x * y,
             lambda g, ans, args, x, y: g * y,
-            lambda g, ans, args, x, y: g * x, math="d(x*y)/dx = y, d(x*y)/dy = x",
+            lambda g, ans, args, x, y: g * x, forward="x * y", math="d(x*y)/dx = y, d(x*y)/dy = x",
             rule="dx = dC * y, dy = dC * x", saves=("x", "y"), broadcasts=True)
 DIV = defop("div", lambda args, x, y: x / y,
             lambda g, ans, args, x, y: g / y,
-            lambda g, ans, args, x, y: -g * x / (y * y), math="d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2",
+            lambda g, ans, args, x, y: -g * x / (y * y), forward="x / y", math="d(x/y)/dx = 1/y, d(x/y)/dy = -x/y^2",
             rule="dx = dC / y, dy = -dC * x / y²", saves=("x", "y"), broadcasts=True)
 POW = defop("pow", lambda args, x, y: x ** y,
             lambda g, ans, args, x, y: g * y * x ** (y - 1),
-            _pow_tensor_dy, math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x",
+            _pow_tensor_dy, forward="x^y", math="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y log x",
             rule="dx = dC * y * x^(y-1), dy = dC * x^y * log x", saves=("x", "y", "result"), broadcasts=True)
 POW_SCALAR = defop("pow_scalar", lambda args, x: _ipow(x, args), _pow_scalar_dx,
+                   forward="x^p",
                    math="d(x^p)/dx = p x^(p-1) for a constant p", rule="dx = dC * p * x^(p-1)", saves=("x",),
                    symbols={"p": "the constant exponent (x ** p)"})
 MAXIMUM = defop("maximum", lambda args, x, y: np.maximum(x, y), _max_dx, _max_dy,
-                math="d max(x,y)/dx = [x>y] (+1/2 on ties)",
+                forward="max(x, y)", math="d max(x,y)/dx = [x>y] (+1/2 on ties)",
                 rule="dx = dC * [x > y], dy = dC * [y > x] (ties split)", saves=("x", "y"), broadcasts=True)
 MINIMUM = defop("minimum", lambda args, x, y: np.minimum(x, y),
                 lambda g, ans, args, x, y: where(x == y, g * 0.5, where(x < y, g, 0.0)),
                 lambda g, ans, args, x, y: where(x == y, g * 0.5, where(y < x, g, 0.0)),
-                math="d min(x,y)/dx = [x<y] (+1/2 on ties)",
+                forward="min(x, y)", math="d min(x,y)/dx = [x<y] (+1/2 on ties)",
                 rule="dx = dC * [x < y], dy = dC * [y < x] (ties split)", saves=("x", "y"), broadcasts=True)
-NEG = defop("neg", lambda args, x: -x, lambda g, ans, args, x: -g, math="d(-x)/dx = -1", reads=False, rule="dx = -dC")
-EXP = defop("exp", lambda args, x: np.exp(x), lambda g, ans, args, x: g * ans, math="d exp(x)/dx = exp(x)",
+NEG = defop("neg", lambda args, x: -x, lambda g, ans, args, x: -g,
+            forward="-x", math="d(-x)/dx = -1", reads=False, rule="dx = -dC")
+EXP = defop("exp", lambda args, x: np.exp(x), lambda g, ans, args, x: g * ans,
+            forward="exp(x)", math="d exp(x)/dx = exp(x)",
             rule="dx = dC * exp(x)", saves=("result",))
-LOG = defop("log", lambda args, x: np.log(x), lambda g, ans, args, x: g / x, math="d log(x)/dx = 1/x",
+LOG = defop("log", lambda args, x: np.log(x), lambda g, ans, args, x: g / x, forward="log(x)", math="d log(x)/dx = 1/x",
             rule="dx = dC / x", saves=("x",))
 SQRT = defop("sqrt", lambda args, x: np.sqrt(x), lambda g, ans, args, x: g / (2 * ans),
-             math="d sqrt(x)/dx = 1/(2 sqrt(x))", rule="dx = dC / (2 sqrt(x))", saves=("result",))
-ABS = defop("abs", lambda args, x: np.abs(x), lambda g, ans, args, x: g * sign(x), math="d|x|/dx = sign(x)",
+             forward="sqrt(x)", math="d sqrt(x)/dx = 1/(2 sqrt(x))", rule="dx = dC / (2 sqrt(x))", saves=("result",))
+ABS = defop("abs", lambda args, x: np.abs(x), lambda g, ans, args, x: g * sign(x),
+            forward="|x|", math="d|x|/dx = sign(x)",
             rule="dx = dC * sign(x)", saves=("x",))
 TANH = defop("tanh", lambda args, x: np.tanh(x), lambda g, ans, args, x: g * (1 - ans * ans),
-             math="d tanh(x)/dx = 1 - tanh(x)^2", rule="dx = dC * (1 - tanh(x)²)", saves=("result",))
+             forward="tanh(x)", math="d tanh(x)/dx = 1 - tanh(x)^2", rule="dx = dC * (1 - tanh(x)²)", saves=("result",))
 SIGMOID = defop("sigmoid", _sigmoid_fwd, _sigmoid_dx,
+                forward="σ(x)",
                 math="d σ(x)/dx = σ(x)(1 - σ(x))", rule="dx = dC * σ(x) * (1 - σ(x))", saves=("result",),
                 symbols={"σ": "the sigmoid 1 / (1 + exp(-x)), the result"})
 
@@ -171,14 +176,17 @@ def _relu_dx(g, ans, args, x):
     return g * (ans > 0)
 
 
-RELU = defop("relu", _relu_fwd, _relu_dx, math="d relu(x)/dx = [x > 0]", rule="dx = dC * [x > 0]",
+RELU = defop("relu", _relu_fwd, _relu_dx, forward="max(x, 0)", math="d relu(x)/dx = [x > 0]", rule="dx = dC * [x > 0]",
              saves=("result",))
-CLAMP = defop("clamp", _clamp_fwd, _clamp_dx, math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]",
+CLAMP = defop("clamp", _clamp_fwd, _clamp_dx,
+              forward="min(max(x, lo), hi)", math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]",
               rule="dx = dC * [lo ≤ x ≤ hi]", saves=("x",),
               symbols={"lo": "the lower bound (min=)", "hi": "the upper bound (max=)"})
 WHERE = defop("where", lambda args, c, x, y: np.where(c, x, y), None,
               lambda g, ans, args, c, x, y: where(c, g, 0.0),
-              lambda g, ans, args, c, x, y: where(c, 0.0, g), math="d where(c,x,y)/dx = [c], /dy = [not c]",
+              lambda g, ans, args, c, x, y: where(c, 0.0, g),
+              forward="where(c, x, y)", math="d where(c,x,y)/dx = [c], /dy = [not c]",
               rule="dx = where(c, dC, 0), dy = where(c, 0, dC)", saves=("c",), inputs=("c", "x", "y"), broadcasts=True)
 CAST = defop("cast", lambda args, x: x.astype(args), lambda g, ans, args, x: cast(g, x.dtype),
+             forward="cast(x, dtype)",
              math="gradient cast back to the input dtype", reads=False, rule="dx = cast(dC, x.dtype)")

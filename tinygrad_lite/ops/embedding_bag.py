@@ -150,7 +150,12 @@ def _psw_grad(g, args, needs, w, psw):
 
 
 EMBEDDING_BAG = defop("embedding_bag", _bag_fwd, joint=_bag_grads,
-                      math="out[b] = Σ_{e∈b} c_e W[idx_e] (sum/mean; max: the column-wise max); dW[idx_e] += c_e dC[b]",
-                      rule="dW = rows idx_e get c_e dC[bag_e] (max: only each column's arg-max entry); "
-                           "dpsw_e = W[idx_e] · dC[bag_e]",
-                      saves=("index", "max mask"), inputs=("W", "psw"))
+                      forward="out[b] = Σ_{e in b} c_e W[idx_e] (sum, mean; max: the maximum over the bag, per column)",
+                      math="out[b] = Σ_{e in b} c_e W[idx_e] (sum/mean; max: the maximum per column); dW[idx_e] += c_e dC[b]",
+                      rule="dW = rows idx_e get c_e dC[bag_e] (max: only the entry that gives each column's maximum); "
+                           "dpsw = W[idx_e] · dC[bag_e] for each entry e",
+                      saves=("index", "max mask"), inputs=("W", "psw"),
+                      symbols={"b": "a bag (one output row)", "e": "an entry of the input (one looked-up row)",
+                               "idx_e": "entry e's row index", "bag_e": "the bag entry e belongs to",
+                               "c_e": "entry e's coefficient: 1 (sum), 1/|bag| (mean), times psw_e if given",
+                               "entry": "an element of the input", "out": "the result (B, embedding_dim)"})

@@ -58,6 +58,10 @@ def _dot_grads(g, ans, args, saved, needs, w, x):
 
 
 EMBEDDING_DOT = defop("embedding_dot", _dot_fwd, joint=_dot_grads,
-                      math="out[b,t] = W[idx[b,t]] · x[b]; dW[idx[b,t]] += dC[b,t] x[b], dx[b] = Σ_t dC[b,t] W[idx[b,t]]",
-                      rule="dW = rows idx[b,t] get dC[b,t] x[b] (row-sparse); dx[b] = Σ_t dC[b,t] W[idx[b,t]]",
-                      saves=("index",), inputs=("W", "x"))
+                      math="out[b,t] = W[idx[b,t]] · x[b]; dW[idx[b,t]] += dC[b,t] x[b], dx = Σ_t dC[b,t] W[idx[b,t]] for each row b",
+                      rule="dW = rows idx[b,t] get dC[b,t] x[b] (row-sparse); dx = Σ_t dC[b,t] W[idx[b,t]] for each row b",
+                      forward="out[b,t] = W[idx[b,t]] · x[b]",
+                      saves=("index",), inputs=("W", "x"),
+                      symbols={"b": "a row of x (a batch entry)", "t": "a target slot of row b",
+                               "idx": "the (B, T) row indices of W", "Σ_t": "the sum over t",
+                               "out": "the (B, T) scores"})

@@ -36,18 +36,23 @@ def _rcumsum(g, axis):
     return g.flip(axis).cumsum(axis).flip(axis)
 
 
-SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x), math="d sin(x)/dx = cos(x)", rule="dx = dC * cos(x)", saves=("x",))
-COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)), math="d cos(x)/dx = -sin(x)", rule="dx = -dC * sin(x)", saves=("x",))
+SIN = defop("sin", lambda a, x: np.sin(x), lambda g, ans, a, x: g * _cos(x),
+            forward="sin(x)", math="d sin(x)/dx = cos(x)", rule="dx = dC * cos(x)", saves=("x",))
+COS = defop("cos", lambda a, x: np.cos(x), lambda g, ans, a, x: -(g * _sin(x)),
+            forward="cos(x)", math="d cos(x)/dx = -sin(x)", rule="dx = -dC * sin(x)", saves=("x",))
 CUMSUM = defop("cumsum", lambda axis, x: numpy_fast.cumsum(x, axis), lambda g, ans, axis, x: _rcumsum(g, axis),
+               forward="cumsum(x)",
                math="out_i = sum_{j<=i} x_j; dx_j = sum_{i>=j} g_i (a reversed cumsum)", rule="dx = reversed cumsum of dC",
                reads=False)
 FLIP = defop("flip", lambda axes, x: np.flip(x, axes).copy(), lambda g, ans, axes, x: _flip(g, axes),
-             math="the gradient flipped back", rule="dx = flip(dC)", reads=False)
+             forward="flip(x)", math="the gradient flipped back", rule="dx = flip(dC)", reads=False)
 ROLL = defop("roll", lambda a, x: np.roll(x, a[0], a[1]),
              lambda g, ans, a, x: _roll(g, tuple(-s for s in a[0]), a[1]),
+             forward="roll(x, shifts)",
              math="the gradient rolled back by -shifts", rule="dx = roll(dC, -shifts)", reads=False,
              symbols={"shifts": "the forward's shifts (along its dims)"})
 CONTIGUOUS = defop("contiguous", lambda a, x: x if x.flags.c_contiguous else copy_c(x), lambda g, ans, a, x: g,
+                   forward="x (a row-major copy)",
                    math="a row-major copy: the gradient passes unchanged", rule="dx = dC", reads=False)
 
 
@@ -92,7 +97,7 @@ def _einsum_dx(i, g, ans, args, *xs):
 
 
 EINSUM = defop("einsum", lambda args, *xs: np_einsum(",".join(args[0]) + "->" + args[1], *xs), EachInput(_einsum_dx),
-               math="d/dx_i: the output gradient contracted with the other operands",
+               forward="einsum(subscripts, xᵢ)", math="d/dx_i: the output gradient contracted with the other operands",
                rule="dxᵢ = einsum(dC, the other operands -> xᵢ's subscripts)", saves=("operands",))
 
 
@@ -159,6 +164,7 @@ def _scatter_dsrc(g, ans, a, x, src):
 
 
 SCATTER = defop("scatter", _scatter_fwd, _scatter_dx, _scatter_dsrc,
+                forward="x with src written at index (scatter_add: added)",
                 math="out = x with src at index (scatter_add: added); dx = g off the written places "
                      "(all of g for scatter_add), dsrc = g gathered at index",
                 rule="dx = dC off the written places, dsrc = dC gathered at index", saves=("index",),
@@ -173,5 +179,5 @@ def _floor_div(x, y):
 REMAINDER = defop("remainder", lambda a, x, y: np.remainder(x, y),
                   lambda g, ans, a, x, y: g,
                   lambda g, ans, a, x, y: -(g * _floor_div(x, y)),
-                  math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)",
+                  forward="x - floor(x / y) * y", math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)",
                   rule="dx = dC, dy = -dC * floor(x / y)", saves=("x", "y"), broadcasts=True)

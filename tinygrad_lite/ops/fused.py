@@ -75,10 +75,11 @@ _LN_MATH = ("y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mea
             "dw = Σ g x̂, db = Σ g")
 _LN_SYMBOLS = {"μ": "the mean of x over the normalised (last) dims", "σ": "sqrt(variance of x + eps) over them",
                "x̂": "the normalised input (x - μ)/σ", "Σ": "summed over the batch (every dim but the normalised ones)"}
-LAYER_NORM = defop("layer_norm", _ln_fwd, joint=_ln_grads, math=_LN_MATH,
+LAYER_NORM = defop("layer_norm", _ln_fwd, joint=_ln_grads, forward="x̂ w + b", math=_LN_MATH,
                    rule="dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂, db = Σ dC",
                    saves=("x", "μ", "σ", "w"), inputs=("x", "w", "b"), symbols=_LN_SYMBOLS)
-LAYER_NORM_NOBIAS = defop("layer_norm_nobias", _ln_fwd, joint=_ln_grads, math="layer_norm without the bias input",
+LAYER_NORM_NOBIAS = defop("layer_norm_nobias", _ln_fwd, joint=_ln_grads,
+                          forward="x̂ w", math="layer_norm without the bias input",
                           rule="dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / σ with dx̂ = dC w; dw = Σ dC x̂",
                           saves=("x", "μ", "σ", "w"), inputs=("x", "w"), symbols=_LN_SYMBOLS)
 
@@ -131,6 +132,7 @@ def _msm_dx(g, ans, args, x):
 
 
 MASKED_SOFTMAX = defop("masked_softmax", _msm_fwd, _msm_dx,
+                       forward="softmax(scale x) (hidden entries get 0)",
                        math="s = softmax(scale x, hidden -> -inf): dx = scale s (g - Σ g s)",
                        rule="dx = scale * s * (dC - Σ dC s), s = softmax(scale x) (hidden entries get 0)",
                        saves=("result",),

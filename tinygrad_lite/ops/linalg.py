@@ -41,7 +41,7 @@ def _matmul_dy(g, ans, args, x, y):
 
 
 MATMUL = defop("matmul", lambda args, x, y: np.matmul(x, y), _matmul_dx, _matmul_dy,
-               math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC", rule="dA = dC @ Bᵀ, dB = Aᵀ @ dC",
+               forward="A @ B", math="C = A @ B: dA = dC @ B^T, dB = A^T @ dC", rule="dA = dC @ Bᵀ, dB = Aᵀ @ dC",
                saves=("A", "B"), inputs=("A", "B"))
 
 
@@ -77,6 +77,6 @@ def _linear_dw(g, ans, args, x, w, b):
 # a fused row (one graph node instead of transpose, matmul and add): the layer every model uses
 LINEAR = defop("linear", _linear_fwd, _linear_dx, _linear_dw,
                lambda g, ans, args, x, w, b: g,  # the engine sums g over the batch dims to b's shape
-               math="y = x W^T + b: dx = dy W, dW = dy^T x, db = sum of dy over the batch",
+               forward="x @ Wᵀ + b", math="y = x W^T + b: dx = dy W, dW = dy^T x, db = sum of dy over the batch",
                rule="C = x Wᵀ + b: dx = dC @ W, dW = dCᵀ @ x, db = Σ dC over the batch", saves=("x", "W"),
                inputs=("x", "W", "b"))

@@ -67,23 +67,28 @@ def _cat_dx(i, g, ans, args, *xs):
 
 
 RESHAPE = defop("reshape", lambda args, x: x.reshape(args),
-                lambda g, ans, args, x: g.reshape(x.shape), math="gradient reshaped back", reads=False,
+                lambda g, ans, args, x: g.reshape(x.shape),
+                forward="reshape(x)", math="gradient reshaped back", reads=False,
                 rule="dx = reshape(dC, x.shape)", views=True)
 PERMUTE = defop("permute", lambda args, x: x.transpose(args),
-                lambda g, ans, args, x: permute(g, tuple(np.argsort(args))), math="gradient permuted back",
+                lambda g, ans, args, x: permute(g, tuple(np.argsort(args))),
+                forward="permute(x)", math="gradient permuted back",
                 reads=False, rule="dx = permute(dC, inverse axes)")
 EXPAND = defop("expand", lambda args, x: np.broadcast_to(x, args),
-               lambda g, ans, args, x: g, math="gradient summed over expanded dims (by the engine)", reads=False,
+               lambda g, ans, args, x: g,
+               forward="expand(x)", math="gradient summed over expanded dims (by the engine)", reads=False,
                rule="dx = Σ dC over the expanded dims", broadcasts=True)
 GETITEM = defop("getitem", lambda args, x: x[args], _getitem_dx,
+                forward="x[index]",
                 math="gradient scattered back to the indexed positions, repeats accumulate", reads=False,
                 rule="dx = zeros(x.shape) with dC added at the index (repeats accumulate)", saves=("index",))
 # the adjoint of indexing, as an op of its own so that a create_graph backward through getitem is recorded
 INDEX_SCATTER = defop("index_scatter", _scatter_fwd, lambda g, ans, args, x: g[args[1]],
+                      forward="zeros with x added at idx",
                       math="the adjoint of indexing: d/dx = dC[idx]", rule="dx = dC[idx]", saves=("index",),
                       symbols={"idx": "the index the forward scattered x to (C = zeros with x added at idx)"})
 CAT = defop("cat", lambda args, *xs: np.concatenate(xs, axis=args[0]), EachInput(_cat_dx),
-            math="each input gets its slice of the gradient", reads=False,
+            forward="cat(xᵢ)", math="each input gets its slice of the gradient", reads=False,
             rule="dxᵢ = the slice of dC that xᵢ occupied", views=True)
 
 

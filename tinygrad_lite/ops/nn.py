@@ -45,6 +45,7 @@ def _embedding_dw(g, ans, args, w):
 
 
 EMBEDDING = defop("embedding", _embedding_fwd, _embedding_dw,
+                  forward="W[idx]",
                   math="y = W[idx]: dW = rows of g added at idx (repeats accumulate; padding row gets 0)",
                   rule="dW = zeros(W.shape) with the rows of dC added at the indices (repeats accumulate)",
                   saves=("index",), inputs=("W",), symbols={"idx": "the looked-up row indices"})
@@ -137,6 +138,7 @@ _CE_SYMBOLS = {
              "every class's smoothing share (so sum(coefs) is the row's total weight)",
 }
 CROSS_ENTROPY_IDX = defop("cross_entropy_idx", _ce_fwd, joint=_ce_grads,
+                          forward="Σ_i r_i (logsumexp(x_i) - x_i[t_i]) + smoothing",
                           math="loss_i = r_i (logsumexp(x_i) - x_i[t_i]) + smoothing; "
                                "dx_i = (softmax(x_i) sum(coefs) - coefs) g",
                           rule="dx = (softmax(x) - onehot(target)) * dC  (per row, with the reduction's weights)",

@@ -109,7 +109,10 @@ _SLICE_MIN = 256  # elements per slice: shorter slices cost more in calls than t
 
 def cumsum(x, axis, reverse=False):
     """np.cumsum(x, axis, dtype=x.dtype) in a fresh C-contiguous array; reverse=True sums from the end
-    (the flipped cumsum of the flipped x: the adjoint of cumsum), written straight into place."""
+    (the flipped cumsum of the flipped x: the adjoint of cumsum), written straight into place. The axis
+    may count from the end (-1), as the user wrote it."""
+    if x.ndim:
+        axis %= x.ndim
     out = np.empty(x.shape, x.dtype)
     src, dst = x, out
     if reverse:

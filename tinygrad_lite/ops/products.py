@@ -69,7 +69,7 @@ def _prod_dx(g, ans, args, x):
 
 
 PROD = defop("prod", lambda args, x: np.asarray(np.prod(x, axis=args[0], keepdims=args[1])), _prod_dx,
-             math="d prod(x)/dx_i = product of the other elements (exact with zeros in x)",
+             forward="prod(x)", math="d prod(x)/dx_i = product of the other elements (exact with zeros in x)",
              rule="dx = dC * (product of the others), prod/x when no element is 0", saves=("x", "result"))
 
 
@@ -81,9 +81,11 @@ def _expm1_dx(g, ans, args, x):
     return g * (ans + 1.0)
 
 
-LOG1P = defop("log1p", lambda a, x: np.log1p(x), _log1p_dx, math="d log(1 + x)/dx = 1 / (1 + x)",
+LOG1P = defop("log1p", lambda a, x: np.log1p(x), _log1p_dx,
+              forward="log(1 + x)", math="d log(1 + x)/dx = 1 / (1 + x)",
               rule="dx = dC / (1 + x)", saves=("x",))
-EXPM1 = defop("expm1", lambda a, x: np.expm1(x), _expm1_dx, math="d (exp(x) - 1)/dx = exp(x) = result + 1",
+EXPM1 = defop("expm1", lambda a, x: np.expm1(x), _expm1_dx,
+              forward="exp(x) - 1", math="d (exp(x) - 1)/dx = exp(x) = result + 1",
               rule="dx = dC * (result + 1)", saves=("result",))
 
 
@@ -92,11 +94,11 @@ def _asin_dx(g, ans, args, x):
 
 
 ATAN = defop("atan", lambda a, x: np.arctan(x), lambda g, ans, a, x: g / (x * x + 1.0),
-             math="d atan(x)/dx = 1 / (1 + x^2)", rule="dx = dC / (1 + x²)", saves=("x",))
+             forward="atan(x)", math="d atan(x)/dx = 1 / (1 + x^2)", rule="dx = dC / (1 + x²)", saves=("x",))
 ASIN = defop("asin", lambda a, x: np.arcsin(x), _asin_dx,
-             math="d asin(x)/dx = 1 / sqrt(1 - x^2)", rule="dx = dC / sqrt(1 - x²)", saves=("x",))
+             forward="asin(x)", math="d asin(x)/dx = 1 / sqrt(1 - x^2)", rule="dx = dC / sqrt(1 - x²)", saves=("x",))
 ACOS = defop("acos", lambda a, x: np.arccos(x), lambda g, ans, a, x: -_asin_dx(g, ans, a, x),
-             math="d acos(x)/dx = -1 / sqrt(1 - x^2)", rule="dx = -dC / sqrt(1 - x²)", saves=("x",))
+             forward="acos(x)", math="d acos(x)/dx = -1 / sqrt(1 - x^2)", rule="dx = -dC / sqrt(1 - x²)", saves=("x",))
 
 
 def _atan2_dy(g, ans, args, y, x):
@@ -108,6 +110,6 @@ def _atan2_dx(g, ans, args, y, x):
 
 
 ATAN2 = defop("atan2", lambda a, y, x: np.arctan2(y, x), _atan2_dy, _atan2_dx,
-              math="d atan2(y, x)/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)",
+              forward="atan2(y, x)", math="d atan2(y, x)/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)",
               rule="dy = dC * x / (x² + y²), dx = -dC * y / (x² + y²)", saves=("y", "x"), inputs=("y", "x"),
               broadcasts=True)

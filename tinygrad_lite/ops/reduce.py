@@ -120,20 +120,23 @@ def _sum_dx(g, ans, args, x):
     return broadcast_to(_unreduce(g, x, args), x.shape)
 
 
-SUM = defop("sum", _sum_fwd, _sum_dx, math="d sum(x)/dx_i = 1", reads=False,
+SUM = defop("sum", _sum_fwd, _sum_dx, forward="Σ x", math="d sum(x)/dx_i = 1", reads=False,
             rule="dx = dC broadcast back to x's shape", saves=("x.shape",))
 AMAX = defop("amax", lambda args, x: _as_array(x.max(axis=args[0], keepdims=args[1])), _extreme_dx,
-             math="d max(x)/dx_i = [x_i = max] / (number of maxima)",
+             forward="max(x)", math="d max(x)/dx_i = [x_i = max] / (number of maxima)",
              rule="dx = dC at the maximum positions (shared among ties)", saves=("x", "result"))
 AMIN = defop("amin", lambda args, x: _as_array(x.min(axis=args[0], keepdims=args[1])), _extreme_dx,
-             math="d min(x)/dx_i = [x_i = min] / (number of minima)",
+             forward="min(x)", math="d min(x)/dx_i = [x_i = min] / (number of minima)",
              rule="dx = dC at the minimum positions (shared among ties)", saves=("x", "result"))
 LOGSUMEXP = defop("logsumexp", _logsumexp_fwd,
                   lambda g, ans, args, x: _unreduce(g, x, args) * exp(x - _unreduce(ans, x, args)),
+                  forward="log Σ exp(x)",
                   math="d logsumexp(x)/dx_i = softmax(x)_i", rule="dx = dC * softmax(x)", saves=("x", "result"))
 SOFTMAX = defop("softmax", _softmax_fwd, _softmax_dx,
-                math="d softmax(x)_j/dx_i = s_j([i=j] - s_i)", rule="dx = s * (dC - Σ(dC * s)), s = softmax(x)",
+                forward="exp(x) / Σ exp(x)",
+                math="d s_j/dx_i = s_j([i=j] - s_i), s = softmax(x)", rule="dx = C * (dC - Σ(dC * C))",
                 saves=("result",))
 LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd, _log_softmax_dx,
+                    forward="x - logsumexp(x)",
                     math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i", rule="dx = dC - softmax(x) * Σ dC",
                     saves=("result",))

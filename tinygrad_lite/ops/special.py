@@ -109,12 +109,13 @@ def _sigmoid(x):
 
 ERF = defop("erf", lambda args, x: erf_np(x),
             lambda g, ans, args, x: g * (exp(x * x * -1.0) * _TWO_OVER_SQRT_PI),
-            math="d erf(x)/dx = 2/sqrt(pi) exp(-x^2)", rule="dx = dC * 2/√π exp(-x²)", saves=("x",))
-GELU = defop("gelu", _gelu_fwd, _gelu_dx, math="d [x Φ(x)]/dx = Φ(x) + x φ(x)",
+            forward="erf(x)", math="d erf(x)/dx = 2/sqrt(pi) exp(-x^2)", rule="dx = dC * 2/√π exp(-x²)", saves=("x",))
+GELU = defop("gelu", _gelu_fwd, _gelu_dx, forward="x Φ(x)", math="d [x Φ(x)]/dx = Φ(x) + x φ(x)",
              rule="dx = dC * (Φ(x) + x φ(x)), Φ(x) = result / x", saves=("x", "result"),
              symbols={"Φ": "the standard normal CDF (gelu(x) = x Φ(x))",
                       "φ": "the standard normal density exp(-x²/2) / sqrt(2π)"})
 GELU_TANH = defop("gelu_tanh", _gelu_tanh_fwd, _gelu_tanh_dx,
+                  forward="½x(1 + tanh(k(x + 0.044715 x³)))",
                   math="d [x/2 (1 + tanh(k(x + 0.044715 x^3)))]/dx, k = sqrt(2/pi)",
                   rule="dx = dC * (½(1 + t) + ½x(1 - t²) k (1 + 3·0.044715 x²)), t = tanh(k(x + 0.044715 x³))",
                   saves=("x",))
@@ -130,5 +131,5 @@ def _logsigmoid_dx(g, ans, args, x):
 
 
 LOGSIGMOID = defop("logsigmoid", _logsigmoid_fwd, _logsigmoid_dx,
-                   math="d log sigmoid(x)/dx = sigmoid(-x) = -expm1(log sigmoid(x))",
+                   forward="log σ(x)", math="d log sigmoid(x)/dx = sigmoid(-x) = -expm1(log sigmoid(x))",
                    rule="dx = dC * σ(-x) = -dC * expm1(C)", saves=("result",))

@@ -93,12 +93,13 @@ def _zero_pad(a):
 
 
 WINDOWS = defop("windows", _windows_fwd, lambda g, ans, a, x: col2im(g, a),
-                math="cols[k, o] = x[o*stride + k*dilation - pad]: dx = col2im(dcols), "
+                forward="cols", math="cols[k, o] = x[o*stride + k*dilation - pad]: dx = col2im(dcols), "
                      "each window's gradient added back where it was cut from", reads=False,
                 symbols={"cols": "the result: every window of x laid out as columns", "o": "an output position",
                          "stride": "the step between windows", "dilation": "the spacing inside a window",
                          "pad": "the padding added before the first window"})
 COL2IM = defop("col2im", _col2im_fwd, lambda g, ans, a, cols: windows(g, _zero_pad(a)),
+               forward="the windows in cols added back in place",
                math="C = the windows in cols added back in place: dcols = windows(dC) (the adjoint of windows)",
                reads=False, inputs=("cols",))
 
