@@ -127,6 +127,7 @@ class Word2Vec:
             w_in[:V] = (rng.random((V, dim), dtype=np.float32) - 0.5) / dim
             w_out = np.zeros((V, dim), np.float32)
         self.tree = HuffmanTree(vocab.counts) if loss == "hs" else None
+        self._hs_sign = None if self.tree is None else 1.0 - 2.0 * self.tree.codes  # (V, L) +1 / -1 per turn
         self.W_in = Tensor._leaf(w_in, requires_grad=True)
         self.W_out = Tensor._leaf(w_out, requires_grad=True)
 
@@ -261,9 +262,12 @@ class Word2Vec:
         else:
             t = self.tree
             L = int(t.lengths[centre].max())                             # the batch's longest path
-            rows, pad = t.points[centre, :L], t.pad
-            sign, keep = 1.0 - 2.0 * t.codes[centre, :L], t.mask[centre, :L]
-            self._row_uses = np.bincount(rows.ravel(), (keep * has[:, None]).ravel(), minlength=self.W_out.shape[0])
+            rows, pad = np.take(t.points, centre, axis=0)[:, :L], t.pad  # (np.take: faster than t.points[centre])
+            sign, keep = np.take(self._hs_sign, centre, axis=0)[:, :L], np.take(t.mask, centre, axis=0)[:, :L]
+            keep = keep * has[:, None]                                   # (B, L) real path nodes of real predictions
+            self._row_uses = np.bincount(rows.ravel(), keep.ravel(), minlength=self.W_out.shape[0])
+            s = embedding_dot(self.W_out, rows, h, padding_idx=pad)      # (B, L)
+            return (F.logsigmoid(s * sign) * -keep).sum()
         s = embedding_dot(self.W_out, rows, h, padding_idx=pad)          # (B, T)
         return (F.logsigmoid(s * sign) * (-(keep * has[:, None]).astype(np.float32))).sum()
 
