@@ -263,7 +263,8 @@ def embedding_dot(weight, indices, x, padding_idx=None):
     weight: Tensor (V, d); indices: integer array/Tensor (B, T) in [0, V); x: Tensor (B, d) of the same
     float dtype (float32 or float64). Returns a Tensor (B, T). Equal to
     (embedding(weight, indices) * x[:, None, :]).sum(-1), as one engine row whose backward makes no
-    (B, T, d) copies: weight's gradient is row-sparse and already coalesced, x's dense. Rows equal to
+    (B, T, d) temporaries (it keeps the gathered rows for x's gradient): weight's gradient is
+    row-sparse and already coalesced, x's dense. Rows equal to
     `padding_idx` get no gradient, as in `embedding` (word2vec's scores against noise words or
     hierarchical-softmax paths, tinygrad_lite/ops/embedding_dot.py)."""
     op = "embedding_dot"
@@ -288,5 +289,5 @@ def embedding_dot(weight, indices, x, padding_idx=None):
                              f"{tuple(weight.shape)}")
         padding_idx = int(padding_idx) % n
     args = DotArgs(idx.astype(np.int64, copy=False), padding_idx)
-    return Tensor._make(EMBEDDING_DOT.fwd(args, weight._data, x._data), EMBEDDING_DOT, (weight, x), args,
-                        weight.requires_grad or x.requires_grad)
+    out, rows = EMBEDDING_DOT.fwd(args, weight._data, x._data)
+    return Tensor._make_saving(out, rows, EMBEDDING_DOT, (weight, x), args, weight.requires_grad or x.requires_grad)
