@@ -11,6 +11,8 @@ over its K axes, and autograd derives both of their gradients. Every input eleme
 more windows, so the vjp adds each window's gradient back where it came from (`col2im`, a
 scatter-add); col2im is linear, and its own vjp is `windows` again, so create_graph works as well.
 """
+from math import prod
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -82,20 +84,29 @@ def _window_slices(a, k):
                  for ki, dl, st, o in zip(k, a.dilation, a.stride, a.out))
 
 
+_CHUNK_BYTES = 1 << 19  # the per-column-offset buffer of one chunk of images stays in the L2 cache
+
+
 def _col2im_2d(a, cols):
     lead = cols.shape[:cols.ndim - 4]
     K1, K2 = a.kernel
     (lo1, hi1), (lo2, hi2) = a.pads
     rows = a.size[0] + lo1 + hi1
-    out = np.zeros(lead + (rows, a.size[1] + lo2 + hi2), cols.dtype)
-    acc = np.empty(lead + (rows, a.out[1]), cols.dtype)
-    for k2 in range(K2):
-        acc.fill(0)
-        for k1 in range(K1):  # whole O1 x O2 blocks (stride[0] == 1): one long loop per image and channel
-            dst = acc[..., _row_slice(a, k1), :]
-            np.add(dst, cols[..., k1, k2, :, :], out=dst)
-        dst = out[..., _col_slice(a, k2)]  # the short rows: K2 passes instead of K1 * K2
-        np.add(dst, acc, out=dst)
+    n = prod(lead)
+    c = cols.reshape((n,) + cols.shape[-4:])
+    out = np.zeros((n, rows, a.size[1] + lo2 + hi2), cols.dtype)
+    step = max(1, _CHUNK_BYTES // (rows * a.out[1] * cols.itemsize))  # images per chunk
+    acc = np.empty((min(step, n), rows, a.out[1]), cols.dtype)
+    for i in range(0, n, step):  # in chunks: out of cache, the extra passes over acc would cost memory traffic
+        ci, oi, ai = c[i:i + step], out[i:i + step], acc[:min(step, n - i)]
+        for k2 in range(K2):
+            ai.fill(0)
+            for k1 in range(K1):  # whole O1 x O2 blocks (stride[0] == 1): one long loop per image and channel
+                dst = ai[:, _row_slice(a, k1), :]
+                np.add(dst, ci[:, k1, k2], out=dst)
+            dst = oi[:, :, _col_slice(a, k2)]  # the short rows: K2 passes instead of K1 * K2
+            np.add(dst, ai, out=dst)
+    out = out.reshape(lead + out.shape[1:])
     if lo1 or hi1 or lo2 or hi2:
         out = out[..., lo1:lo1 + a.size[0], lo2:lo2 + a.size[1]]
     return out
