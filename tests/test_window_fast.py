@@ -93,3 +93,25 @@ def test_convolutions_with_and_without_the_fast_path(n, c, h, w, k, stride, dila
         ref = _conv_step(fn, x, wt, create_graph, **kw)
     for f, r in zip(fast, ref):
         np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(geo=_geometry_2d(), value=st.sampled_from([0.0, -np.inf, 1.5]),
+       dtype=st.sampled_from([np.float32, np.float64, np.int64]), seed=st.integers(0, 2 ** 16))
+def test_padding_equals_nps_pad(geo, value, dtype, seed):
+    a, lead = geo
+    a = WindowArgs(a.kernel, a.stride, a.dilation, a.pads, value, a.size)
+    x = (np.random.default_rng(seed).standard_normal(lead + a.size) * 10).astype(dtype)
+    widths = ((0, 0),) * len(lead) + a.pads
+    if value != 0 and dtype == np.int64:  # integer arrays cannot hold -inf or 1.5 padding: numpy's own error
+        try:
+            expected = np.pad(x, widths, constant_values=value)
+        except (OverflowError, ValueError) as e:
+            with np.testing.assert_raises(type(e)):
+                window._padded(a, x)
+            return
+    else:
+        expected = np.pad(x, widths, constant_values=value)
+    got = window._padded(a, x)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -40,8 +40,13 @@ def _padded(a, x):
     d = len(a.kernel)
     if not any(lo or hi for lo, hi in a.pads):
         return x
-    widths = ((0, 0),) * (x.ndim - d) + a.pads
-    return np.pad(x, widths, constant_values=a.value)
+    if a.value != 0 and x.dtype.kind != "f":  # (np.pad's own error for -inf padding of an integer array)
+        return np.pad(x, ((0, 0),) * (x.ndim - d) + a.pads, constant_values=a.value)
+    # a filled buffer and one copy into its middle: np.pad does the same behind ~15 us of Python per call
+    shape = x.shape[:-d] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[-d:], a.pads))
+    out = np.zeros(shape, x.dtype) if a.value == 0 else np.full(shape, a.value, x.dtype)
+    out[(Ellipsis,) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[-d:], a.pads))] = x
+    return out
 
 
 def _windows_ref(a, x):
