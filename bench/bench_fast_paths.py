@@ -1,7 +1,7 @@
 """Issue 12's kernel fast paths against their reference spellings and PyTorch, through the public API.
 
-Each row: forward + backward (a fixed random output gradient) on 1024x1024 float32, one thread, as a
-user calls it, three ways interleaved in one process: the engine as shipped ("fast"), the same engine
+Each row: forward + backward (a fixed random output gradient) on 1024x1024 float32 (the convolutions:
+the shapes in _CONVS), one thread, as a user calls it, three ways interleaved in one process: the engine as shipped ("fast"), the same engine
 with that op's fast path switched off (its reference path: "ref"), and PyTorch. On a shared machine
 the minimum of many repetitions is the steadier figure; the median is printed beside it.
 
@@ -23,11 +23,24 @@ import numpy as np  # noqa: E402
 
 def _reference_switches():
     """op -> the patches that send it down its reference path."""
-    from tinygrad_lite.ops import elementwise, numpy_fast
+    from tinygrad_lite.ops import elementwise, numpy_fast, window
+    col2im_ref = [mock.patch.object(window, "_col2im_2d", window._col2im_ref)]
     return {
         "cumsum (last dim)": [mock.patch.object(numpy_fast, "_SCAN_MIN", float("inf"))],
         "sigmoid": [mock.patch.object(elementwise, "_fast_float", lambda x: False)],
+        **{name: col2im_ref for name in _CONVS},
     }
+
+
+# the convolutions' cases: (x shape, weight shape, keyword arguments); the first is bench_ops.py's large
+# case, the second the MNIST example's second layer, the third the DCGAN generator's layer of bench_layers.py
+_CONVS = {
+    "conv2d 3x3 pad 1 (8,16,64,64)": ((8, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
+    "conv2d 32->64 3x3 (64,32,26,26)": ((64, 32, 26, 26), (64, 32, 3, 3), {}),
+    "conv_transpose2d 3x3 pad 1 (8,16,64,64)": ((8, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
+    "conv_transpose2d 128->64 4x4 s2 p1 (64,128,16,16)": ((64, 128, 16, 16), (128, 64, 4, 4),
+                                                          dict(stride=2, padding=1)),
+}
 
 
 def _cases(n):
@@ -48,7 +61,18 @@ def _cases(n):
 
     fns = {"cumsum (last dim)": (lambda x: x.cumsum(1), lambda x: x.cumsum(1)),
            "sigmoid": (lambda x: x.sigmoid(), lambda x: x.sigmoid())}
-    return {k: (step(ours, og, f), step(theirs, tg, t)) for k, (f, t) in fns.items()}
+    out = {k: (step(ours, og, f), step(theirs, tg, t)) for k, (f, t) in fns.items()}
+    for name, (xs, ws, kw) in _CONVS.items():
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
+        fo, ft = (tl.nn.functional.conv2d, torch.nn.functional.conv2d) if name.startswith("conv2d") else \
+            (tl.nn.functional.conv_transpose2d, torch.nn.functional.conv_transpose2d)
+        g = rng.standard_normal(ft(torch.tensor(x), torch.tensor(w), **kw).shape).astype(np.float32)
+        ours = [tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)]
+        theirs = [torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)]
+        out[name] = (step(ours, tl.Tensor(g), lambda x, w, f=fo, kw=kw: f(x, w, **kw)),
+                     step(theirs, torch.tensor(g), lambda x, w, f=ft, kw=kw: f(x, w, **kw)))
+    return out
 
 
 def _with(patches, fn):
@@ -73,7 +97,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     threadpool_limits(1)
     switches = _reference_switches()
-    print("forward + backward, 1024x1024 float32, one thread; min / median of", a.reps, "interleaved runs\n")
+    print("forward + backward, float32, one thread; min / median of", a.reps, "interleaved runs\n")
     print("| op | fast | ref | PyTorch | fast / PyTorch | ref / PyTorch |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (ours, theirs) in _cases(1024).items():
