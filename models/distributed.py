@@ -176,6 +176,19 @@ def run_worker(args, bk, train_fn):
         dist.close()
 
 
+def main_and_exit(main):
+    """Run a model's command line as its `python -m` entry point. In a worker (started by `launch` or
+    torchrun) that finished, leave with os._exit(0) after flushing: at interpreter exit, torch's C++
+    process-group and DDP objects are torn down in an order that now and then aborts the process
+    ("terminate called without an active exception", SIGABRT) after the run's work is done, which
+    `launch` would report as a failed worker. Errors still raise (and exit non-zero) as usual."""
+    main()
+    if in_worker() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

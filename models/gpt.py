@@ -663,4 +663,5 @@ def _sample_cli(args):
 
 
 if __name__ == "__main__":
-    main()
+    from models.distributed import main_and_exit
+    main_and_exit(main)

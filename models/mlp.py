@@ -368,4 +368,5 @@ def _run(args, bk, dist):
 
 
 if __name__ == "__main__":
-    main()
+    from models.distributed import main_and_exit
+    main_and_exit(main)

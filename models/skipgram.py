@@ -747,4 +747,5 @@ def _run(args, backend, dist):
 
 
 if __name__ == "__main__":
-    main()
+    from models.distributed import main_and_exit
+    main_and_exit(main)
