@@ -81,6 +81,8 @@ class Dist:
         another (rank 0, still writing checkpoints and samples) holds them; leaving early made a worker
         abort at exit ('terminate called without an active exception') now and then."""
         if self.active and self._torch.distributed.is_initialized():
+            import gc
+            gc.collect()                  # DDP wrappers sit in reference cycles: free them while the group lives
             try:
                 self._torch.distributed.barrier()
             except RuntimeError:
