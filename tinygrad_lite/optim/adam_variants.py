@@ -31,6 +31,22 @@ class _AdamFamily(Optimizer):
     def _lerp(m, d, w):
         m += (d - m) * w  # torch's lerp_ for a weight below 0.5: m + w * (g - m)
 
+    def _adam_moments(self, group, p, d, state):
+        """NAdam's and RAdam's common start: count the step, apply weight decay (decoupled: shrink the
+        weights; else: add it to the gradient) and update the two moments in place -> (step, d, m, v)."""
+        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        state["step"]._data += 1
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p._data *= 1 - lr * wd
+            else:
+                d = d + wd * p._data
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        self._lerp(m, d, 1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * d * d
+        return float(state["step"]._data), d, m, v
+
 
 class Adamax(_AdamFamily):
     """Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False): Adam with the
@@ -84,24 +100,14 @@ class NAdam(_AdamFamily):
     def step(self, closure=None):
         loss = self._closure(closure)
         for group, p, d, state in self._each():
-            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            state["step"]._data += 1
-            step = float(state["step"]._data)
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            step, d, m, v = self._adam_moments(group, p, d, state)
             pd = p._data
-            if wd != 0:
-                if group["decoupled_weight_decay"]:
-                    pd *= 1 - lr * wd
-                else:
-                    d = d + wd * pd
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
             mp = state["mu_product"]._data
             mp *= mp.dtype.type(mu)  # (a 0-d tensor in torch: the product rounds to its dtype at every step)
             mu_product = float(mp)
-            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-            self._lerp(m, d, 1 - beta1)
-            v *= beta2
-            v += (1 - beta2) * d * d
             denom = np.sqrt(v / (1 - beta2 ** step))
             denom += eps
             pd += ((-lr * (1.0 - mu) / (1.0 - mu_product)) * d) / denom
@@ -128,19 +134,9 @@ class RAdam(_AdamFamily):
     def step(self, closure=None):
         loss = self._closure(closure)
         for group, p, d, state in self._each():
-            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            state["step"]._data += 1
-            step = float(state["step"]._data)
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            step, d, m, v = self._adam_moments(group, p, d, state)
             pd = p._data
-            if wd != 0:
-                if group["decoupled_weight_decay"]:
-                    pd *= 1 - lr * wd
-                else:
-                    d = d + wd * pd
-            m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-            self._lerp(m, d, 1 - beta1)
-            v *= beta2
-            v += (1 - beta2) * d * d
             bias_correction2 = 1 - beta2 ** step
             corrected = m / (1 - beta1 ** step)
             rho_inf = 2 / (1 - beta2) - 1
