@@ -164,6 +164,28 @@ def launch_if_asked(args, module, argv):
     return {"nproc": args.nproc}
 
 
+def run_command(parser, args, argv, module, run, user_errors=(OSError, ValueError)):
+    """The body of a model's command line (`module` is e.g. "models.mlp"): the --nproc usage checks, N
+    workers when asked (rank 0's metrics returned), else run(args, bk, dist) here with --threads BLAS
+    threads. A user's mistake (one of `user_errors` raised on behalf of the user: a bad file, bad
+    sizes) becomes `module: error: ...`; anything else is a bug of ours and keeps its traceback."""
+    from .backend import backend_from_args
+    from .guard import user_error
+    from .progress import limit_blas_threads
+    check_args(parser, args)
+    launched = launch_if_asked(args, module, argv)   # --nproc N: N workers run the same command
+    if launched is not None:
+        return launched
+    try:
+        with limit_blas_threads(args.threads):
+            bk = backend_from_args(args)
+            return run_worker(args, bk, lambda dist: run(args, bk, dist))
+    except user_errors as e:
+        if not user_error(e):
+            raise
+        raise SystemExit(f"{module}: error: {e}") from e
+
+
 def run_worker(args, bk, train_fn):
     """Join the process group (if any), run train_fn(dist), leave the group. A failed collective
     (a peer died, the timeout passed) becomes a clear SystemExit instead of a traceback."""

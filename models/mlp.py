@@ -26,10 +26,10 @@ import numpy as np
 import tinygrad_lite as tg
 
 from . import distributed
-from .backend import Module, add_backend_args, backend_from_args, checkpoint_state, get_backend
+from .backend import Module, add_backend_args, checkpoint_state, get_backend
 from .argtypes import float_in, int_at_least
-from .guard import check_finite_weights, check_loss, user_error
-from .progress import Progress, limit_blas_threads
+from .guard import check_finite_weights, check_loss
+from .progress import Progress
 
 __all__ = ["MLP", "load_checkpoint", "load_digits_split", "load_diabetes_split", "load_table_split", "train",
            "evaluate", "main"]
@@ -300,18 +300,8 @@ def main(argv=None, prog=None):
     """CLI entry point (also called by `tinygrad-lite train mlp ...`). Returns the metrics dict."""
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    distributed.check_args(parser, args)
-    launched = distributed.launch_if_asked(args, "models.mlp", argv)   # --nproc N: N workers run this main
-    if launched is not None:
-        return launched
-    try:
-        with limit_blas_threads(args.threads):
-            bk = backend_from_args(args)
-            return distributed.run_worker(args, bk, lambda dist: _run(args, bk, dist))
-    except (OSError, ValueError) as e:  # unreadable/bad data file, bad sizes...
-        if not user_error(e):
-            raise                       # a bug of ours: its traceback must show
-        raise SystemExit(f"models.mlp: error: {e}") from e
+    # (unreadable/bad data file, bad sizes...)
+    return distributed.run_command(parser, args, argv, "models.mlp", _run, (OSError, ValueError))
 
 
 def _run(args, bk, dist):

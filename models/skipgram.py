@@ -45,9 +45,9 @@ from tinygrad_lite import Tensor, optim
 
 from . import word_eval
 from .argtypes import float_in, int_at_least
-from .guard import check_finite_weights, check_loss, user_error
-from .backend import add_backend_args, backend_from_args, get_backend
-from .progress import Progress, limit_blas_threads
+from .guard import check_finite_weights, check_loss
+from .backend import add_backend_args, get_backend
+from .progress import Progress
 from .text import Vocab, default_corpus, read_sentences
 
 __all__ = ["cosine", "worked_example", "SkipGramSoftmax", "WordVectors", "SkipGramNS", "PairBatches",
@@ -651,18 +651,8 @@ def main(argv=None, prog=None):
     from . import distributed
     parser = _parser(prog)
     args = parser.parse_args(argv)
-    distributed.check_args(parser, args)
-    launched = distributed.launch_if_asked(args, "models.skipgram", argv)   # --nproc N: N workers run this main
-    if launched is not None:
-        return launched
-    try:
-        with limit_blas_threads(args.threads):
-            bk = backend_from_args(args)
-            return distributed.run_worker(args, bk, lambda dist: _run(args, bk, dist))
-    except (OSError, ValueError, KeyError) as e:  # bad file, empty corpus, min_count too high...
-        if not user_error(e):
-            raise                       # a bug of ours: its traceback must show
-        raise SystemExit(f"models.skipgram: error: {e}") from e
+    # (bad file, empty corpus, min_count too high...)
+    return distributed.run_command(parser, args, argv, "models.skipgram", _run, (OSError, ValueError, KeyError))
 
 
 DEFAULT_QUERIES = ("function", "class", "list", "string")
