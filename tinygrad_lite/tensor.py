@@ -205,14 +205,19 @@ class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceM
             from .compat.printing import torch_repr
             return torch_repr(self)
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4, threshold=200)
+        return f"tensor({body}{self._repr_tail(str(self._data.dtype), self._data.size == 0)})"
+
+    def _repr_tail(self, dtype_name, show_dtype=False):
+        """What follows a repr's numbers: the dtype unless it is the default one (or show_dtype), then
+        grad_fn or requires_grad; shared with the torch-style repr (compat/printing.py)."""
         extra = ""
-        if self._data.dtype not in (DEFAULT.dtype, np.int64, np.bool_) or self._data.size == 0:
-            extra += f", dtype={self._data.dtype}"
+        if show_dtype or self._data.dtype not in (DEFAULT.dtype, np.int64, np.bool_):
+            extra += f", dtype={dtype_name}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op.name}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+        return extra
 
     def to(self, *args, dtype=None, non_blocking=False, copy=False, device=None, memory_format=None):
         """to(dtype) | to(device) | to(device, dtype) | to(other tensor): a device must be the cpu ('cuda'

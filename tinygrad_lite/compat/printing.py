@@ -27,7 +27,6 @@ def _float_format(d):
 
 
 def torch_repr(t):
-    from ..dtypes import DEFAULT
     d = t._data
     if d.size == 0:
         body = "[]"
@@ -38,11 +37,4 @@ def torch_repr(t):
             kw = {"int": lambda v: str(v).rjust(width)}
         body = np.array2string(d, separator=", ", prefix="tensor(", formatter=kw or None, threshold=1000, edgeitems=3,
                                max_line_width=80)
-    extra = ""
-    if d.dtype not in (DEFAULT.dtype, np.int64, np.bool_):
-        extra += f", dtype=torch.{d.dtype}"
-    if t._op is not None:
-        extra += f", grad_fn=<{t._op.name}>"
-    elif t.requires_grad:
-        extra += ", requires_grad=True"
-    return f"tensor({body}{extra})"
+    return f"tensor({body}{t._repr_tail(f'torch.{d.dtype}')})"
