@@ -240,21 +240,28 @@ def embedding(weight, indices, padding_idx=None):
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor (int64), got dtype {idx.dtype} with shape "
                         f"{idx.shape}")
+    padding_idx = check_rows("embedding", idx, weight, padding_idx)
+    idx = idx.astype(np.int64, copy=False)
+    return weight._make(weight._data[idx], EMBEDDING_SPARSE, (weight,), (idx, padding_idx), weight.requires_grad)
+
+
+def check_rows(op, idx, weight, padding_idx=None):
+    """The checks of a row lookup into weight (n, ...): every index in [0, n) (IndexError naming the
+    first bad one and the weight's shape), padding_idx in [-n, n). Returns padding_idx made
+    non-negative (None stays None)."""
     n = weight.shape[0]
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= n:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"embedding: index {bad} is out of range for a weight of shape {weight.shape} "
-                             f"(expected indices in [0, {n - 1}])")
-    if padding_idx is not None:
-        padding_idx = int(padding_idx)
-        if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight "
-                             f"of shape {weight.shape}")
-        padding_idx %= n
-    idx = idx.astype(np.int64, copy=False)
-    return weight._make(weight._data[idx], EMBEDDING_SPARSE, (weight,), (idx, padding_idx), weight.requires_grad)
+            raise IndexError(f"{op}: index {lo if lo < 0 else hi} is out of range for a weight of shape "
+                             f"{tuple(weight.shape)} (expected indices in [0, {n - 1}])")
+    if padding_idx is None:
+        return None
+    padding_idx = int(padding_idx)
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{op}: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight of shape "
+                         f"{tuple(weight.shape)}")
+    return padding_idx % n
 
 
 def embedding_dot(weight, indices, x, padding_idx=None):
@@ -278,16 +285,7 @@ def embedding_dot(weight, indices, x, padding_idx=None):
                          f"indices {idx.shape}, x {tuple(x.shape)}")
     if weight.dtype != x.dtype or weight.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: weight and x must share a float32 or float64 dtype, got {weight.dtype} and {x.dtype}")
-    n = weight.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = int(idx.min() if idx.min() < 0 else idx.max())
-        raise IndexError(f"{op}: index {bad} is out of range for a weight of shape {tuple(weight.shape)} "
-                         f"(expected indices in [0, {n - 1}])")
-    if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{op}: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight of shape "
-                             f"{tuple(weight.shape)}")
-        padding_idx = int(padding_idx) % n
+    padding_idx = check_rows(op, idx, weight, padding_idx)
     args = DotArgs(idx.astype(np.int64, copy=False), padding_idx)
     out, rows = EMBEDDING_DOT.fwd(args, weight._data, x._data)
     return Tensor._make_saving(out, rows, EMBEDDING_DOT, (weight, x), args, weight.requires_grad or x.requires_grad)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..ops.embedding_bag import EMBEDDING_BAG, MODES, Bags
+from ..sparse import check_rows
 from ..tensor import Tensor
 
 __all__ = ["embedding_bag"]
@@ -36,7 +37,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise ValueError(f"{op}: mode must be one of {MODES}, got {mode!r}")
     if weight.ndim != 2:
         raise ValueError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}")
-    n = weight.shape[0]
     idx = _ids(op, input, "input")
     if idx.ndim == 2:
         if offsets is not None:
@@ -64,15 +64,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     else:
         raise ValueError(f"{op}: input must be 1-D (with offsets) or 2-D (bags, entries), got shape {idx.shape}")
     flat = idx.reshape(-1)
-    if flat.size and (flat.min() < 0 or flat.max() >= n):
-        bad = int(flat.max() if flat.max() >= n else flat.min())
-        raise IndexError(f"{op}: index {bad} is out of range for a weight of shape {tuple(weight.shape)} "
-                         f"(expected indices in [0, {n - 1}])")
+    padding_idx = check_rows(op, flat, weight, padding_idx)
     if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{op}: padding_idx {padding_idx} must be within [-{n}, {n - 1}] for a weight of shape "
-                             f"{tuple(weight.shape)}")
-        padding_idx %= n
         keep = flat != padding_idx
     else:
         keep = np.ones(flat.shape[0], bool)
