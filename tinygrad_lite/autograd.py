@@ -194,11 +194,11 @@ def _run(roots, seeds, retain, create, capture, only):
                 if gx is None:
                     continue
                 owned = gx is not g and type(gx) is np.ndarray and gx.base is None
-                if to_leaf and x._op is None and x._hooks is None:
+                if to_leaf and x._op is None and x._hooks is None:  # a plain leaf takes it at once (no heap trip)
                     if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
-                        x._grad = _leaf(gx)                       # (see _deliver_to_leaf, _may_borrow)
+                        x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
                     else:
-                        _deliver_to_leaf(x, gx, owned)
+                        _accumulate(x, gx, False, not owned)
                     continue
                 prev = grads.get(x)
                 if prev is None:                                  # the first gradient for x: x is queued
@@ -350,15 +350,6 @@ def _may_borrow(gx, t, shared, roots):
     written into by the engine), so the caller's array is never changed by us."""
     return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable \
         and (t not in shared or t in roots)
-
-
-def _deliver_to_leaf(x, gx, owned):
-    """Direct-to-leaf delivery: a leaf without hooks takes each gradient into .grad at once (no trip
-    through the heap); an owned buffer becomes the first .grad without a copy."""
-    if x._grad is None and owned:
-        x._grad = _leaf(gx)  # (the engine's own shapes and types: no need for the .grad setter's checks)
-    else:
-        _accumulate(x, gx, False, not owned)
 
 
 def _accumulate(t, g, create, is_shared):
