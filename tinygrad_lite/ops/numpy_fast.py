@@ -3,12 +3,25 @@
 `np.maximum(x, 0)` on a float32 array broadcasts the scalar 0 with a zero stride, which numpy 2.x
 runs element by element: 0.9 ms on 1024x1024 float32 where the same maximum against a row of
 zeros (broadcast over the leading dims, a contiguous inner loop) takes 0.13 ms (measured; the same
-for np.minimum). Rows shorter than _ROW keep the scalar: their inner loops are too short to gain.
+for np.minimum). Rows shorter than _ROW compare against a 0-d zero of the array's own dtype
+(`zero_of`): on small arrays the cost is numpy resolving the Python scalar's type, not the loop
+(8x8 float32: np.maximum(x, 0, dtype=x.dtype) 0.62 us, against a 0-d float32 zero 0.25 us; x > 0
+0.51 us, x > zero_of(x.dtype) 0.25 us; measured, numpy 2.4).
 """
 import numpy as np
 
 _ROW = 64
 _ZERO_ROWS = {}
+_ZEROS = {}
+
+
+def zero_of(dtype):
+    """A cached read-only 0-d zero of `dtype`: a ufunc's scalar operand that numpy need not convert."""
+    z = _ZEROS.get(dtype)
+    if z is None:
+        z = _ZEROS[dtype] = np.zeros((), dtype)
+        z.flags.writeable = False
+    return z
 
 
 def _zero_row(n, dtype):
@@ -28,7 +41,7 @@ def maximum0(x):
         return np.maximum(x, 0)
     if x.ndim and x.shape[-1] >= _ROW:
         return np.maximum(x, _zero_row(x.shape[-1], x.dtype))
-    return np.maximum(x, 0, dtype=x.dtype)
+    return np.maximum(x, zero_of(x.dtype))
 
 
 def minimum0(x):
@@ -37,7 +50,7 @@ def minimum0(x):
         return np.minimum(x, 0)
     if x.ndim and x.shape[-1] >= _ROW:
         return np.minimum(x, _zero_row(x.shape[-1], x.dtype))
-    return np.minimum(x, 0, dtype=x.dtype)
+    return np.minimum(x, zero_of(x.dtype))
 
 
 def index_add_rows(n_rows, idx, g):
