@@ -64,6 +64,7 @@ class FreedValue:
 
 _new = object.__new__
 _leaf = Tensor._leaf
+ndarray = np.ndarray
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
 for _dt in (np.float16, np.float32, np.float64):
     _ONES[np.dtype(_dt)] = np.ones((), _dt)
@@ -96,7 +97,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, this one has "
                                f"shape {tensor.shape}; pass gradient= (a tensor of that shape) or reduce it first")
         seed = _ONES.get(tensor._data.dtype)
-        if seed is None or seed.shape != tensor.shape:
+        if seed is None or seed.shape != tensor._data.shape:
             seed = np.ones(tensor.shape, tensor.dtype)
     else:
         seed = _as_grad_array(gradient, tensor, "backward")
@@ -174,7 +175,7 @@ def _run(roots, seeds, retain, create, capture, only):
         while heap:
             t = heappop(heap)[1]                                  # the newest tensor: its gradient is complete
             g = grads.pop(t)
-            if type(g) is not np.ndarray and isinstance(g, LazyGrad):
+            if type(g) is not ndarray and isinstance(g, LazyGrad):
                 g = _dense(g)
             if t._hooks:
                 g = _call_hooks(t, g, create)
@@ -188,12 +189,13 @@ def _run(roots, seeds, retain, create, capture, only):
             out = apply_rules(t, g, create)                       # one gradient per input (None: not needed)
             if anomaly:
                 _check_finite(t, out)
+            moved = INPLACE.last > t._seq  # an input may have been updated in place since t used it
             for x, gx in zip(t._inputs, out):                     # send each gradient on
-                if x._redirect is not None:  # x was updated in place after this node used it
-                    x = _before_inplace(x, t._seq)
                 if gx is None:
                     continue
-                owned = gx is not g and type(gx) is np.ndarray and gx.base is None
+                if moved and x._redirect is not None:
+                    x = _before_inplace(x, t._seq)
+                owned = gx is not g and type(gx) is ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:  # a plain leaf takes it at once (no heap trip)
                     if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
                         x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
@@ -236,13 +238,21 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         raise RuntimeError(FREED_MSG)
     if INPLACE.last > t._seq and op.reads:  # something was updated in place since this node was made
         _check_versions(t)
-    n = len(inputs)
-    if not create and op.joint is None and n <= 2:  # most ops, unrolled: the loop costs more than the rule
-        if n == 2:
-            return _rules_of_two(op, g, t, inputs, raw_shapes)
-        xd = inputs[0]._data  # (one input: it requires grad, or t would not have been recorded)
-        gx = op.vjps[0](g, t._data, t._args, xd)
-        return [gx if gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
+    if not create and op.joint is None:  # most ops, one or two inputs, unrolled: a loop costs more than the rule
+        if len(inputs) == 2:
+            x, y = inputs
+            xd, yd = x._data, y._data
+            gx = op.vjps[0](g, t._data, t._args, xd, yd) if x.requires_grad else None
+            gy = op.vjps[1](g, t._data, t._args, xd, yd) if y.requires_grad else None
+            if gx is not None and (gx.shape != xd.shape or gx.dtype is not xd.dtype):
+                gx = _fit(gx, xd, raw_shapes, 0)
+            if gy is not None and (gy.shape != yd.shape or gy.dtype is not yd.dtype):
+                gy = _fit(gy, yd, raw_shapes, 1)
+            return [gx, gy]
+        if len(inputs) == 1:
+            xd = inputs[0]._data  # (one input: it requires grad, or t would not have been recorded)
+            gx = op.vjps[0](g, t._data, t._args, xd)
+            return [gx if gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
     vals, ans = (inputs, t) if create else ([x._data for x in inputs], t._data)
     args = t._args
     if op.joint is not None:
@@ -258,20 +268,6 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         else:
             out.append(None)
     return out
-
-
-def _rules_of_two(op, g, t, inputs, raw_shapes):
-    """apply_rules for a two-input row on arrays, unrolled (the loop and list cost more than the rules)."""
-    x, y = inputs
-    xd, yd = x._data, y._data
-    ans, args = t._data, t._args
-    gx = op.vjps[0](g, ans, args, xd, yd) if x.requires_grad else None
-    gy = op.vjps[1](g, ans, args, xd, yd) if y.requires_grad else None
-    if gx is not None and (gx.shape != xd.shape or gx.dtype is not xd.dtype):
-        gx = _fit(gx, xd, raw_shapes, 0)
-    if gy is not None and (gy.shape != yd.shape or gy.dtype is not yd.dtype):
-        gy = _fit(gy, yd, raw_shapes, 1)
-    return [gx, gy]
 
 
 def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):
