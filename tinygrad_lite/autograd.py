@@ -168,7 +168,6 @@ def _run(roots, seeds, retain, create, capture, only):
             shared.add(r)  # the seed is the caller's
             heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
-    root_set = set(roots)
     anomaly = MODES.anomaly
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
@@ -197,7 +196,7 @@ def _run(roots, seeds, retain, create, capture, only):
                     x = _before_inplace(x, t._seq)
                 owned = gx is not g and type(gx) is ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:  # a plain leaf takes it at once (no heap trip)
-                    if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, root_set))):
+                    if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, roots))):
                         x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
                     else:
                         _accumulate(x, gx, False, not owned)
@@ -345,7 +344,7 @@ def _may_borrow(gx, t, shared, roots):
     row-major view. A later gradient for the leaf is added out of place (_accumulate: a view is never
     written into by the engine), so the caller's array is never changed by us."""
     return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable \
-        and (t not in shared or t in roots)
+        and (t not in shared or any(t is r for r in roots))  # (identity: == on tensors compares values)
 
 
 def _accumulate(t, g, create, is_shared):
