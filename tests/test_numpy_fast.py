@@ -8,7 +8,7 @@ import pytest
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
 from tinygrad_lite.ops.elementwise import _ipow
-from tinygrad_lite.ops.numpy_fast import maximum0, minimum0, sub_scaled_
+from tinygrad_lite.ops.numpy_fast import maximum0, minimum0
 
 SHAPES = [(8, 8), (3, 64), (2, 5, 130), (1000,), (4096, 3), ()]
 
@@ -105,30 +105,3 @@ def test_sigmoid_is_the_two_branch_formula(dtype):
         got = _sigmoid_fwd(None, x)
     assert got.dtype == dtype
     assert_sigmoid_matches(got, want, x)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", ["contiguous", "0-d", "empty", "transposed", "mixed dtype", "int lr", "nan/inf"])
-def test_sub_scaled_matches_numpy_in_place(dtype, case):
-    """sub_scaled_ (SGD's in-place update, BLAS axpy on its fast path) equals y - a * x to one rounding,
-    writes into y itself, and leaves x alone, on the cases that take the fast path and those that do not."""
-    shape = {"0-d": (), "empty": (0, 3)}.get(case, (5, 70))
-    y, x = np.array(_arr(shape, dtype, seed=4)), np.array(_arr(shape, dtype, seed=5))
-    if case != "nan/inf":
-        y, x = np.array(np.nan_to_num(y)), np.array(np.nan_to_num(x))
-    if case == "transposed":  # (numpy's path)
-        y = np.ascontiguousarray(y.T).T
-        assert not y.flags.c_contiguous
-    if case == "mixed dtype":
-        x = x.astype(np.float64 if dtype is np.float32 else np.float32)
-    a = 3 if case == "int lr" else 0.1
-    x_before, ptr = x.copy(), y.__array_interface__["data"][0]
-    with np.errstate(invalid="ignore", over="ignore"):
-        want = (y - a * x).astype(dtype)  # (numpy's in-place y -= a * x casts back to y's dtype)
-        bound = 2 * np.finfo(dtype).eps * (np.abs(y) + np.abs(a * x))  # two roundings (or one, fused)
-        got = sub_scaled_(y, a, x)
-        assert got is y and y.__array_interface__["data"][0] == ptr and y.dtype == dtype
-        np.testing.assert_array_equal(x, x_before)
-        np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
-        close = np.isnan(want) | (y == want) | (np.abs(y - want) <= bound)
-    assert close.all(), (y[~close], want[~close])

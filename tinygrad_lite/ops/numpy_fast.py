@@ -187,25 +187,3 @@ def _cumsum_last(x, out, reverse):
         carry = np.cumsum(y[:, :, -1], axis=1, dtype=x.dtype)
         y[:, 1:, :] += carry[:, :-1, None]
     return out
-
-
-_AXPY = {}  # dtype -> scipy's BLAS axpy for it (filled on first use: importing scipy.linalg is slow)
-
-
-def sub_scaled_(y, a, x):
-    """y -= a * x in place (an SGD update), without the temporary `a * x` numpy would make: BLAS axpy
-    for row-major float32/float64 arrays of one dtype and size (256x256 float32: 7.0 -> 2.8 us,
-    measured), numpy's two steps otherwise. axpy may fuse the multiply and the add (one rounding
-    instead of two, as PyTorch's add_(g, alpha=-lr) does on CPU). Returns y."""
-    if type(a) is float and y.dtype is x.dtype and (y.dtype == np.float32 or y.dtype == np.float64) \
-            and y.shape == x.shape and y.ndim and y.size and y.flags.c_contiguous and x.flags.c_contiguous \
-            and y.flags.writeable:
-        axpy = _AXPY.get(y.dtype)
-        if axpy is None:
-            from scipy.linalg import blas
-            axpy = _AXPY[y.dtype] = blas.saxpy if y.dtype == np.float32 else blas.daxpy
-        flat = y.reshape(-1)
-        if axpy(x.reshape(-1), flat, a=-a) is flat:  # (f2py wrote into y's memory, as it does for these arrays)
-            return y
-    np.subtract(y, a * x, out=y)
-    return y

@@ -1,7 +1,6 @@
 """Stochastic gradient descent, with PyTorch's update (momentum, dampening, nesterov, weight decay)."""
 import numpy as np
 
-from ..ops.numpy_fast import sub_scaled_
 from ..tensor import Tensor
 from .optimizer import Optimizer, _is_sparse, required
 
@@ -48,7 +47,8 @@ class SGD(Optimizer):
                     if g is None:
                         continue
                     if g.__class__ is Tensor:
-                        sub_scaled_(p._data, lr, g._data)
+                        pd = p._data
+                        pd -= lr * g._data
                     else:
                         self._sparse_step(p, g, lr, False)
                     p._bump()
