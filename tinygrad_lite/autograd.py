@@ -349,25 +349,34 @@ def _may_borrow(gx, t, shared, roots):
 
 def _accumulate(t, g, create, is_shared):
     """Add a finished gradient into a leaf's .grad."""
+    if create or type(g) is not ndarray:
+        return _accumulate_other(t, g, create, is_shared)
+    if t._grad is None:  # (a transposed view is copied tile by tile: copy_c)
+        t._grad = _leaf((g.copy() if g.flags.c_contiguous else copy_c(g)) if is_shared else g)
+        return
+    old = t.grad._data if isinstance(t.grad, Tensor) else None
+    if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
+            and old.dtype == g.dtype:  # (our own buffer: a view, as _may_borrow keeps, may be someone else's)
+        old += g
+        t.grad._bump()
+    else:
+        t.grad = t.grad + Tensor._leaf(g)
+
+
+def _accumulate_other(t, g, create, is_shared):
+    """_accumulate for a gradient that is not a plain array: a Tensor (create_graph), a lazy gradient
+    or a numpy scalar (numpy returns 0-d results as scalars)."""
     if isinstance(g, LazyGrad) and not g.stays_sparse:
         g, is_shared = g.dense(), False
+        if not create:
+            return _accumulate(t, g, False, False)
     if create:
         gt = g if isinstance(g, Tensor) else Tensor._leaf(g)
         t.grad = gt if t.grad is None else t.grad + gt
-    elif type(g) is not np.ndarray:
-        if isinstance(g, np.generic):  # numpy returns 0-d results as scalars: .grad must be a Tensor
-            return _accumulate(t, np.array(g), False, False)
-        t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
-    elif t._grad is None:  # (a transposed view is copied tile by tile: copy_c)
-        t._grad = _leaf((g.copy() if g.flags.c_contiguous else copy_c(g)) if is_shared else g)
+    elif isinstance(g, np.generic):  # .grad must be a Tensor of an array
+        _accumulate(t, np.array(g), False, False)
     else:
-        old = t.grad._data if isinstance(t.grad, Tensor) else None
-        if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
-                and old.dtype == g.dtype:  # (our own buffer: a view, as _may_borrow keeps, may be someone else's)
-            old += g
-            t.grad._bump()
-        else:
-            t.grad = t.grad + Tensor._leaf(g)
+        t.grad = g if t.grad is None else g + t.grad  # a row-sparse gradient: its __add__ takes a dense .grad
 
 
 _SMALL = 1024  # bytes: smaller values are left in place (releasing them costs more than they weigh)
