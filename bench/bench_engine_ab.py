@@ -1,0 +1,109 @@
+"""The scorecard's per-op chain, ((a*b + c).relu() * d).sum() forward + backward on 8x8 float32, on this
+tree's tinygrad_lite and on the same package at an earlier git revision, in ONE process, interleaved with
+the chain written by hand in numpy (the scorecard's floor).
+
+On a shared machine the scorecard's ratio drifts by 5-10% between runs; two engines interleaved in one
+process see the same load, so their quotient (new/base) shows changes of a few percent that separate runs
+cannot. The base is `git archive REV tinygrad_lite`, imported under another name (the package imports
+itself relatively), so nothing is installed and the worktree is not touched.
+
+    .venv/bin/python bench/bench_engine_ab.py --base c943615 [--rounds 15] [--runs 3]
+    .venv/bin/python bench/bench_engine_ab.py --base c943615 --what backward   # backward alone
+
+--what backward times backward(retain_graph=True) on one graph built once (the forward left out).
+"""
+import argparse
+import io
+import math
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASE_NAME = "tgl_base"
+
+
+def import_base(rev, into):
+    """tinygrad_lite at git revision `rev`, unpacked into `into` as the package `tgl_base`, imported."""
+    tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "tinygrad_lite"], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        t.extractall(into, filter="data")
+    os.rename(os.path.join(into, "tinygrad_lite"), os.path.join(into, BASE_NAME))
+    sys.path.insert(0, into)
+    return __import__(BASE_NAME)
+
+
+def chain(tl, what):
+    rng = np.random.default_rng(0)
+    a, b, c, d = (tl.Tensor(rng.standard_normal((8, 8)).astype(np.float32), requires_grad=True) for _ in range(4))
+    loss = ((a * b + c).relu() * d).sum()
+
+    def full():
+        for t in (a, b, c, d):
+            t.grad = None
+        ((a * b + c).relu() * d).sum().backward()
+
+    def backward():
+        for t in (a, b, c, d):
+            t.grad = None
+        loss.backward(retain_graph=True)
+    return full if what == "full" else backward
+
+
+def numpy_chain():
+    rng = np.random.default_rng(0)
+    A, B, C, D = (rng.standard_normal((8, 8)).astype(np.float32) for _ in range(4))
+
+    def by_hand():  # the scorecard's floor
+        s = A * B + C
+        r = np.maximum(s, 0)
+        (r * D).sum()
+        gs = D * (s > 0)
+        return gs * B, gs * A, gs, r
+    return by_hand
+
+
+def best(fns, calls, rounds):
+    """min over `rounds` of the mean time per call, the functions interleaved round by round (as the scorecard)."""
+    out = {k: math.inf for k in fns}
+    for f in fns.values():
+        f()
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                f()
+            out[k] = min(out[k], (time.perf_counter() - t0) / calls)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--base", required=True, help="the git revision to compare against")
+    ap.add_argument("--what", choices=("full", "backward"), default="full")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    sys.path.insert(0, ROOT)
+    import tinygrad_lite
+    with tempfile.TemporaryDirectory() as tmp:
+        base = import_base(args.base, tmp)
+        fns = {"base": chain(base, args.what), "new": chain(tinygrad_lite, args.what), "numpy": numpy_chain()}
+        for _ in range(args.runs):
+            t = best(fns, 2000, args.rounds)
+            load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+            print(f"{args.what}: base {t['base'] / t['numpy']:.2f}x, new {t['new'] / t['numpy']:.2f}x the numpy floor "
+                  f"(new/base {t['new'] / t['base']:.3f}; base {t['base'] * 1e6:.2f} us, new {t['new'] * 1e6:.2f} us, "
+                  f"numpy {t['numpy'] * 1e6:.2f} us per chain; load {load})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
