@@ -64,7 +64,7 @@ class FreedValue:
 
 _new = object.__new__
 _leaf = Tensor._leaf
-ndarray = np.ndarray
+_ndarray = np.ndarray
 _ONES = {}  # read-only 0-d seeds per dtype (the seed of loss.backward() is never written to)
 for _dt in (np.float16, np.float32, np.float64):
     _ONES[np.dtype(_dt)] = np.ones((), _dt)
@@ -174,7 +174,7 @@ def _run(roots, seeds, retain, create, capture, only):
         while heap:
             t = heappop(heap)[1]                                  # the newest tensor: its gradient is complete
             g = grads.pop(t)
-            if type(g) is not ndarray and isinstance(g, LazyGrad):
+            if type(g) is not _ndarray and isinstance(g, LazyGrad):
                 g = _dense(g)
             if t._hooks:
                 g = _call_hooks(t, g, create)
@@ -194,7 +194,7 @@ def _run(roots, seeds, retain, create, capture, only):
                     continue
                 if moved and x._redirect is not None:
                     x = _before_inplace(x, t._seq)
-                owned = gx is not g and type(gx) is ndarray and gx.base is None
+                owned = gx is not g and type(gx) is _ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:  # a plain leaf takes it at once (no heap trip)
                     if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, roots))):
                         x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
@@ -349,8 +349,8 @@ def _may_borrow(gx, t, shared, roots):
 
 def _accumulate(t, g, create, is_shared):
     """Add a finished gradient into a leaf's .grad."""
-    if create or type(g) is not ndarray:
-        return _accumulate_other(t, g, create, is_shared)
+    if create or type(g) is not _ndarray:
+        return _accumulate_other(t, g, create)
     if t._grad is None:  # (a transposed view is copied tile by tile: copy_c)
         t._grad = _leaf((g.copy() if g.flags.c_contiguous else copy_c(g)) if is_shared else g)
         return
@@ -363,11 +363,11 @@ def _accumulate(t, g, create, is_shared):
         t.grad = t.grad + Tensor._leaf(g)
 
 
-def _accumulate_other(t, g, create, is_shared):
+def _accumulate_other(t, g, create):
     """_accumulate for a gradient that is not a plain array: a Tensor (create_graph), a lazy gradient
     or a numpy scalar (numpy returns 0-d results as scalars)."""
     if isinstance(g, LazyGrad) and not g.stays_sparse:
-        g, is_shared = g.dense(), False
+        g = g.dense()  # (a fresh buffer: nobody else holds it)
         if not create:
             return _accumulate(t, g, False, False)
     if create:
