@@ -123,3 +123,25 @@ def test_layer_norm_vs_torch_on_odd_and_non_contiguous_inputs(dtype):
         ours = lambda x, w, b: F.layer_norm(t(x), (37,), w, b)  # noqa: E731
         theirs = lambda x, w, b: torch.nn.functional.layer_norm(t(x), (37,), w, b)  # noqa: E731
         _close(*_run(ours, theirs, a, dtype), dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("divisor", ["tensor", "row", "negative scalar"])
+def test_remainder_vs_torch_including_the_divisor_gradient(dtype, divisor):
+    # values, dx and dy = -g * floor_divide(x, y) equal PyTorch's (float32: the float64 fast path of
+    # ops/numpy_fast.py), with near and exact multiples where a rounded quotient floors one off
+    rng = np.random.default_rng(6)
+    y = {"tensor": rng.standard_normal((300, 257)), "row": rng.standard_normal((1, 257)),
+         "negative scalar": np.array(-0.7)}[divisor].astype(dtype)
+    x = (rng.standard_normal((300, 257)) * 100).astype(dtype)
+    x[:3] = (np.broadcast_to(y, x.shape)[:3] * rng.integers(-2000, 2000, (3, 257))).astype(dtype)
+    x[3:6] = np.nextafter(x[:3], np.inf).astype(dtype)
+    ours, theirs = _run(lambda x, y: x % y, lambda x, y: x % y, {"x": x, "y": y}, dtype)
+    for a, b in zip(ours[:2], theirs[:2]):  # (assert_array_equal: 0.0 == -0.0; PyTorch's zero remainders keep x's sign)
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    if divisor == "tensor":
+        np.testing.assert_array_equal(ours[2], theirs[2])
+    else:  # summed over the broadcast dims: in another order than PyTorch's
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=tol, atol=tol * np.abs(theirs[2]).max())
