@@ -139,9 +139,10 @@ def _specials():
 
 @pytest.mark.parametrize("fast,ref", [("remainder", np.remainder), ("floor_divide", np.floor_divide)])
 def test_float32_remainder_and_floor_divide_are_numpys_bit_for_bit(fast, ref):
+    from unittest import mock
     from tinygrad_lite.ops import numpy_fast
     cases = _float32_pairs() + [_specials()]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), mock.patch.object(numpy_fast, "_PAIR_MIN", 0):
         for x, y in cases:
             got, want = getattr(numpy_fast, fast)(x, y), ref(x, y)
             assert got.dtype == want.dtype == np.float32
@@ -172,7 +173,8 @@ def test_remainder_floor_divide_shapes_layouts_and_other_dtypes(fast, ref):
              (x[:0], y[:0]), (np.array(3.5, np.float32), np.array(-2.0, np.float32)), (x[::2, ::3], y[::2, ::3]),
              (x.astype(np.float64), y.astype(np.float64)), (x.astype(np.float16), y.astype(np.float16)),
              (x, y.astype(np.float64))]
-    with mock.patch.object(chunked, "CHUNK", 37), np.errstate(all="ignore"):  # many pieces, odd lengths
+    with mock.patch.object(chunked, "CHUNK", 37), mock.patch.object(numpy_fast, "_PAIR_MIN", 0), \
+            np.errstate(all="ignore"):  # many pieces, odd lengths; every size on the fast path
         for a, b in pairs + [_specials()]:
             got, want = getattr(numpy_fast, fast)(a, b), ref(a, b)
             assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == np.asarray(want).dtype
