@@ -15,13 +15,14 @@ _ROW = 64
 _ZERO_ROWS = {}
 
 
-def _zero_row(n, dtype):
-    """A cached read-only row of n zeros."""
-    z = _ZERO_ROWS.get((n, dtype))
+def _zero_row(n, dtype, value=0):
+    """A cached read-only row of n zeros (or of n copies of `value`)."""
+    key = (n, np.dtype(dtype), value)
+    z = _ZERO_ROWS.get(key)
     if z is None:
         if len(_ZERO_ROWS) >= 64:  # many distinct widths: start over, stay small
             _ZERO_ROWS.clear()
-        z = _ZERO_ROWS[(n, dtype)] = np.zeros(n, dtype)
+        z = _ZERO_ROWS[key] = np.full(n, value, dtype)
         z.flags.writeable = False
     return z
 
@@ -258,3 +259,33 @@ def floor_divide(x, y):
     """np.floor_divide(x, y), bit for bit (PyTorch's div(rounding_mode="floor") for floats); fast for float32
     arrays."""
     return _float32_pair_kernel(_floor_divide_piece, np.floor_divide, x, y)
+
+
+# Row-wise shifts and scalings (softmax, log_softmax): numpy runs `a - c` for a column c of shape (..., 1)
+# as one short inner loop per row, 0.16 ms in place on 1024x1024 float32 where a - scalar takes 0.09 ms.
+# The same subtraction as a BLAS rank-1 update a := a - 1 c^T of a's memory (seen as the Fortran-order
+# transpose) takes 0.065 ms, one rounding per element as numpy's (measured). Below _GER_MIN elements the
+# call costs more than it saves.
+_GER_MIN = 1 << 14
+
+
+def sub_col_(a, c):
+    """a -= c in place and return a, for a (..., n) array a and c of shape (..., 1) (one value per row)."""
+    if type(a) is not np.ndarray or a.size < _GER_MIN or a.ndim < 1 or not a.flags.c_contiguous \
+            or not (a.dtype == np.float32 or a.dtype == np.float64) or c.dtype != a.dtype:
+        a -= c
+        return a
+    from scipy.linalg import blas
+    n = a.shape[-1]
+    a2 = a.reshape(-1, n)
+    ger = blas.sger if a.dtype == np.float32 else blas.dger
+    r = ger(-1.0, _zero_row(n, a.dtype, 1), np.ascontiguousarray(c).reshape(-1), a=a2.T, overwrite_a=True)
+    if not np.shares_memory(r, a2):  # (f2py worked on a copy: not for an F-ordered view of a float array)
+        a2[...] = r.T
+    return a
+
+
+def row_dot(a, b):
+    """(a * b).sum(-1, keepdims=True) for two (..., n) arrays, as one batched product (no full-size temporary)."""
+    n = a.shape[-1]
+    return np.matmul(a.reshape(-1, 1, n), b.reshape(-1, n, 1)).reshape(a.shape[:-1] + (1,))
