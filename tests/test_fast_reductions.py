@@ -102,9 +102,9 @@ def test_cross_entropy_backward_twice_with_retain_graph():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sigmoid_equals_the_two_branch_formula(dtype):
-    # the fast path (1/(1+exp(-x)) in cache-sized pieces) replaced np.where(x >= 0, 1/(1+e), e/(1+e)), which
-    # numpy runs 4x slower; the values keep their bits for x >= 0 and where exp under- or overflows, and move
-    # by at most 2 ulp for x < 0 (tests/helpers.assert_sigmoid_matches)
+    # the fast path (e^x/(1+e^x) in cache-sized pieces) replaced np.where(x >= 0, 1/(1+e), e/(1+e)), which
+    # numpy runs 4x slower; the values keep their bits for x < 0 and where exp under- or overflows, and move
+    # by at most 4 ulp for x >= 0 (tests/helpers.assert_sigmoid_matches)
     from helpers import assert_sigmoid_matches
     from tinygrad_lite.ops.elementwise import _sigmoid_fwd
     x = np.concatenate([np.linspace(-120, 120, 2001), [0.0, -0.0, 1e-30, -1e-30, 800.0, -800.0, np.inf, -np.inf]])

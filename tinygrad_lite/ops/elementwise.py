@@ -17,21 +17,21 @@ def _sigmoid_ref(x):
 
 
 def _sigmoid_chunk(o, x, s):
-    # 1/(1 + exp(-x)): 4 passes instead of the reference's 7 (no |x|, no mask); it is the reference
-    # bit for bit for x >= 0 and within 4 ulp for x < 0 (no cancellation: 1 + exp(-x) >= 1)
+    # e^x / (1 + e^x): 3 passes instead of the reference's 7 (no |x|, no mask, no negation); it is the
+    # reference bit for bit for x < 0 (subnormal and underflowing tails included) and within 4 ulp for
+    # x >= 0 (no cancellation: both roundings are relative). Where e^x = inf (x > 88.7 in float32, 709.8 in
+    # float64, or +inf) inf / inf is NaN: the caller's errstate raises there (after the whole piece is
+    # written), and sigmoid is 1.0 to the last bit.
     e = s[0]
-    np.negative(x, out=e)
     try:
-        np.exp(e, out=e)  # (the caller's errstate raises on overflow, after the whole piece is written)
-        tail = False
-    except FloatingPointError:
-        tail = True
-    e += 1.0
-    np.divide(1.0, e, out=o)
-    if tail:  # exp(-x) = inf (x < -88.7 in float32, -709.8 in float64): 0 there, e^x / (1 + e^x) is the tiny value
-        t = np.isinf(e)
-        et = np.exp(x[t])
-        o[t] = et / (et + 1.0)
+        np.exp(x, out=o)
+    except FloatingPointError:  # (overflow: e^x = inf, found again below)
+        pass
+    np.add(o, 1.0, out=e)
+    try:
+        np.divide(o, e, out=o)
+    except FloatingPointError:  # (invalid: inf / inf)
+        o[np.isinf(e)] = 1.0
 
 
 def _fast_float(x):
@@ -49,7 +49,7 @@ _SIGMOID_PIECES = 32
 def _sigmoid_fwd(args, x):
     if not _fast_float(x):
         return _sigmoid_ref(x)
-    with np.errstate(over="raise"):  # (exp(-x) = inf: handled in the chunk, found by the overflow flag)
+    with np.errstate(over="raise", invalid="raise"):  # (e^x = inf: handled in the chunk, found by the flags)
         return chunked(_sigmoid_chunk, np.empty(x.shape, x.dtype), x, scratch=1, size=_SIGMOID_PIECES)
 
 
