@@ -232,17 +232,14 @@ def _floor_divide_piece(o, x, y, s):
         o[m] = np.floor_divide(x[m], y[m])
 
 
-def _fast_pair(x, y):
-    return type(x) is np.ndarray and type(y) is np.ndarray and x.dtype == np.float32 and y.dtype == np.float32
-
-
 _PAIR_MIN = 4096  # elements: below, numpy's loop (6 ns each) costs less than the fast path's ~15 us of calls
 
 
 def _float32_pair_kernel(piece, slow, x, y):
-    if not _fast_pair(x, y):
+    if type(x) is not np.ndarray or type(y) is not np.ndarray or x.dtype != np.float32 or y.dtype != np.float32 \
+            or x.size < _PAIR_MIN and x.shape == y.shape:  # (checked first: small calls stay cheap)
         return slow(x, y)
-    shape = np.broadcast_shapes(x.shape, y.shape)
+    shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
     if prod(shape) < _PAIR_MIN:
         return slow(x, y)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
