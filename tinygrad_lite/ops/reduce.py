@@ -65,6 +65,11 @@ def _max_shift(x, axis):
     if x.size == 0:  # nothing to shift (and numpy's max of nothing raises): softmax of empty is empty, as in torch
         return np.zeros(np.sum(x, axis=axis, keepdims=True).shape, x.dtype)
     m = max_last(x) if _last(axis, x.ndim) else x.max(axis=axis, keepdims=True)
+    return _finite_or_0(m)
+
+
+def _finite_or_0(m):
+    """The row maxima as shifts: 0 for a row of -inf, +inf or NaN (its result is then its own: 0, NaN...)."""
     return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
 
 
@@ -78,8 +83,8 @@ def _logsumexp_fwd(args, x):
 
 
 # The last-dim softmax and log_softmax of a large float array take a path of their own (the general one
-# below serves other axes, small and non-contiguous arrays, and Tensors under create_graph):
-# * softmax skips the shift by the row maxima when every maximum m lies in [0, _SHIFT_FREE(n)]: exp(x)
+# below serves other axes, small and non-contiguous arrays; the rules' general one also create_graph):
+# * softmax skips the shift by the row maxima when every maximum m lies in [0, log(max) - log(n) - 1]: exp(x)
 #   cannot overflow there (n e^m stays below the float maximum), and no value underflows that exp(x - m)
 #   would keep (m >= 0); x itself is then the exact argument (x - m is rounded).
 # * the row shifts are BLAS rank-1 updates (numpy_fast.sub_col_), the row dots one batched product.
@@ -109,7 +114,7 @@ def _exp_shifted(x, m):
 def _softmax_fwd(args, x):
     if _rows_fast(x, args):
         m = max_last(x)
-        e = np.exp(x) if _shift_free(m, x.shape[-1]) else _exp_shifted(x, _max_shift(x, args))
+        e = np.exp(x) if _shift_free(m, x.shape[-1]) else _exp_shifted(x, _finite_or_0(m))
         e /= sum_last(e)
         return e
     e = x - _max_shift(x, args)  # args: the axis
