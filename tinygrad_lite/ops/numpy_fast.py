@@ -9,6 +9,7 @@ from math import prod
 
 import numpy as np
 
+from . import chunked as _chunked
 from .chunked import chunked
 
 _ROW = 64
@@ -242,9 +243,13 @@ def _float32_pair_kernel(piece, slow, x, y):
     shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
     if prod(shape) < _PAIR_MIN:
         return slow(x, y)
+    out = np.empty(shape, np.float32)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return chunked(piece, np.empty(shape, np.float32), np.broadcast_to(x, shape), np.broadcast_to(y, shape),
-                       scratch=1, scratch_dtype=np.float64)
+        if y.size == 1 and x.shape == shape:  # x % 2.0: one piece of the divisor instead of a full-size copy
+            yp = np.full(min(_chunked.CHUNK, x.size), y.reshape(()), np.float32)
+            return chunked(lambda o, xp, s: piece(o, xp, yp[:o.size], s), out, x, scratch=1, scratch_dtype=np.float64)
+        return chunked(piece, out, np.broadcast_to(x, shape), np.broadcast_to(y, shape), scratch=1,
+                       scratch_dtype=np.float64)
 
 
 def remainder(x, y):
