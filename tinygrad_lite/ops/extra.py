@@ -177,8 +177,8 @@ def _remainder_dy(g, ans, a, x, y):
     if is_array(x) and is_array(y):
         with np.errstate(divide="ignore", invalid="ignore"):
             q = numpy_fast.floor_divide(x, y)
-        if type(g) is np.ndarray and type(q) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
-            np.multiply(q, g, out=q)
+        if q.size >= numpy_fast._PAIR_MIN and type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
+            np.multiply(q, g, out=q)  # (in place: no second full-size buffer)
             return np.negative(q, out=q)
         return -(g * q)
     return -(g * (x / y).detach().floor())

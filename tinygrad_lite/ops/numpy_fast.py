@@ -237,10 +237,9 @@ _PAIR_MIN = 4096  # elements: below, numpy's loop (6 ns each) costs less than th
 
 
 def _float32_pair_kernel(piece, slow, x, y):
-    if type(x) is not np.ndarray or type(y) is not np.ndarray or x.dtype != np.float32 or y.dtype != np.float32 \
-            or x.size < _PAIR_MIN and x.shape == y.shape:  # (checked first: small calls stay cheap)
+    if type(x) is not np.ndarray or type(y) is not np.ndarray or x.dtype != np.float32 or y.dtype != np.float32:
         return slow(x, y)
-    shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)
+    shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)  # (the call costs 2 us)
     if prod(shape) < _PAIR_MIN:
         return slow(x, y)
     out = np.empty(shape, np.float32)
@@ -254,12 +253,16 @@ def _float32_pair_kernel(piece, slow, x, y):
 
 def remainder(x, y):
     """np.remainder(x, y) (the sign of y, as Python's %), bit for bit; fast for float32 arrays."""
+    if type(x) is np.ndarray and x.size < _PAIR_MIN and type(y) is np.ndarray and x.shape == y.shape:
+        return np.remainder(x, y)  # (small: numpy's loop, before any other test)
     return _float32_pair_kernel(_remainder_piece, np.remainder, x, y)
 
 
 def floor_divide(x, y):
     """np.floor_divide(x, y), bit for bit (PyTorch's div(rounding_mode="floor") for floats); fast for float32
     arrays."""
+    if type(x) is np.ndarray and x.size < _PAIR_MIN and type(y) is np.ndarray and x.shape == y.shape:
+        return np.floor_divide(x, y)
     return _float32_pair_kernel(_floor_divide_piece, np.floor_divide, x, y)
 
 
