@@ -95,7 +95,7 @@ def test_row_gather_and_embedding_gradients_on_the_sparse_path():
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_sigmoid_is_the_two_branch_formula(dtype):
-    # bit for bit for x >= 0 and the tails, 2 ulp for x < 0 (tests/helpers.assert_sigmoid_matches)
+    # bit for bit for x < 0 and the tails, 4 ulp for x >= 0 (tests/helpers.assert_sigmoid_matches)
     from helpers import assert_sigmoid_matches
     from tinygrad_lite.ops.elementwise import _sigmoid_fwd
     x = (np.random.default_rng(4).standard_normal((300, 70)) * 20).astype(dtype)
@@ -105,3 +105,92 @@ def test_sigmoid_is_the_two_branch_formula(dtype):
         got = _sigmoid_fwd(None, x)
     assert got.dtype == dtype
     assert_sigmoid_matches(got, want, x)
+
+
+# ---------------------------------------------------------------------- remainder and floor_divide in float64
+def _bits(a):
+    """a's bit patterns (NaNs made one pattern: their sign and payload are not specified)."""
+    a = np.where(np.isnan(a), np.float32(np.nan), a).astype(np.float32)
+    return a.view(np.uint32)
+
+
+def _float32_pairs(n=1 << 16, seed=0):
+    """(x, y) float32 pairs where a rounded quotient is most likely to floor wrongly: random bit patterns
+    (every exponent, subnormals, inf, NaN), wide magnitudes, exact and off-by-one-ulp multiples k*y with
+    |k| up to 2^25 (around the 2^22 and 2^24 limits), small integers with zero remainders and negative y."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    sign = lambda: rng.choice([-1.0, 1.0], n)  # noqa: E731
+    y = rng.standard_normal(n).astype(f32)
+    ky = (rng.integers(-2 ** 25, 2 ** 25, n).astype(f32) * y).astype(f32)
+    yi = rng.integers(-50, 50, n).astype(f32)
+    return [(rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32).view(f32),
+             rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32).view(f32)),
+            ((np.exp2(rng.uniform(-40, 40, n)) * sign()).astype(f32), (np.exp2(rng.uniform(-40, 40, n)) * sign()).astype(f32)),
+            ((rng.standard_normal(n) * 100).astype(f32), y),
+            (ky, y), (np.nextafter(ky, f32(np.inf)), y), (np.nextafter(ky, f32(-np.inf)), y),
+            (rng.integers(-1000, 1000, n).astype(f32) * yi, yi)]
+
+
+def _specials():
+    v = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-45, -1e-45, 3e38, -3e38, 0.5, 7.0, -7.0], np.float32)
+    return np.meshgrid(v, v)
+
+
+@pytest.mark.parametrize("fast,ref", [("remainder", np.remainder), ("floor_divide", np.floor_divide)])
+def test_float32_remainder_and_floor_divide_are_numpys_bit_for_bit(fast, ref):
+    from unittest import mock
+    from tinygrad_lite.ops import numpy_fast
+    cases = _float32_pairs() + [_specials()]
+    with np.errstate(all="ignore"), mock.patch.object(numpy_fast, "_PAIR_MIN", 0):
+        for x, y in cases:
+            got, want = getattr(numpy_fast, fast)(x, y), ref(x, y)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("fast,ref", [("remainder", np.remainder), ("floor_divide", np.floor_divide)])
+def test_the_float64_path_serves_ordinary_inputs_without_numpy(fast, ref):
+    # numpy's own loop is only for the elements outside the exact range: here there are none
+    from unittest import mock
+    from tinygrad_lite.ops import numpy_fast
+    rng = np.random.default_rng(3)
+    x, y = (rng.standard_normal((300, 200)) * 50).astype(np.float32), rng.standard_normal((300, 200)).astype(np.float32)
+    want = ref(x, y)
+    with mock.patch.object(np, ref.__name__, side_effect=AssertionError("numpy's loop was called")):
+        got = getattr(numpy_fast, fast)(x, y)
+    np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("fast,ref", [("remainder", np.remainder), ("floor_divide", np.floor_divide)])
+def test_remainder_floor_divide_shapes_layouts_and_other_dtypes(fast, ref):
+    from unittest import mock
+    from tinygrad_lite.ops import chunked, numpy_fast
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((50, 30)) * 9).astype(np.float32)
+    y = rng.standard_normal((50, 30)).astype(np.float32)
+    pairs = [(x, np.array(0.7, np.float32)), (x, np.array(-0.7, np.float32)), (x.T, x.T[:1]), (x[:, :1], y[:1]),
+             (x[:0], y[:0]), (np.array(3.5, np.float32), np.array(-2.0, np.float32)), (x[::2, ::3], y[::2, ::3]),
+             (x.astype(np.float64), y.astype(np.float64)), (x.astype(np.float16), y.astype(np.float16)),
+             (x, y.astype(np.float64))]
+    with mock.patch.object(chunked, "CHUNK", 37), mock.patch.object(numpy_fast, "_PAIR_MIN", 0), \
+            np.errstate(all="ignore"):  # many pieces, odd lengths; every size on the fast path
+        for a, b in pairs + [_specials()]:
+            got, want = getattr(numpy_fast, fast)(a, b), ref(a, b)
+            assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == np.asarray(want).dtype
+            np.testing.assert_array_equal(got, want)
+            num = ~np.isnan(want)  # (a NaN's sign is not specified)
+            np.testing.assert_array_equal(np.signbit(got)[num], np.signbit(want)[num])
+
+
+def test_remainder_gradient_for_the_divisor_is_the_floor_division():
+    # dy = -g * floor_divide(x, y) (PyTorch's rule); np.floor(x / y) in float32 was one off where x / y
+    # rounds up to a whole number (44 of these 2^16 elements)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(1 << 16) * 100).astype(np.float32)
+    y = rng.standard_normal(1 << 16).astype(np.float32)
+    assert (np.floor(x / y) != np.floor_divide(x, y)).any()  # the case this test is about is present
+    a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+    a.remainder(b).backward(Tensor(np.ones_like(x)))
+    np.testing.assert_array_equal(b.grad.numpy(), -np.floor_divide(x, y))
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones_like(x))

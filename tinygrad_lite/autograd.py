@@ -252,6 +252,10 @@ def apply_rules(t, g, create=False, raw_shapes=None):
             xd = inputs[0]._data  # (one input: it requires grad, or t would not have been recorded)
             gx = op.vjps[0](g, t._data, t._args, xd)
             return [gx if gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
+    if not create and len(inputs) == 1:  # a joint rule of one input (log_softmax, cross_entropy...), unrolled as well
+        xd = inputs[0]._data
+        gx = op.joint(g, t._data, t._args, ctx, _NEEDS_ONE, xd)[0]
+        return [gx if gx is None or gx.shape == xd.shape and gx.dtype is xd.dtype else _fit(gx, xd, raw_shapes, 0)]
     vals, ans = (inputs, t) if create else ([x._data for x in inputs], t._data)
     args = t._args
     if op.joint is not None:
@@ -267,6 +271,9 @@ def apply_rules(t, g, create=False, raw_shapes=None):
         else:
             out.append(None)
     return out
+
+
+_NEEDS_ONE = (True,)  # (the one input of a recorded node requires grad)
 
 
 def _joint_rule(op, g, ans, args, ctx, inputs, vals, raw_shapes):

@@ -35,7 +35,7 @@ def add_compat_cases(add_case, torch, rn, away):
         add_case("prod", lambda a: a.prod(0, keepdim=True), lambda a: a.prod(0, keepdim=True), x)
         add_case("prod", lambda a: a.prod(-1, keepdim=True), lambda a: a.prod(-1, keepdim=True), x)
     add_case("prod", lambda a: a.prod(1), lambda a: a.prod(1), rn(2, 3, 4))
-    # (PyTorch has no derivative of remainder for the divisor: ours, -floor(x/y), is gradchecked instead)
+    # (the divisor as a constant here; its gradient -floor(x/y) against PyTorch: test_fast_paths_vs_torch.py)
     b = away(3) * 1.5
     add_case("remainder", lambda a: tl.remainder(a, Tensor(b)), lambda a: torch.remainder(a, torch.tensor(b)),
              rn(2, 3, lo=-4, hi=4))

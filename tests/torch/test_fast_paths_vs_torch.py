@@ -123,3 +123,53 @@ def test_layer_norm_vs_torch_on_odd_and_non_contiguous_inputs(dtype):
         ours = lambda x, w, b: F.layer_norm(t(x), (37,), w, b)  # noqa: E731
         theirs = lambda x, w, b: torch.nn.functional.layer_norm(t(x), (37,), w, b)  # noqa: E731
         _close(*_run(ours, theirs, a, dtype), dtype, **({} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("divisor", ["tensor", "row", "negative scalar"])
+def test_remainder_vs_torch_including_the_divisor_gradient(dtype, divisor):
+    # values, dx and dy = -g * floor_divide(x, y) equal PyTorch's (float32: the float64 fast path of
+    # ops/numpy_fast.py), with near and exact multiples where a rounded quotient floors one off
+    rng = np.random.default_rng(6)
+    y = {"tensor": rng.standard_normal((300, 257)), "row": rng.standard_normal((1, 257)),
+         "negative scalar": np.array(-0.7)}[divisor].astype(dtype)
+    x = (rng.standard_normal((300, 257)) * 100).astype(dtype)
+    x[:3] = (np.broadcast_to(y, x.shape)[:3] * rng.integers(-2000, 2000, (3, 257))).astype(dtype)
+    x[3:6] = np.nextafter(x[:3], np.inf).astype(dtype)
+    ours, theirs = _run(lambda x, y: x % y, lambda x, y: x % y, {"x": x, "y": y}, dtype)
+    for a, b in zip(ours[:2], theirs[:2]):  # (assert_array_equal: 0.0 == -0.0; PyTorch's zero remainders keep x's sign)
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    if divisor == "tensor":
+        np.testing.assert_array_equal(ours[2], theirs[2])
+    else:  # summed over the broadcast dims: in another order than PyTorch's
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=tol, atol=tol * np.abs(theirs[2]).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shift", [0.0, -30.0, 200.0])
+def test_large_softmax_and_log_softmax_vs_torch(dtype, shift):
+    # the last-dim path (ops/reduce.py): rows exponentiated unshifted (shift 0: every maximum in [0, 80]) or
+    # shifted by their maxima by BLAS (maxima below 0 or too large), log_softmax's saved exps in the backward
+    a = {"x": _x(37, 3, 129) * 4 + shift}
+    for name in ("softmax", "log_softmax"):
+        tol = {} if dtype == np.float64 else dict(rtol=2e-5, atol=2e-6 if name == "softmax" else 2e-5)
+        _close(*_run(lambda x: getattr(x, name)(-1), lambda x: getattr(x, name)(-1), a, dtype), dtype, **tol)
+
+
+def test_large_log_softmax_second_order_vs_torch():
+    # create_graph: the rule on Tensors (the saved exps are for plain backward passes only)
+    x = _x(40, 130) * 3
+    ours = tl.Tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    w = np.random.default_rng(2).standard_normal(x.shape)
+    gy_t = torch.autograd.grad((theirs.log_softmax(-1) * torch.tensor(w)).sum(), theirs, create_graph=True)[0]
+    (gy_t * gy_t).sum().backward()
+    y = (ours.log_softmax(-1) * tl.Tensor(w)).sum()
+    y.backward(create_graph=True)
+    g1 = ours.grad
+    ours.grad = None
+    (g1 * g1).sum().backward()
+    np.testing.assert_allclose(g1.detach().numpy(), gy_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)

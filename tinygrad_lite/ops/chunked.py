@@ -25,15 +25,16 @@ def pieces(n, size=None):
     return ((i, min(i + size, n)) for i in range(0, n, size))
 
 
-def chunked(fn, out, *arrays, scratch=3):
-    """fn(out_piece, *array_pieces, scratch_pieces) over flat pieces of arrays of out's shape (each made
-    C-contiguous first); `scratch` buffers of out's dtype, one piece long, are reused for every piece.
-    Returns out."""
+def chunked(fn, out, *arrays, scratch=3, scratch_dtype=None, size=1):
+    """fn(out_piece, *array_pieces, scratch_pieces) over flat pieces of `size` * CHUNK elements of arrays
+    of out's shape (each made C-contiguous first); `scratch` buffers of `scratch_dtype` (default: out's
+    dtype), one piece long, are reused for every piece. Returns out."""
     flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     of = out.reshape(-1)
     n = of.size
-    bufs = [np.empty(min(CHUNK, n), out.dtype) for _ in range(scratch)]  # (CHUNK read now: tests shrink it)
-    for i, j in pieces(n):
+    step = size * CHUNK  # (CHUNK read now: tests shrink it)
+    bufs = [np.empty(min(step, n), scratch_dtype or out.dtype) for _ in range(scratch)]
+    for i, j in pieces(n, step):
         fn(of[i:j], *(f[i:j] for f in flats), [s[:j - i] for s in bufs])
     return out
 

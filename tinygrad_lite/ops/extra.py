@@ -171,13 +171,20 @@ SCATTER = defop("scatter", _scatter_fwd, _scatter_dx, _scatter_dsrc,
                 inputs=("x", "src"))
 
 
-def _floor_div(x, y):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.floor(x / y) if is_array(x) and is_array(y) else (x / y).detach().floor()
+def _remainder_dy(g, ans, a, x, y):
+    # PyTorch's rule: -g * x.div(y, rounding_mode="floor"), whose floor division is np.floor_divide's
+    # (fmod-based: not np.floor(x / y), which is one off where x / y rounds up to a whole number)
+    if is_array(x) and is_array(y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = numpy_fast.floor_divide(x, y)
+        if q.size >= numpy_fast._PAIR_MIN and type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
+            np.multiply(q, g, out=q)  # (in place: no second full-size buffer)
+            return np.negative(q, out=q)
+        return -(g * q)
+    return -(g * (x / y).detach().floor())
 
 
-REMAINDER = defop("remainder", lambda a, x, y: np.remainder(x, y),
-                  lambda g, ans, a, x, y: g,
-                  lambda g, ans, a, x, y: -(g * _floor_div(x, y)),
+REMAINDER = defop("remainder", lambda a, x, y: numpy_fast.remainder(x, y),
+                  lambda g, ans, a, x, y: g, _remainder_dy,
                   forward="x - floor(x / y) * y", math="x - floor(x/y) * y (the sign of y): dx = 1, dy = -floor(x/y)",
                   rule="dx = dC, dy = -dC * floor(x / y)", saves=("x", "y"), broadcasts=True)

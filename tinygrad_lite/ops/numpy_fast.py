@@ -8,7 +8,12 @@ for np.minimum). Rows shorter than _ROW compare against a 0-d zero of the array'
 (8x8 float32: np.maximum(x, 0, dtype=x.dtype) 0.62 us, against a 0-d float32 zero 0.25 us; x > 0
 0.51 us, x > zero_of(x.dtype) 0.25 us; measured, numpy 2.4).
 """
+from math import prod
+
 import numpy as np
+
+from . import chunked as _chunked
+from .chunked import chunked
 
 _ROW = 64
 _ZERO_ROWS = {}
@@ -24,13 +29,14 @@ def zero_of(dtype):
     return z
 
 
-def _zero_row(n, dtype):
-    """A cached read-only row of n zeros."""
-    z = _ZERO_ROWS.get((n, dtype))
+def _zero_row(n, dtype, value=0):
+    """A cached read-only row of n zeros (or of n copies of `value`)."""
+    key = (n, np.dtype(dtype), value)
+    z = _ZERO_ROWS.get(key)
     if z is None:
         if len(_ZERO_ROWS) >= 64:  # many distinct widths: start over, stay small
             _ZERO_ROWS.clear()
-        z = _ZERO_ROWS[(n, dtype)] = np.zeros(n, dtype)
+        z = _ZERO_ROWS[key] = np.full(n, value, dtype)
         z.flags.writeable = False
     return z
 
@@ -187,3 +193,117 @@ def _cumsum_last(x, out, reverse):
         carry = np.cumsum(y[:, :, -1], axis=1, dtype=x.dtype)
         y[:, 1:, :] += carry[:, :-1, None]
     return out
+
+
+# np.remainder and np.floor_divide on floats call C's fmod element by element: 6 ms per million float32
+# elements (PyTorch's remainder: 1.1 ms), and x - floor(x / y) * y in float32 is not exact. For float32 x
+# and y the same formula in float64 is: a real quotient t = x/y that is not a whole number lies at least
+# 2^-25 from one (x - n y is a nonzero multiple of the finer of the two ulps), and float64 rounds t by at
+# most |t| 2^-53, so floor(x / y) in float64 is the exact floor while |t| < 2^24 (then q is exact in
+# float32 too, and q * y, at most 48 bits, is exact in float64); x - q y is then fmod(x, y) (exact) or
+# fmod(x, y) + y, rounded once in float64 and once more to float32, which is the one float32 rounding
+# of that sum (53 >= 2 * 24 + 2 bits: double rounding is innocuous for one addition). Elements outside
+# (0, inf or NaN operands, huge quotients) are recomputed by numpy itself. np.floor_divide itself is not
+# the exact floor beyond 2^22: it rounds (x - fmod(x, y)) / y in float32 (so does PyTorch), so the fast
+# floor_divide stops there. Bit for bit np.remainder and np.floor_divide (tests/test_numpy_fast.py),
+# ~1.3 and ~1 ms per million elements.
+_REM_EXACT, _DIV_EXACT = float(1 << 24), float(1 << 22)
+
+
+def _floor_quotient(q, x, y, bound):
+    """q = floor(x / y) in float64 for float32 pieces; True when every |q| < bound (<= 2^24: exact there)."""
+    np.divide(x, y, out=q, dtype=np.float64)  # (dtype: else numpy divides in float32, then casts)
+    np.floor(q, out=q)
+    return bool(np.dot(q, q) < bound * bound)  # (a sum of squares bounds every one; NaN and inf fail)
+
+
+def _inexact(x, y, o, bound):
+    """The elements the float64 formula does not serve: |floor(x / y)| >= bound or NaN, y or o not finite."""
+    q = np.floor(np.divide(x, y, dtype=np.float64))
+    return ~(np.abs(q) < bound) | ~np.isfinite(y) | ~np.isfinite(o)
+
+
+def _remainder_piece(o, x, y, s):
+    q = s[0]
+    ok = _floor_quotient(q, x, y, _REM_EXACT)
+    np.multiply(q, y, out=q)
+    np.subtract(x, q, out=q)
+    ok = ok and bool(np.isfinite(np.dot(q, q)))  # (y = inf gives NaN)
+    o[...] = q
+    if not ok:
+        m = _inexact(x, y, o, _REM_EXACT)
+        o[m] = np.remainder(x[m], y[m])
+    if not y.min() > 0:  # a zero remainder takes the sign of y, as in np.remainder (x - q y gives +0)
+        np.copysign(o, y, out=o)
+
+
+def _floor_divide_piece(o, x, y, s):
+    q = s[0]
+    ok = _floor_quotient(q, x, y, _DIV_EXACT) and bool(np.isfinite(np.dot(y, y)))  # (x / inf is 0 where the floor may be -1)
+    o[...] = q
+    if not ok:
+        m = _inexact(x, y, o, _DIV_EXACT)
+        o[m] = np.floor_divide(x[m], y[m])
+
+
+_PAIR_MIN = 4096  # elements: below, numpy's loop (6 ns each) costs less than the fast path's ~15 us of calls
+
+
+def _float32_pair_kernel(piece, slow, x, y):
+    if type(x) is not np.ndarray or type(y) is not np.ndarray or x.dtype != np.float32 or y.dtype != np.float32:
+        return slow(x, y)
+    shape = x.shape if x.shape == y.shape else np.broadcast_shapes(x.shape, y.shape)  # (the call costs 2 us)
+    if prod(shape) < _PAIR_MIN:
+        return slow(x, y)
+    out = np.empty(shape, np.float32)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if y.size == 1 and x.shape == shape:  # x % 2.0: one piece of the divisor instead of a full-size copy
+            yp = np.full(min(_chunked.CHUNK, x.size), y.reshape(()), np.float32)
+            return chunked(lambda o, xp, s: piece(o, xp, yp[:o.size], s), out, x, scratch=1, scratch_dtype=np.float64)
+        return chunked(piece, out, np.broadcast_to(x, shape), np.broadcast_to(y, shape), scratch=1,
+                       scratch_dtype=np.float64)
+
+
+def remainder(x, y):
+    """np.remainder(x, y) (the sign of y, as Python's %), bit for bit; fast for float32 arrays."""
+    if type(x) is np.ndarray and x.size < _PAIR_MIN and type(y) is np.ndarray and x.shape == y.shape:
+        return np.remainder(x, y)  # (small: numpy's loop, before any other test)
+    return _float32_pair_kernel(_remainder_piece, np.remainder, x, y)
+
+
+def floor_divide(x, y):
+    """np.floor_divide(x, y), bit for bit (PyTorch's div(rounding_mode="floor") for floats); fast for float32
+    arrays."""
+    if type(x) is np.ndarray and x.size < _PAIR_MIN and type(y) is np.ndarray and x.shape == y.shape:
+        return np.floor_divide(x, y)
+    return _float32_pair_kernel(_floor_divide_piece, np.floor_divide, x, y)
+
+
+# Row-wise shifts and scalings (softmax, log_softmax): numpy runs `a - c` for a column c of shape (..., 1)
+# as one short inner loop per row, 0.16 ms in place on 1024x1024 float32 where a - scalar takes 0.09 ms.
+# The same subtraction as a BLAS rank-1 update a := a - 1 c^T of a's memory (seen as the Fortran-order
+# transpose) takes 0.065 ms, one rounding per element as numpy's (measured). Below _GER_MIN elements the
+# call costs more than it saves.
+_GER_MIN = 1 << 14
+
+
+def sub_col_(a, c):
+    """a -= c in place and return a, for a (..., n) array a and c of shape (..., 1) (one value per row)."""
+    if type(a) is not np.ndarray or a.size < _GER_MIN or a.ndim < 1 or not a.flags.c_contiguous \
+            or not (a.dtype == np.float32 or a.dtype == np.float64) or c.dtype != a.dtype:
+        a -= c
+        return a
+    from scipy.linalg import blas
+    n = a.shape[-1]
+    a2 = a.reshape(-1, n)
+    ger = blas.sger if a.dtype == np.float32 else blas.dger
+    r = ger(-1.0, _zero_row(n, a.dtype, 1), np.ascontiguousarray(c).reshape(-1), a=a2.T, overwrite_a=True)
+    if not np.shares_memory(r, a2):  # (f2py worked on a copy: not for an F-ordered view of a float array)
+        a2[...] = r.T
+    return a
+
+
+def row_dot(a, b):
+    """(a * b).sum(-1, keepdims=True) for two (..., n) arrays, as one batched product (no full-size temporary)."""
+    n = a.shape[-1]
+    return np.matmul(a.reshape(-1, 1, n), b.reshape(-1, n, 1)).reshape(a.shape[:-1] + (1,))

@@ -2,9 +2,12 @@
 
 `args` is `(axes, keepdims)` with `axes` a tuple of non-negative ints, or None for all axes.
 """
+import math
+
 import numpy as np
 
 from . import broadcast_to, cast, defop, exp, is_array, max_last, sum_last, where
+from .numpy_fast import row_dot, sub_col_
 
 
 def _kept(x_shape, axes):
@@ -62,6 +65,11 @@ def _max_shift(x, axis):
     if x.size == 0:  # nothing to shift (and numpy's max of nothing raises): softmax of empty is empty, as in torch
         return np.zeros(np.sum(x, axis=axis, keepdims=True).shape, x.dtype)
     m = max_last(x) if _last(axis, x.ndim) else x.max(axis=axis, keepdims=True)
+    return _finite_or_0(m)
+
+
+def _finite_or_0(m):
+    """The row maxima as shifts: 0 for a row of -inf, +inf or NaN (its result is then its own: 0, NaN...)."""
     return np.where(np.isfinite(m), m, 0) if m.dtype.kind == "f" else m
 
 
@@ -74,7 +82,41 @@ def _logsumexp_fwd(args, x):
     return out
 
 
+# The last-dim softmax and log_softmax of a large float array take a path of their own (the general one
+# below serves other axes, small and non-contiguous arrays; the rules' general one also create_graph):
+# * softmax skips the shift by the row maxima when every maximum m lies in [0, log(max) - log(n) - 1]: exp(x)
+#   cannot overflow there (n e^m stays below the float maximum), and no value underflows that exp(x - m)
+#   would keep (m >= 0); x itself is then the exact argument (x - m is rounded).
+# * the row shifts are BLAS rank-1 updates (numpy_fast.sub_col_), the row dots one batched product.
+# * log_softmax saves its exp(x - m) and their sums: its backward g - softmax(x) Σg is then one product
+#   instead of an exp of the result (as cross_entropy saves its softmax).
+_ROWS_MIN = 4096  # elements: below, the general path's fewer calls cost less
+
+
+def _rows_fast(x, axis):
+    """True when x takes the last-dim path: a large C-contiguous float32/float64 array, reduced over its last dim."""
+    return type(x) is np.ndarray and x.size >= _ROWS_MIN and _last(axis, x.ndim) and x.flags.c_contiguous \
+        and (x.dtype == np.float32 or x.dtype == np.float64)
+
+
+def _shift_free(m, n):
+    """True when softmax may exponentiate the rows unshifted: every row maximum m in [0, log(max) - log(n) - 1]."""
+    lo, hi = m.min(), m.max()
+    return bool(lo >= 0 and hi <= math.log(np.finfo(m.dtype).max) - math.log(n) - 1.0)
+
+
+def _exp_shifted(x, m):
+    """exp(x - m) for the row shifts m (..., 1), in a fresh array."""
+    z = sub_col_(np.array(x), m)
+    return np.exp(z, out=z)
+
+
 def _softmax_fwd(args, x):
+    if _rows_fast(x, args):
+        m = max_last(x)
+        e = np.exp(x) if _shift_free(m, x.shape[-1]) else _exp_shifted(x, _finite_or_0(m))
+        e /= sum_last(e)
+        return e
     e = x - _max_shift(x, args)  # args: the axis
     if type(e) is np.ndarray:
         np.exp(e, out=e)  # (in place: one full-size buffer instead of two)
@@ -85,15 +127,24 @@ def _softmax_fwd(args, x):
 
 
 def _log_softmax_fwd(args, x):
-    z = x - _max_shift(x, args)  # args: the axis
-    lse = np.log(_sum_keep(np.exp(z), args))
-    if type(z) is np.ndarray:
-        z -= lse
-        return z
-    return z - lse
+    """-> (result, saved): saved = (exp(x - m), their row sums) on the last-dim path, else None."""
+    fast = _rows_fast(x, args)
+    z = sub_col_(np.array(x), _max_shift(x, args)) if fast else x - _max_shift(x, args)
+    e = np.exp(z)
+    se = _sum_keep(e, args)
+    if fast:
+        return sub_col_(z, np.log(se)), (e, se)
+    if type(z) is not np.ndarray:
+        return z - np.log(se), None
+    z -= np.log(se)
+    return z, None
 
 
 def _softmax_dx(g, ans, args, x):
+    if _rows_fast(ans, args) and type(g) is np.ndarray and g.shape == ans.shape and g.dtype == ans.dtype:
+        t = sub_col_(np.array(g), row_dot(np.ascontiguousarray(g), ans))
+        t *= ans
+        return t
     t = g - _sum_keep(g * ans, args)
     if type(t) is np.ndarray:
         t *= ans
@@ -101,12 +152,17 @@ def _softmax_dx(g, ans, args, x):
     return ans * t
 
 
-def _log_softmax_dx(g, ans, args, x):
+def _log_softmax_grads(g, ans, args, saved, needs, x):
+    """dx = g - softmax(x) Σg; softmax(x) = e / Σe from the forward's saved (e, Σe) when there are."""
+    if saved is not None and is_array(g) and np.shape(g) == ans.shape:
+        e, se = saved
+        p = e * (_sum_keep(g, args) / se)
+        return (np.subtract(g, p, out=p),)
     if type(ans) is np.ndarray and ans.ndim and is_array(g) and g.shape == ans.shape:  # (0-d: exp gives a scalar)
         e = np.exp(ans)
         e *= _sum_keep(g, args)
-        return np.subtract(g, e, out=e)
-    return g - exp(ans) * _sum_keep(g, args)
+        return (np.subtract(g, e, out=e),)
+    return (g - exp(ans) * _sum_keep(g, args),)
 
 
 def _sum_dx(g, ans, args, x):
@@ -136,7 +192,7 @@ SOFTMAX = defop("softmax", _softmax_fwd, _softmax_dx,
                 forward="exp(x) / Σ exp(x)",
                 math="d s_j/dx_i = s_j([i=j] - s_i), s = softmax(x)", rule="dx = C * (dC - Σ(dC * C))",
                 saves=("result",))
-LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd, _log_softmax_dx,
+LOG_SOFTMAX = defop("log_softmax", _log_softmax_fwd, joint=_log_softmax_grads,
                     forward="x - logsumexp(x)",
                     math="d log_softmax(x)_j/dx_i = [i=j] - softmax(x)_i", rule="dx = dC - softmax(x) * Σ dC",
-                    saves=("result",))
+                    saves=("result", "exp(x - max x)", "Σ exp(x - max x)"), inputs=("x",))
