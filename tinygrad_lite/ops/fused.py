@@ -152,12 +152,29 @@ def _ln_grads_fast(g, x, w, mu, rstd, needs, bias):
         add_outer(dx2, rs, w)
         dx2 *= g2
         # dx -= k2 xc + k1: a sparse (r, r + 1) matrix with two entries a row (its xc row, the ones row) times s
-        cols = np.empty((r, 2), np.int64)
+        coef = np.empty((r, 2), x.dtype)
+        np.negative(k2, out=coef[:, 0])
+        np.negative(k1, out=coef[:, 1])
+        cols, ptr = _row_and_last(r)
+        csr_matmul(coef.reshape(-1), cols, ptr, (r, r + 1), s, out=dx2)
+    return (dx, dw) if not bias else (dx, dw, g)
+
+
+_ROW_AND_LAST = {}
+
+
+def _row_and_last(r):
+    """CSR column indices and row pointers of an (r, r + 1) matrix with entries at (i, i) and (i, r) in every
+    row i, cached for the last few r (r = the batch's row count, the same every step)."""
+    got = _ROW_AND_LAST.get(r)
+    if got is None:
+        if len(_ROW_AND_LAST) >= 8:
+            _ROW_AND_LAST.clear()
+        cols = np.empty((r, 2), np.int32 if r < 2 ** 31 - 1 else np.int64)
         cols[:, 0] = np.arange(r)
         cols[:, 1] = r
-        coef = np.negative(np.stack([k2, k1], axis=1), dtype=x.dtype)
-        csr_matmul(coef.reshape(-1), cols.reshape(-1), np.arange(0, 2 * r + 1, 2), (r, r + 1), s, out=dx2)
-    return (dx, dw) if not bias else (dx, dw, g)
+        got = _ROW_AND_LAST[r] = (cols.reshape(-1), np.arange(0, 2 * r + 1, 2, dtype=cols.dtype))
+    return got
 
 
 _LN_MATH = ("y = x̂ w + b, x̂ = (x - μ)/σ: dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂))/σ with dx̂ = g w, "

@@ -208,9 +208,16 @@ def _scipy_blas():
     return _SCIPY_BLAS[0]
 
 
+_GER = {}
+
+
 def _ger(dtype):
-    blas = _scipy_blas()
-    return blas.sger if dtype == np.float32 else blas.dger
+    """BLAS ger (a += alpha x y^T) for float32 or float64, looked up once."""
+    f = _GER.get(dtype)
+    if f is None:
+        blas = _scipy_blas()
+        f = _GER[dtype] = blas.sger if dtype == np.float32 else blas.dger
+    return f
 
 
 def add_outer(a, u, v, alpha=1.0):
@@ -218,7 +225,6 @@ def add_outer(a, u, v, alpha=1.0):
     of a's dtype. Returns a."""
     at = a.T                                  # (C, R), Fortran order: BLAS's layout, no copy
     got = _ger(a.dtype)(alpha, v, u, a=at, overwrite_a=1)
-    if got.ctypes.data != a.ctypes.data:      # (f2py copies rather than fail on a layout it cannot take)
+    if got is not at:                         # (f2py copies rather than fail on a layout it cannot take)
         a[...] = got.T
     return a
-
