@@ -134,24 +134,22 @@ def test_add_outer_on_a_view_it_cannot_hand_to_blas_still_updates_it():
 
 
 def test_scipys_blas_gets_numpys_thread_count_on_first_use():
-    """scipy's own OpenBLAS (a wheel's, beside numpy's) is given numpy's BLAS thread count when first
-    used, so that a cap the caller set before scipy loaded also holds for our BLAS calls."""
+    """scipy's own OpenBLAS (a wheel's, beside numpy's) is given numpy's BLAS thread count before our first
+    call through it, so that a cap the caller set before importing us also holds for those calls."""
     from threadpoolctl import ThreadpoolController
     import scipy
-    numpy_fast._scipy_blas()
     libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
     ours = [c for c in libs if c.filepath.startswith(os.path.dirname(np.__file__))]
-    theirs = [c for c in libs if c.filepath.startswith(os.path.dirname(scipy.__file__))]
-    separate = [c for c in theirs if c not in ours]  # (none when numpy and scipy share one BLAS)
-    before = [c.num_threads for c in libs]
+    theirs = [c for c in libs if c.filepath.startswith(os.path.dirname(scipy.__file__)) and c not in ours]
+    before = [c.num_threads for c in libs]             # (theirs is empty when numpy and scipy share one BLAS)
     try:
         for c in libs:
             c.set_num_threads(2)
         for c in ours:
             c.set_num_threads(1)
-        with mock.patch.object(numpy_fast, "_SCIPY_BLAS", []):
-            numpy_fast._scipy_blas()
-        assert [c.num_threads for c in ours + separate] == [1] * len(ours + separate)
+        with mock.patch.object(numpy_fast, "_GER", {}):
+            numpy_fast.add_outer(np.zeros((2, 3)), np.ones(2), np.ones(3))
+        assert [c.num_threads for c in ours + theirs] == [1] * len(ours + theirs)
     finally:
         for c, k in zip(libs, before):
             c.set_num_threads(k)

@@ -91,32 +91,29 @@ def _ln_fast_ok(x, w):
         and (x.dtype == np.float32 or x.dtype == np.float64) and w.dtype == x.dtype
 
 
-def _ln_centered(x, mu=None):
-    """-> (S, μ): S (R + 1, n) holds x - μ in its first R rows (x's rows, any layout) and ones in its last,
-    μ (R,) the rows' means (computed here when not given)."""
+def _ln_centered(x, mu=None, out=None):
+    """-> (xc, μ): xc (R, n) = x - μ for x's rows (any layout), in out (R, n) when given, μ (R,) the rows'
+    means (computed here when not given)."""
     n = x.shape[-1]
-    r = x.size // n
-    s = np.empty((r + 1, n), x.dtype)
-    xc = s[:r]
+    xc = np.empty((x.size // n, n), x.dtype) if out is None else out
     np.copyto(xc.reshape(x.shape), x)
     if mu is None:
         mu = xc @ _ones(n, x.dtype)
         mu *= 1.0 / n
     add_outer(xc, mu, _ones(n, x.dtype), -1.0)
-    s[r] = 1
-    return s, mu
+    return xc, mu
 
 
 def _ln_fwd_fast(eps, x, w, b=None):
     """_ln_fwd for a large float array: y = (1/σ ⊗ w) ∘ (x - μ) + 1 ⊗ b."""
     n = x.shape[-1]
-    s, mu = _ln_centered(x)
-    xc = s[:-1]
+    xc, mu = _ln_centered(x)
     var = np.matmul(xc[:, None, :], xc[:, :, None]).reshape(-1)  # the rows' x·x: BLAS dots, 2x einsum's speed
     var *= 1.0 / n
     var += eps
     rstd = np.sqrt(var, out=var)
     np.divide(1.0, rstd, out=rstd)
+    # (y in its own buffer beside xc: 5-10% faster, measured, than scaling xc in place block by block)
     y = np.zeros(x.shape, x.dtype)              # (x's shape: a buffer of its own, no view, for the engine)
     y2 = add_outer(y.reshape(xc.shape), rstd, w)
     y2 *= xc
@@ -133,8 +130,9 @@ def _ln_grads_fast(g, x, w, mu, rstd, needs, bias):
         return None, None, g
     n = x.shape[-1]
     r = x.size // n
-    s, _ = _ln_centered(x, mu.reshape(r))
-    xc = s[:r]
+    s = np.empty((r + 1, n), x.dtype)           # x - μ, then a row of ones (for the constant in dx)
+    xc, _ = _ln_centered(x, mu.reshape(r), out=s[:r])
+    s[r] = 1
     g2 = np.ascontiguousarray(g).reshape(r, n)
     rs = rstd.reshape(r)
     buf = np.empty(x.shape, x.dtype)            # g xc, then dx (a buffer of its own: the engine hands it to .grad)

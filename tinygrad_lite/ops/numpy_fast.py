@@ -4,8 +4,10 @@
 runs element by element: 0.9 ms on 1024x1024 float32 where the same maximum against a row of
 zeros (broadcast over the leading dims, a contiguous inner loop) takes 0.13 ms (measured; the same
 for np.minimum). Rows shorter than _ROW keep the scalar: their inner loops are too short to gain.
+The same per-row cost makes `a += u[:, None] * v` slow where BLAS's rank-1 update is not: `add_outer`.
 """
 import numpy as np
+from scipy.linalg import blas as _blas  # (imported with the package: its ~5 MB count at start-up, 25 ms)
 
 _ROW = 64
 _ZERO_ROWS = {}
@@ -182,41 +184,35 @@ def _cumsum_last(x, out, reverse):
 # per-row cost: a += u v^T (ger) 0.06 ms; u v^T into zeros 0.09 ms. What stays is a different scale for
 # each row, y[i] += c[i] * x[i]: scipy's sparse kernel does that for a sparse matrix with one entry per
 # row in one pass (0.10 ms, where numpy's col[:, None] * x alone takes 0.19 ms), measured.
-_SCIPY_BLAS = []
-
-
-def _scipy_blas():
-    """scipy.linalg.blas, its thread count set on first use to the one numpy's BLAS has then.
+def _match_blas_threads():
+    """Give scipy's BLAS the thread count numpy's has now (once, before our first BLAS call through scipy).
 
     A scipy wheel ships its own OpenBLAS, beside numpy's. A caller who capped BLAS threads before
-    importing scipy (threadpoolctl, as bench/bench_user_gpt.py does) capped only numpy's: scipy's started
-    with one thread per core, which spin on a busy machine (a user's GPT step 134 -> 500-600 ms, measured).
-    One shared BLAS (a distribution's numpy and scipy) is left alone."""
-    if not _SCIPY_BLAS:
-        import os
-        import scipy
-        from scipy.linalg import blas
-        from threadpoolctl import ThreadpoolController
-        libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        home = {m: os.path.dirname(m.__file__) for m in (np, scipy)}  # (wheels: site-packages/numpy.libs/...)
-        ours = [c for c in libs if c.filepath.startswith(home[np])]
-        theirs = [c for c in libs if c.filepath.startswith(home[scipy])]
-        if ours and theirs:
-            for c in theirs:
-                c.set_num_threads(min(c.num_threads for c in ours))
-        _SCIPY_BLAS.append(blas)
-    return _SCIPY_BLAS[0]
+    importing tinygrad_lite (threadpoolctl, as bench/bench_user_gpt.py does) capped only numpy's: scipy's,
+    loaded with scipy, started with one thread per core, which spin on a busy machine (a user's GPT step
+    134 -> 500-600 ms, measured). One shared BLAS (a distribution's numpy and scipy) is left alone."""
+    import os
+    import scipy
+    from threadpoolctl import ThreadpoolController
+    libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    home = {m: os.path.dirname(m.__file__) for m in (np, scipy)}  # (wheels: site-packages/numpy.libs/...)
+    ours = [c for c in libs if c.filepath.startswith(home[np])]
+    theirs = [c for c in libs if c.filepath.startswith(home[scipy]) and c not in ours]
+    if ours:
+        for c in theirs:
+            c.set_num_threads(min(c.num_threads for c in ours))
 
 
 _GER = {}
 
 
 def _ger(dtype):
-    """BLAS ger (a += alpha x y^T) for float32 or float64, looked up once."""
+    """BLAS ger (a += alpha x y^T) for float32 or float64, looked up once (the first time: threads matched)."""
     f = _GER.get(dtype)
     if f is None:
-        blas = _scipy_blas()
-        f = _GER[dtype] = blas.sger if dtype == np.float32 else blas.dger
+        if not _GER:
+            _match_blas_threads()
+        f = _GER[dtype] = _blas.sger if dtype == np.float32 else _blas.dger
     return f
 
 
