@@ -79,9 +79,9 @@ def _ln_grads(g, ans, args, saved, needs, x, w, b=None):
 
 # The fast path (large float arrays): the same formulas, with numpy's broadcasts against a per-row (μ, 1/σ)
 # or per-column (w, b) vector, which cost ~100 ns a row on top of the pass, replaced by BLAS rank-1 updates
-# (numpy_fast.add_outer) and one sparse-times-dense pass for "each row its own multiple of x - μ, plus a
-# constant" (sparse_matmul.csr_matmul). x is centred exactly (x - μ, as above), never split into x and μ
-# terms. 1024x1024 float32, forward + backward: 2.2 -> 1.45 ms (bench/RESULTS.md, issue 12).
+# (numpy_fast.add_outer) and, for "each row its own multiple of x - μ", a diagonal sparse matrix times x - μ
+# (sparse_matmul.csr_matmul, one pass). x is centred exactly (x - μ, as above), never split into x and μ
+# terms. 1024x1024 float32, forward + backward: 2.3 -> 1.4 ms (bench/RESULTS.md, issue 12).
 _LN_FAST_MIN = 1 << 14  # elements: below this the BLAS and sparse calls' own cost outweighs the passes saved
 
 
@@ -91,11 +91,11 @@ def _ln_fast_ok(x, w):
         and (x.dtype == np.float32 or x.dtype == np.float64) and w.dtype == x.dtype
 
 
-def _ln_centered(x, mu=None, out=None):
-    """-> (xc, μ): xc (R, n) = x - μ for x's rows (any layout), in out (R, n) when given, μ (R,) the rows'
-    means (computed here when not given)."""
+def _ln_centered(x, mu=None):
+    """-> (xc, μ): xc (R, n) = x - μ for x's rows (any layout), μ (R,) the rows' means (computed here when
+    not given)."""
     n = x.shape[-1]
-    xc = np.empty((x.size // n, n), x.dtype) if out is None else out
+    xc = np.empty((x.size // n, n), x.dtype)
     np.copyto(xc.reshape(x.shape), x)
     if mu is None:
         mu = xc @ _ones(n, x.dtype)
@@ -130,9 +130,7 @@ def _ln_grads_fast(g, x, w, mu, rstd, needs, bias):
         return None, None, g
     n = x.shape[-1]
     r = x.size // n
-    s = np.empty((r + 1, n), x.dtype)           # x - μ, then a row of ones (for the constant in dx)
-    xc, _ = _ln_centered(x, mu.reshape(r), out=s[:r])
-    s[r] = 1
+    xc, _ = _ln_centered(x, mu.reshape(r))
     g2 = np.ascontiguousarray(g).reshape(r, n)
     rs = rstd.reshape(r)
     buf = np.empty(x.shape, x.dtype)            # g xc, then dx (a buffer of its own: the engine hands it to .grad)
@@ -149,29 +147,24 @@ def _ln_grads_fast(g, x, w, mu, rstd, needs, bias):
         dx2.fill(0)
         add_outer(dx2, rs, w)
         dx2 *= g2
-        # dx -= k2 xc + k1: a sparse (r, r + 1) matrix with two entries a row (its xc row, the ones row) times s
-        coef = np.empty((r, 2), x.dtype)
-        np.negative(k2, out=coef[:, 0])
-        np.negative(k1, out=coef[:, 1])
-        cols, ptr = _row_and_last(r)
-        csr_matmul(coef.reshape(-1), cols, ptr, (r, r + 1), s, out=dx2)
+        # dx -= k2 xc: a diagonal sparse matrix times xc (one pass, where numpy's k2[:, None] * xc broadcasts)
+        csr_matmul(np.negative(k2, dtype=x.dtype), *_diagonal(r), (r, r), xc, out=dx2)
+        add_outer(dx2, np.negative(k1, dtype=x.dtype), _ones(n, x.dtype))
     return (dx, dw) if not bias else (dx, dw, g)
 
 
-_ROW_AND_LAST = {}
+_DIAGONALS = {}
 
 
-def _row_and_last(r):
-    """CSR column indices and row pointers of an (r, r + 1) matrix with entries at (i, i) and (i, r) in every
-    row i, cached for the last few r (r = the batch's row count, the same every step)."""
-    got = _ROW_AND_LAST.get(r)
+def _diagonal(r):
+    """CSR column indices and row pointers of an (r, r) diagonal matrix, cached for the last few r (the
+    batch's row count: the same every step)."""
+    got = _DIAGONALS.get(r)
     if got is None:
-        if len(_ROW_AND_LAST) >= 8:
-            _ROW_AND_LAST.clear()
-        cols = np.empty((r, 2), np.int32 if r < 2 ** 31 - 1 else np.int64)
-        cols[:, 0] = np.arange(r)
-        cols[:, 1] = r
-        got = _ROW_AND_LAST[r] = (cols.reshape(-1), np.arange(0, 2 * r + 1, 2, dtype=cols.dtype))
+        if len(_DIAGONALS) >= 8:
+            _DIAGONALS.clear()
+        dt = np.int32 if r < 2 ** 31 - 1 else np.int64
+        got = _DIAGONALS[r] = (np.arange(r, dtype=dt), np.arange(r + 1, dtype=dt))
     return got
 
 
