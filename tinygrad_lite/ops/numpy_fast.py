@@ -193,7 +193,10 @@ def _match_blas_threads():
     134 -> 500-600 ms, measured). One shared BLAS (a distribution's numpy and scipy) is left alone."""
     import os
     import scipy
-    from threadpoolctl import ThreadpoolController
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency; without it the threads stay as they are
+        return
     libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
     home = {m: os.path.dirname(m.__file__) for m in (np, scipy)}  # (wheels: site-packages/numpy.libs/...)
     ours = [c for c in libs if c.filepath.startswith(home[np])]
