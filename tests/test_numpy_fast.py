@@ -1,12 +1,15 @@
 """The fast spellings of slow numpy calls (ops/numpy_fast.py, elementwise._ipow) give numpy's plain
 results exactly, on the shapes that take the fast path and on those that do not."""
 import math
+import os
+from unittest import mock
 
 import numpy as np
 import pytest
 
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
+from tinygrad_lite.ops import numpy_fast
 from tinygrad_lite.ops.elementwise import _ipow
 from tinygrad_lite.ops.numpy_fast import maximum0, minimum0
 
@@ -194,3 +197,46 @@ def test_remainder_gradient_for_the_divisor_is_the_floor_division():
     a.remainder(b).backward(Tensor(np.ones_like(x)))
     np.testing.assert_array_equal(b.grad.numpy(), -np.floor_divide(x, y))
     np.testing.assert_array_equal(a.grad.numpy(), np.ones_like(x))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (300, 2)])
+def test_add_outer_is_a_rank_one_update_in_place(dtype, shape):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape).astype(dtype)
+    u, v = rng.standard_normal(shape[0]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    want = a.astype(np.float64) - 2.5 * np.outer(u, v)
+    got = numpy_fast.add_outer(a, u, v, -2.5)
+    assert got is a
+    np.testing.assert_allclose(a, want, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-5)
+
+
+def test_add_outer_on_a_view_it_cannot_hand_to_blas_still_updates_it():
+    """A row-major slice with a row stride longer than a row (every other column) is no Fortran matrix
+    BLAS can take: f2py works on a copy, which is written back."""
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 10))
+    a = base[:, ::2]
+    want = a + np.outer(np.ones(6), np.arange(5.0))
+    numpy_fast.add_outer(a, np.ones(6), np.arange(5.0))
+    np.testing.assert_allclose(base[:, ::2], want, rtol=1e-12)
+
+
+def test_scipys_blas_gets_numpys_thread_count_on_first_use():
+    """scipy's own OpenBLAS (a wheel's, beside numpy's) is given numpy's BLAS thread count before our first
+    call through it, so that a cap the caller set before importing us also holds for those calls."""
+    from threadpoolctl import ThreadpoolController
+    import scipy
+    libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    ours = [c for c in libs if c.filepath.startswith(os.path.dirname(np.__file__))]
+    theirs = [c for c in libs if c.filepath.startswith(os.path.dirname(scipy.__file__)) and c not in ours]
+    before = [c.num_threads for c in libs]             # (theirs is empty when numpy and scipy share one BLAS)
+    try:
+        for c in libs:
+            c.set_num_threads(2)
+        for c in ours:
+            c.set_num_threads(1)
+        with mock.patch.object(numpy_fast, "_GER", {}):
+            numpy_fast.add_outer(np.zeros((2, 3)), np.ones(2), np.ones(3))
+        assert [c.num_threads for c in ours + theirs] == [1] * len(ours + theirs)
+    finally:
+        for c, k in zip(libs, before):
+            c.set_num_threads(k)

@@ -118,3 +118,22 @@ def test_rows_sum_of_nothing():
     assert rows.shape == (0,) and out.shape == (0, 2)
     rows, out = sm.rows_sum(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.ones((3, 2)))
     assert rows.shape == (0,) and out.shape == (0, 2)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_product_added_into_out_in_place(fast, dtype):
+    """out=: A @ X is added into the given array (one pass, as layer norm's backward uses it), on the
+    kernel and on the public path alike; a non-contiguous out takes the public path."""
+    rng = np.random.default_rng(2)
+    data, indices, indptr = _random_compressed(rng, 7, 9, 3)
+    data = data.astype(dtype)
+    X = rng.standard_normal((9, 5)).astype(dtype)
+    out = rng.standard_normal((7, 5)).astype(dtype)
+    want = out.astype(np.float64) + _dense("csr", data, indices, indptr, (7, 9)) @ X
+    got = sm.csr_matmul(data, indices, indptr, (7, 9), X, fast=fast, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    strided = np.zeros((7, 10), dtype)[:, ::2]
+    sm.csr_matmul(data, indices, indptr, (7, 9), X, fast=fast, out=strided)
+    np.testing.assert_allclose(strided, _dense("csr", data, indices, indptr, (7, 9)) @ X, rtol=1e-5, atol=1e-5)

@@ -173,3 +173,44 @@ def test_large_log_softmax_second_order_vs_torch():
     (g1 * g1).sum().backward()
     np.testing.assert_allclose(g1.detach().numpy(), gy_t.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_fast_path_vs_torch_on_odd_shapes_and_arguments(dtype):
+    """The fast path (ops/fused.py, forced at every size here) with no weight, no bias, a large eps,
+    one-element rows, a 3-D input and a non-contiguous one."""
+    from unittest import mock
+    from tinygrad_lite.ops import fused
+    rng = np.random.default_rng(6)
+    tol = {} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    cases = [((5, 7, 33), lambda t: t, dict(weight=True, bias=False, eps=1e-5)),
+             ((33, 4, 9), lambda t: t.permute(2, 1, 0), dict(weight=False, bias=False, eps=0.5)),
+             ((6, 1), lambda t: t, dict(weight=True, bias=True, eps=1e-5)),
+             ((3, 40), lambda t: t.t(), dict(weight=False, bias=True, eps=1e-3))]
+    with mock.patch.object(fused, "_LN_FAST_MIN", 0), \
+            mock.patch.object(fused, "_ln_grads_fast", wraps=fused._ln_grads_fast) as spy:
+        for shape, view, kw in cases:
+            n = view(torch.zeros(shape)).shape[-1]
+            a = {"x": _x(*shape) * 2 + 3, "w": 1 + 0.1 * rng.standard_normal(n), "b": 0.1 * rng.standard_normal(n)}
+
+            def make(mod):
+                return lambda x, w, b: mod.layer_norm(view(x), (n,), w if kw["weight"] else None,
+                                                      b if kw["bias"] else None, kw["eps"])
+            grad_of = ["x"] + ["w"] * kw["weight"] + ["b"] * kw["bias"]
+            _close(*_run(make(F), make(torch.nn.functional), a, dtype, grad_of=grad_of), dtype, **tol)
+    assert spy.call_count == len(cases)
+
+
+def test_layer_norm_float32_fast_path_is_as_accurate_as_torch_far_from_zero():
+    """A mean 1000 standard deviations from 0 (the cancellation case): our float32 output and gradients are
+    no further from the float64 values than PyTorch's float32 ones (x is centred exactly, x - mean)."""
+    rng = np.random.default_rng(7)
+    a = {"x": rng.standard_normal((64, 300)) * 0.1 + 100, "w": 1 + 0.1 * rng.standard_normal(300),
+         "b": 0.1 * rng.standard_normal(300)}
+    fn_ours = lambda x, w, b: F.layer_norm(x, (300,), w, b)  # noqa: E731
+    fn_torch = lambda x, w, b: torch.nn.functional.layer_norm(x, (300,), w, b)  # noqa: E731
+    ours, theirs = _run(fn_ours, fn_torch, a, np.float32)
+    exact, _ = _run(fn_ours, fn_torch, {k: v.astype(np.float32).astype(np.float64) for k, v in a.items()}, np.float64)
+    for i, (o, t, e) in enumerate(zip(ours, theirs, exact)):
+        err_ours, err_torch = np.abs(o - e).max(), np.abs(t - e).max()
+        assert err_ours <= 2 * err_torch + 1e-6 * np.abs(e).max(), (i, err_ours, err_torch)

@@ -196,8 +196,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
         raise ValueError(f"layer_norm: expected input with trailing shape {shape} (normalized_shape), "
                          f"got shape {tuple(x.shape)}")
-    if k == 1 and weight is not None and x.dtype.kind == "f" \
-            and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor)):
+    if k == 1 and x.dtype.kind == "f" \
+            and (weight is None or isinstance(weight, Tensor)) and (bias is None or isinstance(bias, Tensor)):
         return _fused_layer_norm(x, weight, bias, eps)  # one graph node (tinygrad_lite/ops/fused.py)
     dims = tuple(range(x.ndim - k, x.ndim))
     d = x - x.mean(dims, keepdim=True)

@@ -7,10 +7,12 @@ for np.minimum). Rows shorter than _ROW compare against a 0-d zero of the array'
 (`zero_of`): on small arrays the cost is numpy resolving the Python scalar's type, not the loop
 (8x8 float32: np.maximum(x, 0, dtype=x.dtype) 0.62 us, against a 0-d float32 zero 0.25 us; x > 0
 0.51 us, x > zero_of(x.dtype) 0.25 us; measured, numpy 2.4).
+The same per-row cost makes `a += u[:, None] * v` slow where BLAS's rank-1 update is not: `add_outer`.
 """
 from math import prod
 
 import numpy as np
+from scipy.linalg import blas as _blas  # (imported with the package: its ~5 MB count at start-up, 25 ms)
 
 from . import chunked as _chunked
 from .chunked import chunked
@@ -307,3 +309,52 @@ def row_dot(a, b):
     """(a * b).sum(-1, keepdims=True) for two (..., n) arrays, as one batched product (no full-size temporary)."""
     n = a.shape[-1]
     return np.matmul(a.reshape(-1, 1, n), b.reshape(-1, n, 1)).reshape(a.shape[:-1] + (1,))
+# Row-wise formulas (layer norm) spend their time in numpy passes that broadcast a per-row or per-column
+# vector: numpy runs those one row per inner loop, ~100 ns a row on top of the pass (1024x1024 float32:
+# x - mu[:, None] 0.20 ms against 0.07 ms for a copy). BLAS does the rank-1 parts in one pass with no
+# per-row cost: a += u v^T (ger) 0.06 ms; u v^T into zeros 0.09 ms. What stays is a different scale for
+# each row, y[i] += c[i] * x[i]: a diagonal sparse matrix times x, one pass of scipy's sparse kernel
+# (sparse_matmul.csr_matmul with out=: 0.10 ms, where numpy's c[:, None] * x alone takes 0.19 ms), measured.
+def _match_blas_threads():
+    """Give scipy's BLAS the thread count numpy's has now (once, before our first BLAS call through scipy).
+
+    A scipy wheel ships its own OpenBLAS, beside numpy's. A caller who capped BLAS threads before
+    importing tinygrad_lite (threadpoolctl, as bench/bench_user_gpt.py does) capped only numpy's: scipy's,
+    loaded with scipy, started with one thread per core, which spin on a busy machine (a user's GPT step
+    134 -> 500-600 ms, measured). One shared BLAS (a distribution's numpy and scipy) is left alone."""
+    import os
+    import scipy
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency; without it the threads stay as they are
+        return
+    libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    home = {m: os.path.dirname(m.__file__) for m in (np, scipy)}  # (wheels: site-packages/numpy.libs/...)
+    ours = [c for c in libs if c.filepath.startswith(home[np])]
+    theirs = [c for c in libs if c.filepath.startswith(home[scipy]) and c not in ours]
+    if ours:
+        for c in theirs:
+            c.set_num_threads(min(c.num_threads for c in ours))
+
+
+_GER = {}
+
+
+def _ger(dtype):
+    """BLAS ger (a += alpha x y^T) for float32 or float64, looked up once (the first time: threads matched)."""
+    f = _GER.get(dtype)
+    if f is None:
+        if not _GER:
+            _match_blas_threads()
+        f = _GER[dtype] = _blas.sger if dtype == np.float32 else _blas.dger
+    return f
+
+
+def add_outer(a, u, v, alpha=1.0):
+    """a += alpha * outer(u, v), in place, for a C-contiguous float32/float64 matrix a (R, C), u (R,), v (C,)
+    of a's dtype. Returns a."""
+    at = a.T                                  # (C, R), Fortran order: BLAS's layout, no copy
+    got = _ger(a.dtype)(alpha, v, u, a=at, overwrite_a=1)
+    if got is not at:                         # (f2py copies rather than fail on a layout it cannot take)
+        a[...] = got.T
+    return a

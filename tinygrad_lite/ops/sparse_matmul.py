@@ -29,32 +29,39 @@ def _index_arrays(indices, indptr, nnz_bound):
     return indices.astype(dt, copy=False), indptr.astype(dt, copy=False)
 
 
-def _public_matmul(form, data, indices, indptr, shape, X):
-    """The reference: scipy's public sparse matrix object times X."""
+def _public_matmul(form, data, indices, indptr, shape, X, out=None):
+    """The reference: scipy's public sparse matrix object times X (added into out when given)."""
     import scipy.sparse as sp
     make = sp.csr_matrix if form == "csr" else sp.csc_matrix
-    return np.ascontiguousarray(make((data, indices, indptr), shape=shape) @ X)
+    prod = make((data, indices, indptr), shape=shape) @ X
+    if out is None:
+        return np.ascontiguousarray(prod)
+    out += prod
+    return out
 
 
-def _matmul(form, data, indices, indptr, shape, X, fast=True):
+def _matmul(form, data, indices, indptr, shape, X, fast=True, out=None):
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] != shape[1]:
         raise ValueError(f"sparse matmul: expected a dense (n_cols={shape[1]}, width) matrix, got shape {X.shape}")
     dt = np.result_type(data.dtype, X.dtype)
     indices, indptr = _index_arrays(indices, indptr, max(shape[0], shape[1], int(indptr[-1]) if indptr.size else 0))
-    if not (fast and _KERNELS is not None and dt in (np.float32, np.float64)):
-        return _public_matmul(form, data, indices, indptr, shape, X)
+    if not (fast and _KERNELS is not None and dt in (np.float32, np.float64)) \
+            or (out is not None and not (out.dtype == dt and out.flags.c_contiguous)):
+        return _public_matmul(form, data, indices, indptr, shape, X, out)
     data = np.ascontiguousarray(data, dtype=dt)
     Xc = np.ascontiguousarray(X, dtype=dt)
-    out = np.zeros((shape[0], X.shape[1]), dt)
+    if out is None:
+        out = np.zeros((shape[0], X.shape[1]), dt)
     _KERNELS[form](shape[0], shape[1], X.shape[1], indptr, indices, data, Xc.ravel(), out.ravel())
     return out
 
 
-def csr_matmul(data, indices, indptr, shape, X, fast=True):
+def csr_matmul(data, indices, indptr, shape, X, fast=True, out=None):
     """A @ X for A (shape) in CSR form: row r holds data[e] at column indices[e] for e in indptr[r]:indptr[r+1].
-    fast=False: through scipy's public matrix object (the reference)."""
-    return _matmul("csr", data, indices, indptr, shape, X, fast)
+    out: a (shape[0], X.shape[1]) array that A @ X is added into, in place (one pass, no temporary), and
+    returned. fast=False: through scipy's public matrix object (the reference)."""
+    return _matmul("csr", data, indices, indptr, shape, X, fast, out)
 
 
 def csc_matmul(data, indices, indptr, shape, X, fast=True):

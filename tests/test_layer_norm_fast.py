@@ -1,0 +1,178 @@
+"""layer_norm's fast path for large float arrays (ops/fused.py: _ln_fwd_fast, _ln_grads_fast; BLAS rank-1
+updates and one sparse-times-dense pass) against its reference spelling (_ln_fwd, _ln_grads' plain array
+rule), both measured against the same maths in float64: the fast path must be no less accurate. Every test
+here lowers _LN_FAST_MIN so that small shapes take the fast path, and checks that it was taken. The
+same against PyTorch: tests/torch/test_fast_paths_vs_torch.py."""
+from contextlib import contextmanager
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite.ops import fused
+
+EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
+
+
+@contextmanager
+def path(fast):
+    """Run layer norm on the fast path (every size) or on the reference path (none); yields the spies
+    on the fast forward and backward, to check that the fast path was the one taken."""
+    with mock.patch.object(fused, "_LN_FAST_MIN", 0 if fast else float("inf")), \
+            mock.patch.object(fused, "_ln_fwd_fast", wraps=fused._ln_fwd_fast) as fwd, \
+            mock.patch.object(fused, "_ln_grads_fast", wraps=fused._ln_grads_fast) as grads:
+        yield fwd, grads
+
+
+def _run(x, w, b, g, eps, needs):
+    """(y, dx, dw, db) of the row on arrays, on the path in force."""
+    y, saved = fused._ln_fwd(eps, x, w, b)
+    grads = fused._ln_grads(g, y, eps, saved, needs, x, w, b)
+    return (y,) + tuple(grads) + ((None,) if b is None else ())
+
+
+def _exact(x, w, b, g, eps, needs):
+    """The reference path in float64 on the same (float32-rounded) inputs: the values both paths approximate."""
+    f64 = [None if a is None else a.astype(np.float64) for a in (x, w, b, g)]
+    with path(False):
+        return _run(f64[0], f64[1], f64[2], f64[3], eps, needs)
+
+
+def _layouts(rng, shape, dtype, transposed):
+    """An array of `shape`, C-contiguous or a transposed view of another array (non-contiguous)."""
+    if not transposed or len(shape) < 2:
+        return rng.standard_normal(shape).astype(dtype)
+    return np.swapaxes(rng.standard_normal(shape[:-2] + shape[-1:] + shape[-2:-1]).astype(dtype), -1, -2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lead=st.lists(st.integers(1, 9), min_size=1, max_size=3), n=st.integers(1, 70),
+       dtype=st.sampled_from([np.float32, np.float64]), bias=st.booleans(), shift=st.sampled_from([0.0, 30.0]),
+       scale=st.sampled_from([1.0, 1e-3]), eps=st.sampled_from([1e-5, 0.1]), x_t=st.booleans(), g_t=st.booleans(),
+       needs=st.sampled_from([(True, True, True), (True, False, True), (False, True, False)]),
+       seed=st.integers(0, 2 ** 16))
+def test_fast_path_is_as_accurate_as_the_reference(lead, n, dtype, bias, shift, scale, eps, x_t, g_t, needs, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(lead) + (n,)
+    x = (_layouts(rng, shape, dtype, x_t) * scale + shift).astype(dtype)  # a mean far from 0: cancellation
+    w = (1 + 0.5 * rng.standard_normal(n)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype) if bias else None
+    g = _layouts(rng, shape, dtype, g_t)
+    with path(True) as (fwd, grads):
+        fast = _run(x, w, b, g, eps, needs)
+    assert fwd.called and grads.called
+    with path(False):
+        ref = _run(x, w, b, g, eps, needs)
+    exact = _exact(x, w, b, g, eps, needs)
+    for i, (f, r, e, size) in enumerate(zip(fast, ref, exact, _term_sizes(x, w, b, g, eps))):
+        if e is None:
+            assert f is None and r is None, i
+            continue
+        assert f.shape == e.shape and f.dtype == dtype, i
+        tol = 4 * np.abs(r - e).max() + 64 * EPS[dtype] * size
+        assert np.abs(f - e).max() <= tol, (i, np.abs(f - e).max(), np.abs(r - e).max())
+
+
+def _term_sizes(x, w, b, g, eps):
+    """The size of the terms each output is a sum of (rounding errors scale with them, not with the
+    result: dx of a one-element row is rstd (g w - g w) = 0), for y, dx, dw, db."""
+    x, w, g = (a.astype(np.float64) for a in (x, w, g))
+    n = x.shape[-1]
+    xc = x - x.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt((xc * xc).mean(-1, keepdims=True) + eps)
+    xhat = np.abs(xc * rstd)
+    rows = (np.abs(g) * np.abs(w)).sum(-1, keepdims=True)
+    dx = rstd * (np.abs(g * w) + rows / n + xhat * (rows * xhat.max(-1, keepdims=True)) / n)
+    lead = tuple(range(x.ndim - 1))
+    return (np.max(xhat * np.abs(w) + (0 if b is None else np.abs(b))), dx.max(),
+            np.max((np.abs(g) * xhat).sum(lead)), np.max(np.abs(g).sum(lead)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_path_float64_agrees_with_the_reference_to_rounding(dtype):
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal((2, 33, 257)).astype(dtype), rng.standard_normal((2, 33, 257)).astype(dtype)
+    w, b = rng.standard_normal(257).astype(dtype), rng.standard_normal(257).astype(dtype)
+    with path(True):
+        fast = _run(x, w, b, g, 1e-5, (True, True, True))
+    with path(False):
+        ref = _run(x, w, b, g, 1e-5, (True, True, True))
+    for f, r in zip(fast, ref):
+        np.testing.assert_allclose(f, r, rtol=0, atol=(1e-12 if dtype == np.float64 else 2e-5) * np.abs(r).max())
+
+
+def test_fast_path_special_values_as_the_reference():
+    """NaN and inf in a row spoil that row only, on both paths alike; eps = 0 on a constant row gives NaN (0/0)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 40))
+    x[1, 3], x[2, 5], x[3] = np.nan, np.inf, 2.5
+    w, b, g = rng.standard_normal(40), rng.standard_normal(40), rng.standard_normal((6, 40))
+    for eps in (1e-5, 0.0):
+        with np.errstate(all="ignore"):
+            with path(True):
+                fast = _run(x, w, b, g, eps, (True, True, True))
+            with path(False):
+                ref = _run(x, w, b, g, eps, (True, True, True))
+        for f, r in zip(fast, ref):
+            np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+            ok = np.isfinite(r)
+            np.testing.assert_allclose(f[ok], r[ok], rtol=1e-10, atol=1e-10)
+        assert np.isnan(fast[0][1:3]).all() and np.isfinite(fast[0][[0, 4, 5]]).all()
+        assert np.isnan(fast[0][3]).all() == (eps == 0.0)
+
+
+def test_fast_path_gradients_own_their_buffers():
+    """dx and dw are fresh arrays (no view): the engine hands such a gradient to .grad without a copy."""
+    rng = np.random.default_rng(5)
+    x, g, w = rng.standard_normal((4, 3, 8)), rng.standard_normal((4, 3, 8)), rng.standard_normal(8)
+    with path(True):
+        y, saved = fused._ln_fwd(1e-5, x, w)
+        dx, dw = fused._ln_grads(g, y, 1e-5, saved, (True, True), x, w)
+    assert y.base is None and dx.base is None and dw.base is None
+    assert dx.shape == x.shape and dw.shape == w.shape
+
+
+def _t(rng, *shape):
+    return tl.Tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 6), (4, 1)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fast_path_gradcheck(shape, bias):
+    rng = np.random.default_rng(6)
+    x, w, b = _t(rng, *shape), _t(rng, shape[-1]), _t(rng, shape[-1])
+    n = shape[-1]
+    with path(True) as (fwd, grads):
+        if bias:
+            assert tl.gradcheck(lambda x, w, b: F.layer_norm(x, (n,), w, b, eps=0.1), (x, w, b))
+        else:
+            assert tl.gradcheck(lambda x, w: F.layer_norm(x, (n,), w), (x, w))
+    assert fwd.called and grads.called
+
+
+def test_fast_path_gradcheck_without_weight_and_on_a_transposed_input():
+    rng = np.random.default_rng(7)
+    x = _t(rng, 6, 4)
+    with path(True) as (_, grads):
+        assert tl.gradcheck(lambda x: F.layer_norm(x.t(), (6,)), (x,))
+        assert tl.gradcheck(lambda x: F.layer_norm(x.permute(1, 0), 6, eps=1e-3), (x,))
+    assert grads.called
+
+
+def test_fast_path_second_order_is_the_reference_one():
+    """create_graph=True runs the Tensor rule (the same on both paths): Hessian-vector products agree."""
+    rng = np.random.default_rng(8)
+    x, w, b = _t(rng, 3, 7), _t(rng, 7), _t(rng, 7)
+    with path(True):
+        assert tl.gradgradcheck(lambda x, w, b: F.layer_norm(x, (7,), w, b), (x, w, b))
+
+
+def test_fast_path_is_not_taken_for_mixed_dtypes():
+    """A float32 input with a float64 weight keeps the reference path (its dtype promotions)."""
+    x = np.ones((4, 8), np.float32)
+    with path(True):
+        assert fused._ln_fast_ok(x, np.ones(8, np.float32)) and not fused._ln_fast_ok(x, np.ones(8))
+    assert not fused._ln_fast_ok(x, np.ones(8, np.float32))  # small (the default bound): the reference path
