@@ -141,7 +141,7 @@ def erf(x):
 def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
     if _big_f32(x):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
     xd = _scipy_input(x)
     out = sc.ndtr(xd)
@@ -152,14 +152,18 @@ def gelu(x):
 def gelu_grad(g, x, ans):
     """g (Phi(x) + x phi(x)) with Phi(x) = ans / x taken from the forward's result ans = x Phi(x)
     (1/2 at x = 0): one exp, no second erf."""
-    with np.errstate(invalid="ignore"):  # (0/0 at x = 0, mended below: 4x cheaper than a divide masked with where=)
+    # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,
+    # and only then are the zeros looked for and mended (a pass over x == 0 otherwise: 0.07-0.2 ms per million)
+    flagged = []
+    with np.errstate(over="ignore", invalid="call", call=lambda *_: flagged.append(True)):
         if _big_f32(x) and _big_f32(ans):
             d = chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape), scratch=2)
         else:
             xd = _scipy_input(x)
             d = np.exp(xd * xd * -0.5) * _INV_SQRT_2PI * xd + ans / xd
             d = d * g
-    zero = x == 0
-    if zero.any():
-        d = np.where(zero, 0.5 * g, d)
+    if flagged:
+        zero = x == 0
+        if zero.any():
+            d = np.where(zero, 0.5 * g, d)
     return d.astype(ans.dtype, copy=False)
