@@ -17,7 +17,7 @@ numpy passes over cache-sized chunks (ops/chunked.py):
   the rounding of x^2 inside exp dominates; PyTorch's are 0 below about -5.5).
 * The derivative Phi(x) + x phi(x) (8 passes) takes Phi(x) = gelu(x) / x from the forward's
   result (1/2 at x = 0): one exp, no second erf.
-* erf: x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
+* erf (24 passes): x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
   of degree 5 fitted to erf(x)/x: 2e-8 relative, measured <= 7 ulp in float32.
 
 numpy's float32 exp2 takes half the time of exp (0.19 vs 0.35 ms per million) in most processes
@@ -53,7 +53,7 @@ def _f32(*values):
     return tuple(np.array(v, np.float32) for v in values)
 
 
-_C_ERF_N, _C_ERF_D = _f32(*_ERF_N), _f32(*_ERF_D)
+_C_ERF_N, _C_ERF_D, (_C_ERF_LO, _C_ERF_HI) = _f32(*_ERF_N), _f32(*_ERF_D), _f32(-_ERF_X, _ERF_X)
 # the continued fraction's constants as the kernel uses them, deepest level first: that level scaled by -1/2
 # (its -a/2 is also the factor of the exponent -a^2/2), the level above it taking the scale into its b3
 _C_NEG_HALF, _C_HALF_C4, _C_B0, _C_XPHI = _f32(-0.5, -0.5 * _GELU_LEVELS[3][0], _GELU_B0, -2.0 * _INV_SQRT_2PI)
@@ -110,9 +110,7 @@ def _gelu_grad_chunk(o, x, ans, g, s):
 
 def _erf_chunk(o, x, s):
     c, q, sq = s
-    n = x.size
-    np.minimum(x, _const(_ERF_X)[:n], out=c)
-    np.maximum(c, _const(-_ERF_X)[:n], out=c)
+    x.clip(_C_ERF_LO, _C_ERF_HI, out=c)   # (0-d bounds: 1.6x faster than np.minimum then np.maximum)
     np.multiply(c, c, out=sq)
     _horner(o, sq, _C_ERF_N)
     _horner(q, sq, _C_ERF_D)
