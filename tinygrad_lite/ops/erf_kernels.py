@@ -5,16 +5,17 @@ accurate to ~1 ulp). scipy's float32 loops compute one element at a time in doub
 element, 70x PyTorch's vectorised GELU), so large float32 arrays use algorithms of our own, run as
 numpy passes over cache-sized chunks (ops/chunked.py):
 
-* GELU (19 passes, one exp; 26 before): with a = |x| and h(a) = Phi(-a),
+* GELU (18 passes, one exp; 26 before): with a = |x| and h(a) = Phi(-a),
       gelu(x) = x Phi(x) = max(x, 0) - a h(a)      (Phi(x) = 1 - h for x >= 0, h for x < 0),
   which has no cancellation for x < 0 (PyTorch's float32 1 + erf(z) loses every digit there:
   its gelu(-6) is 0). h(a) = exp(-a^2/2) G(a), G = erfcx(a/sqrt 2)/2, and
-      G(a) = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / (a + c4)))),
-  a degree 3/4 rational fitted to G's relative error on [0, 13.2] and rewritten as this continued
-  fraction by bench/fit_erf_kernels.py (3.5e-7 relative in exact arithmetic; 3 passes per level,
-  no overflow for huge |x|). Measured in float32 against float64: <= 1.3e-7 relative for x > 1,
-  <= 7e-7 for -3 < x < 1, <= 1e-6 down to -5 and <= 4.5e-6 down to -13 (values below 1e-6 there:
-  the rounding of x^2 inside exp dominates; PyTorch's are 0 below about -5.5).
+      G(a) = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))),
+  a degree 3/4 rational fitted to G's relative error on [0, 13.2], rewritten as a continued
+  fraction and refitted with its deepest shift c4 = 0 by bench/fit_erf_kernels.py (4.0e-7 relative
+  in exact arithmetic; 3 passes per level, no overflow for huge |x|). Measured in float32 against
+  float64: <= 1.5e-7 relative for x > 1, <= 7.5e-7 for -3 < x < 1, <= 1e-6 down to -5 and
+  <= 4.5e-6 down to -13 (values below 1e-6 there: the rounding of x^2 inside exp dominates;
+  PyTorch's are 0 below about -5.5).
 * The derivative Phi(x) + x phi(x) (8 passes) takes Phi(x) = gelu(x) / x from the forward's
   result (1/2 at x = 0): one exp, no second erf.
 * erf (24 passes): x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
@@ -33,11 +34,11 @@ import scipy.special as sc
 from .chunked import chunked, const
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-# G(a) = erfcx(a/sqrt 2)/2 = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / (a + c4)))), fitted by
-# bench/fit_erf_kernels.py (a degree 3/4 rational, relative error 3.5e-7 on [0, 13.2], as a continued fraction)
-_GELU_B0 = 0.3988901388733704
-_GELU_LEVELS = ((-0.006060395398694851, 1.1235553760599306), (1.33895460639999, -7.484432368763175),
-                (5.875078179164348, 22.231601229970448), (-0.16689491924085106, 0.0))  # (c_k, b_k), top level first
+# G(a) = erfcx(a/sqrt 2)/2 = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))), fitted by
+# bench/fit_erf_kernels.py (from a degree 3/4 rational; relative error 4.0e-7 on [0, 13.2])
+_GELU_B0 = 0.3988862072680706
+_GELU_LEVELS = ((-0.00647882912492092, 1.1313346246562925), (1.4066933257274794, -7.830804805042922),
+                (5.698563344413379, 21.498195661324196), (0.0, 0.0))  # (c_k, b_k), top level first; c4 = 0
 # erf(x) = x N(x^2) / D(x^2) on x clamped to +-3.92 (beyond, erf rounds to +-1 in float32): a rational
 # fit of erf(x)/x on s = x^2 in [0, 15.4] (relative error 2e-8), highest power first, D(0) = 1
 _ERF_X = 3.92
@@ -54,9 +55,9 @@ def _f32(*values):
 
 
 _C_ERF_N, _C_ERF_D, (_C_ERF_LO, _C_ERF_HI) = _f32(*_ERF_N), _f32(*_ERF_D), _f32(-_ERF_X, _ERF_X)
-# the continued fraction's constants as the kernel uses them, deepest level first: that level scaled by -1/2
-# (its -a/2 is also the factor of the exponent -a^2/2), the level above it taking the scale into its b3
-_C_NEG_HALF, _C_HALF_C4, _C_B0, _C_XPHI = _f32(-0.5, -0.5 * _GELU_LEVELS[3][0], _GELU_B0, -2.0 * _INV_SQRT_2PI)
+# the continued fraction's (b_k, c_k) as the kernel uses them, deepest first: b3 / a is taken as (-b3/2) / (-a/2),
+# -a/2 being also the factor of the exponent -a^2/2
+_C_NEG_HALF, _C_B0, _C_XPHI = _f32(-0.5, _GELU_B0, -2.0 * _INV_SQRT_2PI)
 _C_LEVELS = tuple(_f32(b * (-0.5 if i == 2 else 1.0), c) for i, (c, b) in enumerate(_GELU_LEVELS[:3]))[::-1]
 
 
@@ -82,11 +83,12 @@ def _gelu_chunk(o, x, s):
     a, m, t = s
     np.abs(x, out=a)
     np.multiply(a, _C_NEG_HALF, out=m)
-    np.add(m, _C_HALF_C4, out=t)           # -(a + c4)/2: the deepest level (0 at one a: b3/0 = inf is harmless)
+    den = m                                # the deepest level: b3 / a as (-b3/2) / (-a/2) (inf at a = 0, harmless)
     for b, c in _C_LEVELS:
-        np.divide(b, t, out=t)
+        np.divide(b, den, out=t)
         t += a
         t += c
+        den = t
     np.divide(a, t, out=t)                 # a G(a) / b0
     m *= a
     np.exp(m, out=m)                       # exp(-a^2/2)
@@ -139,7 +141,7 @@ def erf(x):
 def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
     if _big_f32(x):
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
     xd = _scipy_input(x)
     out = sc.ndtr(xd)
@@ -153,7 +155,8 @@ def gelu_grad(g, x, ans):
     # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,
     # and only then are the zeros looked for and mended (a pass over x == 0 otherwise: 0.07-0.2 ms per million)
     flagged = []
-    with np.errstate(over="ignore", invalid="call", call=lambda *_: flagged.append(True)):
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="call",
+                     call=lambda *_: flagged.append(True)):
         if _big_f32(x) and _big_f32(ans):
             d = chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape), scratch=2)
         else:
