@@ -1,6 +1,9 @@
 """The float32 erf / exact-GELU kernels (tinygrad_lite/ops/erf_kernels.py) called directly on a 1024x1024
 float32 array, against PyTorch's (one thread each) and, with --old PATH, against another checkout's
-erf_kernels.py (for before/after). Best of 15 interleaved repetitions, in ms.
+erf_kernels.py (for before/after). Best of 15 interleaved repetitions, in ms. With --old, also the
+scorecard's gelu line (F.gelu exact vs tanh, fwd+bwd through the API on (32, 64, 512)) with the GELU op
+running on either kernel module in turn, best of 25 interleaved rounds: a before/after that the
+machine's load cannot skew.
 
     .venv/bin/python bench/bench_erf_kernels.py [--old /path/to/old/checkout]
 """
@@ -38,6 +41,26 @@ def best(fns, reps=15):
     return times
 
 
+def scorecard_gelu(modules, rounds=25):
+    """exact / tanh GELU time ratio (fwd+bwd of F.gelu(x).sum(), x of (32, 64, 512)) per kernel module."""
+    import tinygrad_lite as tl
+    import tinygrad_lite.nn.functional as F
+    from tinygrad_lite.ops import special
+    x = tl.Tensor(np.random.default_rng(0).standard_normal((32, 64, 512)).astype(np.float32), requires_grad=True)
+
+    def step(approx, mod):
+        def f():
+            special.erf_kernels = mod
+            x.grad = None
+            F.gelu(x, approximate=approx).sum().backward()
+        return f
+
+    fns = {"tanh": step("tanh", modules["new"]), **{n: step("none", m) for n, m in modules.items()}}
+    t = best(fns, rounds)
+    special.erf_kernels = modules["new"]
+    return {n: t[n] / t["tanh"] for n in modules}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", help="root of a checkout whose erf_kernels.py is the 'before'")
@@ -66,6 +89,9 @@ def main():
               f"(fwd+bwd {fb / tfb:.2f}x torch's {t['torch gelu fwd'] * 1e3:.2f} + {t['torch gelu bwd'] * 1e3:.2f}); "
               f"erf fwd {t[f'{name} erf fwd'] * 1e3:.2f} ms ({t[f'{name} erf fwd'] / t['torch erf fwd']:.2f}x torch's "
               f"{t['torch erf fwd'] * 1e3:.2f})")
+    if args.old:
+        r = scorecard_gelu(kernels)
+        print("scorecard gelu, exact vs tanh: " + ", ".join(f"{n} {v:.2f}x" for n, v in r.items()))
 
 
 if __name__ == "__main__":
