@@ -55,10 +55,11 @@ def _f32(*values):
 
 
 _C_ERF_N, _C_ERF_D, (_C_ERF_LO, _C_ERF_HI) = _f32(*_ERF_N), _f32(*_ERF_D), _f32(-_ERF_X, _ERF_X)
-# the continued fraction's (b_k, c_k) as the kernel uses them, deepest first: b3 / a is taken as (-b3/2) / (-a/2),
-# -a/2 being also the factor of the exponent -a^2/2
 _C_NEG_HALF, _C_B0, _C_XPHI = _f32(-0.5, _GELU_B0, -2.0 * _INV_SQRT_2PI)
-_C_LEVELS = tuple(_f32(b * (-0.5 if i == 2 else 1.0), c) for i, (c, b) in enumerate(_GELU_LEVELS[:3]))[::-1]
+# the continued fraction's (b_k, c_k) as the kernel uses them, deepest level first; b3 / a is taken as
+# (-b3/2) / (-a/2), -a/2 being also the factor of the exponent -a^2/2
+(_C1, _B1), (_C2, _B2), (_C3, _B3), _ = _GELU_LEVELS
+_C_LEVELS = (_f32(-0.5 * _B3, _C3), _f32(_B2, _C2), _f32(_B1, _C1))
 
 
 def _const(v):
