@@ -3,22 +3,28 @@
 float64 (and other dtypes, and small float32 arrays) use scipy.special (`erf`, `ndtr`: Cephes,
 accurate to ~1 ulp). scipy's float32 loops compute one element at a time in double (~18 ns per
 element, 70x PyTorch's vectorised GELU), so large float32 arrays use algorithms of our own, run as
-~25 numpy passes over cache-sized chunks (measured on 1024x1024: 5x faster than scipy):
+numpy passes over cache-sized chunks (ops/chunked.py):
 
-* GELU: with h(a) = Phi(-a) = erfc(a/sqrt 2)/2 for a = |x|,
-      gelu(x) = x Phi(x) = max(x, 0) - |x| h(|x|)      (Phi(x) = 1 - h for x >= 0, h for x < 0),
+* GELU (18 passes, one exp; 26 before): with a = |x| and h(a) = Phi(-a),
+      gelu(x) = x Phi(x) = max(x, 0) - a h(a)      (Phi(x) = 1 - h for x >= 0, h for x < 0),
   which has no cancellation for x < 0 (PyTorch's float32 1 + erf(z) loses every digit there:
-  its gelu(-10) is 0). h(a) = exp(-a^2/2) t Q(t), t = 1/(1 + 0.42 a/sqrt 2), Q a degree-7
-  polynomial fitted (iteratively reweighted least squares) to the relative error of erfcx/2 on
-  [0, 6.6]: 4e-8 relative in exact arithmetic; measured in float32: <= 4e-7 relative for x > 0,
-  <= 1e-6 for -5 < x < 0, <= 6e-6 further out, where the rounding of x^2 inside exp dominates
-  (the values there are below 1e-6; PyTorch's are 0).
-* The derivative Phi(x) + x phi(x) takes Phi(x) = gelu(x) / x from the forward's result (1/2 at
-  x = 0): one exp, no second erf.
-* erf: x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
-  of degree 5 fitted the same way to erf(x)/x: 2e-8 relative, measured <= 7 ulp in float32.
+  its gelu(-6) is 0). h(a) = exp(-a^2/2) G(a), G = erfcx(a/sqrt 2)/2, and
+      G(a) = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))),
+  a degree 3/4 rational fitted to G's relative error on [0, 13.2], rewritten as a continued
+  fraction and refitted with its deepest shift c4 = 0 by bench/fit_erf_kernels.py (4.0e-7 relative
+  in exact arithmetic; 3 passes per level, no overflow for huge |x|). Measured in float32 against
+  float64: <= 1.5e-7 relative for x > 1, <= 7.5e-7 for -3 < x < 1, <= 1e-6 down to -5 and
+  <= 4.5e-6 down to -13 (values below 1e-6 there: the rounding of x^2 inside exp dominates;
+  PyTorch's are 0 below about -5.5).
+* The derivative Phi(x) + x phi(x) (8 passes) takes Phi(x) = gelu(x) / x from the forward's
+  result (1/2 at x = 0): one exp, no second erf.
+* erf (24 passes): x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
+  of degree 5 fitted to erf(x)/x: 2e-8 relative, measured <= 7 ulp in float32.
 
-tests/test_erf_kernels.py checks these against scipy in float64 and PyTorch.
+numpy's float32 exp2 takes half the time of exp (0.19 vs 0.35 ms per million) in most processes
+but 3.5x longer in about one process in four (it depends on the address-space layout: never with
+ASLR off), so the kernels use exp. tests/test_erf_kernels.py checks them against scipy in float64,
+tests/torch/test_erf_kernels_vs_torch.py against PyTorch.
 """
 import math
 
@@ -28,10 +34,11 @@ import scipy.special as sc
 from .chunked import chunked, const
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_P = 0.42 / math.sqrt(2.0)  # t = 1/(1 + 0.42 z), z = a/sqrt 2
-# erfcx(z)/2 = t (c0 + c1 t + ... + c7 t^7), highest power first for Horner; the fit's c_k halved
-_Q = tuple(0.5 * c for c in (0.07578582101171336, -0.344104658526876, 0.4832448383703567, -0.17138711716900845,
-                             0.2914616667087729, 0.18742391594879226, 0.24084001788147663, 0.23673551425678208))
+# G(a) = erfcx(a/sqrt 2)/2 = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))), fitted by
+# bench/fit_erf_kernels.py (from a degree 3/4 rational; relative error 4.0e-7 on [0, 13.2])
+_GELU_B0 = 0.3988862072680706
+_GELU_LEVELS = ((-0.00647882912492092, 1.1313346246562925), (1.4066933257274794, -7.830804805042922),
+                (5.698563344413379, 21.498195661324196), (0.0, 0.0))  # (c_k, b_k), top level first; c4 = 0
 # erf(x) = x N(x^2) / D(x^2) on x clamped to +-3.92 (beyond, erf rounds to +-1 in float32): a rational
 # fit of erf(x)/x on s = x^2 in [0, 15.4] (relative error 2e-8), highest power first, D(0) = 1
 _ERF_X = 3.92
@@ -42,11 +49,24 @@ _ERF_D = (3.814854460307965e-05, 0.0011563541680965376, 0.014914223791900801, 0.
 _SMALL = 1024     # below this many elements scipy's loop beats the chunked passes' per-call costs
 
 
+def _f32(*values):
+    """float32 0-d arrays: a numpy pass takes one 2.5x faster than a Python float (0.3 vs 0.7 us per call)."""
+    return tuple(np.array(v, np.float32) for v in values)
+
+
+_C_ERF_N, _C_ERF_D, (_C_ERF_LO, _C_ERF_HI) = _f32(*_ERF_N), _f32(*_ERF_D), _f32(-_ERF_X, _ERF_X)
+_C_NEG_HALF, _C_B0, _C_XPHI = _f32(-0.5, _GELU_B0, -2.0 * _INV_SQRT_2PI)
+# the continued fraction's (b_k, c_k) as the kernel uses them, deepest level first; b3 / a is taken as
+# (-b3/2) / (-a/2), -a/2 being also the factor of the exponent -a^2/2
+(_C1, _B1), (_C2, _B2), (_C3, _B3), _ = _GELU_LEVELS
+_C_LEVELS = (_f32(-0.5 * _B3, _C3), _f32(_B2, _C2), _f32(_B1, _C1))
+
+
 def _const(v):
     return const(v, np.float32)
 
 
-def _f32(x):
+def _big_f32(x):
     """A float32 array big enough for the chunked kernels."""
     return type(x) is np.ndarray and x.dtype == np.float32 and x.size >= _SMALL
 
@@ -60,95 +80,92 @@ def _horner(out, s, coefs):
     out += coefs[-1]
 
 
-def _half_erfc(a, t, e):
-    """t <- h(a) = Phi(-a) for a >= 0 (float32 chunks); e is scratch."""
-    np.multiply(a, _P, out=t)
-    t += 1.0
-    np.divide(1.0, t, out=t)
-    np.multiply(t, _Q[0], out=e)
-    for c in _Q[1:]:
-        e += c
-        e *= t
-    np.multiply(a, a, out=t)
-    t *= -0.5
-    np.exp(t, out=t)
-    t *= e
-
-
 def _gelu_chunk(o, x, s):
-    a, h, e = s
-    np.abs(x, out=a)   # (x = +-inf gives NaN, as PyTorch's float32 GELU does)
-    _half_erfc(a, h, e)
-    a *= h                       # |x| h(|x|)
+    a, m, t = s
+    np.abs(x, out=a)
+    np.multiply(a, _C_NEG_HALF, out=m)
+    den = m                                # the deepest level: b3 / a as (-b3/2) / (-a/2) (inf at a = 0, harmless)
+    for b, c in _C_LEVELS:
+        np.divide(b, den, out=t)
+        t += a
+        t += c
+        den = t
+    np.divide(a, t, out=t)                 # a G(a) / b0
+    m *= a
+    np.exp(m, out=m)                       # exp(-a^2/2)
+    t *= m
+    t *= _C_B0                             # |x| Phi(-|x|)   (x = +-inf: inf/inf gives NaN, as PyTorch's float32 GELU)
     np.maximum(x, _const(0.0)[:x.size], out=o)
-    o -= a
-
-
-def _phi_from_gelu(phi_out, x, ans):
-    """Phi(x) = gelu(x) / x, from the forward's result (exact to ~1 ulp); 1/2 where x is 0.
-    (Call under np.errstate(invalid="ignore"): 0/0 is mended afterwards, which is 4x cheaper than
-    a masked divide.)"""
-    np.divide(ans, x, out=phi_out)
-    zero = x == 0
-    if zero.any():
-        phi_out[zero] = 0.5
+    o -= t
 
 
 def _gelu_grad_chunk(o, x, ans, g, s):
-    p, e, _ = s
-    np.multiply(x, x, out=e)
-    e *= -0.5
+    m, e = s
+    np.multiply(x, _C_NEG_HALF, out=m)
+    np.multiply(m, x, out=e)
     np.exp(e, out=e)
-    e *= _INV_SQRT_2PI
-    e *= x                       # x phi(x)
-    _phi_from_gelu(p, x, ans)
-    e += p
+    e *= m
+    e *= _C_XPHI                           # x phi(x)
+    np.divide(ans, x, out=m)               # Phi(x) = gelu(x) / x (0/0 at x = 0: mended by the caller)
+    e += m
     np.multiply(e, g, out=o)
 
 
 def _erf_chunk(o, x, s):
     c, q, sq = s
-    n = x.size
-    np.minimum(x, _const(_ERF_X)[:n], out=c)
-    np.maximum(c, _const(-_ERF_X)[:n], out=c)
+    x.clip(_C_ERF_LO, _C_ERF_HI, out=c)   # (0-d bounds: 1.6x faster than np.minimum then np.maximum)
     np.multiply(c, c, out=sq)
-    _horner(o, sq, _ERF_N)
-    _horner(q, sq, _ERF_D)
+    _horner(o, sq, _C_ERF_N)
+    _horner(q, sq, _C_ERF_D)
     o *= c
     o /= q
+
+
+def _float_dtype(x):
+    """x's dtype if it is a float dtype, else float64 (what scipy computes in)."""
+    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _scipy_input(x):
+    """x as scipy's loops take it: float32 and float64 as they are, anything else in float64."""
+    return x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float64)
 
 
 def erf(x):
     """erf(x) elementwise for a numpy array; float dtypes are kept, others give float64."""
     x = np.asarray(x)
-    if _f32(x):
+    if _big_f32(x):
         return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return sc.erf(x if dt == np.float32 or dt == np.float64 else x.astype(np.float64)).astype(dt, copy=False)
+    return sc.erf(_scipy_input(x)).astype(_float_dtype(x), copy=False)
 
 
 def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
-    if _f32(x):
-        return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    xd = x if dt == np.float32 or dt == np.float64 else x.astype(np.float64)
+    if _big_f32(x):
+        with np.errstate(all="ignore"):
+            return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
+    xd = _scipy_input(x)
     out = sc.ndtr(xd)
     out *= xd
-    return out.astype(dt, copy=False)
+    return out.astype(_float_dtype(x), copy=False)
 
 
 def gelu_grad(g, x, ans):
-    """g (Phi(x) + x phi(x)) with Phi(x) recovered from the forward's result ans = x Phi(x)."""
-    with np.errstate(invalid="ignore"):
-        if _f32(x) and _f32(ans):
-            return chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape))
-        xd = x if x.dtype == np.float32 or x.dtype == np.float64 else x.astype(np.float64)
-        phi = np.empty(xd.shape, xd.dtype)
-        _phi_from_gelu(phi, xd, ans)
-    d = np.exp(xd * xd * -0.5)
-    d *= _INV_SQRT_2PI
-    d *= xd
-    d += phi
-    d *= g
+    """g (Phi(x) + x phi(x)) with Phi(x) = ans / x taken from the forward's result ans = x Phi(x)
+    (1/2 at x = 0): one exp, no second erf."""
+    # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,
+    # and only then are the zeros looked for and mended (a pass over x == 0 otherwise: 0.07-0.2 ms per million)
+    flagged = []
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="call",
+                     call=lambda *_: flagged.append(True)):
+        if _big_f32(x) and _big_f32(ans):
+            d = chunked(_gelu_grad_chunk, np.empty(x.shape, np.float32), x, ans, np.broadcast_to(g, x.shape), scratch=2)
+        else:
+            xd = _scipy_input(x)
+            d = np.exp(xd * xd * -0.5) * _INV_SQRT_2PI * xd + ans / xd
+            d = d * g
+    if flagged:
+        zero = x == 0
+        if zero.any():
+            d = np.where(zero, 0.5 * g, d)
     return d.astype(ans.dtype, copy=False)
