@@ -92,6 +92,23 @@ def test_the_rule_wants_one_float_dtype():
     assert not rows.fast_path_applies(x, w, (1,), (1,), ((1, 1),), 1)  # 1-D
 
 
+def test_a_flipped_weight_is_the_adjoint_kernel():
+    """ConvArgs.flipped reads w (C_in, C_out, K1, K2) reversed: the same as the ordinary layout of the
+    flipped, swapped copy, forward and weight gradient; adjoint_args toggles it."""
+    rng = np.random.default_rng(5)
+    a = rows.ConvArgs((3, 2), (1, 2), ((1, 2), (0, 1)), (5, 6))
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((3, 4, 3, 2))
+    w_plain = np.ascontiguousarray(w[:, :, ::-1, ::-1].swapaxes(0, 1))
+    flipped = rows.ConvArgs(a.kernel, a.dilation, a.pads, a.size, flipped=True)
+    y = rows.conv2d(x, w, flipped)
+    np.testing.assert_allclose(y, rows.conv2d(x, w_plain, a), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    dw = rows.conv2d_weight(x, g, flipped)
+    np.testing.assert_allclose(dw[:, :, ::-1, ::-1].swapaxes(0, 1), rows.conv2d_weight(x, g, a), rtol=1e-12, atol=1e-12)
+    assert rows.adjoint_args(a).flipped and not rows.adjoint_args(flipped).flipped
+    assert rows.adjoint_args(rows.adjoint_args(a)).pads == a.pads
+
+
 def test_a_non_finite_input_spoils_only_the_gradients_it_reaches():
     """The weight gradient's shifted copies of g hold zeros that meet every input position; 0 * inf must
     not turn into NaN in a kernel row that never reads the inf (it is recomputed row by row)."""
@@ -111,7 +128,7 @@ def test_a_non_finite_input_spoils_only_the_gradients_it_reaches():
 def test_the_weight_gradient_by_rows_equals_the_shifted_product():
     """The exact fallback of _weight_grad (used after a non-finite result) on finite values."""
     rng = np.random.default_rng(3)
-    a = rows.WindowArgs((3, 2), (1, 1), (2, 1), ((2, 1), (0, 1)), 0, (6, 5))
+    a = rows.ConvArgs((3, 2), (2, 1), ((2, 1), (0, 1)), (6, 5))
     x, g = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 4) + a.out)
     cols = rows._column_copies(a, x)
     by_row = rows._weight_grad_by_row(a, cols, g).reshape(3, 4, 2, 3).transpose(1, 3, 0, 2)

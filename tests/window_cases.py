@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers import rng_values, seeds
-from tinygrad_lite.ops.conv2d import conv2d, conv2d_weight
+from tinygrad_lite.ops.conv2d import ConvArgs, conv2d, conv2d_weight
 from tinygrad_lite.ops.window import WindowArgs, col2im, windows
 
 
@@ -80,24 +80,33 @@ def conv2d_geometry(draw):
     # size: 1 .. 4 windows per dim (or more when the padding alone is wider than the kernel)
     size = tuple(max(1, d * (k - 1) - lo - hi + draw(st.integers(1, 4)))
                  for k, d, (lo, hi) in zip(kernel, dilation, pads))
-    a = WindowArgs(kernel, (1, 1), dilation, pads, 0.0, size)
+    a = ConvArgs(kernel, dilation, pads, size, flipped=draw(st.booleans()))
     assert all(o >= 1 for o in a.out), a
     return a, draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
 
 
+def _weight_shape(a, c, co):
+    return ((c, co) if a.flipped else (co, c)) + a.kernel
+
+
+def _unflipped(a, w):
+    """A flipped weight (a.flipped: (C_in, C_out, K1, K2), reversed kernel) in the ordinary layout."""
+    return w[:, :, ::-1, ::-1].swapaxes(0, 1) if a.flipped else w
+
+
 def conv2d_ref(a, x, w):
-    return np.einsum("ockl,nckluv->nouv", w, windows_ref(a, x))
+    return np.einsum("ockl,nckluv->nouv", _unflipped(a, w), windows_ref(a, x))
 
 
 def conv2d_weight_ref(a, x, g):
-    return np.einsum("nouv,nckluv->ockl", g, windows_ref(a, x))
+    return _unflipped(a, np.einsum("nouv,nckluv->ockl", g, windows_ref(a, x)))
 
 
 @st.composite
 def _conv2d_case(draw):
     a, n, c, co = draw(conv2d_geometry())
     x = rng_values((n, c) + a.size, seed=draw(seeds))
-    w = rng_values((co, c) + a.kernel, seed=draw(seeds))
+    w = rng_values(_weight_shape(a, c, co), seed=draw(seeds))
     return lambda t, u: conv2d(t, u, a), lambda xa, wa: conv2d_ref(a, xa, wa), (x, w), {}
 
 

@@ -88,7 +88,7 @@ def _conv(op, d, input, weight, bias, stride, padding, dilation, groups):
     dilation = ntuple(op, "dilation", dilation, d)
     a = window_args(op, x.shape, K, stride, dilation, _pads(op, padding, K, stride, dilation))
     if rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
-        out = rows.conv2d(x, w, a)
+        out = rows.conv2d(x, w, rows.conv_args(a))
     else:
         out = _conv_general(x, w, a, groups)
     if bias is not None:
@@ -145,7 +145,7 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
     assert a.out == tuple(x.shape[2:]), (a.out, x.shape)
     if not any(out_pad) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
-        out = rows.conv2d(x, rows.flip_swap(w), rows.adjoint_args(a))  # the input gradient of that convolution
+        out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
     else:
         out = _conv_transpose_general(x, w, a, groups)
     if bias is not None:

@@ -36,6 +36,38 @@ def fast_path_applies(x, w, stride, dilation, pads, groups):
                     for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])))
 
 
+class ConvArgs(WindowArgs):
+    """The geometry of a `conv2d` row: WindowArgs with stride 1 and zero padding, plus `flipped`: the
+    weight is given as the kernel of the adjoint convolution, (C_in, C_out, K1, K2) flipped in both
+    spatial dims (conv_transpose2d's layout). The input gradient of a convolution is a convolution
+    with the same weight array read the other way, so the rules only toggle the flag."""
+    __slots__ = ("flipped",)
+
+    def __init__(self, kernel, dilation, pads, size, flipped=False):
+        super().__init__(kernel, (1, 1), dilation, pads, 0, size)
+        self.flipped = flipped
+
+    def __repr__(self):
+        return f"Conv{super().__repr__()[:-1]}, flipped={self.flipped})"
+
+
+def conv_args(a):
+    """The ConvArgs of a (stride-1, zero-padded) WindowArgs."""
+    return ConvArgs(a.kernel, a.dilation, a.pads, a.size)
+
+
+def adjoint_args(a):
+    """The geometry of the input gradient: a convolution of dy (size a.out) back to size a.size, the
+    padding flipped (d*(K-1) - pad on each side), the weight read the other way."""
+    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), d, k in zip(a.pads, a.dilation, a.kernel))
+    return ConvArgs(a.kernel, a.dilation, pads, a.out, not a.flipped)
+
+
+def _flip_swap(w):
+    """w flipped in both spatial dims, dims 0 and 1 swapped (a view): the kernel of the adjoint convolution."""
+    return w[:, :, ::-1, ::-1].swapaxes(0, 1)
+
+
 def _column_copies(a, x):
     """x (N, C, H, W) -> cols (N, K2*C, Hp*Wo): cols[n, kj*C + c, hp*Wo + wo] = x_padded[n, c, hp, wo + kj*d2]."""
     N, C, H, W = x.shape
@@ -60,6 +92,8 @@ def _conv_cols(a, x, w):
     """-> (y (N, Cout, Ho, Wo), cols). One matrix product for all kernel rows at once, (K1*Cout, K2*C)
     @ cols per image: a taller left side runs OpenBLAS's kernels ~15% faster than K1 products with
     Cout rows each (16 channels: 1.40 vs 1.58 ms), then K1 shifted blocks of its result are added."""
+    if a.flipped:
+        w = _flip_swap(w)
     N, Cout, (K1, K2), (Ho, Wo) = x.shape[0], w.shape[0], a.kernel, a.out
     cols = _column_copies(a, x)
     ws = w.transpose(2, 0, 3, 1).reshape(K1 * Cout, -1)  # rows (ki, co), columns (kj, c) as in cols
@@ -87,7 +121,8 @@ def _weight_grad(a, cols, g):
         dw = _sum_images(np.matmul(shifted.reshape(N, K1 * Cout, cols.shape[2]), cols.transpose(0, 2, 1)))
     if not np.isfinite(dw).all():
         dw = _weight_grad_by_row(a, cols, g)
-    return np.ascontiguousarray(dw.reshape(K1, Cout, K2, C).transpose(1, 3, 0, 2))
+    dw = dw.reshape(K1, Cout, K2, C).transpose(1, 3, 0, 2)
+    return np.ascontiguousarray(_flip_swap(dw) if a.flipped else dw)
 
 
 def _weight_grad_by_row(a, cols, g):
@@ -102,22 +137,9 @@ def _sum_images(prods):
     return prods[0] if prods.shape[0] == 1 else prods.sum(0)
 
 
-def adjoint_args(a):
-    """The geometry of the input gradient: a convolution of dy (size a.out) back to size a.size with
-    the padding flipped, d*(K-1) - pad on each side."""
-    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), d, k in zip(a.pads, a.dilation, a.kernel))
-    return WindowArgs(a.kernel, (1, 1), a.dilation, pads, 0, a.out)
-
-
-def flip_swap(w):
-    """The kernel of the adjoint convolution: flipped in both spatial dims, in and out channels swapped."""
-    if is_array(w):
-        return w[:, :, ::-1, ::-1].swapaxes(0, 1)
-    return w.flip(2, 3).transpose(0, 1)
-
-
 def conv2d(x, w, a):
-    """The `conv2d` row: x (N, C, H, W), w (Cout, C, K1, K2) -> (N, Cout, Ho, Wo); arrays or Tensors."""
+    """The `conv2d` row: x (N, C, H, W), w (Cout, C, K1, K2) (or (C, Cout, K1, K2) flipped when
+    a.flipped) -> (N, Cout, Ho, Wo); arrays or Tensors."""
     if is_array(x) and is_array(w):
         return _conv_cols(a, x, w)[0]
     x, w = _as_tensor(x, w), _as_tensor(w, x)
@@ -127,7 +149,8 @@ def conv2d(x, w, a):
 
 
 def conv2d_weight(x, g, a):
-    """The `conv2d_weight` row: the weight gradient of conv2d(x, ., a) for the output gradient g."""
+    """The `conv2d_weight` row: the weight gradient of conv2d(x, ., a) for the output gradient g (in
+    the weight's layout, flipped when a.flipped)."""
     if is_array(x) and is_array(g):
         return _weight_grad(a, _column_copies(a, x), g)
     x, g = _as_tensor(x, g), _as_tensor(g, x)
@@ -142,9 +165,9 @@ def _as_tensor(v, other):
 
 def _conv_grads(g, ans, a, cols, needs, x, w):
     if not is_array(g):  # create_graph: the same math through the rows, recorded
-        return (conv2d(g, flip_swap(w), adjoint_args(a)) if needs[0] else None,
+        return (conv2d(g, w, adjoint_args(a)) if needs[0] else None,
                 conv2d_weight(x, g, a) if needs[1] else None)
-    dx = _conv_cols(adjoint_args(a), g, flip_swap(w))[0] if needs[0] else None
+    dx = _conv_cols(adjoint_args(a), g, w)[0] if needs[0] else None
     dw = _weight_grad(a, cols if cols is not None else _column_copies(a, x), g) if needs[1] else None
     return dx, dw
 
@@ -153,7 +176,8 @@ _SYMBOLS = {"r": "a kernel row (0 .. K1 - 1)", "n": "an image of the batch",
             "W_r": "kernel row r of W as a (C_out, K2 C_in) matrix, columns ordered (kernel column, channel)",
             "cols": "the padded input copied K2 times, shifted by each kernel column: (K2 C_in, padded rows x W_out)",
             "cols_r": "the columns of cols that kernel row r reads (cols shifted by r rows, a view)",
-            "W̃": "W flipped in both spatial dims, in and out channels swapped",
+            "W̃": "W flipped in both spatial dims, in and out channels swapped (the same array read the other "
+                  "way: the adjoint geometry's flag, no copy)",
             "conv2d": "this row (a stride-1 convolution)", "conv2d_weight": "the weight gradient row",
             "C_out": "the number of output channels", "C_in": "the number of input channels",
             "K1": "the kernel's height", "K2": "the kernel's width", "pad": "the padding of the convolution",
@@ -166,7 +190,7 @@ CONV2D = defop("conv2d", lambda a, x, w: _conv_cols(a, x, w), joint=_conv_grads,
                rule="dx = conv2d(dC, W̃, pad̃), dW = conv2d_weight(x, dC)", saves=("cols",),
                inputs=("x", "W"), symbols=_SYMBOLS)
 CONV2D_WEIGHT = defop("conv2d_weight", lambda a, x, g: _weight_grad(a, _column_copies(a, x), g),
-                      lambda D, ans, a, x, g: conv2d(g, flip_swap(D), adjoint_args(a)),
+                      lambda D, ans, a, x, g: conv2d(g, D, adjoint_args(a)),
                       lambda D, ans, a, x, g: conv2d(x, D, a),
                       forward="dW of conv2d(x, W) for the output gradient g: its row r is Σ over n of "
                               "g_n @ cols_rᵀ",
