@@ -125,14 +125,16 @@ def test_a_non_finite_input_spoils_only_the_gradients_it_reaches():
     assert np.isfinite(fast[2][:, :, 2]).any()  # kernel row 2 never reads input row 0: finite there
 
 
-def test_the_weight_gradient_by_rows_equals_the_shifted_product():
-    """The exact fallback of _weight_grad (used after a non-finite result) on finite values."""
+@pytest.mark.parametrize("flipped", [False, True])
+def test_the_weight_gradient_from_g_columns_equals_the_one_on_windows_of_x(flipped):
+    """_weight_grad (on the column copies of g) against its exact fallback (used after a non-finite
+    result), on finite values."""
     rng = np.random.default_rng(3)
-    a = rows.ConvArgs((3, 2), (2, 1), ((2, 1), (0, 1)), (6, 5))
+    a = rows.ConvArgs((3, 2), (2, 1), ((2, 1), (0, 1)), (6, 5), flipped)
     x, g = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 4) + a.out)
-    cols = rows._column_copies(a, x)
-    by_row = rows._weight_grad_by_row(a, cols, g).reshape(3, 4, 2, 3).transpose(1, 3, 0, 2)
-    np.testing.assert_allclose(rows._weight_grad(a, cols, g), by_row, rtol=1e-12, atol=1e-12)
+    exact = rows._weight_grad_exact(a, x, g)
+    assert exact.shape == ((3, 4) if flipped else (4, 3)) + a.kernel
+    np.testing.assert_allclose(rows._weight_grad_of(a, x, g), exact, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("fn, shape_w", [(F.conv2d, (4, 3, 3, 3)), (F.conv_transpose2d, (3, 4, 3, 3))])

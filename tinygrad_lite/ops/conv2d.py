@@ -12,7 +12,8 @@ range cols[:, :, ki*d*Wo : ki*d*Wo + Ho*Wo], a view. So
 computed as one product (K1*Cout, K2*C) @ cols per image whose K1 row blocks are added shifted, on a
 copy K2 (not K1*K2) times the input. The input gradient is a convolution of dy with the flipped
 kernel (channels swapped, the padding flipped: d*(K-1) - pad on each side), the same code; the weight
-gradient is dW_ki = Σ_n dy_n @ cols_kiᵀ on the `cols` the forward saved. No col2im scatter anywhere.
+gradient reads the same column copies of dy with x itself (_weight_grad), so the backward makes one
+copy K2 times dy and the forward saves nothing but x and w. No col2im scatter anywhere.
 
 Rows (vjps work on arrays and on Tensors, so create_graph=True records them):
 * `conv2d(x, w)`: x (N, C, H, W), w (Cout, C, K1, K2), args a WindowArgs with stride 1, value 0.
@@ -88,74 +89,89 @@ def _row_step(a):
     return a.dilation[0] * a.out[1]
 
 
-def _conv_cols(a, x, w):
-    """-> (y (N, Cout, Ho, Wo), cols). One matrix product for all kernel rows at once, (K1*Cout, K2*C)
-    @ cols per image: a taller left side runs OpenBLAS's kernels ~15% faster than K1 products with
-    Cout rows each (16 channels: 1.40 vs 1.58 ms), then K1 shifted blocks of its result are added."""
+def _conv(a, x, w):
+    """The convolution of x (N, C, H, W) with w as a.flipped says -> y (N, Cout, Ho, Wo)."""
+    return _conv_on(a, _column_copies(a, x), w)
+
+
+def _conv_on(a, cols, w):
+    """y from the column copies of x. One matrix product for all kernel rows at once, (K1*Cout, K2*C)
+    @ cols per image: a taller left side runs OpenBLAS's kernels faster than K1 products with Cout
+    rows each (16 channels: 1.45 vs 1.58 ms), then K1 shifted blocks of its result are added. y is a
+    fresh array, not a view (the engine then hands it to a leaf's .grad without a copy)."""
     if a.flipped:
         w = _flip_swap(w)
-    N, Cout, (K1, K2), (Ho, Wo) = x.shape[0], w.shape[0], a.kernel, a.out
-    cols = _column_copies(a, x)
-    ws = w.transpose(2, 0, 3, 1).reshape(K1 * Cout, -1)  # rows (ki, co), columns (kj, c) as in cols
-    prods = np.matmul(ws.astype(np.result_type(x, w), copy=False), cols)  # (N, K1*Cout, Hp*Wo)
-    if K1 == 1:
-        return prods.reshape(N, Cout, Ho, Wo), cols
+    N, Cout, (K1, K2), (Ho, Wo) = cols.shape[0], w.shape[0], a.kernel, a.out
     P, step = Ho * Wo, _row_step(a)
-    y = np.add(prods[:, :Cout, :P], prods[:, Cout:2 * Cout, step:step + P])
+    ws = w.transpose(2, 0, 3, 1).reshape(K1 * Cout, -1)  # rows (ki, co), columns (kj, c) as in cols
+    y = np.empty((N, Cout, Ho, Wo), np.result_type(cols, w))
+    flat = y.reshape(N, Cout, P)
+    if K1 == 1:  # (then cols has exactly the P output columns)
+        np.matmul(ws, cols, out=flat)
+        return y
+    prods = np.matmul(ws, cols)  # (N, K1*Cout, Hp*Wo)
+    np.add(prods[:, :Cout, :P], prods[:, Cout:2 * Cout, step:step + P], out=flat)
     for ki in range(2, K1):
-        y += prods[:, ki * Cout:(ki + 1) * Cout, ki * step:ki * step + P]
-    return y.reshape(N, Cout, Ho, Wo), cols
+        flat += prods[:, ki * Cout:(ki + 1) * Cout, ki * step:ki * step + P]
+    return y
 
 
-def _weight_grad(a, cols, g):
-    """dW (Cout, C, K1, K2). Per image, g copied K1 times, shifted by each kernel row (zeros elsewhere):
-    one (K1*Cout, Hp*Wo) @ colsᵀ product, summed over the images (a taller left side, as forward).
-    The zeros meet every column of cols, so an inf or NaN in x would make NaN where the gradient is
-    finite (0 * inf): a non-finite result is computed again by kernel row, without the zeros."""
-    (K1, K2), (Ho, Wo) = a.kernel, a.out
-    N, Cout, C, P, step = g.shape[0], g.shape[1], cols.shape[1] // K2, Ho * Wo, _row_step(a)
-    shifted = np.zeros((N, K1, Cout, cols.shape[2]), np.result_type(g, cols))
-    for ki in range(K1):
-        shifted[:, ki, :, ki * step:ki * step + P] = g.reshape(N, Cout, P)
+def _weight_grad(a, x, cols_g, g):
+    """dW in w's layout, from the column copies of g that the input gradient reads (cols_g, for the
+    geometry adjoint_args(a)): with r = K1-1-ki and s = K2-1-kj,
+
+        dW[co, c, ki, kj] = Σ_n Σ_hw cols_g[n, s*Cout + co, r*d*W + hw] x[n, c, hw]
+
+    one (K2*Cout, H*W) @ (H*W, C) product per kernel row and image, on views: no copy of x, and the
+    backward builds one set of column copies (of g) for both gradients. The padding of g in cols_g
+    meets every position of x, so an inf or NaN in x would make NaN where the gradient is finite
+    (0 * inf): a non-finite result is computed again on windows of x (_weight_grad_exact)."""
+    (K1, K2), (N, C, H, W), Cout = a.kernel, x.shape, g.shape[1]
+    P, step = H * W, a.dilation[0] * W
+    xt = x.reshape(N, C, P).transpose(0, 2, 1)
     with np.errstate(invalid="ignore"):  # (0 * inf: handled below)
-        dw = _sum_images(np.matmul(shifted.reshape(N, K1 * Cout, cols.shape[2]), cols.transpose(0, 2, 1)))
-    if not np.isfinite(dw).all():
-        dw = _weight_grad_by_row(a, cols, g)
-    dw = dw.reshape(K1, Cout, K2, C).transpose(1, 3, 0, 2)
-    return np.ascontiguousarray(_flip_swap(dw) if a.flipped else dw)
+        d = np.stack([_sum_images(np.matmul(cols_g[:, :, r * step:r * step + P], xt)) for r in range(K1)])
+    if not np.isfinite(d).all():
+        return _weight_grad_exact(a, x, g)
+    d = d.reshape(K1, K2, Cout, C)  # (r, s, co, c)
+    return np.ascontiguousarray(d.transpose(3, 2, 0, 1) if a.flipped else d[::-1, ::-1].transpose(2, 3, 0, 1))
 
 
-def _weight_grad_by_row(a, cols, g):
-    """dW as (K1*Cout, K2*C), one product per kernel row ki: Σ_n g_n @ (the columns row ki reads)ᵀ."""
-    N, Cout, P, step = g.shape[0], g.shape[1], a.out[0] * a.out[1], _row_step(a)
+def _weight_grad_exact(a, x, g):
+    """dW on the windows of x, one product per kernel row ki: Σ_n g_n @ (the columns row ki reads)ᵀ."""
+    cols = _column_copies(a, x)
+    (K1, K2), N, Cout, P, step = a.kernel, g.shape[0], g.shape[1], a.out[0] * a.out[1], _row_step(a)
     gf = g.reshape(N, Cout, P)
-    return np.concatenate([_sum_images(np.matmul(gf, cols[:, :, ki * step:ki * step + P].transpose(0, 2, 1)))
-                           for ki in range(a.kernel[0])])
+    dw = np.stack([_sum_images(np.matmul(gf, cols[:, :, ki * step:ki * step + P].transpose(0, 2, 1)))
+                   for ki in range(K1)])  # (ki, co, (kj, c))
+    dw = dw.reshape(K1, Cout, K2, -1).transpose(1, 3, 0, 2)
+    return np.ascontiguousarray(_flip_swap(dw) if a.flipped else dw)
 
 
 def _sum_images(prods):
     return prods[0] if prods.shape[0] == 1 else prods.sum(0)
 
 
+def _weight_grad_of(a, x, g):
+    return _weight_grad(a, x, _column_copies(adjoint_args(a), g), g)
+
+
 def conv2d(x, w, a):
     """The `conv2d` row: x (N, C, H, W), w (Cout, C, K1, K2) (or (C, Cout, K1, K2) flipped when
     a.flipped) -> (N, Cout, Ho, Wo); arrays or Tensors."""
     if is_array(x) and is_array(w):
-        return _conv_cols(a, x, w)[0]
+        return _conv(a, x, w)
     x, w = _as_tensor(x, w), _as_tensor(w, x)
-    y, cols = _conv_cols(a, x._data, w._data)
-    return x._make_saving(y, cols if w.requires_grad else None, CONV2D, (x, w), a,
-                          x.requires_grad or w.requires_grad)
+    return x._make(_conv(a, x._data, w._data), CONV2D, (x, w), a, x.requires_grad or w.requires_grad)
 
 
 def conv2d_weight(x, g, a):
     """The `conv2d_weight` row: the weight gradient of conv2d(x, ., a) for the output gradient g (in
     the weight's layout, flipped when a.flipped)."""
     if is_array(x) and is_array(g):
-        return _weight_grad(a, _column_copies(a, x), g)
+        return _weight_grad_of(a, x, g)
     x, g = _as_tensor(x, g), _as_tensor(g, x)
-    return x._make(_weight_grad(a, _column_copies(a, x._data), g._data), CONV2D_WEIGHT, (x, g), a,
-                   x.requires_grad or g.requires_grad)
+    return x._make(_weight_grad_of(a, x._data, g._data), CONV2D_WEIGHT, (x, g), a, x.requires_grad or g.requires_grad)
 
 
 def _as_tensor(v, other):
@@ -163,13 +179,14 @@ def _as_tensor(v, other):
     return other._leaf(v) if is_array(v) else v
 
 
-def _conv_grads(g, ans, a, cols, needs, x, w):
+def _conv_grads(g, ans, a, saved, needs, x, w):
     if not is_array(g):  # create_graph: the same math through the rows, recorded
         return (conv2d(g, w, adjoint_args(a)) if needs[0] else None,
                 conv2d_weight(x, g, a) if needs[1] else None)
-    dx = _conv_cols(adjoint_args(a), g, w)[0] if needs[0] else None
-    dw = _weight_grad(a, cols if cols is not None else _column_copies(a, x), g) if needs[1] else None
-    return dx, dw
+    adj = adjoint_args(a)
+    cols_g = _column_copies(adj, g)  # (read by both gradients)
+    return (_conv_on(adj, cols_g, w) if needs[0] else None,
+            _weight_grad(a, x, cols_g, g) if needs[1] else None)
 
 
 _SYMBOLS = {"r": "a kernel row (0 .. K1 - 1)", "n": "an image of the batch",
@@ -183,13 +200,13 @@ _SYMBOLS = {"r": "a kernel row (0 .. K1 - 1)", "n": "an image of the batch",
             "K1": "the kernel's height", "K2": "the kernel's width", "pad": "the padding of the convolution",
             "pad̃": "the flipped padding, dilation (K - 1) - pad", "dilation": "the spacing inside a window",
             "K": "the kernel size", "dC_n": "image n's part of dC", "g_n": "image n's part of g"}
-CONV2D = defop("conv2d", lambda a, x, w: _conv_cols(a, x, w), joint=_conv_grads,
+CONV2D = defop("conv2d", lambda a, x, w: _conv(a, x, w), joint=_conv_grads,
                forward="Σ over r of W_r @ cols_r",
                math="C = Σ over r of W_r @ cols_r: dx = conv2d(dC, W̃) with padding pad̃, "
                     "dW_r = Σ over n of dC_n @ cols_rᵀ",
-               rule="dx = conv2d(dC, W̃, pad̃), dW = conv2d_weight(x, dC)", saves=("cols",),
+               rule="dx = conv2d(dC, W̃, pad̃), dW = conv2d_weight(x, dC)", saves=("x", "W"),
                inputs=("x", "W"), symbols=_SYMBOLS)
-CONV2D_WEIGHT = defop("conv2d_weight", lambda a, x, g: _weight_grad(a, _column_copies(a, x), g),
+CONV2D_WEIGHT = defop("conv2d_weight", lambda a, x, g: _weight_grad_of(a, x, g),
                       lambda D, ans, a, x, g: conv2d(g, D, adjoint_args(a)),
                       lambda D, ans, a, x, g: conv2d(x, D, a),
                       forward="dW of conv2d(x, W) for the output gradient g: its row r is Σ over n of "
