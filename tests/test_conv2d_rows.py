@@ -83,6 +83,14 @@ def test_other_convolutions_take_the_general_route(fn, kw, shape_w):
     assert _grad_fn(fn, x, w, **kw) != "conv2d"
 
 
+@pytest.mark.parametrize("c_in, c_out, rows_apply", [(16, 1, True), (16, 64, True), (32, 64, True), (2, 2, True),
+                                                     (8, 8, True), (4, 16, False), (1, 32, False), (8, 9, False)])
+def test_the_rule_takes_the_rows_for_wide_or_tiny_channel_counts(c_in, c_out, rows_apply):
+    for fn, shape_w in ((F.conv2d, (c_out, c_in, 3, 3)), (F.conv_transpose2d, (c_in, c_out, 3, 3))):
+        x, w = np.zeros((1, c_in, 5, 5)), np.zeros(shape_w)
+        assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == rows_apply
+
+
 def test_the_rule_wants_one_float_dtype():
     x, w = np.zeros((1, 2, 4, 4)), np.zeros((2, 2, 3, 3))
     args = ((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
@@ -109,9 +117,11 @@ def test_a_flipped_weight_is_the_adjoint_kernel():
     assert rows.adjoint_args(rows.adjoint_args(a)).pads == a.pads
 
 
-def test_a_non_finite_input_spoils_only_the_gradients_it_reaches():
-    """The weight gradient's shifted copies of g hold zeros that meet every input position; 0 * inf must
-    not turn into NaN in a kernel row that never reads the inf (it is recomputed row by row)."""
+@pytest.mark.parametrize("wide_enough", [1, 10 ** 9])  # the weight gradient on the columns of g / on windows of x
+def test_a_non_finite_input_spoils_only_the_gradients_it_reaches(wide_enough, monkeypatch):
+    """The padding of g in its column copies meets every input position; 0 * inf must not turn into NaN
+    in a kernel row that never reads the inf (it is recomputed on windows of x)."""
+    monkeypatch.setattr(rows, "_WIDE_ENOUGH", wide_enough)
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
     x[0, 1, 0, 2], x[1, 0, 5, 6] = np.inf, np.nan
@@ -134,7 +144,8 @@ def test_the_weight_gradient_from_g_columns_equals_the_one_on_windows_of_x(flipp
     x, g = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 4) + a.out)
     exact = rows._weight_grad_exact(a, x, g)
     assert exact.shape == ((3, 4) if flipped else (4, 3)) + a.kernel
-    np.testing.assert_allclose(rows._weight_grad_of(a, x, g), exact, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows._weight_grad_on(a, x, g, rows._column_copies(rows.adjoint_args(a), g)), exact,
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("fn, shape_w", [(F.conv2d, (4, 3, 3, 3)), (F.conv_transpose2d, (3, 4, 3, 3))])

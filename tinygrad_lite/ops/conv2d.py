@@ -28,13 +28,24 @@ from . import defop, is_array
 from .window import WindowArgs
 
 
+# channel counts for the rows: their products are K2*C_in deep (the general route's K1*K2*C_in), too
+# shallow for BLAS with fewer than 16 input channels (MNIST's first layer, 1 -> 32 channels, 64 x 28 x 28:
+# 6.7 vs 1.5 ms), unless both counts are tiny (at most 8), where the general route's extra numpy calls
+# and col2im cost more (bench_ops' small case, 2 -> 2 channels on 8 x 8: 45 vs 73 us; 8 -> 8 on
+# 16 x 16 x 16: 0.33 vs 0.55 ms)
+_MIN_CHANNELS, _TINY_CHANNELS = 16, 8
+
+
 def fast_path_applies(x, w, stride, dilation, pads, groups):
     """The rule for the stride-1 rows: 2-D, stride 1, one group, zero padding no wider than the
-    dilated kernel minus one on each side (so the input gradient's padding is not negative), and
-    float inputs of one dtype (the general route handles the rest)."""
-    return (len(stride) == 2 and stride == (1, 1) and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"
+    dilated kernel minus one on each side (so the input gradient's padding is not negative), float
+    inputs of one dtype, and channel counts the rows handle well (_MIN_CHANNELS). w may be in either
+    layout (conv2d's or conv_transpose2d's): with one group its first two dims are C_in and C_out."""
+    if not (len(stride) == 2 and stride == (1, 1) and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"
             and all(0 <= lo <= d * (k - 1) and 0 <= hi <= d * (k - 1)
-                    for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])))
+                    for (lo, hi), d, k in zip(pads, dilation, w.shape[2:]))):
+        return False
+    return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
 
 
 class ConvArgs(WindowArgs):
@@ -116,7 +127,21 @@ def _conv_on(a, cols, w):
     return y
 
 
-def _weight_grad(a, x, cols_g, g):
+# input channels from which the weight gradient reads the column copies of g: its products have C
+# columns, and OpenBLAS runs products with fewer than 16 columns several times slower per flop
+# ((96 x 784) @ (784 x 4) per image: 7 GF/s); below, the products on windows of x have K2*C columns
+_WIDE_ENOUGH = 16
+
+
+def _weight_grad(a, x, g, cols_g=None):
+    """dW in w's layout: on cols_g (built here when not given) for C_in >= _WIDE_ENOUGH, else on
+    windows of x (_weight_grad_exact)."""
+    if x.shape[1] < _WIDE_ENOUGH:
+        return _weight_grad_exact(a, x, g)
+    return _weight_grad_on(a, x, g, _column_copies(adjoint_args(a), g) if cols_g is None else cols_g)
+
+
+def _weight_grad_on(a, x, g, cols_g):
     """dW in w's layout, from the column copies of g that the input gradient reads (cols_g, for the
     geometry adjoint_args(a)): with r = K1-1-ki and s = K2-1-kj,
 
@@ -152,10 +177,6 @@ def _sum_images(prods):
     return prods[0] if prods.shape[0] == 1 else prods.sum(0)
 
 
-def _weight_grad_of(a, x, g):
-    return _weight_grad(a, x, _column_copies(adjoint_args(a), g), g)
-
-
 def conv2d(x, w, a):
     """The `conv2d` row: x (N, C, H, W), w (Cout, C, K1, K2) (or (C, Cout, K1, K2) flipped when
     a.flipped) -> (N, Cout, Ho, Wo); arrays or Tensors."""
@@ -169,9 +190,9 @@ def conv2d_weight(x, g, a):
     """The `conv2d_weight` row: the weight gradient of conv2d(x, ., a) for the output gradient g (in
     the weight's layout, flipped when a.flipped)."""
     if is_array(x) and is_array(g):
-        return _weight_grad_of(a, x, g)
+        return _weight_grad(a, x, g)
     x, g = _as_tensor(x, g), _as_tensor(g, x)
-    return x._make(_weight_grad_of(a, x._data, g._data), CONV2D_WEIGHT, (x, g), a, x.requires_grad or g.requires_grad)
+    return x._make(_weight_grad(a, x._data, g._data), CONV2D_WEIGHT, (x, g), a, x.requires_grad or g.requires_grad)
 
 
 def _as_tensor(v, other):
@@ -184,9 +205,9 @@ def _conv_grads(g, ans, a, saved, needs, x, w):
         return (conv2d(g, w, adjoint_args(a)) if needs[0] else None,
                 conv2d_weight(x, g, a) if needs[1] else None)
     adj = adjoint_args(a)
-    cols_g = _column_copies(adj, g)  # (read by both gradients)
+    cols_g = _column_copies(adj, g) if needs[0] else None  # (the weight gradient may read it too)
     return (_conv_on(adj, cols_g, w) if needs[0] else None,
-            _weight_grad(a, x, cols_g, g) if needs[1] else None)
+            _weight_grad(a, x, g, cols_g) if needs[1] else None)
 
 
 _SYMBOLS = {"r": "a kernel row (0 .. K1 - 1)", "n": "an image of the batch",
@@ -206,7 +227,7 @@ CONV2D = defop("conv2d", lambda a, x, w: _conv(a, x, w), joint=_conv_grads,
                     "dW_r = Σ over n of dC_n @ cols_rᵀ",
                rule="dx = conv2d(dC, W̃, pad̃), dW = conv2d_weight(x, dC)", saves=("x", "W"),
                inputs=("x", "W"), symbols=_SYMBOLS)
-CONV2D_WEIGHT = defop("conv2d_weight", lambda a, x, g: _weight_grad_of(a, x, g),
+CONV2D_WEIGHT = defop("conv2d_weight", lambda a, x, g: _weight_grad(a, x, g),
                       lambda D, ans, a, x, g: conv2d(g, D, adjoint_args(a)),
                       lambda D, ans, a, x, g: conv2d(x, D, a),
                       forward="dW of conv2d(x, W) for the output gradient g: its row r is Σ over n of "
