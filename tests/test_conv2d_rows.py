@@ -41,11 +41,11 @@ def _grad_fn(fn, x, w, **kw):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 2), c=st.integers(1, 3), co=st.integers(1, 3), h=st.integers(1, 7), w=st.integers(1, 7),
        k=st.tuples(st.integers(1, 3), st.integers(1, 3)), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
-       pad=st.tuples(st.integers(0, 4), st.integers(0, 4)), transpose=st.booleans(), create_graph=st.booleans(),
+       up=st.tuples(st.booleans(), st.booleans()), transpose=st.booleans(), create_graph=st.booleans(),
        seed=st.integers(0, 2 ** 16))
-def test_the_conv2d_row_equals_the_general_route(n, c, co, h, w, k, dilation, pad, transpose, create_graph, seed):
+def test_the_conv2d_row_equals_the_general_route(n, c, co, h, w, k, dilation, up, transpose, create_graph, seed):
     rng = np.random.default_rng(seed)
-    pad = tuple(min(p, d * (kk - 1)) for p, d, kk in zip(pad, dilation, k))  # (where the row applies)
+    pad = tuple((d * (kk - 1) + u) // 2 for u, d, kk in zip(up, dilation, k))  # ('same' padding: the rule's)
     if transpose:
         fn, shape_w = F.conv_transpose2d, (c, co) + k
         h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
@@ -75,6 +75,9 @@ def test_conv2d_with_same_padding_and_even_kernels(padding):
     (F.conv2d, dict(padding=1, groups=3), (3, 1, 3, 3)),
     (F.conv2d, dict(padding=1), (4, 3, 1, 1)),               # padding wider than kernel - 1: dx would need cropping
     (F.conv2d, dict(padding=(3, 1), dilation=(1, 2)), (4, 3, 3, 3)),
+    (F.conv2d, {}, (4, 3, 3, 3)),                             # 'valid': dx would multiply a border of zeros
+    (F.conv_transpose2d, {}, (3, 4, 3, 3)),                   # (and here the forward)
+    (F.conv2d, dict(padding=(1, 0)), (4, 3, 3, 3)),
     (F.conv_transpose2d, dict(stride=2, padding=1), (3, 4, 3, 3)),
 ])
 def test_other_convolutions_take_the_general_route(fn, kw, shape_w):

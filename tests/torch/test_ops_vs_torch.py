@@ -295,7 +295,7 @@ for _k, _s, _p, _d in (((2, 3), 1, 0, 1), (3, 2, 1, 1), (2, (1, 2), (0, 1), 2)):
 # torch.nn.grad.conv2d_weight (symmetric padding: the only kind PyTorch's functions take)
 from tinygrad_lite.ops.conv2d import conv2d_weight as _conv2d_weight, conv_args as _conv_args  # noqa: E402
 
-for _k, _p, _d in (((3, 3), 1, 1), ((2, 3), (1, 0), (2, 1)), ((1, 1), 0, 1), ((3, 2), (2, 1), 1)):
+for _k, _p, _d in (((3, 3), 1, 1), ((2, 3), (1, 1), (2, 1)), ((1, 1), 0, 1), ((3, 2), (1, 1), 1), ((3, 3), 0, 1)):
     add_case("conv2d", lambda a, b, p=_p, d=_d: F.conv2d(a, b, padding=p, dilation=d),
              lambda a, b, p=_p, d=_d: TF.conv2d(a, b, padding=p, dilation=d), rn(2, 3, 6, 7), rn(4, 3, *_k))
     add_case("conv2d", lambda a, b, p=_p, d=_d: F.conv_transpose2d(a, b, padding=p, dilation=d),

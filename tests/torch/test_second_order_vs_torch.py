@@ -161,8 +161,8 @@ COVERS = {"max_dim": "max", "min_dim": "min", "cross_entropy_idx": "cross_entrop
 CASES["conv2d_stride2"] = (lambda x, w: F.conv2d(x, w, stride=2, padding=1) ** 2,
                            lambda x, w: TF.conv2d(x, w, stride=2, padding=1) ** 2,
                            [rnd(2, 2, 5, 4), rnd(3, 2, 3, 2, seed=1)])
-CASES["conv2d"] = (lambda x, w: F.conv2d(x, w, padding=(1, 0), dilation=(1, 2)) ** 2,
-                   lambda x, w: TF.conv2d(x, w, padding=(1, 0), dilation=(1, 2)) ** 2,
+CASES["conv2d"] = (lambda x, w: F.conv2d(x, w, padding=(1, 1), dilation=(1, 2)) ** 2,
+                   lambda x, w: TF.conv2d(x, w, padding=(1, 1), dilation=(1, 2)) ** 2,
                    [rnd(2, 2, 5, 6), rnd(3, 2, 3, 2, seed=1)])
 CASES["conv_transpose2d"] = (lambda x, w: F.conv_transpose2d(x, w, padding=1) ** 2,
                              lambda x, w: TF.conv_transpose2d(x, w, padding=1) ** 2,

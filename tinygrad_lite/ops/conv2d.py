@@ -37,12 +37,15 @@ _MIN_CHANNELS, _TINY_CHANNELS = 16, 8
 
 
 def fast_path_applies(x, w, stride, dilation, pads, groups):
-    """The rule for the stride-1 rows: 2-D, stride 1, one group, zero padding no wider than the
-    dilated kernel minus one on each side (so the input gradient's padding is not negative), float
-    inputs of one dtype, and channel counts the rows handle well (_MIN_CHANNELS). w may be in either
-    layout (conv2d's or conv_transpose2d's): with one group its first two dims are C_in and C_out."""
+    """The rule for the stride-1 rows: 2-D, stride 1, one group, float inputs of one dtype, 'same'
+    padding (half the dilated kernel span d*(K-1) on each side, rounded either way), and channel
+    counts the rows handle well (_MIN_CHANNELS). The rows compute any padding from 0 to d*(K-1), but
+    the input gradient is a convolution padded by d*(K-1) - pad: away from half the span, one of the
+    two directions multiplies a border of zeros (MNIST's 'valid' 32 -> 64 layer on 26 x 26: 17-26%
+    more products, 58 vs 50 ms), where the general route, which skips them, is faster.
+    w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out."""
     if not (len(stride) == 2 and stride == (1, 1) and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"
-            and all(0 <= lo <= d * (k - 1) and 0 <= hi <= d * (k - 1)
+            and all(abs(2 * lo - d * (k - 1)) <= 1 and abs(2 * hi - d * (k - 1)) <= 1
                     for (lo, hi), d, k in zip(pads, dilation, w.shape[2:]))):
         return False
     return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
