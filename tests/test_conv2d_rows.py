@@ -118,6 +118,8 @@ def test_a_flipped_weight_is_the_adjoint_kernel():
     np.testing.assert_allclose(dw[:, :, ::-1, ::-1].swapaxes(0, 1), rows.conv2d_weight(x, g, a), rtol=1e-12, atol=1e-12)
     assert rows.adjoint_args(a).flipped and not rows.adjoint_args(flipped).flipped
     assert rows.adjoint_args(rows.adjoint_args(a)).pads == a.pads
+    adj = rows.adjoint_args(a)  # (built from known fields: the same as computing them again)
+    assert (adj.out, adj.size) == (rows.ConvArgs(adj.kernel, adj.dilation, adj.pads, adj.size).out, a.out) == (a.size, a.out)
 
 
 @pytest.mark.parametrize("wide_enough", [1, 10 ** 9])  # the weight gradient on the columns of g / on windows of x

@@ -66,16 +66,24 @@ class ConvArgs(WindowArgs):
         return f"Conv{super().__repr__()[:-1]}, flipped={self.flipped})"
 
 
+def _conv_args_of(kernel, dilation, pads, size, out, flipped):
+    """A ConvArgs from fields already known (WindowArgs recomputes `out`: a few us per small conv step)."""
+    a = ConvArgs.__new__(ConvArgs)
+    a.kernel, a.stride, a.dilation, a.pads, a.value, a.size, a.out = kernel, (1, 1), dilation, pads, 0, size, out
+    a.flipped = flipped
+    return a
+
+
 def conv_args(a):
     """The ConvArgs of a (stride-1, zero-padded) WindowArgs."""
-    return ConvArgs(a.kernel, a.dilation, a.pads, a.size)
+    return _conv_args_of(a.kernel, a.dilation, a.pads, a.size, a.out, False)
 
 
 def adjoint_args(a):
     """The geometry of the input gradient: a convolution of dy (size a.out) back to size a.size, the
     padding flipped (d*(K-1) - pad on each side), the weight read the other way."""
     pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), d, k in zip(a.pads, a.dilation, a.kernel))
-    return ConvArgs(a.kernel, a.dilation, pads, a.out, not a.flipped)
+    return _conv_args_of(a.kernel, a.dilation, pads, a.out, a.size, not a.flipped)
 
 
 def _flip_swap(w):
