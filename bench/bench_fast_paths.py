@@ -23,19 +23,23 @@ import numpy as np  # noqa: E402
 
 def _reference_switches():
     """op -> the patches that send it down its reference path."""
-    from tinygrad_lite.ops import elementwise, numpy_fast, window
+    from tinygrad_lite.ops import conv2d, elementwise, numpy_fast, window
     col2im_ref = [mock.patch.object(window, "_col2im_2d", window._col2im_ref)]
+    # a stride-1 convolution's fast path is the conv2d row; its reference the general route (windows,
+    # matmul, col2im with its own fast path on); a strided one's fast path the two-stage col2im
+    general = [mock.patch.object(conv2d, "fast_path_applies", lambda *a: False)]
     return {
         "cumsum (last dim)": [mock.patch.object(numpy_fast, "_SCAN_MIN", float("inf"))],
         "sigmoid": [mock.patch.object(elementwise, "_fast_float", lambda x: False)],
-        **{name: col2im_ref for name in _CONVS},
+        **{name: col2im_ref if "s2" in name else general for name in _CONVS},
     }
 
 
 # the convolutions' cases: (x shape, weight shape, keyword arguments); the first is bench_ops.py's large
-# case, the second the MNIST example's second layer, the third the DCGAN generator's layer of bench_layers.py
+# case, the next two the MNIST example's layers, the last the DCGAN generator's layer of bench_layers.py
 _CONVS = {
     "conv2d 3x3 pad 1 (8,16,64,64)": ((8, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
+    "conv2d 1->32 3x3 (64,1,28,28)": ((64, 1, 28, 28), (32, 1, 3, 3), {}),
     "conv2d 32->64 3x3 (64,32,26,26)": ((64, 32, 26, 26), (64, 32, 3, 3), {}),
     "conv_transpose2d 3x3 pad 1 (8,16,64,64)": ((8, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
     "conv_transpose2d 128->64 4x4 s2 p1 (64,128,16,16)": ((64, 128, 16, 16), (128, 64, 4, 4),

@@ -175,13 +175,20 @@ CASES = [
     Case("contiguous", _x(), lambda ns, x: x.transpose(0, 1).contiguous(), label="contiguous (of a transpose)"),
     Case("scatter", _scatter, lambda ns, x, idx, src: x.scatter(1, idx, src)),
     Case("einsum", _xy(), lambda ns, x, y: ns.T.einsum("ij,jk->ik", x, y), large=512),
-    Case("windows", _conv, lambda ns, x, w: ns.F.conv2d(x, w, padding=1), label="windows (F.conv2d 3x3)"),
-    Case("col2im", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, padding=1),
-         label="col2im (F.conv_transpose2d 3x3)"),
+    # stride 1 (the common case) runs the conv2d row; strided convolutions the general windows / col2im route
+    Case("conv2d", _conv, lambda ns, x, w: ns.F.conv2d(x, w, padding=1), label="conv2d (F.conv2d 3x3)"),
+    Case("conv2d", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, padding=1),
+         label="conv2d (F.conv_transpose2d 3x3)"),
+    Case("windows", _conv, lambda ns, x, w: ns.F.conv2d(x, w, stride=2, padding=1),
+         label="windows (F.conv2d 3x3 stride 2)"),
+    Case("col2im", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+         label="col2im (F.conv_transpose2d 3x3 stride 2)"),
     Case("masked_softmax", _att, _masked_softmax_ours, _masked_softmax_torch, label="masked_softmax (vs masked_fill+softmax)"),
 ]
 
 NO_PEER = {
+    "conv2d_weight": "the weight gradient of the conv2d row (a row of its own for create_graph); timed inside "
+                     "the backward of the conv2d rows' cases",
     "index_scatter": "the adjoint of indexing, recorded only by a double backward (create_graph=True) through "
                      "advanced indexing; its numpy forward is what `getitem (index array)`'s backward runs, timed there",
     "embedding_dot": "tinygrad_lite.sparse.embedding_dot (word2vec's scores in one row) has no single PyTorch op; "

@@ -291,6 +291,20 @@ for _k, _s, _p, _d in (((2, 3), 1, 0, 1), (3, 2, 1, 1), (2, (1, 2), (0, 1), 2)):
              lambda a, kw=_kw: TF.unfold(a, **kw), rn(2, 3, 6, 7))
     add_case("col2im", lambda c, w=_wa: _col2im(c.reshape((2, 3) + w.kernel + w.out), w),
              lambda c, kw=_kw: TF.fold(c, output_size=(6, 7), **kw), rn(*_n_cols))
+# the stride-1 conv2d row through F.conv2d / F.conv_transpose2d, and its weight-gradient row against
+# torch.nn.grad.conv2d_weight (symmetric padding: the only kind PyTorch's functions take)
+from tinygrad_lite.ops.conv2d import conv2d_weight as _conv2d_weight, conv_args as _conv_args  # noqa: E402
+
+for _k, _p, _d in (((3, 3), 1, 1), ((2, 3), (1, 1), (2, 1)), ((1, 1), 0, 1), ((3, 2), (1, 1), 1), ((3, 3), 0, 1)):
+    add_case("conv2d", lambda a, b, p=_p, d=_d: F.conv2d(a, b, padding=p, dilation=d),
+             lambda a, b, p=_p, d=_d: TF.conv2d(a, b, padding=p, dilation=d), rn(2, 3, 6, 7), rn(4, 3, *_k))
+    add_case("conv2d", lambda a, b, p=_p, d=_d: F.conv_transpose2d(a, b, padding=p, dilation=d),
+             lambda a, b, p=_p, d=_d: TF.conv_transpose2d(a, b, padding=p, dilation=d), rn(2, 3, 6, 7), rn(3, 4, *_k))
+    _pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    _wa = _conv_args(_window_args("t", (2, 3, 6, 7), _k, (1, 1), _pair(_d), tuple((q, q) for q in _pair(_p))))
+    add_case("conv2d_weight", lambda a, g, w=_wa: _conv2d_weight(a, g, w),
+             lambda a, g, k=_k, p=_p, d=_d: torch.nn.grad.conv2d_weight(a, (4, 3) + k, g, padding=p, dilation=d),
+             rn(2, 3, 6, 7), rn(2, 4, *_wa.out))
 from compat_cases import add_compat_cases  # noqa: E402
 
 add_compat_cases(add_case, torch, rn, away)

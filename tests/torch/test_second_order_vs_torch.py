@@ -155,13 +155,22 @@ COVERS = {"max_dim": "max", "min_dim": "min", "cross_entropy_idx": "cross_entrop
           "transpose": "permute"}
 
 
-# the windows (im2col) and col2im rows (tinygrad_lite/ops/window.py), through conv2d, pooling and PyTorch's fold
-CASES["conv2d"] = (lambda x, w: F.conv2d(x, w, stride=2, padding=1) ** 2,
-                   lambda x, w: TF.conv2d(x, w, stride=2, padding=1) ** 2, [rnd(2, 2, 5, 4), rnd(3, 2, 3, 2, seed=1)])
+# the windows (im2col) and col2im rows (tinygrad_lite/ops/window.py), through a strided conv2d, pooling and
+# PyTorch's fold; the stride-1 conv2d and conv2d_weight rows (tinygrad_lite/ops/conv2d.py) through conv2d and
+# conv_transpose2d (the weight's first gradient is a conv2d_weight node, differentiated again here)
+CASES["conv2d_stride2"] = (lambda x, w: F.conv2d(x, w, stride=2, padding=1) ** 2,
+                           lambda x, w: TF.conv2d(x, w, stride=2, padding=1) ** 2,
+                           [rnd(2, 2, 5, 4), rnd(3, 2, 3, 2, seed=1)])
+CASES["conv2d"] = (lambda x, w: F.conv2d(x, w, padding=(1, 1), dilation=(1, 2)) ** 2,
+                   lambda x, w: TF.conv2d(x, w, padding=(1, 1), dilation=(1, 2)) ** 2,
+                   [rnd(2, 2, 5, 6), rnd(3, 2, 3, 2, seed=1)])
+CASES["conv_transpose2d"] = (lambda x, w: F.conv_transpose2d(x, w, padding=1) ** 2,
+                             lambda x, w: TF.conv_transpose2d(x, w, padding=1) ** 2,
+                             [rnd(2, 3, 4, 5), rnd(3, 2, 3, 2, seed=1)])
 CASES["max_pool2d"] = (lambda a: F.max_pool2d(a * a, 2, 1, 1), lambda a: TF.max_pool2d(a * a, 2, 1, 1), [rnd(1, 2, 4, 5)])
 CASES["avg_pool2d"] = (lambda a: F.avg_pool2d(a, 3, 2, 1) ** 2, lambda a: TF.avg_pool2d(a, 3, 2, 1) ** 2, [rnd(1, 2, 5, 5)])
 CASES["fold"] = (lambda c: _fold(c) ** 2, lambda c: TF.fold(c, (5, 4), (2, 3), padding=1) ** 2, [rnd(2, 12, 24)])
-COVERS.update({"conv2d": "windows", "fold": "col2im"})
+COVERS.update({"conv2d_stride2": "windows", "fold": "col2im", "conv_transpose2d": "conv2d_weight"})
 
 
 def _fold(c):

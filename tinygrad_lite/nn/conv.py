@@ -7,6 +7,9 @@ rule gives dW and dcols, and the windows rule adds dcols back into dx (col2im).
 A transposed convolution is the same two steps the other way round: one matrix product spreads every
 input position over a kernel-sized patch, and col2im adds the overlapping patches up; its gradient
 needs no new rule either (col2im's vjp is `windows`).
+Stride-1 2-D convolutions (one group, padding at most dilation * (kernel - 1)) and the transposed
+convolutions that are their input gradients take the `conv2d` row instead (tinygrad_lite/ops/conv2d.py):
+a copy K2 times the input instead of K1*K2, and no col2im scatter (rows.fast_path_applies is the rule).
 """
 import math
 from math import prod
@@ -14,6 +17,7 @@ from math import prod
 import numpy as np
 
 from ..dtypes import DEFAULT, to_dtype
+from ..ops import conv2d as rows
 from ..ops.window import col2im, window_args, windows
 from ..tensor import Tensor
 from . import init
@@ -83,13 +87,22 @@ def _conv(op, d, input, weight, bias, stride, padding, dilation, groups):
     stride = ntuple(op, "stride", stride, d)
     dilation = ntuple(op, "dilation", dilation, d)
     a = window_args(op, x.shape, K, stride, dilation, _pads(op, padding, K, stride, dilation))
-    cols = windows(x, a)                                             # (N, C, *K, *O)
-    cols = cols.reshape(N, groups, Cg * prod(K), prod(a.out))        # one column per output position
-    out = w.reshape(groups, Cout // groups, Cg * prod(K)) @ cols     # (N, groups, Cout/groups, prod(O))
-    out = out.reshape((N, Cout) + a.out)
+    if rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
+        out = rows.conv2d(x, w, rows.conv_args(a))
+    else:
+        out = _conv_general(x, w, a, groups)
     if bias is not None:
         out = out + bias.reshape((Cout,) + (1,) * d)
     return out.squeeze(0) if unbatched else out
+
+
+def _conv_general(x, w, a, groups):
+    """Any convolution: every window copied out (windows), one matrix product per image and group."""
+    N, Cout, Cg, K = x.shape[0], w.shape[0], w.shape[1], tuple(w.shape[2:])
+    cols = windows(x, a)                                             # (N, C, *K, *O)
+    cols = cols.reshape(N, groups, Cg * prod(K), prod(a.out))        # one column per output position
+    out = w.reshape(groups, Cout // groups, Cg * prod(K)) @ cols     # (N, groups, Cout/groups, prod(O))
+    return out.reshape((N, Cout) + a.out)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -131,13 +144,24 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
     # the geometry of the convolution this one is the transpose of: it maps the output back onto the input
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
     assert a.out == tuple(x.shape[2:]), (a.out, x.shape)
-    P = prod(a.out)
-    wt = w.reshape(groups, C // groups, Cg_out * prod(K)).transpose(-1, -2)  # (groups, Cout/groups * K, C/groups)
-    cols = wt @ x.reshape(N, groups, C // groups, P)                         # (N, groups, Cout/groups * K, P)
-    out = col2im(cols.reshape((N, Cout) + K + a.out), a)                      # (N, Cout, *size)
+    if not any(out_pad) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
+        out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
+    else:
+        out = _conv_transpose_general(x, w, a, groups)
     if bias is not None:
         out = out + bias.reshape((Cout,) + (1,) * d)
     return out.squeeze(0) if unbatched else out
+
+
+def _conv_transpose_general(x, w, a, groups):
+    """Any transposed convolution: one matrix product spreads each input position over a kernel-sized
+    patch (per image and group), col2im adds the overlapping patches up."""
+    N, C, Cg_out, K = x.shape[0], x.shape[1], w.shape[1], tuple(w.shape[2:])
+    Cout = Cg_out * groups
+    P = prod(a.out)
+    wt = w.reshape(groups, C // groups, Cg_out * prod(K)).transpose(-1, -2)  # (groups, Cout/groups * K, C/groups)
+    cols = wt @ x.reshape(N, groups, C // groups, P)                         # (N, groups, Cout/groups * K, P)
+    return col2im(cols.reshape((N, Cout) + K + a.out), a)                     # (N, Cout, *size)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

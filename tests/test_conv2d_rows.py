@@ -1,0 +1,175 @@
+"""The stride-1 conv2d rows (tinygrad_lite/ops/conv2d.py): F.conv2d and F.conv_transpose2d through them
+against the same calls through the general route (windows + matmul, col2im) they replace, forward, both
+gradients and the second order; the rule that picks them; edge cases (inf/NaN, non-contiguous inputs,
+float32, an empty batch). The rows' own gradchecks are in test_ops_gradcheck.py (window_cases.py), their
+PyTorch comparisons in torch/test_ops_vs_torch.py and torch/test_second_order_vs_torch.py."""
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite.ops import conv2d as rows
+
+
+def _step(fn, x, w, create_graph=False, **kw):
+    """Forward, then the gradients of <out, g> (and with create_graph those of |dx|^2 + |dw|^2)."""
+    xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
+    out = fn(xt, wt, **kw)
+    g = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
+    (out * tl.Tensor(g)).sum().backward(create_graph=create_graph)
+    if create_graph:
+        dx, dw = xt.grad, wt.grad
+        xt.grad = wt.grad = None
+        ((dx * dx).sum() + (dw * dw).sum()).backward()
+        return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+
+def _general(fn, x, w, create_graph=False, **kw):
+    with mock.patch.object(rows, "fast_path_applies", lambda *a: False):
+        return _step(fn, x, w, create_graph, **kw)
+
+
+def _grad_fn(fn, x, w, **kw):
+    return fn(tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True), **kw).grad_fn
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), co=st.integers(1, 3), h=st.integers(1, 7), w=st.integers(1, 7),
+       k=st.tuples(st.integers(1, 3), st.integers(1, 3)), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       up=st.tuples(st.booleans(), st.booleans()), transpose=st.booleans(), create_graph=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_the_conv2d_row_equals_the_general_route(n, c, co, h, w, k, dilation, up, transpose, create_graph, seed):
+    rng = np.random.default_rng(seed)
+    pad = tuple((d * (kk - 1) + u) // 2 for u, d, kk in zip(up, dilation, k))  # ('same' padding: the rule's)
+    if transpose:
+        fn, shape_w = F.conv_transpose2d, (c, co) + k
+        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
+    else:
+        fn, shape_w = F.conv2d, (co, c) + k
+        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
+    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    kw = dict(padding=pad, dilation=dilation)
+    assert _grad_fn(fn, x, wt, **kw) == "conv2d"
+    fast, ref = _step(fn, x, wt, create_graph, **kw), _general(fn, x, wt, create_graph, **kw)
+    for f, r in zip(fast, ref):
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", [1, "same", (0, 1)])
+def test_conv2d_with_same_padding_and_even_kernels(padding):
+    """'same' with an even kernel pads unequally (one more at the end): both sides stay within the rule."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 2, 4))
+    assert _grad_fn(F.conv2d, x, w, padding=padding) == "conv2d"
+    for f, r in zip(_step(F.conv2d, x, w, padding=padding), _general(F.conv2d, x, w, padding=padding)):
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn, kw, shape_w", [
+    (F.conv2d, dict(stride=2, padding=1), (4, 3, 3, 3)),
+    (F.conv2d, dict(padding=1, groups=3), (3, 1, 3, 3)),
+    (F.conv2d, dict(padding=1), (4, 3, 1, 1)),               # padding wider than kernel - 1: dx would need cropping
+    (F.conv2d, dict(padding=(3, 1), dilation=(1, 2)), (4, 3, 3, 3)),
+    (F.conv2d, {}, (4, 3, 3, 3)),                             # 'valid': dx would multiply a border of zeros
+    (F.conv_transpose2d, {}, (3, 4, 3, 3)),                   # (and here the forward)
+    (F.conv2d, dict(padding=(1, 0)), (4, 3, 3, 3)),
+    (F.conv_transpose2d, dict(stride=2, padding=1), (3, 4, 3, 3)),
+])
+def test_other_convolutions_take_the_general_route(fn, kw, shape_w):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal(shape_w)
+    assert _grad_fn(fn, x, w, **kw) != "conv2d"
+
+
+@pytest.mark.parametrize("c_in, c_out, rows_apply", [(16, 1, True), (16, 64, True), (32, 64, True), (2, 2, True),
+                                                     (8, 8, True), (4, 16, False), (1, 32, False), (8, 9, False)])
+def test_the_rule_takes_the_rows_for_wide_or_tiny_channel_counts(c_in, c_out, rows_apply):
+    for fn, shape_w in ((F.conv2d, (c_out, c_in, 3, 3)), (F.conv_transpose2d, (c_in, c_out, 3, 3))):
+        x, w = np.zeros((1, c_in, 5, 5)), np.zeros(shape_w)
+        assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == rows_apply
+
+
+def test_the_rule_wants_one_float_dtype():
+    x, w = np.zeros((1, 2, 4, 4)), np.zeros((2, 2, 3, 3))
+    args = ((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    assert rows.fast_path_applies(x, w, *args)
+    assert not rows.fast_path_applies(x.astype(np.float32), w, *args)
+    assert not rows.fast_path_applies(x.astype(np.int64), w.astype(np.int64), *args)
+    assert not rows.fast_path_applies(x, w, (1,), (1,), ((1, 1),), 1)  # 1-D
+
+
+def test_a_flipped_weight_is_the_adjoint_kernel():
+    """ConvArgs.flipped reads w (C_in, C_out, K1, K2) reversed: the same as the ordinary layout of the
+    flipped, swapped copy, forward and weight gradient; adjoint_args toggles it."""
+    rng = np.random.default_rng(5)
+    a = rows.ConvArgs((3, 2), (1, 2), ((1, 2), (0, 1)), (5, 6))
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((3, 4, 3, 2))
+    w_plain = np.ascontiguousarray(w[:, :, ::-1, ::-1].swapaxes(0, 1))
+    flipped = rows.ConvArgs(a.kernel, a.dilation, a.pads, a.size, flipped=True)
+    y = rows.conv2d(x, w, flipped)
+    np.testing.assert_allclose(y, rows.conv2d(x, w_plain, a), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    dw = rows.conv2d_weight(x, g, flipped)
+    np.testing.assert_allclose(dw[:, :, ::-1, ::-1].swapaxes(0, 1), rows.conv2d_weight(x, g, a), rtol=1e-12, atol=1e-12)
+    assert rows.adjoint_args(a).flipped and not rows.adjoint_args(flipped).flipped
+    assert rows.adjoint_args(rows.adjoint_args(a)).pads == a.pads
+    adj = rows.adjoint_args(a)  # (built from known fields: the same as computing them again)
+    assert (adj.out, adj.size) == (rows.ConvArgs(adj.kernel, adj.dilation, adj.pads, adj.size).out, a.out) == (a.size, a.out)
+
+
+@pytest.mark.parametrize("wide_enough", [1, 10 ** 9])  # the weight gradient on the columns of g / on windows of x
+def test_a_non_finite_input_spoils_only_the_gradients_it_reaches(wide_enough, monkeypatch):
+    """The padding of g in its column copies meets every input position; 0 * inf must not turn into NaN
+    in a kernel row that never reads the inf (it is recomputed on windows of x)."""
+    monkeypatch.setattr(rows, "_WIDE_ENOUGH", wide_enough)
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    x[0, 1, 0, 2], x[1, 0, 5, 6] = np.inf, np.nan
+    with np.errstate(invalid="ignore"):  # (the general route's own inf - inf)
+        fast, ref = _step(F.conv2d, x, w, padding=1), _general(F.conv2d, x, w, padding=1)
+    for f, r in zip(fast, ref):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
+        ok = np.isfinite(r)
+        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-12, atol=1e-12)
+    assert np.isfinite(fast[2][:, :, 2]).any()  # kernel row 2 never reads input row 0: finite there
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_the_weight_gradient_from_g_columns_equals_the_one_on_windows_of_x(flipped):
+    """_weight_grad (on the column copies of g) against its exact fallback (used after a non-finite
+    result), on finite values."""
+    rng = np.random.default_rng(3)
+    a = rows.ConvArgs((3, 2), (2, 1), ((2, 1), (0, 1)), (6, 5), flipped)
+    x, g = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 4) + a.out)
+    exact = rows._weight_grad_exact(a, x, g)
+    assert exact.shape == ((3, 4) if flipped else (4, 3)) + a.kernel
+    np.testing.assert_allclose(rows._weight_grad_on(a, x, g, rows._column_copies(rows.adjoint_args(a), g)), exact,
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn, shape_w", [(F.conv2d, (4, 3, 3, 3)), (F.conv_transpose2d, (3, 4, 3, 3))])
+def test_non_contiguous_float32_and_unbatched_inputs(fn, shape_w):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 7, 6, 3)).transpose(0, 3, 2, 1)  # (2, 3, 6, 7), not contiguous
+    w = rng.standard_normal(shape_w)[:, :, ::-1]
+    for f, r in zip(_step(fn, x, w, padding=1), _general(fn, x, w, padding=1)):
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-12)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    for f, r in zip(_step(fn, x32, w32, padding=1), _general(fn, x, w, padding=1)):
+        assert f.dtype == np.float32
+        np.testing.assert_allclose(f, r, rtol=1e-4, atol=1e-4)
+    out = fn(tl.Tensor(x[0]), tl.Tensor(w), padding=1)
+    np.testing.assert_allclose(out.numpy(), fn(tl.Tensor(x), tl.Tensor(w), padding=1).numpy()[0], rtol=1e-12)
+
+
+def test_an_empty_batch():
+    x, w = np.zeros((0, 3, 5, 5)), np.ones((4, 3, 3, 3))
+    out, dx, dw = _step(F.conv2d, x, w, padding=1)
+    assert out.shape == (0, 4, 5, 5) and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
