@@ -14,13 +14,11 @@ itself relatively), so nothing is installed and the worktree is not touched.
 """
 import argparse
 import io
-import math
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
@@ -71,20 +69,6 @@ def numpy_chain():
     return by_hand
 
 
-def best(fns, calls, rounds):
-    """min over `rounds` of the mean time per call, the functions interleaved round by round (as the scorecard)."""
-    out = {k: math.inf for k in fns}
-    for f in fns.values():
-        f()
-    for _ in range(rounds):
-        for k, f in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                f()
-            out[k] = min(out[k], (time.perf_counter() - t0) / calls)
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", required=True, help="the git revision to compare against")
@@ -94,6 +78,7 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, ROOT)
     import tinygrad_lite
+    from bench_core import best  # (the scorecard's interleaved best-of-rounds timer)
     with tempfile.TemporaryDirectory() as tmp:
         base = import_base(args.base, tmp)
         fns = {"base": chain(base, args.what), "new": chain(tinygrad_lite, args.what), "numpy": numpy_chain()}
