@@ -186,17 +186,20 @@ def test_remainder_floor_divide_shapes_layouts_and_other_dtypes(fast, ref):
             np.testing.assert_array_equal(np.signbit(got)[num], np.signbit(want)[num])
 
 
-def test_remainder_gradient_for_the_divisor_is_the_floor_division():
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_remainder_gradient_for_the_divisor_is_the_floor_division(create_graph):
     # dy = -g * floor_divide(x, y) (PyTorch's rule); np.floor(x / y) in float32 was one off where x / y
-    # rounds up to a whole number (44 of these 2^16 elements)
+    # rounds up to a whole number (44 of these 2^16 elements), on arrays and, with create_graph, on Tensors
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(1 << 16) * 100).astype(np.float32)
     y = rng.standard_normal(1 << 16).astype(np.float32)
     assert (np.floor(x / y) != np.floor_divide(x, y)).any()  # the case this test is about is present
     a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
-    a.remainder(b).backward(Tensor(np.ones_like(x)))
-    np.testing.assert_array_equal(b.grad.numpy(), -np.floor_divide(x, y))
-    np.testing.assert_array_equal(a.grad.numpy(), np.ones_like(x))
+    a.remainder(b).backward(Tensor(np.ones_like(x)), create_graph=create_graph)
+    np.testing.assert_array_equal(b.grad.detach().numpy(), -np.floor_divide(x, y))
+    np.testing.assert_array_equal(a.grad.detach().numpy(), np.ones_like(x))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (5, 7), (300, 2)])
 def test_add_outer_is_a_rank_one_update_in_place(dtype, shape):

@@ -177,11 +177,11 @@ def _remainder_dy(g, ans, a, x, y):
     if is_array(x) and is_array(y):
         with np.errstate(divide="ignore", invalid="ignore"):
             q = numpy_fast.floor_divide(x, y)
-        if q.size >= numpy_fast._PAIR_MIN and type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
+        if type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
             np.multiply(q, g, out=q)  # (in place: no second full-size buffer)
             return np.negative(q, out=q)
         return -(g * q)
-    return -(g * (x / y).detach().floor())
+    return -(g * x.floor_divide(y))  # (create_graph: the same floor division, a constant of the graph)
 
 
 REMAINDER = defop("remainder", lambda a, x, y: numpy_fast.remainder(x, y),
