@@ -122,8 +122,6 @@ class ReduceMethods:
         """x - logsumexp(x) along dim."""
         x, axis = self._floating(), _dim_as_written("log_softmax", dim, self.ndim)
         out, saved = LOG_SOFTMAX.fwd(axis, x._data)  # (saved: what the backward reuses, or None)
-        if saved is None:
-            return x._make(out, LOG_SOFTMAX, (x,), axis, x.requires_grad)
         return x._make_saving(out, saved, LOG_SOFTMAX, (x,), axis, x.requires_grad)
 
     # ------------------------------------------------------------------ scans and orderings
