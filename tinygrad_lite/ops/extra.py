@@ -177,7 +177,7 @@ def _remainder_dy(g, ans, a, x, y):
     if is_array(x) and is_array(y):
         with np.errstate(divide="ignore", invalid="ignore"):
             q = numpy_fast.floor_divide(x, y)
-        if type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
+        if type(q) is np.ndarray and type(g) is np.ndarray and q.shape == g.shape and q.dtype == g.dtype:
             np.multiply(q, g, out=q)  # (in place: no second full-size buffer)
             return np.negative(q, out=q)
         return -(g * q)
