@@ -136,10 +136,13 @@ def test_remainder_vs_torch_including_the_divisor_gradient(dtype, divisor):
     x = (rng.standard_normal((300, 257)) * 100).astype(dtype)
     x[:3] = (np.broadcast_to(y, x.shape)[:3] * rng.integers(-2000, 2000, (3, 257))).astype(dtype)
     x[3:6] = np.nextafter(x[:3], np.inf).astype(dtype)
+    x[6], x[7] = 0.0, -0.0  # zero remainders for either sign of y
     ours, theirs = _run(lambda x, y: x % y, lambda x, y: x % y, {"x": x, "y": y}, dtype)
-    for a, b in zip(ours[:2], theirs[:2]):  # (assert_array_equal: 0.0 == -0.0; PyTorch's zero remainders keep x's sign)
+    for a, b in zip(ours[:2], theirs[:2]):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+    assert (ours[0] == 0).sum() >= 2 * 257  # zero remainders keep x's sign, as PyTorch's (not y's, as numpy's)
+    np.testing.assert_array_equal(np.signbit(ours[0]), np.signbit(theirs[0]))
     if divisor == "tensor":
         np.testing.assert_array_equal(ours[2], theirs[2])
     else:  # summed over the broadcast dims: in another order than PyTorch's

@@ -235,8 +235,26 @@ def _remainder_piece(o, x, y, s):
     if not ok:
         m = _inexact(x, y, o, _REM_EXACT)
         o[m] = np.remainder(x[m], y[m])
-    if not y.min() > 0:  # a zero remainder takes the sign of y, as in np.remainder (x - q y gives +0)
-        np.copysign(o, y, out=o)
+    _zeros_take_the_sign_of(o, x)  # (x - q y gives +0, np.remainder the sign of y)
+
+
+def _zeros_take_the_sign_of(r, x):
+    """r's zeros get x's sign in place: PyTorch's remainder is fmod(x, y), plus y where the signs differ,
+    so a zero remainder keeps x's sign (np.remainder gives it y's)."""
+    z = r == 0
+    if z.any():
+        np.copysign(r, x, out=r, where=z)
+
+
+def _np_remainder(x, y):
+    """np.remainder with PyTorch's sign for zero results (the sign of x)."""
+    r = np.remainder(x, y)
+    if r.dtype.kind != "f":
+        return r
+    if type(r) is not np.ndarray:  # (numpy returns 0-d results as scalars)
+        return np.copysign(r, x).astype(r.dtype)[()] if r == 0 else r
+    _zeros_take_the_sign_of(r, np.broadcast_to(x, r.shape))
+    return r
 
 
 def _floor_divide_piece(o, x, y, s):
@@ -267,10 +285,11 @@ def _float32_pair_kernel(piece, slow, x, y):
 
 
 def remainder(x, y):
-    """np.remainder(x, y) (the sign of y, as Python's %), bit for bit; fast for float32 arrays."""
+    """PyTorch's remainder: np.remainder(x, y) (the sign of y, as Python's %) bit for bit, except that a zero
+    result keeps the sign of x, as in PyTorch; fast for float32 arrays."""
     if type(x) is np.ndarray and x.size < _PAIR_MIN and type(y) is np.ndarray and x.shape == y.shape:
-        return np.remainder(x, y)  # (small: numpy's loop, before any other test)
-    return _float32_pair_kernel(_remainder_piece, np.remainder, x, y)
+        return _np_remainder(x, y)  # (small: numpy's loop, before any other test)
+    return _float32_pair_kernel(_remainder_piece, _np_remainder, x, y)
 
 
 def floor_divide(x, y):
