@@ -241,7 +241,7 @@ def _lr_sequence(lib, make, steps, metric=None):
 
 
 @pytest.mark.parametrize("kind", ["plateau_min", "plateau_max_abs", "warm_restarts", "warm_restarts_mult", "poly",
-                                  "chained"])
+                                  "chained", "cyclic", "cyclic2_asymmetric", "cyclic_exp_range", "cyclic_custom"])
 def test_more_schedulers_match_torch(kind):
     metric = None
     if kind == "plateau_min":
@@ -257,9 +257,37 @@ def test_more_schedulers_match_torch(kind):
     elif kind == "chained":
         make = lambda m, o: m.ChainedScheduler([m.ConstantLR(o, factor=0.5, total_iters=3),  # noqa: E731
                                                 m.ExponentialLR(o, gamma=0.9)])
+    elif kind == "cyclic":
+        make = lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3)  # noqa: E731
+    elif kind == "cyclic2_asymmetric":
+        make = lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=2, step_size_down=4, mode="triangular2")  # noqa: E731
+    elif kind == "cyclic_exp_range":
+        make = lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.9,  # noqa: E731
+                                       base_momentum=0.7, max_momentum=0.95)
+    elif kind == "cyclic_custom":
+        make = lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=2, scale_fn=lambda x: 0.5 ** x,  # noqa: E731
+                                       scale_mode="iterations", cycle_momentum=False)
     else:
         make = lambda m, o: m.PolynomialLR(o, total_iters=6, power=2.0)  # noqa: E731
     assert _lr_sequence(tl, make, 14, metric) == _lr_sequence(torch, make, 14, metric)
+
+
+def test_cyclic_lr_cycles_adams_beta1_and_rejects_bad_arguments():
+    seqs = []
+    for lib in (tl, torch):
+        p = lib.tensor(np.ones(2), requires_grad=True)
+        opt = lib.optim.Adam([p], lr=0.1)
+        s = lib.optim.lr_scheduler.CyclicLR(opt, 0.001, 0.01, step_size_up=2)
+        seqs.append([(opt.step(), s.step(), s.get_last_lr()[0], opt.param_groups[0]["betas"])[2:] for _ in range(6)])
+    assert seqs[0] == seqs[1]
+    for lib in (tl, torch):  # Adagrad has neither momentum nor betas
+        opt = lib.optim.Adagrad([lib.tensor([1.0], requires_grad=True)], lr=0.1)
+        with pytest.raises(ValueError, match="optimizer must support momentum"):
+            lib.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1)
+    with pytest.raises(ValueError, match="CyclicLR: mode must be one of"):
+        tl.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, mode="sine", cycle_momentum=False)
+    with pytest.raises(ValueError, match="CyclicLR: expected 1 values for max_lr"):
+        tl.optim.lr_scheduler.CyclicLR(opt, 0.01, [0.1, 0.2], cycle_momentum=False)
 
 
 def test_parameters_to_vector_and_back_match_torch():

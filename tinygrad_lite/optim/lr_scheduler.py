@@ -365,3 +365,5 @@ __all__ += ["OneCycleLR"]
 from .more_schedulers import (ChainedScheduler, CosineAnnealingWarmRestarts, PolynomialLR,  # noqa: E402
                               ReduceLROnPlateau)
 __all__ += ["ChainedScheduler", "CosineAnnealingWarmRestarts", "PolynomialLR", "ReduceLROnPlateau"]
+from .cyclic import CyclicLR  # noqa: E402
+__all__ += ["CyclicLR"]

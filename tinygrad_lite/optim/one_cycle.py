@@ -14,10 +14,11 @@ def _linear(start, end, pct):
     return (end - start) * pct + start
 
 
-def _per_group(name, value, groups):
+def _per_group(name, value, groups, owner="OneCycleLR"):
+    """`value` for every param group: a list or tuple gives one per group, anything else is shared."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(groups):
-            raise ValueError(f"OneCycleLR: expected {len(groups)} values for {name} (one per param group), "
+            raise ValueError(f"{owner}: expected {len(groups)} values for {name} (one per param group), "
                              f"got {len(value)}")
         return list(value)
     return [value] * len(groups)
