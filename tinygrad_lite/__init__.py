@@ -52,8 +52,14 @@ for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "ou
               "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
               "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
               "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot", "atan2", "fmod", "hypot",
-              "kthvalue", "diff", "take_along_dim", "cross", "rot90", "tensor_split"):
+              "kthvalue", "diff", "take_along_dim", "cross", "rot90", "tensor_split", "erfc", "erfinv", "lgamma",
+              "digamma"):
     globals()[_name] = _fn(_name, f"Function form of Tensor.{_name}.")
+
+
+def polygamma(n, input):
+    """The n-th derivative of the digamma function of input (PyTorch's argument order: n first)."""
+    return (input if isinstance(input, Tensor) else Tensor(input)).polygamma(n)
 
 
 def _binary_fn(name, method, doc):
@@ -78,6 +84,7 @@ from .functions import allclose, einsum, isclose, numel  # noqa: E402
 from .functions_more import concat, concatenate, hstack, meshgrid, vstack  # noqa: E402
 from .tensor_more_shape import bucketize, cdist, searchsorted  # noqa: E402
 from . import linalg  # noqa: E402  (torch.linalg's norms)
+from . import special  # noqa: E402,F401  (torch.special's names)
 from . import nn, optim, utils  # noqa: E402  (so that tinygrad_lite.nn / .optim work after `import tinygrad_lite`)
 
 __version__ = "0.1.0"

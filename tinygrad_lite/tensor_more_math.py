@@ -3,6 +3,7 @@ sinh from expm1, fmod from trunc...) or rows of their own (atan, asin, acos, ata
 comparisons and logical ops, and the in-place forms of the elementwise methods (exp_, sqrt_, pow_...)."""
 import numpy as np
 
+from .ops import special_more
 from .ops.products import ACOS, ASIN, ATAN, ATAN2
 from .tensor_args import norm_axes
 from .tensor_base import TensorBase
@@ -47,6 +48,24 @@ class MoreMathMethods:
     def erf(self):
         from .ops.special import ERF
         return self._floating()._unary(ERF)
+
+    def erfc(self):
+        return self._floating()._unary(special_more.ERFC)
+
+    def erfinv(self):
+        return self._floating()._unary(special_more.ERFINV)
+
+    def lgamma(self):
+        return self._floating()._unary(special_more.LGAMMA)
+
+    def digamma(self):
+        return self.polygamma(0)
+
+    def polygamma(self, n):
+        """The n-th derivative of the digamma function (torch.polygamma(n, x) as a method: x.polygamma(n))."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"polygamma: n must be a non-negative int, got {n!r}")
+        return self._floating()._unary(special_more.POLYGAMMA, int(n))
 
     def logit(self, eps=None):
         x = self if eps is None else self.clamp(eps, 1 - eps)
@@ -193,7 +212,8 @@ def _inplace_form(name, method):
 
 for _m in ("exp", "log", "sqrt", "rsqrt", "abs", "neg", "relu", "sigmoid", "tanh", "sin", "cos", "square", "reciprocal",
            "floor", "ceil", "round", "trunc", "sign", "log1p", "expm1", "pow", "clip", "tril", "triu", "scatter",
-           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "index_add"):
+           "scatter_add", "lerp", "addcmul", "addcdiv", "nan_to_num", "clamp_min", "clamp_max", "index_add", "erf",
+           "erfc", "erfinv", "lgamma", "digamma", "polygamma"):
     setattr(MoreMathMethods, _m + "_", _inplace_form(_m + "_", _m))
 MoreMathMethods.negative_ = MoreMathMethods.neg_
 

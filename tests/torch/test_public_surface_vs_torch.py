@@ -191,6 +191,17 @@ MORE_FORMS_2 = {
     **{n: ([np.abs(_SMALL) + 0.1], lambda m, t, n=n: getattr(m, n)(t), lambda m, t, n=n: getattr(m, n)(t))
        for n in ("log2", "log10")},
     "logit": ([np.abs(_SMALL) * 0.5 + 0.1], lambda m, t: m.logit(t), lambda m, t: m.logit(t)),
+    # (lgamma on both sides of the poles at 0, -1, -2; digamma and polygamma(1, x) in test_digamma_...)
+    **{n: ([_SMALL * 3], lambda m, t, n=n: getattr(m, n)(t), lambda m, t, n=n: getattr(m, n)(t))
+       for n in ("erfc", "lgamma")},
+    "erfinv": ([_SMALL], lambda m, t: m.erfinv(t), lambda m, t: m.erfinv(t)),
+    **{f"polygamma{k}": ([_SMALL * 3], lambda m, t, k=k: m.polygamma(k, t), lambda m, t, k=k: m.polygamma(k, t))
+       for k in (2, 3)},
+    **{f"special.{n}": ([_SMALL], lambda m, t, n=n: getattr(m.special, n)(t), lambda m, t, n=n: getattr(m.special, n)(t))
+       for n in ("erf", "erfc", "erfinv", "gammaln", "expit", "log1p", "expm1", "exp2")},
+    "special.logit": ([np.abs(_SMALL) * 0.5 + 0.1], lambda m, t: m.special.logit(t), lambda m, t: m.special.logit(t)),
+    **{f"special.{n}": ([_SMALL], lambda m, t, n=n: getattr(m.special, n)(t, 1), lambda m, t, n=n: getattr(m.special, n)(t, 1))
+       for n in ("logsumexp", "softmax", "log_softmax")},
     "nan_to_num": ([_NAN], lambda m, t: m.nan_to_num(t, 0.5), lambda m, t: m.nan_to_num(t, 0.5)),
     "clamp_min": ([_SMALL], lambda m, t: m.clamp_min(t, 0.1), lambda m, t: m.clamp_min(t, 0.1)),
     "clamp_max": ([_SMALL], lambda m, t: m.clamp_max(t, 0.1), lambda m, t: m.clamp_max(t, 0.1)),
@@ -247,6 +258,28 @@ MORE_FORMS_2 = {
     "meshgrid": ([arr(3), arr(4, seed=1)], lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy"),
                  lambda m, a, b: m.meshgrid(a, b * 2, indexing="xy")),
 }
+
+
+def test_digamma_and_trigamma_are_exact_to_float64_where_pytorch_is_not():
+    # PyTorch's trigamma (polygamma(1, x), also digamma's derivative) is ~5e-10 off in float64 (checked
+    # against mpmath below); ours (scipy) agrees with mpmath to ~1e-15, and with PyTorch to 1e-8
+    import mpmath
+    x = (_SMALL * 3).ravel()
+    want = {n: np.array([float(mpmath.polygamma(n, v)) for v in x]) for n in (0, 1, 2)}
+    for f, name in ((lambda t: t.digamma(), "digamma"), (tl.special.psi, "special.psi"),
+                    (lambda t: tl.polygamma(0, t), "polygamma(0)")):
+        t = tl.tensor(x, requires_grad=True)
+        y = f(t)
+        y.sum().backward()
+        np.testing.assert_allclose(y.detach().numpy(), want[0], rtol=1e-14, atol=1e-15, err_msg=name)  # (atol: the root near 1.46)
+        np.testing.assert_allclose(t.grad.numpy(), want[1], rtol=1e-14, err_msg=name)
+    t = tl.tensor(x, requires_grad=True)
+    (g,) = tl.autograd.grad(t.polygamma(1).sum(), t, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), want[2], rtol=1e-13)
+    tt = torch.tensor(x, requires_grad=True)
+    torch.special.digamma(tt).sum().backward()
+    np.testing.assert_allclose(tl.digamma(tl.tensor(x)).numpy(), torch.digamma(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(want[1], tt.grad.numpy(), rtol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(MORE_FORMS_2))
@@ -321,7 +354,7 @@ def test_where_with_only_a_condition_is_nonzero():
 
 def test_every_function_form_is_tested_here():
     tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | \
-        set(MORE_FORMS) | {"outer", "unique", "bincount"} | set(MORE_FORMS_2) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+        set(MORE_FORMS) | {"outer", "unique", "bincount", "digamma", "polygamma"} | set(MORE_FORMS_2) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
                                                   "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}

@@ -226,7 +226,7 @@ def _parallel(nn):
 def build():
     """All torch modules, by name."""
     import tinygrad_lite as tl
-    from tinygrad_lite import autograd, grad_mode, linalg, nn, optim, random, utils
+    from tinygrad_lite import autograd, grad_mode, linalg, nn, optim, random, special, utils
     from tinygrad_lite.nn import functional, init
     from tinygrad_lite.nn import utils as nn_utils
     from tinygrad_lite.optim import lr_scheduler
@@ -279,6 +279,7 @@ def build():
                                  "barrier", "all_reduce", "broadcast", "all_gather", "reduce")})
 
     mod("torch.linalg", [linalg])
+    mod("torch.special", [special])
     from tinygrad_lite import distributions
     mod("torch.distributions", [distributions])
     for sub in ("normal", "categorical", "bernoulli", "uniform", "kl"):

@@ -312,6 +312,7 @@ def _load():
     from . import products  # noqa: F401  (prod, log1p, expm1)
     from . import embedding_bag  # noqa: F401  (F.embedding_bag's row)
     from . import embedding_dot  # noqa: F401  (tinygrad_lite.sparse.embedding_dot's row)
+    from . import special_more  # noqa: F401  (erfc, erfinv, lgamma, polygamma)
 
 
 _load()
