@@ -166,8 +166,43 @@ def test_bad_input_gets_an_error_naming_the_op_and_shapes():
         tl.linalg.norm(x, "nuc")
     with pytest.raises(ValueError, match=r"linalg.norm: with ord=1 and dim=None the input must be 1-D or 2-D, got shape"):
         tl.linalg.norm(x[None], 1)
-    with pytest.raises(AttributeError, match=r"interpolate\(mode='bilinear'\) .*is not supported"):
-        F.interpolate(x[None, None], scale_factor=2, mode="bilinear")
+    with pytest.raises(AttributeError, match=r"interpolate\(mode='area'\) .*is not supported"):
+        F.interpolate(x[None, None], scale_factor=2, mode="area")
+    with pytest.raises(AttributeError, match=r"interpolate\(antialias=True\) is not supported"):
+        F.interpolate(x[None, None], scale_factor=0.5, mode="bilinear", antialias=True)
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bilinear' needs a 4-D input \(N, C, \*spatial\), got shape \(1, 2, 3\)"):
+        F.interpolate(tl.ones(1, 2, 3), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match="align_corners can only be set with the interpolating modes"):
+        F.interpolate(x[None, None], scale_factor=2, align_corners=True)
+
+
+_INTERP_SIZES = [dict(scale_factor=2), dict(scale_factor=1.7), dict(scale_factor=0.5, recompute_scale_factor=True),
+                 dict(size=3), dict(size=9), dict(size=1)]
+
+
+@pytest.mark.parametrize("mode,shape", [("linear", (2, 3, 7)), ("bilinear", (2, 3, 5, 7)), ("bicubic", (2, 3, 5, 7)),
+                                        ("trilinear", (1, 2, 3, 4, 5))])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_linear_modes_match_torch(mode, shape, align_corners):
+    # upsampling, downsampling, a fractional scale, a single output pixel; values and gradients in float64
+    a = _arr(shape, 0)
+    for kw in _INTERP_SIZES:
+        _check(lambda x, kw=kw: F.interpolate(x, mode=mode, align_corners=align_corners, **kw),
+               lambda t, kw=kw: TF.interpolate(t, mode=mode, align_corners=align_corners, **kw), a)
+    up = tl.nn.Upsample(scale_factor=2, mode=mode, align_corners=align_corners)
+    _check(up, torch.nn.Upsample(scale_factor=2, mode=mode, align_corners=align_corners), a)
+
+
+def test_interpolate_nearest_exact_and_float32_bicubic_match_torch():
+    a = _arr((2, 3, 5, 7), 1)
+    for kw in _INTERP_SIZES:
+        _check(lambda x, kw=kw: F.interpolate(x, mode="nearest-exact", **kw),
+               lambda t, kw=kw: TF.interpolate(t, mode="nearest-exact", **kw), a)
+    x = a.astype(np.float32)
+    ours = F.interpolate(tl.tensor(x), scale_factor=1.5, mode="bicubic")
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.numpy(), TF.interpolate(torch.tensor(x), scale_factor=1.5, mode="bicubic").numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 _ACT = [("relu6", (), 4.0), ("hardtanh", (-0.5, 1.2), 1.0), ("hardsigmoid", (), 4.0), ("hardswish", (), 4.0),

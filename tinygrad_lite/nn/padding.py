@@ -139,17 +139,69 @@ CircularPad2d = _layer("CircularPad2d", "circular", 2)
 
 
 # ---------------------------------------------------------------------- nearest-neighbour resizing
+_INTERP_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_CUBIC_A = -0.75  # PyTorch's bicubic coefficient
+
+
+def _source(o, n, scale, align_corners, cubic):
+    """Where output positions 0..o-1 of a dim read the input (of length n), in input coordinates, as PyTorch's
+    area_pixel_compute_source_index: align_corners maps the end pixels' centres onto each other."""
+    i = np.arange(o, dtype=np.float64)
+    if align_corners:
+        return i * ((n - 1) / (o - 1) if o > 1 else 0.0)
+    src = (i + 0.5) * scale - 0.5
+    return src if cubic else np.maximum(src, 0.0)
+
+
+def _cubic_weights(t):
+    """Keys' cubic convolution weights of the four taps at offsets -1, 0, 1, 2 from floor(src), t = src - floor."""
+    a = _CUBIC_A
+    near = lambda x: ((a + 2) * x - (a + 3)) * x * x + 1  # noqa: E731  (|x| <= 1)
+    far = lambda x: ((a * x - 5 * a) * x + 8 * a) * x - 4 * a  # noqa: E731  (1 < |x| < 2)
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def interpolation_matrix(n, o, scale, mode, align_corners):
+    """The (o, n) matrix A of one dim's linear or cubic interpolation: output = A @ input along that dim."""
+    src = _source(o, n, scale, align_corners, mode == "bicubic")
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    if mode == "bicubic":
+        taps = [(np.clip(base + k - 1, 0, n - 1), w) for k, w in enumerate(_cubic_weights(t))]
+    else:
+        t = np.clip(t, 0.0, 1.0)
+        taps = [(base, 1.0 - t), (np.minimum(base + 1, n - 1), t)]
+    a = np.zeros((o, n))
+    for idx, w in taps:
+        np.add.at(a, (np.arange(o), idx), w)  # (taps clamped onto the same edge pixel add up)
+    return a
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """F.interpolate for mode='nearest' on (N, C, *spatial) inputs with 1-3 spatial dims: output position i of a
-    dim copies input position min(floor(i * scale), in - 1), scale = 1 / scale_factor (in / out when `size` is
-    given), as PyTorch. Other modes (bilinear, bicubic...) are not supported."""
-    if mode != "nearest":
-        from ..compat import unsupported
-        raise unsupported(f"interpolate(mode={mode!r}) (only mode='nearest')")
+    """F.interpolate on (N, C, *spatial) inputs with 1-3 spatial dims, as PyTorch.
+
+    'nearest': output position i of a dim copies input position min(floor(i * scale), in - 1), scale =
+    1 / scale_factor (in / out when `size` is given); 'nearest-exact' copies min(floor((i + 0.5) * scale), in - 1).
+    'linear' (3-D input), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D) interpolate each spatial dim in turn:
+    one matrix product per dim with the (out, in) matrix of interpolation weights (`interpolation_matrix`),
+    so the gradient is the transposed product. antialias=True and mode 'area' are not supported."""
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: expected a Tensor for input, got {type(input).__name__}")
     k = input.ndim - 2
+    if mode not in ("nearest", "nearest-exact") and mode not in _INTERP_DIMS:
+        from ..compat import unsupported
+        raise unsupported(f"interpolate(mode={mode!r}) (modes: nearest, nearest-exact, linear, bilinear, bicubic, "
+                          "trilinear)")
+    if antialias:
+        from ..compat import unsupported
+        raise unsupported("interpolate(antialias=True)")
+    if mode in _INTERP_DIMS and k != _INTERP_DIMS[mode]:
+        raise ValueError(f"interpolate: mode {mode!r} needs a {_INTERP_DIMS[mode] + 2}-D input (N, C, *spatial), "
+                         f"got shape {tuple(input.shape)}")
+    if mode not in _INTERP_DIMS and align_corners is not None:
+        raise ValueError("interpolate: align_corners can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
     if not 1 <= k <= 3:
         raise ValueError(f"interpolate: expected a (N, C, *spatial) input with 1-3 spatial dims, got shape "
                          f"{tuple(input.shape)}")
@@ -171,14 +223,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         scales = [n / o for n, o in zip(spatial, out)] if recompute_scale_factor else [1.0 / f for f in sf]
     y = input
     for d, (n, o, s) in enumerate(zip(spatial, out, scales)):
-        if o != n or s != 1.0:
-            src = np.minimum(np.floor(np.arange(o) * np.float32(s)).astype(np.int64), n - 1)
+        if mode in _INTERP_DIMS:
+            a = interpolation_matrix(n, o, s, mode, bool(align_corners)).astype(input.dtype)
+            y = (y.movedim(d + 2, -1) @ Tensor._leaf(np.ascontiguousarray(a.T))).movedim(-1, d + 2)
+        elif o != n or s != 1.0:
+            shift = 0.5 if mode == "nearest-exact" else 0.0
+            src = np.minimum(np.floor((np.arange(o) + shift) * np.float32(s)).astype(np.int64), n - 1)
             y = y.index_select(d + 2, Tensor._leaf(src))
     return y
 
 
 class Upsample(Module):
-    """nn.Upsample(size=None, scale_factor=None, mode='nearest'): F.interpolate as a layer."""
+    """nn.Upsample(size=None, scale_factor=None, mode='nearest'): F.interpolate as a layer (any of its modes)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
