@@ -512,3 +512,24 @@ def test_unfold_windows_match_torch(shape, dim, size, step):
 def test_image_patches_with_two_unfolds_match_torch():
     _check(lambda x: x.unfold(2, 2, 2).unfold(3, 2, 2).reshape(1, 3, -1, 4),
            lambda t: t.unfold(2, 2, 2).unfold(3, 2, 2).reshape(1, 3, -1, 4), _arr((1, 3, 4, 6), 19))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=2),
+                                dict(kernel_size=3, padding=1, dilation=2), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))])
+def test_unfold_and_fold_match_torch(kw):
+    # values and gradients (float64); fold of unfold counts each pixel once per block covering it; the layers
+    a = _arr((2, 3, 7, 8), 2)
+    _check(lambda x: F.unfold(x, **kw), lambda t: TF.unfold(t, **kw), a)
+    _check(lambda x: F.unfold(x[0], **kw), lambda t: TF.unfold(t[0], **kw), a)  # unbatched
+    cols = TF.unfold(torch.tensor(a), **kw).numpy()
+    _check(lambda c: F.fold(c, (7, 8), **kw), lambda c: TF.fold(c, (7, 8), **kw), cols)
+    _check(tl.nn.Fold((7, 8), **kw), torch.nn.Fold((7, 8), **kw), cols)
+    _check(tl.nn.Unfold(**kw), torch.nn.Unfold(**kw), a)
+
+
+def test_fold_names_the_shapes_that_do_not_fit():
+    with pytest.raises(ValueError, match=r"fold: input of shape \(1, 12, 5\) does not fit kernel_size=\(2, 2\) and "
+                                         r"output_size=\(4, 4\): expected \(N, C \* 4, 9\)"):
+        F.fold(tl.zeros(1, 12, 5), (4, 4), 2)
+    with pytest.raises(ValueError, match=r"unfold: expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) Tensor, got \(4, 4\)"):
+        F.unfold(tl.zeros(4, 4), 2)

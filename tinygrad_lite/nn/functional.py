@@ -552,6 +552,7 @@ from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
                       max_pool2d)
 from .padding import interpolate, pad  # noqa: E402
+from .fold import fold, unfold  # noqa: E402
 from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
                           pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
 from .more_layers import (instance_norm, margin_ranking_loss, pixel_shuffle, pixel_unshuffle,  # noqa: E402
@@ -565,4 +566,4 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
             "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
             "triplet_margin_loss"]
-__all__ += ["embedding_bag"]
+__all__ += ["embedding_bag", "unfold", "fold"]
