@@ -7,6 +7,7 @@ from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .adadelta import Adadelta
 from .adam_variants import Adamax, NAdam, RAdam
+from .lbfgs import LBFGS
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler", "RMSprop", "Adagrad", "Adadelta"]
-__all__ += ["Adamax", "NAdam", "RAdam"]
+__all__ += ["Adamax", "NAdam", "RAdam", "LBFGS"]
