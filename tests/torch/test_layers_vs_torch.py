@@ -400,3 +400,32 @@ def test_conv_transpose_is_the_adjoint_of_conv():
     lhs = (F.conv2d(Tensor(x), Tensor(w), **kw).numpy() * y).sum()
     rhs = (x * F.conv_transpose2d(Tensor(y), Tensor(w), output_padding=(0, 1), **kw).numpy()).sum()
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- 3-D convolutions (the same windows route)
+CONV3D_CASES = [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=(1, 2, 1)), dict(groups=2, stride=(1, 2, 3)),
+                dict(padding="valid", bias=False)]
+
+
+@pytest.mark.parametrize("kw", CONV3D_CASES, ids=[str(k) for k in CONV3D_CASES])
+def test_conv3d(kw):
+    kw = dict(kw)
+    bias = kw.pop("bias", True)
+    g = kw.get("groups", 1)
+    x, w, b = rnd(2, 4, 5, 6, 4), rnd(6, 4 // g, 3, 2, 3, seed=2), rnd(6, seed=3)
+    b_ours = b if bias else None
+    check(lambda x, w: F.conv3d(x, w, None if b_ours is None else Tensor(b), **kw),
+          lambda x, w: TF.conv3d(x, w, None if b_ours is None else torch.tensor(b), **kw), x, w)
+    check(lambda x: F.conv3d(x, Tensor(w), **kw), lambda x: TF.conv3d(x, torch.tensor(w), **kw), x[0])  # unbatched
+    torch.manual_seed(0)
+    check_module(nn.Conv3d(4, 6, (3, 2, 3), bias=bias, **kw), torch.nn.Conv3d(4, 6, (3, 2, 3), bias=bias, **kw), x)
+    assert repr(nn.Conv3d(4, 6, (3, 2, 3), bias=bias, **kw)) == repr(torch.nn.Conv3d(4, 6, (3, 2, 3), bias=bias, **kw))
+
+
+@pytest.mark.parametrize("kw", CONVT_CASES[:4], ids=[str(k) for k in CONVT_CASES[:4]])
+def test_conv_transpose3d(kw):
+    kw = {k: (v + (1,) if isinstance(v, tuple) else v) for k, v in kw.items()}
+    x, w, b = rnd(2, 4, 3, 4, 2), rnd(4, 6, 3, 2, 2, seed=2), rnd(6, seed=3)
+    check(lambda x, w, b: F.conv_transpose3d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose3d(x, w, b, **kw), x, w, b)
+    torch.manual_seed(0)
+    check_module(nn.ConvTranspose3d(4, 6, (3, 2, 2), **kw), torch.nn.ConvTranspose3d(4, 6, (3, 2, 2), **kw), x)

@@ -23,8 +23,8 @@ from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "Conv1d", "Conv2d", "ConvTranspose1d",
-           "ConvTranspose2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "Conv1d", "Conv2d",
+           "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 def ntuple(op, name, value, d):
@@ -119,6 +119,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation, as PyTorch). input (N, C_in, D, H, W) or (C_in, D, H, W); weight
+    (C_out, C_in/groups, kD, kH, kW); bias (C_out,) -> (N, C_out, D_out, H_out, W_out).
+    stride, padding, dilation: int or triple; padding also 'valid' or 'same'."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
     x, w, unbatched = _checked_input(op, d, input, weight, "in_channels, out_channels/groups")
     groups = int(groups)
@@ -179,6 +186,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            dilation)
 
 
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-D transposed convolution (the gradient of conv3d with respect to its input). input (N, C_in, D, H, W);
+    weight (C_in, C_out/groups, kD, kH, kW) -> (N, C_out, D_out, H_out, W_out), each as in conv_transpose2d."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
 class _ConvNd(Module):
     """Shared constructor of Conv1d/Conv2d: weight (out, in/groups, *kernel) and bias (out,) start as
     PyTorch's, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in/groups * prod(kernel)."""
@@ -229,7 +243,7 @@ class _ConvNd(Module):
         """As PyTorch prints it: channels, kernel_size, stride, and the options that differ from the defaults."""
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._d:
-            s += f", padding={self.padding!r}"
+            s += f", padding={self.padding}"  # (padding=same, unquoted, as PyTorch prints it)
         if self.dilation != (1,) * self._d:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -306,3 +320,17 @@ class ConvTranspose2d(_ConvTransposeNd):
     bias=True, dilation=1). input (N, C_in, H, W) -> (N, C_out, H_out, W_out). See F.conv_transpose2d."""
     _d = 2
     _fn = staticmethod(conv_transpose2d)
+
+
+class Conv3d(_ConvNd):
+    """Conv3d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True).
+    input (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out). See F.conv3d."""
+    _d = 3
+    _fn = staticmethod(conv3d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """ConvTranspose3d(in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+    bias=True, dilation=1). input (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out). See F.conv_transpose3d."""
+    _d = 3
+    _fn = staticmethod(conv_transpose3d)

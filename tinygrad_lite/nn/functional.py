@@ -546,7 +546,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 # ---------------------------------------------------------------------- layers defined in their own modules
 from .activation import elu  # noqa: E402
-from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
+from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from .dropout import dropout2d  # noqa: E402
 from .normalization import batch_norm  # noqa: E402
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
@@ -566,4 +566,4 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
             "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
             "triplet_margin_loss"]
-__all__ += ["embedding_bag", "unfold", "fold"]
+__all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d"]
