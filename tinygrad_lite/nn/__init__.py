@@ -12,6 +12,8 @@ from .layers import (GELU, CrossEntropyLoss, Dropout, Embedding, EmbeddingBag, I
 
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .fold import Fold, Unfold
+from .more_losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelSoftMarginLoss,
+                          MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss)
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .activation import ELU, LeakyReLU
@@ -36,7 +38,8 @@ except ImportError:  # pragma: no cover
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "IncompatibleKeys", "Linear",
            "Embedding", "EmbeddingBag", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity",
            "Softmax", "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss", "functional", "init"]
-__all__ += ["Fold", "Unfold", "Conv3d", "ConvTranspose3d"]
+__all__ += ["Fold", "Unfold", "Conv3d", "ConvTranspose3d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss"]
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d",
             "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ELU", "LeakyReLU", "Dropout2d", "Flatten",

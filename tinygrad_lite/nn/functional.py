@@ -553,6 +553,8 @@ from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_
                       max_pool2d)
 from .padding import interpolate, pad  # noqa: E402
 from .fold import fold, unfold  # noqa: E402
+from .more_losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss,  # noqa: E402
+                          multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss)
 from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
                           pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
 from .more_layers import (instance_norm, margin_ranking_loss, pixel_shuffle, pixel_unshuffle,  # noqa: E402
@@ -566,4 +568,6 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "mish", "pairwise_distance", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
             "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
             "triplet_margin_loss"]
-__all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d"]
+__all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d", "cosine_embedding_loss", "gaussian_nll_loss",
+            "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+            "soft_margin_loss"]
