@@ -429,3 +429,19 @@ def test_conv_transpose3d(kw):
     check(lambda x, w, b: F.conv_transpose3d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose3d(x, w, b, **kw), x, w, b)
     torch.manual_seed(0)
     check_module(nn.ConvTranspose3d(4, 6, (3, 2, 2), **kw), torch.nn.ConvTranspose3d(4, 6, (3, 2, 2), **kw), x)
+
+
+@pytest.mark.parametrize("k,stride,pad,ceil", [(2, None, 0, False), ((2, 3, 2), (1, 2, 2), (1, 1, 0), True),
+                                               (3, 2, 1, False)])
+def test_pool3d(k, stride, pad, ceil):
+    x = rnd(2, 3, 5, 6, 7, seed=4)
+    check(lambda t: F.max_pool3d(t, k, stride, pad, ceil_mode=ceil), lambda t: TF.max_pool3d(t, k, stride, pad, ceil_mode=ceil), x)
+    for include in (True, False):
+        check(lambda t: F.avg_pool3d(t, k, stride, pad, ceil_mode=ceil, count_include_pad=include),
+              lambda t: TF.avg_pool3d(t, k, stride, pad, ceil_mode=ceil, count_include_pad=include), x)
+    check(lambda t: F.adaptive_avg_pool3d(t, (2, None, 3)), lambda t: TF.adaptive_avg_pool3d(t, (2, None, 3)), x)
+    for ours, theirs in ((nn.MaxPool3d(k, stride, pad, ceil_mode=ceil), torch.nn.MaxPool3d(k, stride, pad, ceil_mode=ceil)),
+                         (nn.AvgPool3d(k, stride, pad, ceil_mode=ceil), torch.nn.AvgPool3d(k, stride, pad, ceil_mode=ceil)),
+                         (nn.AdaptiveAvgPool3d(2), torch.nn.AdaptiveAvgPool3d(2))):
+        check(ours, theirs, x[0])  # unbatched
+        assert repr(ours) == repr(theirs)

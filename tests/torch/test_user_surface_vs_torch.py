@@ -166,8 +166,8 @@ def test_bad_input_gets_an_error_naming_the_op_and_shapes():
         tl.linalg.norm(x, "nuc")
     with pytest.raises(ValueError, match=r"linalg.norm: with ord=1 and dim=None the input must be 1-D or 2-D, got shape"):
         tl.linalg.norm(x[None], 1)
-    with pytest.raises(AttributeError, match=r"interpolate\(mode='area'\) .*is not supported"):
-        F.interpolate(x[None, None], scale_factor=2, mode="area")
+    with pytest.raises(AttributeError, match=r"interpolate\(mode='box'\) .*is not supported"):
+        F.interpolate(x[None, None], scale_factor=2, mode="box")
     with pytest.raises(AttributeError, match=r"interpolate\(antialias=True\) is not supported"):
         F.interpolate(x[None, None], scale_factor=0.5, mode="bilinear", antialias=True)
     with pytest.raises(ValueError, match=r"interpolate: mode 'bilinear' needs a 4-D input \(N, C, \*spatial\), got shape \(1, 2, 3\)"):
@@ -193,11 +193,12 @@ def test_interpolate_linear_modes_match_torch(mode, shape, align_corners):
     _check(up, torch.nn.Upsample(scale_factor=2, mode=mode, align_corners=align_corners), a)
 
 
-def test_interpolate_nearest_exact_and_float32_bicubic_match_torch():
+def test_interpolate_nearest_exact_area_and_float32_bicubic_match_torch():
     a = _arr((2, 3, 5, 7), 1)
-    for kw in _INTERP_SIZES:
-        _check(lambda x, kw=kw: F.interpolate(x, mode="nearest-exact", **kw),
-               lambda t, kw=kw: TF.interpolate(t, mode="nearest-exact", **kw), a)
+    for mode in ("nearest-exact", "area"):
+        for kw in _INTERP_SIZES:
+            _check(lambda x, kw=kw: F.interpolate(x, mode=mode, **kw),
+                   lambda t, kw=kw: TF.interpolate(t, mode=mode, **kw), a)
     x = a.astype(np.float32)
     ours = F.interpolate(tl.tensor(x), scale_factor=1.5, mode="bicubic")
     assert ours.dtype == np.float32

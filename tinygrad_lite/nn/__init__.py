@@ -14,7 +14,8 @@ from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Conv
 from .fold import Fold, Unfold
 from .more_losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelSoftMarginLoss,
                           MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss)
-from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
+                      MaxPool1d, MaxPool2d, MaxPool3d)
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .activation import ELU, LeakyReLU
 from .dropout import Dropout2d, Flatten, Unflatten
@@ -39,7 +40,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Inc
            "Embedding", "EmbeddingBag", "LayerNorm", "Dropout", "ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Identity",
            "Softmax", "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss", "functional", "init"]
 __all__ += ["Fold", "Unfold", "Conv3d", "ConvTranspose3d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
-            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss"]
+            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d"]
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d",
             "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ELU", "LeakyReLU", "Dropout2d", "Flatten",

@@ -549,8 +549,8 @@ from .activation import elu  # noqa: E402
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: E402
 from .dropout import dropout2d  # noqa: E402
 from .normalization import batch_norm  # noqa: E402
-from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402
-                      max_pool2d)
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, avg_pool1d,  # noqa: E402
+                      avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
 from .padding import interpolate, pad  # noqa: E402
 from .fold import fold, unfold  # noqa: E402
 from .more_losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss,  # noqa: E402
@@ -570,4 +570,4 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "triplet_margin_loss"]
 __all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d", "cosine_embedding_loss", "gaussian_nll_loss",
             "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-            "soft_margin_loss"]
+            "soft_margin_loss", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d"]

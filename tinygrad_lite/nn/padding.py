@@ -185,14 +185,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     1 / scale_factor (in / out when `size` is given); 'nearest-exact' copies min(floor((i + 0.5) * scale), in - 1).
     'linear' (3-D input), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D) interpolate each spatial dim in turn:
     one matrix product per dim with the (out, in) matrix of interpolation weights (`interpolation_matrix`),
-    so the gradient is the transposed product. antialias=True and mode 'area' are not supported."""
+    so the gradient is the transposed product. 'area' is adaptive average pooling to the output size.
+    antialias=True is not supported."""
     if not isinstance(input, Tensor):
         raise TypeError(f"interpolate: expected a Tensor for input, got {type(input).__name__}")
     k = input.ndim - 2
-    if mode not in ("nearest", "nearest-exact") and mode not in _INTERP_DIMS:
+    if mode not in ("nearest", "nearest-exact", "area") and mode not in _INTERP_DIMS:
         from ..compat import unsupported
-        raise unsupported(f"interpolate(mode={mode!r}) (modes: nearest, nearest-exact, linear, bilinear, bicubic, "
-                          "trilinear)")
+        raise unsupported(f"interpolate(mode={mode!r}) (modes: nearest, nearest-exact, area, linear, bilinear, "
+                          "bicubic, trilinear)")
     if antialias:
         from ..compat import unsupported
         raise unsupported("interpolate(antialias=True)")
@@ -221,6 +222,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         sf = per_dim(scale_factor, "scale_factor")
         out = tuple(int(n * f) for n, f in zip(spatial, sf))
         scales = [n / o for n, o in zip(spatial, out)] if recompute_scale_factor else [1.0 / f for f in sf]
+    if mode == "area":
+        from . import pooling
+        return getattr(pooling, f"adaptive_avg_pool{k}d")(input, out)
     y = input
     for d, (n, o, s) in enumerate(zip(spatial, out, scales)):
         if mode in _INTERP_DIMS:

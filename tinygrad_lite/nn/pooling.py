@@ -1,4 +1,4 @@
-"""Pooling: max / average / adaptive average over 1-D and 2-D windows, functional forms and layers.
+"""Pooling: max / average / adaptive average over 1-D, 2-D and 3-D windows, functional forms and layers.
 
 Max and average pooling reduce the `windows` primitive's columns (tinygrad_lite/ops/window.py) over
 the kernel axes, so autograd derives their gradients (max: to the window's maximum; mean: spread
@@ -14,8 +14,9 @@ from ..tensor import Tensor
 from .conv import ntuple
 from .module import Module
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_avg_pool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+           "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
 
 
 def _input(op, input, d):
@@ -98,6 +99,11 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum over windows of the last three dims: (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
 def _divisor(a, count_include_pad):
     """The number of elements each window averages (PyTorch's rule: windows are clipped to the padded
     input, and with count_include_pad=False to the input itself), shape a.out."""
@@ -132,6 +138,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """Mean over windows of the last two dims: (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out).
     count_include_pad: zero padding counts in the divisor; divisor_override replaces the divisor."""
     return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over windows of the last three dims: (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -179,6 +192,11 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+def adaptive_avg_pool3d(input, output_size):
+    """Average over adaptive cells of the last three dims: (N, C, D, H, W) -> (N, C, *output_size)."""
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
+
+
 class _MaxPoolNd(Module):
     _fn = None
 
@@ -211,6 +229,11 @@ class MaxPool2d(_MaxPoolNd):
     _fn = staticmethod(max_pool2d)
 
 
+class MaxPool3d(_MaxPoolNd):
+    """MaxPool3d(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False). See F.max_pool3d."""
+    _fn = staticmethod(max_pool3d)
+
+
 class AvgPool1d(Module):
     """AvgPool1d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True). See F.avg_pool1d."""
 
@@ -230,9 +253,9 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(Module):
-    """AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-    divisor_override=None). See F.avg_pool2d."""
+class _AvgPoolNd(Module):
+    """Shared by AvgPool2d and AvgPool3d."""
+    _fn = None
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -243,13 +266,25 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        """input (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out)."""
-        return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                          self.divisor_override)
+        """input (N, C, *spatial) or (C, *spatial) -> pooled."""
+        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                              self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         """As PyTorch prints it."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
+    """AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None). See F.avg_pool2d."""
+    _fn = staticmethod(avg_pool2d)
+
+
+class AvgPool3d(_AvgPoolNd):
+    """AvgPool3d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None). See F.avg_pool3d."""
+    _fn = staticmethod(avg_pool3d)
 
 
 class _AdaptiveAvgPoolNd(Module):
@@ -276,3 +311,8 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """AdaptiveAvgPool2d(output_size). See F.adaptive_avg_pool2d."""
     _fn = staticmethod(adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """AdaptiveAvgPool3d(output_size). See F.adaptive_avg_pool3d."""
+    _fn = staticmethod(adaptive_avg_pool3d)
