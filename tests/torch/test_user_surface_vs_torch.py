@@ -440,8 +440,12 @@ def test_tensors_print_as_pytorch_under_the_hook(monkeypatch, values, dtype):
                                      ("NAdam", {}), ("NAdam", {"weight_decay": 0.1}),
                                      ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}), ("RAdam", {}),
                                      ("RAdam", {"weight_decay": 0.1, "lr": 0.05}),
-                                     ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True})])
-def test_adamax_nadam_radam_follow_torch(name, kw):
+                                     ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+                                     ("Rprop", {}), ("Rprop", {"lr": 0.3, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.4)}),
+                                     ("Rprop", {"maximize": True}),
+                                     ("ASGD", {}), ("ASGD", {"t0": 4, "lambd": 0.01, "weight_decay": 0.1, "lr": 0.05}),
+                                     ("ASGD", {"t0": 0, "alpha": 0.5, "maximize": True})])
+def test_adamax_nadam_radam_rprop_asgd_follow_torch(name, kw):
     w0 = _arr((3, 4), 16)
     out = []
     for lib in (tl, torch):
@@ -452,7 +456,10 @@ def test_adamax_nadam_radam_follow_torch(name, kw):
             opt.step()
             opt.zero_grad()
         out.append(p.detach().numpy().copy())
-    np.testing.assert_allclose(out[0], out[1], rtol=1e-14, atol=1e-15)
+        if name == "ASGD":  # the weights' running average too
+            out.append(opt.state[p]["ax"].detach().numpy().copy())
+    np.testing.assert_allclose(out[0], out[len(out) // 2], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(out[len(out) // 2 - 1], out[-1], rtol=1e-14, atol=1e-15)
     assert np.abs(out[0] - w0).max() > 1e-3
 
 

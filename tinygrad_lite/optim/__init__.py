@@ -8,6 +8,7 @@ from .adagrad import Adagrad
 from .adadelta import Adadelta
 from .adam_variants import Adamax, NAdam, RAdam
 from .lbfgs import LBFGS
+from .rprop_asgd import ASGD, Rprop
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "SparseAdam", "lr_scheduler", "RMSprop", "Adagrad", "Adadelta"]
-__all__ += ["Adamax", "NAdam", "RAdam", "LBFGS"]
+__all__ += ["Adamax", "NAdam", "RAdam", "LBFGS", "Rprop", "ASGD"]
