@@ -19,7 +19,7 @@ from .creation import (arange, empty, eye, full, full_like, linspace, multinomia
 from .random import Generator, manual_seed
 from .device import device
 from .grad_mode import inference_mode
-from .creation import as_tensor, empty_like, from_numpy, randint_like
+from .creation import as_tensor, bernoulli, empty_like, from_numpy, normal, poisson, randint_like
 from . import autograd
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import REGISTRY as ops_registry

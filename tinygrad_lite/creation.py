@@ -157,6 +157,32 @@ def multinomial(probs, num_samples, replacement=False, *, generator=None):
     return Tensor._leaf(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
 
 
+def bernoulli(input, p=None, *, generator=None):
+    """0/1 samples, 1 with probability input (or p when given), in input's dtype."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    return x.bernoulli(p, generator=generator)
+
+
+def poisson(input, generator=None):
+    """Poisson samples with the rates in input, in input's dtype."""
+    rates = (input._data if isinstance(input, Tensor) else np.asarray(input))
+    if (rates < 0).any() or np.isnan(rates).any():
+        raise ValueError("poisson: the rates must be non-negative")
+    return Tensor._leaf((generator or get_rng()).poisson(rates).astype(rates.dtype))
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
+    """Normal samples: mean and std are tensors (broadcast together) or numbers (then size gives the shape)."""
+    m = mean._data if isinstance(mean, Tensor) else np.asarray(mean, dtype=np.float64)
+    sd = std._data if isinstance(std, Tensor) else np.asarray(std, dtype=np.float64)
+    if (sd < 0).any():
+        raise ValueError("normal: expects std >= 0.0")
+    shape = _shape_arg((size,) if isinstance(size, int) else size) if size is not None else np.broadcast_shapes(m.shape, sd.shape)
+    dt = to_dtype(dtype) or next((a.dtype for a in (m, sd) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                                  and (isinstance(mean, Tensor) or isinstance(std, Tensor))), None) or _float(None)
+    return _wrap((generator or get_rng()).normal(m, sd, shape).astype(dt), requires_grad)
+
+
 def _like(fn):
     def like(t, dtype=None, requires_grad=False, device=None, memory_format=None):
         return fn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)

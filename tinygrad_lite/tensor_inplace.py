@@ -168,6 +168,46 @@ class InplaceMethods:
         self._data[...] = (generator or get_rng()).normal(mean, std, self.shape)
         return self
 
+    def _fill_random(self, op, draw, generator):
+        self._inplace(op)
+        self._data[...] = draw(generator or get_rng(), self.shape)
+        return self
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Exponential samples with rate lambd (mean 1 / lambd)."""
+        if not lambd > 0:
+            raise ValueError(f"exponential_: expects lambd > 0.0, but found lambd={lambd}")
+        return self._fill_random("exponential_", lambda r, s: r.exponential(1.0 / lambd, s), generator)
+
+    def geometric_(self, p, *, generator=None):
+        """The number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+        if not 0 < p < 1:
+            raise ValueError(f"geometric_: expects p to be in (0, 1), but got p={p}")
+        return self._fill_random("geometric_", lambda r, s: r.geometric(p, s), generator)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        return self._fill_random("cauchy_", lambda r, s: median + sigma * r.standard_cauchy(s), generator)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """exp of Normal(mean, std) samples."""
+        if not std > 0:
+            raise ValueError(f"log_normal_: expects std > 0.0, but found std={std}")
+        return self._fill_random("log_normal_", lambda r, s: r.lognormal(mean, std, s), generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """A new tensor of 0/1 samples: 1 with probability self (or p when given), in self's dtype."""
+        prob = self._data if p is None else np.broadcast_to(np.asarray(p, dtype=np.float64), self.shape)
+        if ((prob < 0) | (prob > 1) | np.isnan(prob)).any():
+            raise ValueError("bernoulli: expects all the probabilities to be in [0, 1]")
+        return self._leaf(((generator or get_rng()).random(self.shape) < prob).astype(self.dtype))
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """1 with probability p (a number or a tensor of probabilities broadcast to this shape), else 0."""
+        prob = np.asarray(p._data if isinstance(p, TensorBase) else p, dtype=np.float64)
+        if ((prob < 0) | (prob > 1) | np.isnan(prob)).any():
+            raise ValueError("bernoulli_: expects 0 <= p <= 1")
+        return self._fill_random("bernoulli_", lambda r, s: r.random(s) < prob, generator)
+
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
