@@ -4,58 +4,25 @@ from . import Tensor, polygamma
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "expit", "logit", "log1p", "expm1",
            "exp2", "logsumexp", "softmax", "log_softmax"]
 
+# torch.special name -> the Tensor method it is
+_METHODS = {"erf": "erf", "erfc": "erfc", "erfinv": "erfinv", "gammaln": "lgamma", "digamma": "digamma",
+            "psi": "digamma", "expit": "sigmoid", "logit": "logit", "log1p": "log1p", "expm1": "expm1",
+            "exp2": "exp2", "logsumexp": "logsumexp"}
+
 
 def _t(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def erf(input):
-    return _t(input).erf()
+def _method_form(name, method):
+    def f(input, *args, **kwargs):
+        return getattr(_t(input), method)(*args, **kwargs)
+    f.__name__, f.__doc__ = name, f"torch.special.{name}: Tensor.{method}."
+    return f
 
 
-def erfc(input):
-    return _t(input).erfc()
-
-
-def erfinv(input):
-    return _t(input).erfinv()
-
-
-def gammaln(input):
-    """log |Γ(input)| (torch.lgamma)."""
-    return _t(input).lgamma()
-
-
-def digamma(input):
-    return _t(input).digamma()
-
-
-psi = digamma
-
-
-def expit(input):
-    """The logistic sigmoid."""
-    return _t(input).sigmoid()
-
-
-def logit(input, eps=None):
-    return _t(input).logit(eps)
-
-
-def log1p(input):
-    return _t(input).log1p()
-
-
-def expm1(input):
-    return _t(input).expm1()
-
-
-def exp2(input):
-    return _t(input).exp2()
-
-
-def logsumexp(input, dim, keepdim=False):
-    return _t(input).logsumexp(dim, keepdim)
+for _name, _method in _METHODS.items():
+    globals()[_name] = _method_form(_name, _method)
 
 
 def softmax(input, dim, dtype=None):

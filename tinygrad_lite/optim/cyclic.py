@@ -5,14 +5,14 @@ gamma ** step); momentum (or Adam's beta1) moves the opposite way when cycle_mom
 import math
 
 from .lr_scheduler import LRScheduler
-from .one_cycle import _per_group
+from .one_cycle import _CyclesMomentum, _per_group
 
 _SCALES = {"triangular": (lambda c: 1.0, "cycle"),
            "triangular2": (lambda c: 1 / (2.0 ** (c - 1)), "cycle"),
            "exp_range": (None, "iterations")}  # (gamma ** step: set per instance)
 
 
-class CyclicLR(LRScheduler):
+class CyclicLR(_CyclesMomentum, LRScheduler):
     """Call scheduler.step() after every batch. `scale_fn(x)` (with scale_mode 'cycle' or 'iterations')
     replaces the mode's amplitude scaling, as in PyTorch."""
 
@@ -43,23 +43,10 @@ class CyclicLR(LRScheduler):
         self.mode, self.gamma = mode, gamma
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("CyclicLR: optimizer must support momentum or beta1 with `cycle_momentum` enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = _per_group("base_momentum", base_momentum, groups, "CyclicLR")
-            self.max_momentums = _per_group("max_momentum", max_momentum, groups, "CyclicLR")
-            if last_epoch == -1:
-                for m, b, g in zip(self.max_momentums, self.base_momentums, groups):
-                    self._set_momentum(g, m)
-                    g["max_momentum"], g["base_momentum"] = m, b
+            self.base_momentums, self.max_momentums = self._start_momentum("CyclicLR", optimizer, base_momentum,
+                                                                           max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
-
-    def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
 
     def get_lr(self):
         cycle = math.floor(1 + self.last_epoch / self.total_size)

@@ -24,7 +24,31 @@ def _per_group(name, value, groups, owner="OneCycleLR"):
     return [value] * len(groups)
 
 
-class OneCycleLR(LRScheduler):
+class _CyclesMomentum:
+    """Shared by OneCycleLR and CyclicLR: momentum (or Adam's beta1) moves opposite to the lr."""
+
+    def _start_momentum(self, owner, optimizer, base, high, last_epoch):
+        """Check the optimizer has momentum or betas; on a fresh start set every group's momentum to its
+        high value and record both ends in the group. Returns (base per group, high per group)."""
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(f"{owner}: optimizer must support momentum or beta1 with `cycle_momentum` enabled")
+        self.use_beta1 = "betas" in optimizer.defaults
+        groups = optimizer.param_groups
+        bases, highs = _per_group("base_momentum", base, groups, owner), _per_group("max_momentum", high, groups, owner)
+        if last_epoch == -1:
+            for m, b, g in zip(highs, bases, groups):
+                self._set_momentum(g, m)
+                g["max_momentum"], g["base_momentum"] = m, b
+        return bases, highs
+
+    def _set_momentum(self, group, m):
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+
+class OneCycleLR(_CyclesMomentum, LRScheduler):
     """Call scheduler.step() after every batch; stepping more than total_steps times is an error, as in PyTorch."""
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
@@ -57,21 +81,8 @@ class OneCycleLR(LRScheduler):
                 g["min_lr"] = g["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            if last_epoch == -1:
-                for m, b, g in zip(_per_group("max_momentum", max_momentum, groups),
-                                   _per_group("base_momentum", base_momentum, groups), groups):
-                    self._set_momentum(g, m)
-                    g["max_momentum"], g["base_momentum"] = m, b
+            self._start_momentum("OneCycleLR", optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
 
     def get_lr(self):
         step = self.last_epoch
