@@ -1,13 +1,11 @@
 """torch.special's names for the special functions tinygrad_lite has (each a Tensor method underneath)."""
 from . import Tensor, polygamma
 
-__all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "expit", "logit", "log1p", "expm1",
-           "exp2", "logsumexp", "softmax", "log_softmax"]
-
 # torch.special name -> the Tensor method it is
 _METHODS = {"erf": "erf", "erfc": "erfc", "erfinv": "erfinv", "gammaln": "lgamma", "digamma": "digamma",
             "psi": "digamma", "expit": "sigmoid", "logit": "logit", "log1p": "log1p", "expm1": "expm1",
             "exp2": "exp2", "logsumexp": "logsumexp"}
+__all__ = list(_METHODS) + ["polygamma", "softmax", "log_softmax"]
 
 
 def _t(x):
