@@ -50,7 +50,7 @@ for _name in ("prod", "norm", "log1p", "expm1", "diag", "diagonal", "trace", "ou
               "exp2", "tan", "sinh", "cosh", "atan", "asin", "acos", "logit", "lerp", "addcmul", "addcdiv", "addmm",
               "dot", "mv", "clamp_min", "clamp_max", "sgn", "frac", "isinf", "nan_to_num", "logical_not", "logical_and",
               "logical_or", "logical_xor", "equal", "any", "all", "count_nonzero", "nonzero", "argwhere", "masked_select",
-              "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "std_mean", "var_mean",
+              "movedim", "moveaxis", "swapaxes", "broadcast_to", "tile", "cumprod", "median", "mode", "std_mean", "var_mean",
               "dist", "clone", "negative", "erf", "quantile", "index_add", "tensordot", "atan2", "fmod", "hypot",
               "kthvalue", "diff", "take_along_dim", "cross", "rot90", "tensor_split", "erfc", "erfinv", "lgamma",
               "digamma"):

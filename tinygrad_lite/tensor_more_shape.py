@@ -121,6 +121,30 @@ class MoreShapeMethods:
         v, i = s.values.narrow(d, k, 1), s.indices.narrow(d, k, 1)
         return MinMax(v if keepdim else v.squeeze(d), i if keepdim else i.squeeze(d))
 
+    def mode(self, dim=-1, keepdim=False):
+        """(values, indices) along dim: the most frequent value (the smallest of equally frequent ones) and the
+        index of its last occurrence, as PyTorch; the gradient of a value goes to that index."""
+        x = self if self.ndim else self.reshape(1)
+        d = dim_index("mode", dim, x.ndim)
+        a = np.moveaxis(x._data, d, -1)
+        order = np.argsort(a, axis=-1, kind="stable")  # equal values keep their order: a run ends at its last
+        s = np.take_along_axis(a, order, -1)
+        pos = np.broadcast_to(np.arange(a.shape[-1]), a.shape)
+        starts = np.ones(a.shape, bool)
+        starts[..., 1:] = s[..., 1:] != s[..., :-1]
+        first = np.maximum.accumulate(np.where(starts, pos, 0), -1)  # where each element's run starts
+        ends = np.ones(a.shape, bool)
+        ends[..., :-1] = starts[..., 1:]
+        last = np.flip(np.minimum.accumulate(np.flip(np.where(ends, pos, a.shape[-1]), -1), -1), -1)
+        best = np.argmax(last - first, -1)[..., None]  # the longest run; the first (smallest value) on ties
+        idx = np.take_along_axis(order, np.take_along_axis(last, best, -1), -1)
+        idx = self._leaf(np.moveaxis(idx, -1, d).astype(np.int64))
+        v = x.gather(d, idx)
+        from .tensor_reduce import MinMax
+        if not self.ndim:
+            return MinMax(v.reshape(()), idx.reshape(()))
+        return MinMax(v if keepdim else v.squeeze(d), idx if keepdim else idx.squeeze(d))
+
     def std_mean(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         return self.std(dim, keepdim, correction=correction, unbiased=unbiased), self.mean(dim, keepdim)
 

@@ -541,3 +541,19 @@ def test_fold_names_the_shapes_that_do_not_fit():
         F.fold(tl.zeros(1, 12, 5), (4, 4), 2)
     with pytest.raises(ValueError, match=r"unfold: expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) Tensor, got \(4, 4\)"):
         F.unfold(tl.zeros(4, 4), 2)
+
+
+@pytest.mark.parametrize("shape,dim,keepdim", [((5, 7), 1, False), ((4, 6, 3), 0, True), ((3, 9), -1, False), ((1,), 0, False),
+                                               ((6, 2, 5), 1, True)])
+def test_mode_matches_torch_values_indices_and_gradient(shape, dim, keepdim):
+    # few distinct values: ties in count (the smallest value wins) and repeats (the last index is returned)
+    x = np.random.default_rng(sum(shape)).integers(0, 4, shape).astype(np.float64)
+    a, t = tl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = tl.mode(a, dim, keepdim), torch.mode(t, dim, keepdim)
+    np.testing.assert_array_equal(ours.values.detach().numpy(), theirs.values.detach().numpy())
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    w = np.random.default_rng(1).standard_normal(tuple(theirs.values.shape))
+    (ours.values * tl.tensor(w)).sum().backward()
+    (theirs.values * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
+    assert tl.tensor(4.0).mode().values.item() == 4.0 and tl.tensor([3, 1, 2]).mode().indices.item() == 1
