@@ -354,7 +354,7 @@ def test_where_with_only_a_condition_is_nonzero():
 
 def test_every_function_form_is_tested_here():
     tested = set(UNARY_FORMS) | set(DIM_FORMS) | set(COMPAT_FORMS) | {"mm", "bmm", "scatter_add"} | \
-        set(MORE_FORMS) | {"outer", "unique", "bincount", "digamma", "polygamma"} | set(MORE_FORMS_2) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+        set(MORE_FORMS) | {"outer", "unique", "bincount", "digamma", "polygamma", "mode"} | set(MORE_FORMS_2) | {"reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
                                                   "tril", "triu", "split", "chunk", "max", "min", "maximum", "minimum",
                                                   "clamp", "clip", "masked_fill", "gather", "add", "sub", "mul", "div",
                                                   "true_divide", "pow", "lt", "le", "gt", "ge", "eq", "ne"}
