@@ -557,3 +557,25 @@ def test_mode_matches_torch_values_indices_and_gradient(shape, dim, keepdim):
     (theirs.values * torch.tensor(w)).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
     assert tl.tensor(4.0).mode().values.item() == 4.0 and tl.tensor([3, 1, 2]).mode().indices.item() == 1
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 7)), ("InstanceNorm2d", (3, 4, 5, 6)),
+                                       ("InstanceNorm3d", (2, 4, 3, 4, 5))])
+def test_instance_norm_with_running_statistics_matches_torch(cls, shape):
+    # training: the output uses each sample's statistics and the running ones move (3 steps); eval: the
+    # running statistics normalise; gradients for the input and the affine parameters
+    ours = getattr(nn, cls)(4, affine=True, track_running_stats=True, momentum=0.3).double()
+    theirs = getattr(torch.nn, cls)(4, affine=True, track_running_stats=True, momentum=0.3).double()
+    for seed in range(3):
+        _check(ours, theirs, _arr(shape, seed) * (seed + 1) + seed)
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(ours, name).numpy(), getattr(theirs, name).numpy(), rtol=1e-13)
+    ours.eval()
+    theirs.eval()
+    _check(ours, theirs, _arr(shape, 9))
+    assert repr(ours) == repr(theirs)
+    x = _arr(shape, 4)
+    _check(lambda t: F.instance_norm(t, tl.zeros(4, dtype=tl.float64), tl.ones(4, dtype=tl.float64),
+                                     use_input_stats=False),
+           lambda t: TF.instance_norm(t, torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
+                                      use_input_stats=False), x)

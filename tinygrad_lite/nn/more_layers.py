@@ -132,15 +132,26 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    """Normalise each channel of each sample over its positions: input (N, C, *). Running statistics are not
-    supported (track_running_stats=False, PyTorch's default for InstanceNorm)."""
+    """Normalise each channel of each sample over its positions: input (N, C, *). With use_input_stats
+    (training), running_mean / running_var (C,), when given, move towards the batch's average of the
+    per-sample statistics (unbiased variance), as PyTorch's; without it they normalise instead (eval)."""
     x = _t(input, "instance_norm")
-    if running_mean is not None or running_var is not None or not use_input_stats:
-        from ..compat import unsupported
-        raise unsupported("instance_norm with running statistics (track_running_stats=True)")
     if x.ndim < 3:
         raise ValueError(f"instance_norm: expected an input (N, C, *) with at least one spatial dim, got shape "
                          f"{tuple(x.shape)}")
+    from .normalization import batch_norm
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is not None or running_var is not None:
+        from ..grad_mode import no_grad
+        a = x.detach().numpy().reshape(x.shape[0], x.shape[1], -1)
+        n = a.shape[-1]
+        with no_grad():
+            for r, stat in ((running_mean, a.mean(-1)), (running_var, a.var(-1) * (n / max(n - 1, 1)))):
+                if r is not None:
+                    r._data *= 1.0 - momentum
+                    r._data += momentum * stat.mean(0).astype(r._data.dtype)
+                    r._bump()
     return group_norm(x, x.shape[1], weight, bias, eps)
 
 
@@ -240,38 +251,50 @@ Softmin = _module("Softmin", softmin, "softmax(-x) along dim.", ("dim",), (None,
 Softplus = _module("Softplus", _softplus, "log(1 + exp(beta x)) / beta, linear above threshold.",
                    ("beta", "threshold"), (1.0, 20.0))
 class _InstanceNorm(Module):
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
         super().__init__()
-        if track_running_stats:
-            from ..compat import unsupported
-            raise unsupported(f"{type(self).__name__}(track_running_stats=True)")
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
-        self.track_running_stats = False
-        if affine:
-            self.weight = Parameter(Tensor._leaf(np.ones(num_features, DEFAULT.dtype)))
-            self.bias = Parameter(Tensor._leaf(np.zeros(num_features, DEFAULT.dtype)))
+        self.track_running_stats = track_running_stats
+        dt = DEFAULT.dtype if dtype is None else np.dtype(dtype)
+        self.weight = Parameter(Tensor._leaf(np.ones(num_features, dt))) if affine else None
+        self.bias = Parameter(Tensor._leaf(np.zeros(num_features, dt))) if affine and bias else None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor._leaf(np.zeros(num_features, dt)))
+            self.register_buffer("running_var", Tensor._leaf(np.ones(num_features, dt)))
+            self.register_buffer("num_batches_tracked", Tensor._leaf(np.array(0, np.int64)))
         else:
-            self.weight = self.bias = None
+            self.running_mean = self.running_var = None
 
     def forward(self, input):
         if input.ndim != self._dims + 2 or input.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected an input (N, {self.num_features}, "
                              f"{', '.join('*' * self._dims)}), got shape {tuple(input.shape)}")
-        return instance_norm(input, weight=self.weight, bias=self.bias, eps=self.eps)
+        return instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                             self.training or not self.track_running_stats,
+                             0.0 if self.momentum is None else self.momentum, self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, " \
-               f"track_running_stats=False"
+               f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False): input (N, C, L)."""
+    """nn.InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, bias=True):
+    input (N, C, L)."""
     _dims = 1
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """nn.InstanceNorm2d(num_features, eps=1e-5, momentum=0.1, affine=False): input (N, C, H, W)."""
+    """nn.InstanceNorm2d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
+    input (N, C, H, W)."""
     _dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """nn.InstanceNorm3d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
+    input (N, C, D, H, W)."""
+    _dims = 3
 
 
 PixelShuffle = _module("PixelShuffle", pixel_shuffle, "(*, C r^2, H, W) -> (*, C, H r, W r).", ("upscale_factor",),
