@@ -579,3 +579,23 @@ def test_instance_norm_with_running_statistics_matches_torch(cls, shape):
                                      use_input_stats=False),
            lambda t: TF.instance_norm(t, torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64),
                                       use_input_stats=False), x)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 7, 5), 3), ((2, 6, 4, 5), 4), ((1, 5, 2, 3, 4), 2), ((2, 3, 4), 7)])
+def test_local_response_norm_matches_torch(shape, size):
+    a = _arr(shape, size)
+    _check(lambda x: F.local_response_norm(x, size, alpha=0.3, beta=0.6, k=1.5),
+           lambda t: TF.local_response_norm(t, size, alpha=0.3, beta=0.6, k=1.5), a)
+    _check(nn.LocalResponseNorm(size), torch.nn.LocalResponseNorm(size), a)
+    assert repr(nn.LocalResponseNorm(size)) == repr(torch.nn.LocalResponseNorm(size))
+
+
+@pytest.mark.parametrize("shape,groups", [((4, 4, 3), 1), ((6, 3, 3, 3), 2), ((5, 7, 3, 2, 3), 1), ((6, 2, 1, 1), 3)])
+def test_dirac_init_matches_torch_and_passes_the_input_through(shape, groups):
+    ours, theirs = tl.empty(*shape, dtype=tl.float64), torch.empty(*shape, dtype=torch.float64)
+    nn.init.dirac_(ours, groups)
+    torch.nn.init.dirac_(theirs, groups)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    if shape == (4, 4, 3):
+        x = tl.tensor(_arr((2, 4, 9), 0))
+        np.testing.assert_allclose(F.conv1d(x, ours, padding=1).numpy(), x.numpy())

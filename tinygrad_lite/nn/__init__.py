@@ -26,8 +26,8 @@ from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d
 from .more_layers import (CELU, GLU, SELU, CosineSimilarity, GroupNorm, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                           Mish, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU6, Softmin, Softplus,
                           Softshrink, Softsign, Tanhshrink, Threshold)
-from .more_layers import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, MarginRankingLoss, PixelShuffle,
-                          PixelUnshuffle, TripletMarginLoss)
+from .more_layers import (InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm, MarginRankingLoss,
+                          PixelShuffle, PixelUnshuffle, TripletMarginLoss)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -41,7 +41,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Inc
            "Softmax", "LogSoftmax", "MultiheadAttention", "CrossEntropyLoss", "MSELoss", "functional", "init"]
 __all__ += ["Fold", "Unfold", "Conv3d", "ConvTranspose3d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
             "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
-            "InstanceNorm3d"]
+            "InstanceNorm3d", "LocalResponseNorm"]
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d",
             "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ELU", "LeakyReLU", "Dropout2d", "Flatten",

@@ -558,8 +558,8 @@ from .more_losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedd
                           multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss)
 from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
                           pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
-from .more_layers import (instance_norm, margin_ranking_loss, pixel_shuffle, pixel_unshuffle,  # noqa: E402
-                          triplet_margin_loss)
+from .more_layers import (instance_norm, local_response_norm, margin_ranking_loss, pixel_shuffle,  # noqa: E402
+                          pixel_unshuffle, triplet_margin_loss)
 from .embedding_bag import embedding_bag  # noqa: E402
 
 __all__ += ["smooth_l1_loss", "huber_loss", "kl_div", "elu", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
@@ -571,4 +571,4 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "triplet_margin_loss"]
 __all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d", "cosine_embedding_loss", "gaussian_nll_loss",
             "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-            "soft_margin_loss", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "grid_sample", "affine_grid"]
+            "soft_margin_loss", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "grid_sample", "affine_grid", "local_response_norm"]

@@ -161,3 +161,23 @@ def orthogonal_(tensor, gain=1.0, generator=None):
 
 
 __all__ += ["orthogonal_"]
+
+
+def dirac_(tensor, groups=1):
+    """A convolution weight (out, in, *kernel) that passes its input through: weight[g * out/groups + i, i,
+    centre] = 1 for i < min(out/groups, in) in each of the groups, 0 elsewhere."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4 or 5 dimensions are supported, got shape {tuple(tensor.shape)}")
+    out = tensor.shape[0]
+    if out % groups:
+        raise ValueError(f"dirac_: dim 0 ({out}) must be divisible by groups ({groups})")
+    per = out // groups
+    w = np.zeros(tensor.shape, tensor.dtype)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for i in range(min(per, tensor.shape[1])):
+            w[(g * per + i, i) + centre] = 1
+    return _fill(tensor, w)
+
+
+__all__ += ["dirac_"]

@@ -155,6 +155,22 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return group_norm(x, x.shape[1], weight, bias, eps)
 
 
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x² over `size` neighbouring channels)^beta, input (N, C, *); the window is
+    centred on each channel (size // 2 before it, (size - 1) // 2 after), zero beyond the ends."""
+    x = _t(input, "local_response_norm")
+    if x.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input (N, C, *) with at least one spatial dim, got "
+                         f"shape {tuple(x.shape)}")
+    c = x.shape[1]
+    sq = x * x
+    pads = (0, 0) * (x.ndim - 2) + (size // 2, (size - 1) // 2)
+    from .padding import pad
+    padded = pad(sq, pads)
+    window = sum(padded[:, i:i + c] for i in range(size)) * (1.0 / size)
+    return x / (window * alpha + k) ** beta
+
+
 def pixel_shuffle(input, upscale_factor):
     """(*, C r^2, H, W) -> (*, C, H r, W r)."""
     x = _t(input, "pixel_shuffle")
@@ -301,6 +317,20 @@ PixelShuffle = _module("PixelShuffle", pixel_shuffle, "(*, C r^2, H, W) -> (*, C
                        (None,))
 PixelUnshuffle = _module("PixelUnshuffle", pixel_unshuffle, "(*, C, H r, W r) -> (*, C r^2, H, W).",
                          ("downscale_factor",), (None,))
+
+
+class LocalResponseNorm(Module):
+    """nn.LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0). See F.local_response_norm."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class MarginRankingLoss(Module):
