@@ -599,3 +599,34 @@ def test_dirac_init_matches_torch_and_passes_the_input_through(shape, groups):
     if shape == (4, 4, 3):
         x = tl.tensor(_arr((2, 4, 9), 0))
         np.testing.assert_allclose(F.conv1d(x, ours, padding=1).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("make,shape,dim", [(lambda m: m.Linear(5, 3), (4, 5), 0), (lambda m: m.Conv1d(3, 4, 3), (2, 3, 7), 0),
+                                            (lambda m: m.Linear(5, 3), (4, 5), 1), (lambda m: m.Linear(5, 3), (4, 5), None)])
+def test_weight_norm_matches_torch(make, shape, dim):
+    import warnings
+    torch.manual_seed(0)
+    theirs = make(torch.nn).double()
+    ours = make(nn).double()
+    ours.load_state_dict({k: tl.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # (PyTorch deprecates this API for parametrizations)
+        torch.nn.utils.weight_norm(theirs, dim=dim)
+    nn.utils.weight_norm(ours, dim=dim)
+    assert sorted(n for n, _ in ours.named_parameters()) == sorted(n for n, _ in theirs.named_parameters())
+    for step in range(2):  # the pre-hook recomputes the weight after g and v change
+        x = _arr(shape, step)
+        _check(ours, theirs, x)
+        for (n, p), (_, tp) in zip(sorted(ours.named_parameters(), key=lambda t: t[0]),
+                                   sorted(theirs.named_parameters(), key=lambda t: t[0])):
+            np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=n)
+            with torch.no_grad():
+                tp -= 0.1 * tp.grad
+            p._data -= 0.1 * p.grad.numpy()
+            p.grad, tp.grad = None, None
+    nn.utils.remove_weight_norm(ours)
+    torch.nn.utils.remove_weight_norm(theirs)
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-12)
+    assert sorted(n for n, _ in ours.named_parameters()) == ["bias", "weight"]
+    with pytest.raises(ValueError, match="remove_weight_norm: weight_norm of 'weight' not found"):
+        nn.utils.remove_weight_norm(ours)

@@ -60,8 +60,10 @@ class Linear(Module):
     def forward(self, input):
         """input (*, in_features) -> (*, out_features)."""
         p = self._parameters  # (self.weight goes through Module.__getattr__: ~0.5 us each, on every call)
+        w = p["weight"] if "weight" in p else self.weight  # (not a parameter under nn.utils.weight_norm)
+        b = p["bias"] if "bias" in p else self.bias
         try:
-            return F.linear(input, p["weight"], p["bias"])  # checks shapes and dtypes itself
+            return F.linear(input, w, b)  # checks shapes and dtypes itself
         except (TypeError, ValueError):
             self._check_input(input)  # say which module got what (the hot path skips this)
             raise

@@ -139,3 +139,7 @@ def vector_to_parameters(vec, parameters):
 
 
 __all__ += ["parameters_to_vector", "vector_to_parameters"]
+
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: E402
+
+__all__ += ["weight_norm", "remove_weight_norm"]
