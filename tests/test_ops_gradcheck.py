@@ -331,12 +331,21 @@ def _masked_softmax_case(draw):
     return case(lambda a: masked_softmax(a, scale, Tensor(hide)), ref, x)
 
 
+def _scipy_special():
+    from scipy import special
+    return special
+
+
 NN_OP_CASES = {
     "erf": unary(lambda t: _F().erf(t), _erf_np, lo=-5, hi=5),
     "gelu": unary(lambda t: _F().gelu(t), lambda a: a * 0.5 * (1 + _erf_np(a / np.sqrt(2))), lo=-5, hi=5),
     "gelu_tanh": unary(lambda t: _F().gelu(t, approximate="tanh"),
                        lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3))), lo=-5, hi=5),
     "logsigmoid": unary(lambda t: _F().logsigmoid(t), lambda a: -np.logaddexp(0, -a), lo=-30, hi=30),
+    "erfc": unary(lambda t: t.erfc(), lambda a: 1 - _erf_np(a), lo=-3, hi=3),
+    "erfinv": unary(lambda t: t.erfinv(), lambda a: _scipy_special().erfinv(a), lo=-0.95, hi=0.95),
+    "lgamma": unary(lambda t: t.lgamma(), lambda a: _scipy_special().gammaln(a), lo=0.1, hi=6),
+    "polygamma": unary(lambda t: t.polygamma(1), lambda a: _scipy_special().polygamma(1, a), lo=0.2, hi=5),
     "linear": _linear_case(),
     "embedding": _embedding_case(),
     "embedding_sparse": _embedding_case(sparse=True),
