@@ -24,7 +24,7 @@ from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_en
 from .ops import LazyGrad, cast, sum_to
 from .ops.numpy_fast import copy_c
 from .tensor import Tensor
-from .versions import INPLACE
+from .versions import HOOKED_OR_FREED, INPLACE, next_seq
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "keep_graph", "apply_rules", "FREED"]
@@ -172,6 +172,8 @@ def _run(roots, seeds, retain, create, capture, only):
             heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
     anomaly = MODES.anomaly
+    if not retain:
+        HOOKED_OR_FREED.last = next_seq()
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
         while heap:
@@ -461,6 +463,7 @@ def register_hook(t, fn):
     if t._hooks is None:
         t._hooks = []
     t._hooks.append(fn)
+    HOOKED_OR_FREED.last = next_seq()
     return _RemovableHandle(t._hooks, fn)
 
 

@@ -10,8 +10,9 @@ graphs that both give bit-identical gradients.
 
 A plan first checks, before it touches anything, that the graph is the shape it was written for and
 that nothing needs the general loop: every node the same op, inputs that are the same nodes or leaves,
-creation order as recorded, no hooks, no in-place update since the nodes were made, not freed by an
-earlier backward. If anything differs it returns False and `_run` does the work (and raises its errors).
+creation order as recorded, no hooks on a leaf, and every node newer than the last in-place update,
+hook registration and freeing backward (versions.INPLACE, HOOKED_OR_FREED: so no node has hooks, a
+changed input or freed values). If anything differs it returns False and `_run` does the work (and raises its errors).
 Only plain `backward()` calls use plans: not `grad()`, `create_graph=True`, `inputs=` or anomaly mode.
 
     from tinygrad_lite.backward_plan import PLANS
@@ -28,7 +29,7 @@ from .autograd import (FREED, _NEEDS_ONE, _SMALL, _check_versions, _dense, _fit,
 from .grad_mode import GRAD
 from .ops import REGISTRY, EachInput
 from .tensor import Tensor
-from .versions import INPLACE
+from .versions import HOOKED_OR_FREED, INPLACE, next_seq
 
 MAX_NODES = 1000      # larger graphs stay with the loop (the code to compile grows with the graph)
 PLANS_PER_ROOT = 4    # plans kept per root op (a model with a few step shapes)
@@ -106,7 +107,7 @@ def graph_shape(root):
 
 def _plannable(t):
     op = t._op
-    return REGISTRY.get(op.name) is op and not t._hooks and t._ctx is not FREED and INPLACE.last < t._seq
+    return REGISTRY.get(op.name) is op and max(INPLACE.last, HOOKED_OR_FREED.last) < t._seq
 
 
 class Plan:
@@ -115,7 +116,7 @@ class Plan:
     def __init__(self, shape):
         self.shape, self.runs = shape, 0
         self.source, names = _write(shape)
-        namespace = {"FREED": FREED, "INPLACE": INPLACE, "GRAD": GRAD, "_ndarray": np.ndarray, "_SMALL": _SMALL,
+        namespace = {"FREED": FREED, "INPLACE": INPLACE, "HOOKED_OR_FREED": HOOKED_OR_FREED, "_next_seq": next_seq, "GRAD": GRAD, "_ndarray": np.ndarray, "_SMALL": _SMALL,
                      "_NEEDS_ONE": _NEEDS_ONE, "_leaf": Tensor._leaf, "_fit": _fit, "_dense": _dense,
                      "_to_leaf": _to_leaf, "_check_versions": _check_versions, "_release_value": _release_value,
                      "_joint_rule": _joint_rule, "_pend": _pend, **names}
@@ -146,8 +147,7 @@ def _write(shape):
     leaves = {}
     for c, (op, n, refs) in enumerate(shape):          # the checks: nothing runs until they all pass
         names[f"OP{c}"] = op
-        fails = [f"n{c}._op is not OP{c}", f"n{c}._hooks", f"n{c}._ctx is FREED",
-                 f"not last < n{c}._seq" + (f" < n{c - 1}._seq" if c else "")]
+        fails = [f"n{c}._op is not OP{c}", f"not last < n{c}._seq" + (f" < n{c - 1}._seq" if c else "")]
         if op.joint is not None or isinstance(op.vjps, EachInput):
             fails.append(f"len(n{c}._inputs) != {n}")
         check.append(f"    if {' or '.join(fails)}:\n        return False")
@@ -164,8 +164,10 @@ def _write(shape):
     run += [f"g{k} = None\ns{k} = False" for k in sorted(pending)] + (["s0 = True"] if 0 in needs_shared else [])
     for c, (op, n, refs) in enumerate(shape):
         run += _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared)
-    return ("def backward_plan(n0, g0, retain):\n    last = INPLACE.last\n" + "\n".join(check) +
-            "\n    mode = GRAD.enabled\n    GRAD.enabled = False\n    try:\n" + _indent("\n".join(run), " " * 8) +
+    return ("def backward_plan(n0, g0, retain):\n    last = max(INPLACE.last, HOOKED_OR_FREED.last)\n" +
+            "\n".join(check) +
+            "\n    if not retain:\n        HOOKED_OR_FREED.last = _next_seq()\n"
+            "    mode = GRAD.enabled\n    GRAD.enabled = False\n    try:\n" + _indent("\n".join(run), " " * 8) +
             "\n    finally:\n        GRAD.enabled = mode\n    return True\n"), names
 
 
