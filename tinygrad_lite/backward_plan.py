@@ -33,7 +33,7 @@ from .versions import HOOKED_OR_FREED, INPLACE, next_seq
 
 MAX_NODES = 1000      # larger graphs stay with the loop (the code to compile grows with the graph)
 PLANS_PER_ROOT = 4    # plans kept per root op (a model with a few step shapes)
-GIVE_UP_AFTER = 32    # misses after which a root op is left to the loop (a graph that changes every step)
+GIVE_UP_AFTER = 32    # misses beyond the hits after which a root op is left to the loop (graphs that change)
 
 
 class Plans:
@@ -73,7 +73,7 @@ class _Entry:
 
     def missed(self, root, eager=False):
         self.misses += 1
-        if self.misses > GIVE_UP_AFTER:
+        if self.misses > GIVE_UP_AFTER + sum(p.runs for p in self.plans):  # (more misses than hits)
             self.plans, self.last_shape = [], None
             return
         shape = graph_shape(root)
@@ -141,8 +141,10 @@ def _write(shape):
         for p, k in enumerate(refs):
             if k >= 0:
                 users.setdefault(k, []).append((c, p))
-    fed_by_joint = {k for k, us in users.items() if any(shape[c][0].joint is not None for c, _ in us)}
-    pending = {k for k, us in users.items() if len(us) > 1} | fed_by_joint  # gradients summed by _pend
+    pending = set()  # nodes whose gradient is summed by _pend: it may come in parts, or not at all (a joint
+    for k in sorted(users):  # rule may send None; then the node's block and those it feeds are skipped)
+        if len(users[k]) > 1 or any(shape[c][0].joint is not None or c in pending for c, _ in users[k]):
+            pending.add(k)
     needs_shared = pending | {c for c, (op, n, refs) in enumerate(shape) if op.views and -1 in refs}
     leaves = {}
     for c, (op, n, refs) in enumerate(shape):          # the checks: nothing runs until they all pass
