@@ -12,7 +12,8 @@ A plan first checks, before it touches anything, that the graph is the shape it 
 that nothing needs the general loop: every node the same op, inputs that are the same nodes or leaves,
 creation order as recorded, no hooks on a leaf, and every node newer than the last in-place update,
 hook registration and freeing backward (versions.INPLACE, HOOKED_OR_FREED: so no node has hooks, a
-changed input or freed values). If anything differs it returns False and `_run` does the work (and raises its errors).
+changed input or freed values). If anything differs it returns False and `_run` does the work (and
+raises its errors).
 Only plain `backward()` calls use plans: not `grad()`, `create_graph=True`, `inputs=` or anomaly mode.
 
     from tinygrad_lite.backward_plan import PLANS
@@ -72,6 +73,7 @@ class _Entry:
         self.plans, self.last_shape, self.misses = [], None, 0
 
     def missed(self, root, eager=False):
+        """No plan served root's graph: write one if its shape is the last one missed (or eager)."""
         self.misses += 1
         if self.misses > GIVE_UP_AFTER + sum(p.runs for p in self.plans):  # (more misses than hits)
             self.plans, self.last_shape = [], None
@@ -116,10 +118,11 @@ class Plan:
     def __init__(self, shape):
         self.shape, self.runs = shape, 0
         self.source, names = _write(shape)
-        namespace = {"FREED": FREED, "INPLACE": INPLACE, "HOOKED_OR_FREED": HOOKED_OR_FREED, "_next_seq": next_seq, "GRAD": GRAD, "_ndarray": np.ndarray, "_SMALL": _SMALL,
-                     "_NEEDS_ONE": _NEEDS_ONE, "_leaf": Tensor._leaf, "_fit": _fit, "_dense": _dense,
-                     "_to_leaf": _to_leaf, "_check_versions": _check_versions, "_release_value": _release_value,
-                     "_joint_rule": _joint_rule, "_pend": _pend, **names}
+        namespace = {"FREED": FREED, "INPLACE": INPLACE, "HOOKED_OR_FREED": HOOKED_OR_FREED, "GRAD": GRAD,
+                     "_next_seq": next_seq, "_ndarray": np.ndarray, "_SMALL": _SMALL, "_NEEDS_ONE": _NEEDS_ONE,
+                     "_leaf": Tensor._leaf, "_fit": _fit, "_dense": _dense, "_to_leaf": _to_leaf, "_pend": _pend,
+                     "_check_versions": _check_versions, "_release_value": _release_value,
+                     "_joint_rule": _joint_rule, **names}
         exec(compile(self.source, f"<backward plan: {len(shape)} nodes>", "exec"), namespace)
         self.fn = namespace["backward_plan"]
 
@@ -195,8 +198,9 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
             out.append(f"r{p} = {call} if {inputs[p]}.requires_grad else None" if maybe else f"r{p} = {call}")
     maybe_none = [op.joint is not None or (n > 1 and k < 0) for k in refs]
     for p in range(n):
-        misfit = f"r{p}.shape != a{p}.shape or r{p}.dtype is not a{p}.dtype"
-        out.append(f"if {f'r{p} is not None and ({misfit})' if maybe_none[p] else misfit}:\n    r{p} = _fit(r{p}, a{p})")
+        misfit = f"r{p}.shape != a{p}.shape or r{p}.dtype is not a{p}.dtype"  # (summed back, cast: _fit)
+        misfit = f"r{p} is not None and ({misfit})" if maybe_none[p] else misfit
+        out.append(f"if {misfit}:\n    r{p} = _fit(r{p}, a{p})")
     for p, k in enumerate(refs):                        # send each gradient on, in input order as _run does
         r, x = f"r{p}", inputs[p]
         owned = f"{r} is not {g} and type({r}) is _ndarray and {r}.base is None"
