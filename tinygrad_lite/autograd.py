@@ -328,8 +328,9 @@ def _add_pending(grads, shared, uses, x, prev, gx):
 
 
 def _summed(prev, gx, prev_shared):
-    """prev + gx and whether the sum's buffer is shared: added in place when prev is our own buffer
-    (not shared: a fresh numpy result, not g passed through, not a view), lazily for lazy gradients."""
+    """(prev + gx, False): the sum, always a buffer of the engine's own (so not shared): gx added into prev in
+    place when prev is our own buffer (not shared: a fresh numpy result, not g passed through, not a view),
+    lazily for lazy gradients."""
     if isinstance(gx, LazyGrad) or isinstance(prev, LazyGrad):
         return _add_lazy(prev, gx, prev_shared), False
     if prev_shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
