@@ -21,17 +21,18 @@ import numpy as np  # noqa: E402
 import tinygrad_lite as tl  # noqa: E402
 
 
-def best(fns, calls, rounds):
-    """Best-of-`rounds` mean time per call of each function, interleaved so load affects all alike."""
+def best(fns, calls, rounds, clock=time.perf_counter):
+    """Best-of-`rounds` mean time per call of each function, interleaved so load affects all alike.
+    clock=time.process_time counts this process's CPU time only (steadier on a busy machine)."""
     for f in fns.values():
         f()
     out = {k: math.inf for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(calls):
                 f()
-            out[k] = min(out[k], (time.perf_counter() - t0) / calls)
+            out[k] = min(out[k], (clock() - t0) / calls)
     return out
 
 

@@ -9,8 +9,11 @@ itself relatively), so nothing is installed and the worktree is not touched.
 
     .venv/bin/python bench/bench_engine_ab.py --base c943615 [--rounds 15] [--runs 3]
     .venv/bin/python bench/bench_engine_ab.py --base c943615 --what backward   # backward alone
+    .venv/bin/python bench/bench_engine_ab.py --base c943615 --what mlp        # the scorecard's MLP step
 
---what backward times backward(retain_graph=True) on one graph built once (the forward left out).
+--what backward times backward(retain_graph=True) on one graph built once (the forward left out);
+--what mlp the scorecard's MLP SGD step (its floor: the step written by hand in numpy); --cpu times by
+the process's CPU time, which a machine busy with other jobs disturbs far less than wall time.
 """
 import argparse
 import io
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
@@ -56,6 +60,46 @@ def chain(tl, what):
     return full if what == "full" else backward
 
 
+def mlp_step(tl):
+    """The scorecard's MLP step (64-256-256-10 ReLU, batch 128, cross-entropy, SGD) on package tl."""
+    nn, F, optim = tl.nn, tl.nn.functional, tl.optim
+    rng = np.random.default_rng(0)
+    x, y = tl.Tensor(rng.random((128, 64), dtype=np.float32)), tl.Tensor(rng.integers(0, 10, 128))
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = optim.SGD(list(model.parameters()), lr=0.1)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def numpy_mlp():
+    """The scorecard's MLP step written by hand (its floor)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 64), dtype=np.float32), rng.integers(0, 10, 128)
+    shapes = ((64, 256), (256,), (256, 256), (256,), (256, 10), (10,))
+    W = [rng.uniform(-0.1, 0.1, s).astype(np.float32) for s in shapes]
+
+    def by_hand():
+        W1, b1, W2, b2, W3, b3 = W
+        h1 = np.maximum(x @ W1 + b1, 0)
+        h2 = np.maximum(h1 @ W2 + b2, 0)
+        z = h2 @ W3 + b3
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(1, keepdims=True)
+        z[np.arange(128), y] -= 1
+        z /= 128
+        d2 = (z @ W3.T) * (h2 > 0)
+        d1 = (d2 @ W2.T) * (h1 > 0)
+        for p, g in zip(W, (x.T @ d1, d1.sum(0), h1.T @ d2, d2.sum(0), h2.T @ z, z.sum(0))):
+            p -= 0.1 * g
+    return by_hand
+
+
 def numpy_chain():
     rng = np.random.default_rng(0)
     A, B, C, D = (rng.standard_normal((8, 8)).astype(np.float32) for _ in range(4))
@@ -72,22 +116,29 @@ def numpy_chain():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", required=True, help="the git revision to compare against")
-    ap.add_argument("--what", choices=("full", "backward"), default="full")
+    ap.add_argument("--what", choices=("full", "backward", "mlp"), default="full")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cpu", action="store_true", help="time by this process's CPU time (a busy machine)")
     args = ap.parse_args()
     sys.path.insert(0, ROOT)
     import tinygrad_lite
     from bench_core import best  # (the scorecard's interleaved best-of-rounds timer)
     with tempfile.TemporaryDirectory() as tmp:
         base = import_base(args.base, tmp)
-        fns = {"base": chain(base, args.what), "new": chain(tinygrad_lite, args.what), "numpy": numpy_chain()}
+        if args.what == "mlp":
+            fns = {"base": mlp_step(base), "new": mlp_step(tinygrad_lite), "numpy": numpy_mlp()}
+        else:
+            fns = {"base": chain(base, args.what), "new": chain(tinygrad_lite, args.what), "numpy": numpy_chain()}
         for _ in range(args.runs):
-            t = best(fns, 2000, args.rounds)
+            clock = time.process_time if args.cpu else time.perf_counter
+            t = best(fns, 30 if args.what == "mlp" else 2000, args.rounds, clock)
             load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
-            print(f"{args.what}: base {t['base'] / t['numpy']:.2f}x, new {t['new'] / t['numpy']:.2f}x the numpy floor "
+            unit = "step" if args.what == "mlp" else "chain"
+            what = args.what + (" (CPU time)" if args.cpu else "")
+            print(f"{what}: base {t['base'] / t['numpy']:.2f}x, new {t['new'] / t['numpy']:.2f}x the numpy floor "
                   f"(new/base {t['new'] / t['base']:.3f}; base {t['base'] * 1e6:.2f} us, new {t['new'] * 1e6:.2f} us, "
-                  f"numpy {t['numpy'] * 1e6:.2f} us per chain; load {load})", flush=True)
+                  f"numpy {t['numpy'] * 1e6:.2f} us per {unit}; load {load})", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ threadpoolctl), one process, the two frameworks' repetitions interleaved, median
 A step is: clear the inputs' .grad, run the op, backward with a fixed random output gradient
 (none for a scalar). Prints a markdown table (ratio = ours / PyTorch; < 1 is faster).
 
-    .venv/bin/python bench/bench_ops.py [--only gelu erf ...] [--reps 7] [--float64]
+    .venv/bin/python bench/bench_ops.py [--only gelu erf ...] [--reps 7] [--float64] [--small-only]
 
 Ops without a PyTorch equivalent are listed with the reason (NO_PEER). tests/test_bench_ops.py
 checks that every registry op is in CASES or NO_PEER, so a new op cannot be forgotten here.
@@ -276,6 +276,7 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", help="op names or labels to run (default: all)")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--float64", action="store_true", help="float64 inputs instead of float32")
+    ap.add_argument("--small-only", action="store_true", help="the small size only (the per-op cost)")
     a = ap.parse_args(argv)
     import torch
     from threadpoolctl import threadpool_limits
@@ -288,9 +289,13 @@ def main(argv=None):
           f"ratio = tinygrad_lite / PyTorch\n")
     print(f"| op | small: ours | torch | ratio | large: ours | torch | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    worst = []
+    worst, smalls = [], []
     for c in cases:
         s = time_case(c, SMALL, a.reps, dtype, namespaces)
+        if a.small_only:
+            smalls.append(s["ours"] / s["torch"])
+            print(f"| {c.label} | {_fmt(s['ours'])} | {_fmt(s['torch'])} | {smalls[-1]:.2f}x | | | |", flush=True)
+            continue
         big = time_case(c, c.large, a.reps, dtype, namespaces)
         rs, rl = s["ours"] / s["torch"], big["ours"] / big["torch"]
         worst.append((rl, c.label))
@@ -301,6 +306,8 @@ def main(argv=None):
     for op, why in NO_PEER.items():
         if not a.only or op in a.only:
             print(f"| {op} | - | - | - | - | - | no PyTorch equivalent: {why} |")
+    if smalls:
+        print(f"\nsmall size: median ratio {statistics.median(smalls):.2f}x over {len(smalls)} ops")
     if worst:
         worst.sort(reverse=True)
         print("\nlargest large-size ratios: " + ", ".join(f"{l} {r:.2f}x" for r, l in worst[:5]))

@@ -24,7 +24,7 @@ from .autograd_modes import (MODES, _check_finite, detect_anomaly, is_anomaly_en
 from .ops import LazyGrad, cast, sum_to
 from .ops.numpy_fast import copy_c
 from .tensor import Tensor
-from .versions import INPLACE
+from .versions import HOOKED_OR_FREED, INPLACE, next_seq
 
 __all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "keep_graph", "apply_rules", "FREED"]
@@ -103,6 +103,9 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         seed = _as_grad_array(gradient, tensor, "backward")
     only = None if inputs is None else set(inputs if isinstance(inputs, (list, tuple)) else [inputs])
     retain = (create_graph or MODES.keep) if retain_graph is None else retain_graph  # (see _retain)
+    if PLANS.enabled and only is None and not create_graph and not MODES.anomaly and tensor._op is not None \
+            and PLANS.run(tensor, seed, retain):
+        return  # a graph of a shape seen before: its backward written out (backward_plan.py), as _run would do it
     _run([tensor], [seed], retain, create_graph, None, only)
 
 
@@ -169,6 +172,8 @@ def _run(roots, seeds, retain, create, capture, only):
             heappush(heap, (-r._seq, r))
     to_leaf = capture is None and only is None and not create  # leaves may take gradients directly
     anomaly = MODES.anomaly
+    if not retain:
+        HOOKED_OR_FREED.last = next_seq()
     prev_mode, GRAD.enabled = GRAD.enabled, create
     try:
         while heap:
@@ -196,10 +201,10 @@ def _run(roots, seeds, retain, create, capture, only):
                     x = _before_inplace(x, t._seq)
                 owned = gx is not g and type(gx) is _ndarray and gx.base is None
                 if to_leaf and x._op is None and x._hooks is None:  # a plain leaf takes it at once (no heap trip)
-                    if x._grad is None and (owned or (t._op.views and _may_borrow(gx, t, shared, roots))):
-                        x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
+                    if owned and x._grad is None:
+                        x._grad = _leaf(gx)  # our own buffer: the first .grad without a copy
                     else:
-                        _accumulate(x, gx, False, not owned)
+                        _to_leaf(x, gx, owned, t._op.views and (t not in shared or any(t is r for r in roots)))
                     continue
                 prev = grads.get(x)
                 if prev is None:                                  # the first gradient for x: x is queued
@@ -314,17 +319,24 @@ def _dense(g):
 
 
 def _add_pending(grads, shared, uses, x, prev, gx):
-    """A further gradient for x: added to the pending one, in place when that buffer is our own (not
-    in `shared`: a fresh numpy result, not g passed through, not a view), lazily for lazy gradients."""
+    """A further gradient for x: added to the pending one (see _summed)."""
     uses[x] = uses.get(x, 1) + 1
+    total, is_shared = _summed(prev, gx, x in shared)
+    grads[x] = total
+    if not is_shared:
+        shared.discard(x)
+
+
+def _summed(prev, gx, prev_shared):
+    """(prev + gx, False): the sum, always a buffer of the engine's own (so not shared): gx added into prev in
+    place when prev is our own buffer (not shared: a fresh numpy result, not g passed through, not a view),
+    lazily for lazy gradients."""
     if isinstance(gx, LazyGrad) or isinstance(prev, LazyGrad):
-        grads[x] = _add_lazy(prev, gx, x in shared)
-    elif x in shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
-        grads[x] = prev + gx  # (also the create_graph case: Tensors, recorded)
-    else:
-        prev += gx  # our own buffer: accumulate in place
-        return
-    shared.discard(x)
+        return _add_lazy(prev, gx, prev_shared), False
+    if prev_shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
+        return prev + gx, False  # (also the create_graph case: Tensors, recorded)
+    prev += gx  # our own buffer: accumulate in place
+    return prev, False
 
 
 def _add_lazy(prev, gx, prev_shared):
@@ -343,15 +355,23 @@ def _add_lazy(prev, gx, prev_shared):
     return buf
 
 
-def _may_borrow(gx, t, shared, roots):
-    """True when a leaf may keep gx, a view of g (the gradient of t, whose op has `views=True`), as its
-    .grad without a copy (PyTorch keeps such views too: a reshape's or cat's gradient costs no copy).
-    g must be the caller's gradient (t is a root) or a buffer of the engine's that nothing else holds
-    (t not in shared), so that no other tensor's gradient shares gx's memory; gx must be a writeable
-    row-major view. A later gradient for the leaf is added out of place (_accumulate: a view is never
-    written into by the engine), so the caller's array is never changed by us."""
-    return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable \
-        and (t not in shared or any(t is r for r in roots))  # (identity: == on tensors compares values)
+def _to_leaf(x, gx, owned, may_borrow):
+    """Deliver gx into the leaf x's .grad (the loop's own fast case aside: an owned buffer into an empty .grad).
+    owned: gx is a buffer of the engine's that nothing else holds. may_borrow: gx comes from a row with
+    `views=True` whose incoming gradient is the caller's (a root) or the engine's own (not shared)."""
+    if x._grad is None and (owned or (may_borrow and _borrowable_view(gx))):
+        x._grad = _leaf(gx)  # our own buffer or a safe view: the first .grad without a copy
+    else:
+        _accumulate(x, gx, False, not owned)
+
+
+def _borrowable_view(gx):
+    """True when a leaf may keep gx, a view of g (the gradient of a row with `views=True`, g not shared with
+    any other tensor's gradient), as its .grad without a copy (PyTorch keeps such views too: a reshape's or
+    cat's gradient costs no copy): gx must be a writeable row-major view. A later gradient for the leaf is
+    added out of place (_accumulate: a view is never written into by the engine), so the caller's array is
+    never changed by us."""
+    return type(gx) is np.ndarray and gx.base is not None and gx.flags.c_contiguous and gx.flags.writeable
 
 
 def _accumulate(t, g, create, is_shared):
@@ -363,7 +383,7 @@ def _accumulate(t, g, create, is_shared):
         return
     old = t.grad._data if isinstance(t.grad, Tensor) else None
     if old is not None and old.base is None and old.flags.writeable and old.shape == g.shape \
-            and old.dtype == g.dtype:  # (our own buffer: a view, as _may_borrow keeps, may be someone else's)
+            and old.dtype == g.dtype:  # (our own buffer: a view, as _to_leaf keeps, may be someone else's)
         old += g
         t.grad._bump()
     else:
@@ -444,6 +464,7 @@ def register_hook(t, fn):
     if t._hooks is None:
         t._hooks = []
     t._hooks.append(fn)
+    HOOKED_OR_FREED.last = next_seq()
     return _RemovableHandle(t._hooks, fn)
 
 
@@ -473,3 +494,4 @@ def _call_hooks(t, g, create):
 
 
 from .function import Function, FunctionCtx  # noqa: E402,F401  (its rule is run by the loop above)
+from .backward_plan import PLANS  # noqa: E402  (plans call the helpers above)

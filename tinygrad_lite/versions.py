@@ -26,6 +26,10 @@ class _LastInplace:
 
 
 INPLACE = _LastInplace()
+# The same kind of stamp for the most recent hook registration or backward pass that freed what its graph
+# saved: a node newer than it has no hooks and is not freed (a backward plan checks this one number instead
+# of every node: autograd.register_hook and autograd._run / backward_plan stamp it).
+HOOKED_OR_FREED = _LastInplace()
 
 
 def share_version(t, src):

@@ -65,7 +65,7 @@ class Op:
     views   True when the rules hand each input a view of dC, views of different inputs never
             overlapping (reshape, cat): a leaf may then keep a row-major view as its .grad without a
             copy, as PyTorch does, when dC is the caller's gradient or the engine's own buffer
-            (autograd._may_borrow); a later gradient is added out of place, never into the view
+            (autograd._to_leaf); a later gradient is added out of place, never into the view
     """
     __slots__ = ("name", "fwd", "vjps", "joint", "math", "rule", "saves", "inputs", "reads", "broadcasts",
                  "symbols", "views", "forward")
