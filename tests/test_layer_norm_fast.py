@@ -199,3 +199,100 @@ def test_fast_path_is_not_taken_for_mixed_dtypes(kind):
         assert ok(x, np.ones(8, np.float32)) and not ok(x, np.ones(8))
     # the default bounds: small arrays take the compiled path (it wins at every size) or the reference one
     assert ok(x, np.ones(8, np.float32)) == (kind == "jit")
+
+
+# ---------------------------------------------------------------------- the compiled path only
+needs_jit = pytest.mark.skipif(not jit.available(), reason="numba is not installed")  # (allowlisted: the no-numba CI job)
+
+
+@needs_jit
+def test_compiled_path_centres_float32_rows_in_float64():
+    """Rows whose mean is 3e4 standard deviations from 0: the kernels' float64 mean and x - μ give x̂ (and y,
+    dx) to float32 rounding, where a float32 mean is off by ~1e-3 (the reference path: 2.6e-3, measured)."""
+    rng = np.random.default_rng(9)
+    x = (30 + 1e-3 * rng.standard_normal((16, 512))).astype(np.float32)
+    w = np.ones(512, np.float32)
+    g = rng.standard_normal((16, 512)).astype(np.float32)
+    with path("jit") as (fwd, grads):
+        y, dx, dw = _run(x, w, None, g, 1e-12, (True, True))[:3]
+    assert fwd.called and grads.called
+    e_y, e_dx, e_dw = _exact(x, w, None, g, 1e-12, (True, True))[:3]
+    assert np.abs(y - e_y).max() < 2e-6 * np.abs(e_y).max()
+    assert np.abs(dw - e_dw).max() < 2e-6 * np.abs(e_dw).max()
+    assert np.abs(dx - e_dx).max() < 2e-5 * np.abs(e_dx).max()
+
+
+_EDGE = [0.0, 1.0, -1.0, 1e-20, -1e-20, 1e20, -1e20, np.nan, np.inf, -np.inf]
+
+
+@needs_jit
+@settings(max_examples=80, deadline=None)
+@given(rows=st.integers(1, 5), n=st.integers(1, 9), dtype=st.sampled_from([np.float32, np.float64]),
+       eps=st.sampled_from([1e-5, 0.0]), bias=st.booleans(), data=st.data())
+def test_compiled_path_on_edge_values_matches_the_exact_values(rows, n, dtype, eps, bias, data):
+    """Values 0, ±1e-20, ±1e20, NaN, ±inf mixed with normal ones: the NaN of every output where the exact
+    (wider) computation has one, and its values elsewhere to rounding. (A float32 row of ±1e20 overflows the
+    reference path's float32 x·x; the kernels' float64 sums do not.)"""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    x = rng.standard_normal((rows, n))
+    pick = data.draw(st.lists(st.sampled_from(_EDGE), min_size=x.size, max_size=x.size))
+    use = rng.random(x.shape) < 0.4
+    x = np.where(use, np.array(pick).reshape(x.shape), x).astype(dtype)
+    w = (1 + 0.5 * rng.standard_normal(n)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype) if bias else None
+    g = rng.standard_normal((rows, n)).astype(dtype)
+    with np.errstate(all="ignore"):
+        with path("jit"):
+            got = _run(x, w, b, g, eps, (True, True, True))
+        exact = _exact(x, w, b, g, eps, (True, True, True))
+    ok_rows = np.isfinite(np.asarray(exact[0], np.float64)).all(-1)  # rows the exact values keep finite
+    sizes = _term_sizes(x[ok_rows], w, b, g[ok_rows], eps) if ok_rows.any() else (0, 0, 0, 0)
+    sizes = sizes[:3] + (np.abs(g.astype(np.float64)).sum(0).max(),)  # (db sums g over every row)
+    for i, (f, e, size) in enumerate(zip(got, exact, sizes)):
+        if e is None:
+            assert f is None
+            continue
+        e = np.asarray(e, np.float64)
+        assert f.shape == e.shape and f.dtype == dtype, i
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(e), err_msg=str(i))
+        fin = np.isfinite(e)
+        assert np.abs(f[fin] - e[fin]).max(initial=0) <= 64 * EPS[dtype] * size, i
+
+
+_OUTPUTS = '''
+import numpy as np, tinygrad_lite as tl, tinygrad_lite.nn.functional as F
+
+def outputs():
+    """F.layer_norm's output and gradients, float32, at a size below _LN_FAST_MIN and one above it."""
+    out = {}
+    for name, shape in (("small", (4, 8)), ("large", (64, 300))):
+        rng = np.random.default_rng(0)
+        x, w, b, g = (tl.Tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+                      for s in (shape, shape[-1:], shape[-1:], shape))
+        y = F.layer_norm(x, shape[-1:], w, b)
+        y.backward(g.detach())
+        out.update({name + k: t.detach().numpy() for k, t in (("y", y), ("dx", x.grad), ("dw", w.grad), ("db", b.grad))})
+    return out
+'''
+
+
+def test_switched_off_kernels_give_the_numpy_paths_results(tmp_path):
+    """TINYGRAD_LITE_JIT=0 in a fresh process: layer norm takes the numpy paths (the reference one for a small
+    array, the BLAS one for a large one), bit for bit what those paths give here with the kernels bypassed."""
+    import os
+    import subprocess
+    import sys
+    code = _OUTPUTS + ("import sys\nfrom tinygrad_lite.ops import fused\n"
+                       "assert fused.ln_forward is None and not fused._ln_jit_ok(np.ones((2, 2)), np.ones(2))\n"
+                       "np.savez(sys.argv[1], **outputs())\n")
+    got = subprocess.run([sys.executable, "-c", code, str(tmp_path / "off.npz")], capture_output=True, text=True,
+                         env=dict(os.environ, TINYGRAD_LITE_JIT="0"))
+    assert got.returncode == 0, got.stderr
+    ns = {}
+    exec(_OUTPUTS, ns)
+    with mock.patch.object(fused, "_LN_JIT_MIN", float("inf")):
+        here = ns["outputs"]()
+    off = np.load(tmp_path / "off.npz")
+    assert sorted(off.files) == sorted(here)
+    for k, v in here.items():
+        np.testing.assert_array_equal(off[k], v, err_msg=k)
