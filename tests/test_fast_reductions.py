@@ -335,3 +335,48 @@ def test_compiled_softmax_on_edge_values_matches_float64(shape, data):
             ok = np.isfinite(want)
             np.testing.assert_array_equal(got[~ok & ~np.isnan(want)], want[~ok & ~np.isnan(want)])
             np.testing.assert_allclose(got[ok], want[ok], rtol=2e-5, atol=2e-6 * max(1.0, np.abs(want[ok]).max(initial=0)))
+
+
+_SOFTMAX_OUTPUTS = '''
+import numpy as np
+from tinygrad_lite import Tensor
+
+def outputs():
+    """softmax and log_softmax over the last dim, forward and backward, float32 and float64, small and large."""
+    out = {}
+    for shape in ((4, 8), (64, 300)):
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(0)
+            x, g = (rng.standard_normal(shape).astype(dtype) * 3 for _ in range(2))
+            for name in ("softmax", "log_softmax"):
+                t = Tensor(x, requires_grad=True)
+                y = getattr(t, name)(-1)
+                y.backward(Tensor(g))
+                key = f"{name}{shape}{np.dtype(dtype).name}"
+                out[key], out[key + "dx"] = y.detach().numpy(), t.grad.numpy()
+    return out
+'''
+
+
+def test_switched_off_kernels_give_the_numpy_paths_softmax(tmp_path):
+    """TINYGRAD_LITE_JIT=0 in a fresh process: softmax and log_softmax take the numpy paths, bit for bit what
+    they give here with the kernels bypassed."""
+    import os
+    import subprocess
+    import sys
+    code = _SOFTMAX_OUTPUTS + ("import sys\nfrom tinygrad_lite.ops import reduce\n"
+                               "assert reduce.softmax_rows is None and not reduce._rows_jit(np.ones((2, 2)), -1)\n"
+                               "np.savez(sys.argv[1], **outputs())\n")
+    got = subprocess.run([sys.executable, "-c", code, str(tmp_path / "off.npz")], capture_output=True, text=True,
+                         env=dict(os.environ, TINYGRAD_LITE_JIT="0"))
+    assert got.returncode == 0, got.stderr
+    ns = {}
+    exec(_SOFTMAX_OUTPUTS, ns)
+    from unittest import mock
+    from tinygrad_lite.ops import reduce
+    with mock.patch.object(reduce, "_ROWS_JIT_MIN", 1 << 62):
+        here = ns["outputs"]()
+    off = np.load(tmp_path / "off.npz")
+    assert sorted(off.files) == sorted(here)
+    for k, v in here.items():
+        np.testing.assert_array_equal(off[k], v, err_msg=k)
