@@ -113,8 +113,8 @@ def _exp_shifted(x, m):
 
 
 # The compiled path (numba, ops/norm_kernels.py, when installed and on) for the same last-dim case: the
-# forward (float32: its exp is float32's) makes one read of x after the maxima (numpy's argmax pass), the
-# backward rules (float32 and float64) one read of each operand.
+# forward (float32: its exp is float32's) makes one read of x from memory (the row maxima, the exps and
+# their sums in one loop over the rows), the backward rules (float32 and float64) one read of each operand.
 _ROWS_JIT_MIN = 1  # elements
 
 
@@ -129,14 +129,12 @@ def _rows_jit_fwd(x, log):
     n = x.shape[-1]
     x2 = x.reshape(-1, n)
     r = x2.shape[0]
-    m = max_last(x2).reshape(r)
-    # softmax as the path above: unshifted (x is then exp's exact argument) when no maximum can overflow
-    m = np.zeros_like(m) if not log and _shift_free(m, n) else _finite_or_0(m)
     e = np.empty(x.shape, x.dtype)
     se = np.empty(x.shape[:-1] + (1,), x.dtype)
     out = np.empty(x.shape, x.dtype) if log else e
     bits = np.empty((2, n), np.int32)
-    softmax_rows(x2, m, e.reshape(r, n), se.reshape(r), out.reshape(r, n), log, bits, bits.view(np.float32))
+    softmax_rows(x2, x2.view(np.int32), e.reshape(r, n), se.reshape(r), out.reshape(r, n), log, bits,
+                 bits.view(np.float32))
     return out, ((e, se) if log else None)
 
 
