@@ -1,20 +1,25 @@
-"""Compiled row-wise kernels for layer norm (ops/jit.py's `kernel`: numba, or None when it is off).
+"""Compiled row-wise kernels for layer norm, softmax and log_softmax over the last dim (ops/jit.py's
+`kernel`: numba, or None when it is off; the callers in ops/fused.py and ops/reduce.py then take their
+numpy paths, which stay the reference: tests/test_layer_norm_fast.py, tests/test_fast_reductions.py).
 
-A row of layer norm (1024 float32: 4 KB) fits in the L1 cache, so a loop that walks it two or three
-times reads it from memory once. The numpy path (ops/fused.py) makes ~8 passes over the whole array
-in forward + backward; these kernels make one read of each input and one write of each output.
-Single-threaded (no parallel=True: PyTorch's peer runs on one thread too).
+A row (1024 float32: 4 KB) fits in the L1 cache, so a loop that walks it two or three times reads it
+from memory once. The numpy paths make ~8 passes over the whole array in forward + backward; these
+kernels make one read of each input and one write of each output. Single-threaded (no parallel=True:
+PyTorch's peer runs on one thread too).
 
-    ln_forward(x, w, b, eps, y, mu, rstd)                   y = (x - μ) / σ * w (+ b) per row
-    ln_backward(g, x, w, mu, rstd, dx, dw, db, flags)        dx, Σ g x̂, Σ g per row
+    ln_forward(x, w, b, eps, y, mu, rstd, has_b)            y = (x - μ) / σ * w (+ b) per row
+    ln_backward(g, x, w, rstd, dx, dw, db, need_dx, ...)     dx, Σ g x̂, Σ g
+    softmax_rows(x, xbits, e, se, out, log, bits, scales)   softmax (float32) or log_softmax and its exps
+    softmax_dx_rows(g, s, dx), log_softmax_dx_rows(g, e, se, dx)   their rules (float32, float64)
 
-Numerics: per-row sums in float64 for float32 and float64 alike; the mean first, then the sum of
-squares of x - μ (two passes: x is centred exactly, no E[x²] - μ² cancellation); σ = sqrt(var + eps)
-in float64. The saved μ and 1/σ are rounded to x's dtype (as the numpy path's and PyTorch's); the
+Layer norm's numerics: per-row sums in float64 for float32 and float64 alike; the mean first, then the
+sum of squares of x - μ (two passes: x is centred exactly, no E[x²] - μ² cancellation); σ = sqrt(var +
+eps) in float64. The saved μ and 1/σ are rounded to x's dtype (as the numpy path's and PyTorch's); the
 backward recomputes μ from x in float64 (one more pass over the row, in L1) so that x - μ is the
 forward's, and takes 1/σ from the saved value. The arithmetic is float64 in registers, rounded once
 on store. fastmath is only "reassoc" and "contract" (sums may be reordered into vector lanes, a * b + c
-fused): no "nnan"/"ninf", so NaN and inf propagate as in the numpy path.
+fused): no "nnan"/"ninf", so NaN and inf propagate as in the numpy paths. (So no compensated float32
+arithmetic either: "reassoc" may fold (x - hi) - lo into x - (hi + lo).)
 """
 import math
 
