@@ -22,6 +22,7 @@ import numpy as np
 from . import _ones, defop, is_array, max_last, sum_last
 from .norm_kernels import ln_backward, ln_forward
 from .numpy_fast import add_outer
+from .reduce import _rows_jit, _rows_jit_dx, _rows_jit_fwd, softmax_dx_rows
 from .sparse_matmul import csr_matmul
 
 
@@ -266,6 +267,8 @@ def _msm_fwd(args, x):
     s = x * scale if scale != 1.0 else x.copy()
     if hide is not None:
         np.copyto(s, -np.inf, where=hide)            # exp(-inf) = 0: hidden keys get no weight
+    if _rows_jit(s, -1, forward=True):               # the compiled softmax (ops/reduce.py), when on
+        return _rows_jit_fwd(s, False)[0]
     m = max_last(s)
     m[~np.isfinite(m)] = 0                           # a fully hidden row stays NaN (0/0), as in PyTorch
     s -= m
@@ -277,8 +280,11 @@ def _msm_fwd(args, x):
 def _msm_dx(g, ans, args, x):
     scale = args[0]  # args: (scale, hide)
     if is_array(g):
-        gs = g * ans
-        gs -= ans * sum_last(gs)
+        if type(g) is np.ndarray and g.shape == ans.shape and g.dtype == ans.dtype and _rows_jit(ans, -1):
+            gs = _rows_jit_dx(softmax_dx_rows, g, ans)
+        else:
+            gs = g * ans
+            gs -= ans * sum_last(gs)
         if scale != 1.0:
             gs *= scale
         return gs
