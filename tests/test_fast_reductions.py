@@ -335,7 +335,8 @@ def test_compiled_softmax_on_edge_values_matches_float64(shape, data):
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
             ok = np.isfinite(want)
             np.testing.assert_array_equal(got[~ok & ~np.isnan(want)], want[~ok & ~np.isnan(want)])
-            np.testing.assert_allclose(got[ok], want[ok], rtol=2e-5, atol=2e-6 * max(1.0, np.abs(want[ok]).max(initial=0)))
+            scale = max(1.0, np.abs(want[ok]).max(initial=0))
+            np.testing.assert_allclose(got[ok], want[ok], rtol=2e-5, atol=2e-6 * scale)
 
 
 _SOFTMAX_OUTPUTS = '''

@@ -66,7 +66,8 @@ def _layouts(rng, shape, dtype, transposed):
        scale=st.sampled_from([1.0, 1e-3]), eps=st.sampled_from([1e-5, 0.1]), x_t=st.booleans(), g_t=st.booleans(),
        needs=st.sampled_from([(True, True, True), (True, False, True), (False, True, False)]),
        seed=st.integers(0, 2 ** 16))
-def test_fast_path_is_as_accurate_as_the_reference(kind, lead, n, dtype, bias, shift, scale, eps, x_t, g_t, needs, seed):
+def test_fast_path_is_as_accurate_as_the_reference(kind, lead, n, dtype, bias, shift, scale, eps, x_t, g_t, needs,
+                                                   seed):
     rng = np.random.default_rng(seed)
     shape = tuple(lead) + (n,)
     x = (_layouts(rng, shape, dtype, x_t) * scale + shift).astype(dtype)  # a mean far from 0: cancellation
@@ -202,7 +203,7 @@ def test_fast_path_is_not_taken_for_mixed_dtypes(kind):
 
 
 # ---------------------------------------------------------------------- the compiled path only
-needs_jit = pytest.mark.skipif(not jit.available(), reason="numba is not installed")  # (allowlisted: the no-numba CI job)
+needs_jit = pytest.mark.skipif(not jit.available(), reason="numba is not installed")
 
 
 @needs_jit
@@ -271,7 +272,8 @@ def outputs():
                       for s in (shape, shape[-1:], shape[-1:], shape))
         y = F.layer_norm(x, shape[-1:], w, b)
         y.backward(g.detach())
-        out.update({name + k: t.detach().numpy() for k, t in (("y", y), ("dx", x.grad), ("dw", w.grad), ("db", b.grad))})
+        pairs = (("y", y), ("dx", x.grad), ("dw", w.grad), ("db", b.grad))
+        out.update({name + k: t.detach().numpy() for k, t in pairs})
     return out
 '''
 

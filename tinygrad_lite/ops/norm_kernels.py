@@ -93,8 +93,9 @@ ln_backward = kernel(_ln_backward, fastmath=_FLAGS, error_model="numpy")
 # 0.35 ms), so the forward kernel has an exp of its own, float32 only (Cephes' expf: t = k ln2 + r with
 # |r| <= ln2/2, ln2 in two parts, a degree-7 polynomial in r, times 2^k built from its bits; <= 1.01 ulp
 # measured over [-104, 88], subnormals to 0.75 of the smallest; tests/test_fast_reductions.py). In
-# float32 throughout: the same sums in float64 run at half the speed (measured). 2^k is two factors 2^(k//2) 2^(k - k//2), each a normal float for the
-# clamped argument range, so the product rounds into the subnormals and overflows to inf as exp does.
+# float32 throughout: the same steps in float64 ran at half the speed (measured). 2^k is two factors
+# 2^(k//2) 2^(k - k//2), each a normal float for the clamped argument range, so the product rounds into
+# the subnormals and overflows to inf as exp does.
 # The bits go through `bits`, an int32 (2, n) scratch whose float32 view is `scales` (numba cannot
 # reinterpret a scalar's bits; a store and a load of the same row, in L1, can).
 _LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
