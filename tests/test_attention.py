@@ -9,6 +9,7 @@ import tinygrad_lite as tg
 from tinygrad_lite import Tensor
 from tinygrad_lite.nn import functional as F
 from tinygrad_lite.ops.fused import layer_norm, masked_softmax
+from tinygrad_lite.ops import jit
 from models.attention import (LearnedPositionalEmbedding, MultiHeadAttention, SelfAttentionHead,
                               SinusoidalPositionalEncoding, attention, causal_mask, sinusoidal_encoding)
 
@@ -85,6 +86,34 @@ def test_masked_softmax_matches_composition_and_hides():
     g = rng.normal(size=s.shape)
     np.testing.assert_allclose(tg.autograd.grad(out, s, Tensor(g))[0].numpy(),
                                tg.autograd.grad(ref, s, Tensor(g))[0].numpy(), atol=1e-12)
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masked_softmax_compiled_path_equals_the_numpy_path(dtype):
+    """The row with numba's kernels (ops/reduce.py: float32 forward, both dtypes' rule) against its numpy
+    spelling, a fully hidden row (NaN, as PyTorch) and a NaN input included."""
+    from unittest import mock
+    from tinygrad_lite.ops import fused, reduce
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((3, 5, 33)) * 4).astype(dtype)
+    x[0, 1, 2] = np.nan
+    hide = rng.random((3, 1, 33)) < 0.3
+    hide[0, 0, 2] = False                                    # (the NaN stays visible)
+    hide[1] = True
+    g = rng.standard_normal(x.shape).astype(dtype)
+    res = {}
+    for bound in (1, 1 << 62):  # the compiled path, then the numpy one
+        spy = mock.patch.object(fused, "_rows_jit_dx", wraps=fused._rows_jit_dx)
+        with mock.patch.object(reduce, "_ROWS_JIT_MIN", bound), spy as rule, np.errstate(invalid="ignore"):
+            s = fused.MASKED_SOFTMAX.fwd((0.125, hide), x)
+            res[bound] = (s, fused._msm_dx(g, s, (0.125, hide), x))
+        assert rule.called == (bound == 1)
+    for got, want in zip(res[1], res[1 << 62]):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        assert np.isnan(got[1]).all() and np.isnan(got[0, 1]).all() and not np.isnan(got[2]).any()
+        np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-14, atol=1e-7)
 
 
 def test_masked_softmax_bad_mask():

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
-from tinygrad_lite.ops import max_last, sum_last, sum_to
+from tinygrad_lite.ops import jit, max_last, sum_last, sum_to
 
 from helpers import seeds
 
@@ -141,10 +141,21 @@ def _rows(kind, dtype, shape=(64, 300)):
     return x.astype(dtype)
 
 
-def _general_path():
+PATHS = ["blas"] + (["jit"] if jit.available() else [])  # the last-dim paths: BLAS shifts, compiled kernels
+
+
+def _on(path):
+    """Pin softmax/log_softmax to one path: "general" (numpy, any axis), "blas" or "jit" (the kernels of
+    ops/norm_kernels.py; their forward serves float32 only, float64 takes the BLAS one)."""
     from unittest import mock
     from tinygrad_lite.ops import reduce
-    return mock.patch.object(reduce, "_ROWS_MIN", 1 << 62)
+    big = 1 << 62
+    return mock.patch.multiple(reduce, _ROWS_MIN=big if path == "general" else reduce._ROWS_MIN,
+                               _ROWS_JIT_MIN=1 if path == "jit" else big)
+
+
+def _general_path():
+    return _on("general")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -155,7 +166,7 @@ def test_last_dim_softmax_equals_the_general_path(kind, dtype):
     x = _rows(kind, dtype)
     g = np.random.default_rng(8).standard_normal(x.shape).astype(dtype)
     shifted = mock.patch.object(reduce, "_exp_shifted", side_effect=reduce._exp_shifted)
-    with np.errstate(invalid="ignore"), shifted as spy:
+    with np.errstate(invalid="ignore"), shifted as spy, _on("blas"):
         s = reduce._softmax_fwd(-1, x)
         d = reduce._softmax_dx(g, s, -1, x)
     assert spy.called == (kind != "normal")  # N(0, 9) rows: every maximum in [0, 80], exp(x) unshifted
@@ -168,8 +179,9 @@ def test_last_dim_softmax_equals_the_general_path(kind, dtype):
     np.testing.assert_allclose(d, d_ref, rtol=tol["rtol"], atol=tol["rtol"] * np.nanmax(np.abs(g)))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_unshifted_softmax_is_as_accurate_as_the_shifted_one(dtype):
+@pytest.mark.parametrize("path, dtype", [("blas", np.float32), ("blas", np.float64)]
+                         + [("jit", np.float32)] * ("jit" in PATHS))
+def test_unshifted_softmax_is_as_accurate_as_the_shifted_one(path, dtype):
     # exp(x) takes x exactly where exp(x - m) takes a rounded x - m; the error left is mostly the row sum's
     # (measured in float32: 7 ulp unshifted, 20 shifted, PyTorch 18)
     from tinygrad_lite.ops import reduce
@@ -180,28 +192,34 @@ def test_unshifted_softmax_is_as_accurate_as_the_shifted_one(dtype):
     ulps = lambda s: (np.abs(s.astype(np.longdouble) - exact) / np.spacing(exact)).max()  # noqa: E731
     with _general_path():
         shifted = reduce._softmax_fwd(-1, x)
-    assert ulps(reduce._softmax_fwd(-1, x)) <= min(8, ulps(shifted))
+    with _on(path):
+        assert ulps(reduce._softmax_fwd(-1, x)) <= min(8, ulps(shifted))
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["normal", "negative", "masked"])
-def test_log_softmax_saves_its_exps_and_its_backward_equals_the_reference(kind, dtype):
+def test_log_softmax_saves_its_exps_and_its_backward_equals_the_reference(kind, dtype, path):
     from tinygrad_lite.ops import reduce
     x = _rows(kind, dtype, (20, 30, 17))
     g = np.random.default_rng(9).standard_normal(x.shape).astype(dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), _on(path):
         out, saved = reduce._log_softmax_fwd(-1, x)
         with _general_path():
             out_ref, none = reduce._log_softmax_fwd(-1, x)
         assert saved is not None and none is None
-        np.testing.assert_array_equal(out, out_ref)  # the same operations, the shifts by BLAS (one rounding each)
+        if path == "jit" and dtype == np.float32:  # the kernel's own exp and float64 row sums: log Σe rounds apart
+            np.testing.assert_allclose(out, out_ref, rtol=1e-6, atol=1e-6)
+            np.testing.assert_array_equal(np.isnan(out), np.isnan(out_ref))
+        else:
+            np.testing.assert_array_equal(out, out_ref)  # the same operations, the shifts by BLAS (one rounding each)
         (d,) = reduce._log_softmax_grads(g, out, -1, saved, (True,), x)
         (d_ref,) = reduce._log_softmax_grads(g, out, -1, None, (True,), x)
     tol = 2e-6 if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(d, d_ref, rtol=tol, atol=tol * np.abs(g).sum(-1).max())
     # through the engine: backward twice (retain_graph) reuses the saved exps unchanged
     t = Tensor(x, requires_grad=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), _on(path):
         y = t.log_softmax(-1)
         y.backward(Tensor(g), retain_graph=True)
         first = t.grad.numpy().copy()
@@ -231,3 +249,136 @@ def test_sub_col_is_numpys_subtraction_bit_for_bit(shape, dtype):
         np.testing.assert_array_equal(sub_col_(f, c), want)
     a2 = rng.standard_normal(shape).astype(dtype)
     np.testing.assert_allclose(row_dot(a2, a2), (a2 * a2).sum(-1, keepdims=True), rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+# ---------------------------------------------------------------------- the compiled path (ops/norm_kernels.py)
+needs_jit = pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+
+
+@needs_jit
+def test_the_kernels_exp_is_within_one_ulp_and_keeps_subnormals_overflow_and_nan():
+    # rows (v, +inf): the row maximum is not finite, so the shift is 0 and log_softmax's kept e[:, 0] is exp(v)
+    from tinygrad_lite.ops.norm_kernels import softmax_rows
+    v = np.concatenate([np.linspace(-104, 89, 1 << 18), [np.nan, np.inf, -np.inf, 0.0, -1e30, 1e30]])
+    x = np.stack([v, np.full_like(v, np.inf)], 1).astype(np.float32)
+    e, out, bits = np.empty_like(x), np.empty_like(x), np.empty((2, 2), np.int32)
+    with np.errstate(all="ignore"):
+        softmax_rows(x, x.view(np.int32), e, np.empty(len(x), np.float32), out, True, bits, bits.view(np.float32))
+        exact = np.exp(x[:, 0].astype(np.float64))
+    e = e[:, 0]
+    normal = (exact > np.finfo(np.float32).tiny) & (exact < np.finfo(np.float32).max)
+    ulps = np.abs(e[normal] - exact[normal]) / np.spacing(exact[normal].astype(np.float32))
+    assert ulps.max() <= 1.5  # (1.01 measured)
+    tiny = exact <= np.finfo(np.float32).tiny  # subnormal results: to within one subnormal step
+    assert np.abs(e[tiny] - exact[tiny]).max() <= np.finfo(np.float32).smallest_subnormal
+    assert np.isinf(e[exact >= 2.0 ** 128]).all()
+    np.testing.assert_array_equal(e[-6:], [np.nan, np.inf, 0.0, 1.0, 0.0, np.inf])  # (the special values above)
+
+
+@needs_jit
+@pytest.mark.parametrize("kind", ["normal", "negative", "large", "masked"])
+def test_compiled_softmax_and_log_softmax_equal_the_general_path(kind):
+    """float32: the kernels' forward (own exp) and both rules against the general numpy path; float64: the
+    rules (the forward stays numpy's). NaN rows and hidden (-inf) entries alike."""
+    from unittest import mock
+    from tinygrad_lite.ops import reduce
+    for dtype in (np.float32, np.float64):
+        x = _rows(kind, dtype)
+        g = np.random.default_rng(8).standard_normal(x.shape).astype(dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            with _on("jit"), mock.patch.object(reduce, "_rows_jit_dx", wraps=reduce._rows_jit_dx) as rule:
+                s = reduce._softmax_fwd(-1, x)
+                d = reduce._softmax_dx(g, s, -1, x)
+                ls, saved = reduce._log_softmax_fwd(-1, x)
+                (dl,) = reduce._log_softmax_grads(g, ls, -1, saved, (True,), x)
+            assert rule.call_count == 2
+            with _general_path():
+                s_ref = reduce._softmax_fwd(-1, x)
+                d_ref = reduce._softmax_dx(g, s_ref, -1, x)
+                ls_ref, _ = reduce._log_softmax_fwd(-1, x)
+                (dl_ref,) = reduce._log_softmax_grads(g, ls_ref, -1, None, (True,), x)
+        tol = 2e-6 if dtype == np.float32 else 1e-14
+        grad_atol = tol * np.abs(g).sum(-1).max()  # (a rule's terms are as large as Σ|g|)
+        for got, ref, atol in ((s, s_ref, 1e-30), (d, d_ref, grad_atol), (ls, ls_ref, tol), (dl, dl_ref, grad_atol)):
+            assert got.dtype == dtype and got.shape == x.shape
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+            np.testing.assert_allclose(got, ref, rtol=tol, atol=atol)
+
+
+_EDGE = [0.0, 1.0, -1.0, 80.0, -80.0, 1e30, -1e30, np.nan, np.inf, -np.inf]
+
+
+@needs_jit
+@settings(max_examples=80, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=9), data=st.data())
+def test_compiled_softmax_on_edge_values_matches_float64(shape, data):
+    """float32 rows mixing normal values with 0, ±80, ±1e30, NaN, ±inf: softmax and log_softmax (forward and
+    backward through the engine) have the NaN of the float64 general path and its values to rounding."""
+    rng = np.random.default_rng(data.draw(seeds))
+    x = rng.standard_normal(shape) * 4
+    pick = np.array(data.draw(st.lists(st.sampled_from(_EDGE), min_size=x.size, max_size=x.size))).reshape(shape)
+    x = np.where(rng.random(shape) < 0.3, pick, x).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    for name in ("softmax", "log_softmax"):
+        res = {}
+        for path, dtype in (("jit", np.float32), ("general", np.float64)):
+            t = Tensor(x.astype(dtype), requires_grad=True)
+            with np.errstate(all="ignore"), _on(path):
+                y = getattr(t, name)(-1)
+                y.backward(Tensor(g.astype(dtype)))
+            res[path] = (y.detach().numpy(), t.grad.numpy())
+        if name == "log_softmax":  # a row with +inf: its saved exps overflow (so do the BLAS path's; PyTorch's
+            keep = ~np.isposinf(x).any(-1, keepdims=True)  # row is all NaN), the general rule takes exp(-inf) = 0
+            res = {k: (y, np.where(keep, d, 0)) for k, (y, d) in res.items()}
+        for got, want in zip(res["jit"], res["general"]):
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            ok = np.isfinite(want)
+            np.testing.assert_array_equal(got[~ok & ~np.isnan(want)], want[~ok & ~np.isnan(want)])
+            scale = max(1.0, np.abs(want[ok]).max(initial=0))
+            np.testing.assert_allclose(got[ok], want[ok], rtol=2e-5, atol=2e-6 * scale)
+
+
+_SOFTMAX_OUTPUTS = '''
+import numpy as np
+from tinygrad_lite import Tensor
+
+def outputs():
+    """softmax and log_softmax over the last dim, forward and backward, float32 and float64, small and large."""
+    out = {}
+    for shape in ((4, 8), (64, 300)):
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(0)
+            x, g = (rng.standard_normal(shape).astype(dtype) * 3 for _ in range(2))
+            for name in ("softmax", "log_softmax"):
+                t = Tensor(x, requires_grad=True)
+                y = getattr(t, name)(-1)
+                y.backward(Tensor(g))
+                key = f"{name}{shape}{np.dtype(dtype).name}"
+                out[key], out[key + "dx"] = y.detach().numpy(), t.grad.numpy()
+    return out
+'''
+
+
+def test_switched_off_kernels_give_the_numpy_paths_softmax(tmp_path):
+    """TINYGRAD_LITE_JIT=0 in a fresh process: softmax and log_softmax take the numpy paths, bit for bit what
+    they give here with the kernels bypassed."""
+    import os
+    import subprocess
+    import sys
+    code = _SOFTMAX_OUTPUTS + ("import sys\nfrom tinygrad_lite.ops import reduce\n"
+                               "assert reduce.softmax_rows is None and not reduce._rows_jit(np.ones((2, 2)), -1)\n"
+                               "np.savez(sys.argv[1], **outputs())\n")
+    got = subprocess.run([sys.executable, "-c", code, str(tmp_path / "off.npz")], capture_output=True, text=True,
+                         env=dict(os.environ, TINYGRAD_LITE_JIT="0"))
+    assert got.returncode == 0, got.stderr
+    ns = {}
+    exec(_SOFTMAX_OUTPUTS, ns)
+    from unittest import mock
+    from tinygrad_lite.ops import reduce
+    with mock.patch.object(reduce, "_ROWS_JIT_MIN", 1 << 62):
+        here = ns["outputs"]()
+    off = np.load(tmp_path / "off.npz")
+    assert sorted(off.files) == sorted(here)
+    for k, v in here.items():
+        np.testing.assert_array_equal(off[k], v, err_msg=k)

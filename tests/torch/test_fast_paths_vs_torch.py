@@ -9,6 +9,7 @@ pytestmark = pytest.mark.torch
 
 import tinygrad_lite as tl  # noqa: E402
 import tinygrad_lite.nn.functional as F  # noqa: E402
+from tinygrad_lite.ops import jit  # noqa: E402
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
 DTYPES = [np.float64, np.float32]
@@ -178,20 +179,24 @@ def test_large_log_softmax_second_order_vs_torch():
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("kind", ["fast"] + (["jit"] if jit.available() else []))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_layer_norm_fast_path_vs_torch_on_odd_shapes_and_arguments(dtype):
-    """The fast path (ops/fused.py, forced at every size here) with no weight, no bias, a large eps,
-    one-element rows, a 3-D input and a non-contiguous one."""
+def test_layer_norm_fast_path_vs_torch_on_odd_shapes_and_arguments(dtype, kind):
+    """A fast path (ops/fused.py: "fast", BLAS, or "jit", the numba kernels; forced at every size here) with no
+    weight, no bias, a large eps, one-element rows, a 3-D input and a non-contiguous one."""
     from unittest import mock
     from tinygrad_lite.ops import fused
+    inf = float("inf")
     rng = np.random.default_rng(6)
     tol = {} if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     cases = [((5, 7, 33), lambda t: t, dict(weight=True, bias=False, eps=1e-5)),
              ((33, 4, 9), lambda t: t.permute(2, 1, 0), dict(weight=False, bias=False, eps=0.5)),
              ((6, 1), lambda t: t, dict(weight=True, bias=True, eps=1e-5)),
              ((3, 40), lambda t: t.t(), dict(weight=False, bias=True, eps=1e-3))]
-    with mock.patch.object(fused, "_LN_FAST_MIN", 0), \
-            mock.patch.object(fused, "_ln_grads_fast", wraps=fused._ln_grads_fast) as spy:
+    grads = "_ln_grads_jit" if kind == "jit" else "_ln_grads_fast"
+    with mock.patch.object(fused, "_LN_FAST_MIN", inf if kind == "jit" else 0), \
+            mock.patch.object(fused, "_LN_JIT_MIN", 0 if kind == "jit" else inf), \
+            mock.patch.object(fused, grads, wraps=getattr(fused, grads)) as spy:
         for shape, view, kw in cases:
             n = view(torch.zeros(shape)).shape[-1]
             a = {"x": _x(*shape) * 2 + 3, "w": 1 + 0.1 * rng.standard_normal(n), "b": 0.1 * rng.standard_normal(n)}

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import broadcast_to, cast, defop, exp, is_array, max_last, sum_last, where
+from .norm_kernels import log_softmax_dx_rows, softmax_dx_rows, softmax_rows
 from .numpy_fast import row_dot, sub_col_
 
 
@@ -111,7 +112,47 @@ def _exp_shifted(x, m):
     return np.exp(z, out=z)
 
 
+# The compiled path (numba, ops/norm_kernels.py, when installed and on) for the same last-dim case: the
+# forward (float32: its exp is float32's) makes one read of x from memory (the row maxima, the exps and
+# their sums in one loop over the rows), the backward rules (float32 and float64) one read of each operand.
+_ROWS_JIT_MIN = 1  # elements
+
+
+def _rows_jit(x, axis, forward=False):
+    """True when the compiled kernels serve x's last-dim softmax/log_softmax (forward: float32 only)."""
+    return softmax_rows is not None and type(x) is np.ndarray and x.size >= _ROWS_JIT_MIN and _last(axis, x.ndim) \
+        and x.flags.c_contiguous and (x.dtype == np.float32 or (not forward and x.dtype == np.float64))
+
+
+def _rows_jit_fwd(x, log):
+    """-> (softmax(x), None) or (log_softmax(x), (e, Σe)) over the last dim, by the compiled kernel."""
+    n = x.shape[-1]
+    x2 = x.reshape(-1, n)
+    r = x2.shape[0]
+    e = np.empty(x.shape, x.dtype)
+    se = np.empty(x.shape[:-1] + (1,), x.dtype)
+    out = np.empty(x.shape, x.dtype) if log else e
+    bits = np.empty((2, n), np.int32)
+    softmax_rows(x2, x2.view(np.int32), e.reshape(r, n), se.reshape(r), out.reshape(r, n), log, bits,
+                 bits.view(np.float32))
+    return out, ((e, se) if log else None)
+
+
+def _rows_jit_dx(kern, g, full, per_row=None):
+    """dx by a compiled rule over (R, n) rows: kern(g, full, dx) or kern(g, full, per_row, dx), `full` of g's
+    shape (C-contiguous), `per_row` of shape (..., 1)."""
+    n = g.shape[-1]
+    dx = np.empty(g.shape, g.dtype)
+    rows = (np.ascontiguousarray(g).reshape(-1, n), full.reshape(-1, n))
+    if per_row is not None:
+        rows += (per_row.reshape(-1),)
+    kern(*rows, dx.reshape(-1, n))
+    return dx
+
+
 def _softmax_fwd(args, x):
+    if _rows_jit(x, args, forward=True):
+        return _rows_jit_fwd(x, False)[0]
     if _rows_fast(x, args):
         m = max_last(x)
         e = np.exp(x) if _shift_free(m, x.shape[-1]) else _exp_shifted(x, _finite_or_0(m))
@@ -128,6 +169,8 @@ def _softmax_fwd(args, x):
 
 def _log_softmax_fwd(args, x):
     """-> (result, saved): saved = (exp(x - m), their row sums) on the last-dim path, else None."""
+    if _rows_jit(x, args, forward=True):
+        return _rows_jit_fwd(x, True)
     fast = _rows_fast(x, args)
     z = sub_col_(np.array(x), _max_shift(x, args)) if fast else x - _max_shift(x, args)
     e = np.exp(z)
@@ -141,6 +184,8 @@ def _log_softmax_fwd(args, x):
 
 
 def _softmax_dx(g, ans, args, x):
+    if type(g) is np.ndarray and g.shape == ans.shape and g.dtype == ans.dtype and _rows_jit(ans, args):
+        return _rows_jit_dx(softmax_dx_rows, g, ans)
     if _rows_fast(ans, args) and type(g) is np.ndarray and g.shape == ans.shape and g.dtype == ans.dtype:
         t = sub_col_(np.array(g), row_dot(np.ascontiguousarray(g), ans))
         t *= ans
@@ -156,6 +201,8 @@ def _log_softmax_grads(g, ans, args, saved, needs, x):
     """dx = g - softmax(x) Σg; softmax(x) = e / Σe from the forward's saved (e, Σe) when there are."""
     if saved is not None and is_array(g) and np.shape(g) == ans.shape:
         e, se = saved
+        if type(g) is np.ndarray and g.dtype == e.dtype and _rows_jit(e, args):
+            return (_rows_jit_dx(log_softmax_dx_rows, g, e, se),)
         p = e * (_sum_keep(g, args) / se)
         return (np.subtract(g, p, out=p),)
     if type(ans) is np.ndarray and ans.ndim and is_array(g) and g.shape == ans.shape:  # (0-d: exp gives a scalar)
