@@ -235,6 +235,13 @@ for s in [(), (7,), (2, 3)]:
              rn(*s, lo=-5, hi=5))
     add_case("logsigmoid", F.logsigmoid, TF.logsigmoid, rn(*s, lo=-40, hi=40))
 add_case("erf", F.erf, torch.erf, np.array([0.0, 0.5, -0.5, 4.0, -4.0, 6.0, 30.0, -30.0]))
+for s in [(), (7,), (2, 3)]:
+    add_case("erfc", lambda a: a.erfc(), torch.erfc, rn(*s, lo=-4, hi=4))
+    add_case("erfinv", lambda a: a.erfinv(), torch.erfinv, rn(*s, lo=-0.95, hi=0.95))
+    add_case("lgamma", lambda a: a.lgamma(), torch.lgamma, rn(*s, lo=-3.7, hi=6))
+    # (order 2: PyTorch's trigamma, the derivative of order 0 and the value of order 1, is ~5e-10 off in float64;
+    # tests/torch/test_public_surface_vs_torch.py checks those against mpmath)
+    add_case("polygamma", lambda a: a.polygamma(2), lambda a: torch.polygamma(2, a), rn(*s, lo=0.3, hi=6))
 add_case("logsigmoid", F.logsigmoid, TF.logsigmoid, np.array([-800.0, -40.0, 0.0, 40.0, 800.0]))
 for sx in [(4,), (3, 4), (2, 3, 4)]:
     add_case("linear", F.linear, TF.linear, rn(*sx), rn(5, 4), rn(5))
