@@ -20,7 +20,7 @@ from tinygrad_lite.ops import erf_kernels as K
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="numba is not installed")
 
-_KERNELS = ("gelu32", "gelu_grad32", "erf32")
+_KERNELS = ("gelu32", "gelu_grad32", "gelu_grad32_one_g", "erf32")
 EDGE = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 3.4e38, -3.4e38, 1e-40, -1e-40, 1e-30, -1e-30,
         13.2, -13.2, -14.3, -16.0, 3.92, -3.92, 0.7518, -0.7518]
 
@@ -130,7 +130,8 @@ def test_broadcast_and_non_contiguous_inputs_match_the_numpy_path():
         y = K.gelu(view)
         np.testing.assert_array_equal(y, K.gelu(np.ascontiguousarray(view)))
         np.testing.assert_array_equal(K.erf(view), numpy_path(K.erf, view))
-        for g in (np.float32(1.5), np.full(view.shape[-1:], 1.5, np.float32), np.full(view.shape, 1.5, np.float32)):
+        for g in (np.float32(1.5), np.full(view.shape[-1:], 1.5, np.float32), np.full(view.shape, 1.5, np.float32),
+                  np.broadcast_to(np.float32(1.5), view.shape)):
             d = K.gelu_grad(g, view, y)
             np.testing.assert_allclose(d, numpy_path(K.gelu_grad, g, view, y), rtol=1e-5, atol=1e-6)
             # (loops compiled for other layouts may contract a * b + c into one fma elsewhere: 1 ulp)

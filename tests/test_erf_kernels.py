@@ -20,7 +20,7 @@ N_BIG = chunked.CHUNK + 7231  # > one chunk, not a multiple of it, above the sci
 def kernels(request, monkeypatch):
     """Every test on both paths: the chunked numpy kernels (compiled loops off) and the compiled loops."""
     if request.param == "numpy":
-        for name in ("gelu32", "gelu_grad32", "erf32"):
+        for name in ("gelu32", "gelu_grad32", "gelu_grad32_one_g", "erf32"):
             monkeypatch.setattr(K, name, None)
     return request.param
 

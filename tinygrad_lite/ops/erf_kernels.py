@@ -175,13 +175,26 @@ def gelu32(x, out):
         out[i] = (v if v >= _K_ZERO else _K_NEG_ZERO) - _a_upper_tail32(abs(v))
 
 
+@kernel(inline="always")
+def _gelu_slope32(v, y):
+    """Phi(v) + v phi(v) of float32 v, with Phi(v) = y / v from y = gelu(v) (1/2 at v = 0)."""
+    cdf = y / v if v != _K_ZERO else _K_HALF
+    return fma32(v, _K_INV_SQRT_2PI * exp_neg_half_square32(abs(v)), cdf)
+
+
 @kernel
 def gelu_grad32(g, x, ans, out):
-    """out <- g (Phi(x) + x phi(x)) over 1-d arrays, Phi(x) = ans / x (1/2 at x = 0)."""
+    """out <- g (Phi(x) + x phi(x)) over 1-d arrays, Phi(x) = ans / x."""
     for i in range(x.size):
-        v = x[i]
-        cdf = ans[i] / v if v != _K_ZERO else _K_HALF
-        out[i] = g[i] * fma32(v, _K_INV_SQRT_2PI * exp_neg_half_square32(abs(v)), cdf)
+        out[i] = g[i] * _gelu_slope32(x[i], ans[i])
+
+
+@kernel
+def gelu_grad32_one_g(g, x, ans, out):
+    """gelu_grad32 for g one float32 value (a broadcast scalar: read through a stride-0 array, the loop
+    does not vectorise, 8.5 vs 0.4 ms per million)."""
+    for i in range(x.size):
+        out[i] = g * _gelu_slope32(x[i], ans[i])
 
 
 @kernel
@@ -203,7 +216,7 @@ def _jit_f32(x, least):
 
 def _compiled(loop, *arrays):
     """loop(*arrays flattened in C order, flat out) into a new float32 array of the arrays' shape
-    (reshape(-1): a view where it can be, e.g. of a broadcast scalar; a copy of a non-contiguous array)."""
+    (reshape(-1): a view where it can be; a copy of a non-contiguous array)."""
     out = np.empty(arrays[0].shape, np.float32)
     loop(*(a.reshape(-1) for a in arrays), out.reshape(-1))
     return out
@@ -239,6 +252,10 @@ def gelu_grad(g, x, ans):
     (1/2 at x = 0): one exp, no second erf."""
     if (gelu_grad32 is not None and _jit_f32(x, _JIT_MIN_GRAD) and type(ans) is np.ndarray and ans.dtype == np.float32
             and ans.shape == x.shape and getattr(g, "dtype", None) == np.float32):
+        if g.size == 1 or (g.ndim and not any(g.strides)):  # one value, broadcast
+            out = np.empty(x.shape, np.float32)
+            gelu_grad32_one_g(g.reshape(-1)[0], x.reshape(-1), ans.reshape(-1), out.reshape(-1))
+            return out
         return _compiled(gelu_grad32, g if g.shape == x.shape else np.broadcast_to(g, x.shape), x, ans)
     # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,
     # and only then are the zeros looked for and mended (a pass over x == 0 otherwise: 0.07-0.2 ms per million)
