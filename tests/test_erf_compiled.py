@@ -1,6 +1,7 @@
 """The compiled float32 loops of erf and exact GELU (ops/erf_kernels.py: gelu32, gelu_grad32, erf32, on
 ops/compiled_math.py's exp) against the numpy kernels they replace, on the same inputs in one process,
-and against float64 per range; the switch TINYGRAD_LITE_JIT=0 gives the numpy results."""
+and against float64 per range; the switch TINYGRAD_LITE_JIT=0 gives the numpy results (sigmoid's too:
+its compiled loops are tested against its numpy path in test_fast_paths.py and test_fast_reductions.py)."""
 import math
 import os
 import subprocess
@@ -16,7 +17,10 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
 from tinygrad_lite.ops import compiled_math, jit
+from tinygrad_lite.ops import elementwise as E
 from tinygrad_lite.ops import erf_kernels as K
+
+from helpers import numpy_kernels
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="numba is not installed")
 
@@ -185,11 +189,12 @@ def test_the_disk_cache_is_keyed_on_the_sources_of_called_kernels():
 _SWITCHED_OFF = """
 import sys
 import numpy as np
-from tinygrad_lite.ops import erf_kernels as K
+from tinygrad_lite.ops import elementwise as E, erf_kernels as K
 x = np.linspace(-15, 15, 5003, dtype=np.float32)
 y = K.gelu(x)
-out = np.concatenate([y, K.gelu_grad(np.float32(0.5), x, y), K.erf(x)])
-assert K.gelu32 is None and 'numba' not in sys.modules
+s = E._sigmoid_fwd(None, x)
+out = np.concatenate([y, K.gelu_grad(np.float32(0.5), x, y), K.erf(x), s, E._sigmoid_dx(x, s, None, x)])
+assert K.gelu32 is None and E._sigmoid32 is None and 'numba' not in sys.modules
 sys.stdout.write(out.tobytes().hex())
 """
 
@@ -201,6 +206,10 @@ def test_switched_off_gives_the_numpy_results():
     got = np.frombuffer(bytes.fromhex(r.stdout), np.float32)
     x = np.linspace(-15, 15, 5003, dtype=np.float32)
     y = numpy_path(K.gelu, x)
-    want = np.concatenate([y, numpy_path(K.gelu_grad, np.float32(0.5), x, y), numpy_path(K.erf, x)])
+    with numpy_kernels(E, "_sigmoid32", "_sigmoid_grad32"):
+        s = E._sigmoid_fwd(None, x)
+        ds = E._sigmoid_dx(x, s, None, x)
+    want = np.concatenate([y, numpy_path(K.gelu_grad, np.float32(0.5), x, y), numpy_path(K.erf, x), s, ds])
     np.testing.assert_array_equal(got, want)
     assert not np.array_equal(want[:x.size], K.gelu(x))  # (in this process the compiled loop runs: not the same)
+    assert not np.array_equal(s, E._sigmoid_fwd(None, x))
