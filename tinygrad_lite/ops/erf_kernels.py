@@ -66,6 +66,7 @@ def _f32(*values):
 
 _C_ERF_N, _C_ERF_D, (_C_ERF_LO, _C_ERF_HI) = _f32(*_ERF_N), _f32(*_ERF_D), _f32(-_ERF_X, _ERF_X)
 _C_NEG_HALF, _C_B0, _C_XPHI = _f32(-0.5, _GELU_B0, -2.0 * _INV_SQRT_2PI)
+_C_SIGN_BIT = np.array(-(1 << 31), np.int32)
 # the continued fraction's (b_k, c_k) as the kernel uses them, deepest level first; b3 / a is taken as
 # (-b3/2) / (-a/2), -a/2 being also the factor of the exponent -a^2/2
 (_C1, _B1), (_C2, _B2), (_C3, _B3), _ = _GELU_LEVELS
@@ -107,7 +108,16 @@ def _gelu_chunk(o, x, s):
     t *= _C_B0                             # |x| Phi(-|x|)   (x = +-inf: inf/inf gives NaN, as PyTorch's float32 GELU)
     np.maximum(x, _const(0.0)[:x.size], out=o)
     o -= t
-    np.copysign(o, x, out=o)               # gelu has x's sign: maximum(-0.0, 0.0) is +0.0, gelu(-0.0) is -0.0
+    _copy_sign_bit(o, x, t)
+
+
+def _copy_sign_bit(o, x, scratch):
+    """o <- o with x's sign bit set in it: gelu has x's sign, and maximum(-0.0, 0.0) is +0.0 while
+    gelu(-0.0) is -0.0 (as is gelu(x) for x < -14.4, where Phi(x) underflows). Integer passes: numpy's
+    float32 copysign is a call per element (4.5 ms per million, measured)."""
+    bits = scratch.view(np.int32)
+    np.bitwise_and(x.view(np.int32), _C_SIGN_BIT, out=bits)
+    np.bitwise_or(o.view(np.int32), bits, out=o.view(np.int32))
 
 
 def _gelu_grad_chunk(o, x, ans, g, s):
