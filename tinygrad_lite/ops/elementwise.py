@@ -4,7 +4,7 @@ import numpy as np
 from . import cast, defop, is_array, log, sign, where
 from .chunked import chunked
 from .compiled_math import exp32
-from .jit import kernel
+from .jit import flat, kernel
 from .numpy_fast import maximum0, minimum0, zero_of
 
 
@@ -49,7 +49,6 @@ _SIGMOID_PIECES = 32
 
 
 _ZERO32, _ONE32 = np.float32(0.0), np.float32(1.0)
-_SIGMOID_JIT_MIN = 1  # measured: the compiled loops beat the chunked passes at every size (1.3 vs 5 us for 64)
 
 
 @kernel
@@ -70,14 +69,16 @@ def _sigmoid_grad32(g, ans, out):
         out[i] = g[i] * (_ONE32 - s) * s
 
 
-def _jit_float32(x, least=_SIGMOID_JIT_MIN):
-    return type(x) is np.ndarray and x.dtype == np.float32 and x.ndim > 0 and x.size >= least
+def _jit_float32(x):
+    """A float32 array for sigmoid's compiled loops: they beat the chunked passes at every size (measured:
+    1.0 vs 4.9 us forward at 64 elements, 0.57 vs 1.1 ms at 1M); 0-d arrays keep the plain formula."""
+    return type(x) is np.ndarray and x.dtype == np.float32 and x.ndim > 0
 
 
 def _sigmoid_fwd(args, x):
     if _sigmoid32 is not None and _jit_float32(x):
         out = np.empty(x.shape, np.float32)
-        _sigmoid32(x.reshape(-1), out.reshape(-1))
+        _sigmoid32(flat(x), out.reshape(-1))
         return out
     if not _fast_float(x):
         return _sigmoid_ref(x)
@@ -95,7 +96,7 @@ def _sigmoid_dx(g, ans, args, x):
     if (_sigmoid_grad32 is not None and _jit_float32(ans) and type(g) is np.ndarray and g.dtype == np.float32
             and g.shape == ans.shape):
         out = np.empty(ans.shape, np.float32)
-        _sigmoid_grad32(g.reshape(-1), ans.reshape(-1), out.reshape(-1))
+        _sigmoid_grad32(flat(g), flat(ans), out.reshape(-1))
         return out
     if _fast_float(ans) and is_array(g) and np.shape(g) == ans.shape:
         return chunked(_sigmoid_grad_chunk, np.empty(ans.shape, ans.dtype), ans, g, scratch=0, size=_SIGMOID_PIECES)

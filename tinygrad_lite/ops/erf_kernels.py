@@ -41,7 +41,7 @@ import scipy.special as sc
 
 from .chunked import chunked, const
 from .compiled_math import exp_neg_half_square32
-from .jit import fma32, kernel
+from .jit import flat, fma32, kernel
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # G(a) = erfcx(a/sqrt 2)/2 = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))), fitted by
@@ -225,10 +225,9 @@ def _jit_f32(x, least):
 
 
 def _compiled(loop, *arrays):
-    """loop(*arrays flattened in C order, flat out) into a new float32 array of the arrays' shape
-    (reshape(-1): a view where it can be; a copy of a non-contiguous array)."""
+    """loop(*flat arrays, flat out) into a new float32 array of the arrays' shape."""
     out = np.empty(arrays[0].shape, np.float32)
-    loop(*(a.reshape(-1) for a in arrays), out.reshape(-1))
+    loop(*map(flat, arrays), out.reshape(-1))
     return out
 
 
@@ -264,7 +263,7 @@ def gelu_grad(g, x, ans):
             and ans.shape == x.shape and getattr(g, "dtype", None) == np.float32):
         if g.size == 1 or (g.ndim and not any(g.strides)):  # one value, broadcast
             out = np.empty(x.shape, np.float32)
-            gelu_grad32_one_g(g.reshape(-1)[0], x.reshape(-1), ans.reshape(-1), out.reshape(-1))
+            gelu_grad32_one_g(g.reshape(-1)[0], flat(x), flat(ans), out.reshape(-1))
             return out
         return _compiled(gelu_grad32, g if g.shape == x.shape else np.broadcast_to(g, x.shape), x, ans)
     # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,

@@ -9,6 +9,7 @@ every caller keeps its numpy path beside it as the reference, and the tests comp
                    vectorisable), or None when
                    compiled kernels are off; the caller then takes its numpy path
     available()    True when compiled kernels are on: numba importable and TINYGRAD_LITE_JIT is not 0
+    flat(a)        a as the 1-d C-contiguous array kernels take (a view when it can be)
     float32_from_bits(i), bits_of_float32(f)
                    reinterpret an int32 as a float32 and back, inside kernels (an exp of our own builds
                    2^k from its exponent bits: numba's math.exp is a call per element, never vectorised)
@@ -93,6 +94,12 @@ def _key_cache_on_sources(dispatcher, files):
         def _index_key(self, sig, codegen):
             return (*super()._index_key(sig, codegen), key)
     dispatcher._cache = SourceKeyedCache(dispatcher.py_func)
+
+
+def flat(a):
+    """a as a 1-d C-contiguous array: a view when a is C-contiguous, else a copy (kernels take their
+    arrays so: one compiled version each, vectorised, instead of one more per layout, strided ones not)."""
+    return np.ascontiguousarray(a).reshape(-1)
 
 
 def float32_from_bits(i):
