@@ -66,7 +66,10 @@ class _Lazy:
             options = {"cache": True, "nogil": True, "error_model": "numpy", **self.options}
             self.compiled = numba.njit(**options)(numba_fn)
             if options["cache"]:
-                _key_cache_on_sources(self.compiled, _source_files(fn))
+                try:
+                    _key_cache_on_sources(self.compiled, _source_files(fn))
+                except (ImportError, AttributeError, OSError):  # (sources unreadable, or numba's internals moved)
+                    pass                                          # numba's own key then: the kernel's file only
         return self.compiled
 
 
