@@ -21,8 +21,8 @@ numpy passes over cache-sized chunks (ops/chunked.py):
 * erf (24 passes): x N(x^2) / D(x^2), x clamped to +-3.92 (beyond it erf rounds to +-1 in float32), N and D
   of degree 5 fitted to erf(x)/x: 2e-8 relative, measured <= 7 ulp in float32.
 
-With numba installed (ops/jit.py), float32 arrays of _JIT_MIN elements or more take compiled loops
-instead, one pass each and the same algorithms (`gelu32`, `gelu_grad32`, `erf32` below): GELU's
+With numba installed (ops/jit.py), float32 arrays of _JIT_MIN elements or more (the gradient: any
+size) take compiled loops instead, one pass each and the same algorithms (`gelu32`, `gelu_grad32`, `erf32` below): GELU's
 continued fraction multiplied out into one quotient b0 N2(a) / N1(a) (one division instead of four;
 a clamped to 16, where exp(-a^2/2) is 0 in float32), and exp(-a^2/2) from ops/compiled_math.py with
 a^2 taken exactly (<= 7e-7 relative down to -13, against 4.3e-6 for the numpy kernel). erf32 does the
