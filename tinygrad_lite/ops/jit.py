@@ -64,7 +64,11 @@ class _Lazy:
             numba_fn = types.FunctionType(fn.__code__, _numba_globals(fn), fn.__name__, fn.__defaults__, fn.__closure__)
             numba_fn.__qualname__, numba_fn.__module__ = fn.__qualname__, fn.__module__
             options = {"cache": True, "nogil": True, "error_model": "numpy", **self.options}
-            self.compiled = numba.njit(**options)(numba_fn)
+            try:
+                self.compiled = numba.njit(**options)(numba_fn)
+            except RuntimeError:  # ("cannot cache function": no writable cache directory) compile in memory
+                options["cache"] = False
+                self.compiled = numba.njit(**options)(numba_fn)
             if options["cache"]:
                 try:
                     _key_cache_on_sources(self.compiled, _source_files(fn))
