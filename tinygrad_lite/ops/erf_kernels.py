@@ -77,9 +77,9 @@ def _const(v):
     return const(v, np.float32)
 
 
-def _big_f32(x):
-    """A float32 array big enough for the chunked kernels."""
-    return type(x) is np.ndarray and x.dtype == np.float32 and x.size >= _SMALL
+def _big_f32(x, least=_SMALL):
+    """A float32 array of `least` elements or more (default: big enough for the chunked kernels)."""
+    return type(x) is np.ndarray and x.dtype == np.float32 and x.size >= least
 
 
 def _horner(out, s, coefs):
@@ -219,11 +219,6 @@ def erf32(x, out):
         out[i] = n * c / d
 
 
-def _jit_f32(x, least):
-    """A float32 array the compiled loops take: big enough to gain (`least` elements or more)."""
-    return type(x) is np.ndarray and x.dtype == np.float32 and x.size >= least
-
-
 def _compiled(loop, *arrays):
     """loop(*flat arrays, flat out) into a new float32 array of the arrays' shape."""
     out = np.empty(arrays[0].shape, np.float32)
@@ -236,20 +231,22 @@ def _compiled(loop, *arrays):
 def erf(x):
     """erf(x) elementwise for a numpy array; float dtypes are kept, others give float64."""
     x = np.asarray(x)
-    if erf32 is not None and _jit_f32(x, _JIT_MIN):
-        return _compiled(erf32, x)
-    if _big_f32(x):
-        return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
+    if _big_f32(x, _JIT_MIN):  # (one test for both fast paths: scipy's small arrays pay no more than before)
+        if erf32 is not None:
+            return _compiled(erf32, x)
+        if x.size >= _SMALL:
+            return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
     return sc.erf(_scipy_input(x)).astype(_float_dtype(x), copy=False)
 
 
 def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
-    if gelu32 is not None and _jit_f32(x, _JIT_MIN):
-        return _compiled(gelu32, x)
-    if _big_f32(x):
-        with np.errstate(all="ignore"):
-            return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
+    if _big_f32(x, _JIT_MIN):
+        if gelu32 is not None:
+            return _compiled(gelu32, x)
+        if x.size >= _SMALL:
+            with np.errstate(all="ignore"):
+                return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
     xd = _scipy_input(x)
     out = sc.ndtr(xd)
     out *= xd
@@ -259,7 +256,7 @@ def gelu(x):
 def gelu_grad(g, x, ans):
     """g (Phi(x) + x phi(x)) with Phi(x) = ans / x taken from the forward's result ans = x Phi(x)
     (1/2 at x = 0): one exp, no second erf."""
-    if (gelu_grad32 is not None and _jit_f32(x, _JIT_MIN_GRAD) and type(ans) is np.ndarray and ans.dtype == np.float32
+    if (gelu_grad32 is not None and _big_f32(x, _JIT_MIN_GRAD) and type(ans) is np.ndarray and ans.dtype == np.float32
             and ans.shape == x.shape and getattr(g, "dtype", None) == np.float32):
         if g.size == 1 or (g.ndim and not any(g.strides)):  # one value, broadcast
             out = np.empty(x.shape, np.float32)
