@@ -31,14 +31,8 @@ EDGE = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 3.4e38, -3.4e38, 1e-40,
 
 def numpy_path(fn, *args):
     """fn(*args) with the compiled loops off: the numpy / scipy reference."""
-    saved = [getattr(K, k) for k in _KERNELS]
-    try:
-        for k in _KERNELS:
-            setattr(K, k, None)
+    with numpy_kernels(K, *_KERNELS):
         return fn(*args)
-    finally:
-        for k, v in zip(_KERNELS, saved):
-            setattr(K, k, v)
 
 
 def compiled_path(fn, *args):
