@@ -22,7 +22,7 @@ from tinygrad_lite.ops import erf_kernels as K
 
 from helpers import numpy_kernels
 
-pytestmark = pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
 
 _KERNELS = ("gelu32", "gelu_grad32", "gelu_grad32_one_g", "erf32")
 EDGE = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 3.4e38, -3.4e38, 1e-40, -1e-40, 1e-30, -1e-30,
