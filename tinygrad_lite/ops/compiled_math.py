@@ -32,6 +32,12 @@ def exp32(y, lo):
     NaN stays NaN, exp(-inf) = 0, exp(inf) = inf."""
     y = _EXP_LO if y < _EXP_LO else y
     y = _EXP_HI if y > _EXP_HI else y
+    return _exp32_in_range(y, lo)
+
+
+@kernel(inline="always")
+def _exp32_in_range(y, lo):
+    """exp32 for -185 ln 2 <= y <= 128 ln 2 (or NaN): 2^k in two halves of normal exponents."""
     t = y * _LOG2E + _ROUNDER
     kf = t - _ROUNDER
     k = bits_of_float32(t) - _ROUNDER_BITS
@@ -52,4 +58,4 @@ def exp_neg_half_square32(a):
     is ~90). a is clamped to 16, where exp(-a^2/2) is already 0."""
     a = _SQUARE_MAX if a > _SQUARE_MAX else a
     s = a * a
-    return exp32(-_HALF * s, -_HALF * fma32(a, a, -s))
+    return _exp32_in_range(-_HALF * s, -_HALF * fma32(a, a, -s))   # (-a^2/2 >= -128: no clamp needed)
