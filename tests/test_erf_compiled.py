@@ -121,6 +121,18 @@ def test_gelu_of_negative_zero_is_negative_zero_as_pytorch(path, n):
     assert np.signbit(path(lambda: F.gelu(Tensor(x)).numpy())).all()
 
 
+@pytest.mark.parametrize("path", [compiled_path, numpy_path])
+@pytest.mark.parametrize("zero_at", [-0.0, -14.5, -20.0, -1e30, -3.4e38])
+def test_gelu_keeps_the_sign_of_x_where_it_rounds_to_zero(path, zero_at):
+    """-0.0 as PyTorch, in the middle of ordinary values (the numpy kernel mends signs only when a
+    floating-point flag says a wrong one may be there)."""
+    x = (np.random.default_rng(5).standard_normal(5000) * 3).astype(np.float32)
+    x[::97] = zero_at
+    y = path(K.gelu, x)
+    assert np.all(y[::97] == 0) and np.signbit(y[::97]).all()
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(x))
+
+
 def test_broadcast_and_non_contiguous_inputs_match_the_numpy_path():
     x = (np.random.default_rng(4).standard_normal((300, 2 * 257)) * 4).astype(np.float32)
     for view in (x[:, ::2], x.T, x[::3, 5]):

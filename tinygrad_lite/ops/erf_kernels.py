@@ -107,17 +107,28 @@ def _gelu_chunk(o, x, s):
     t *= m
     t *= _C_B0                             # |x| Phi(-|x|)   (x = +-inf: inf/inf gives NaN, as PyTorch's float32 GELU)
     np.maximum(x, _const(0.0)[:x.size], out=o)
-    o -= t
-    _copy_sign_bit(o, x, t)
+    o -= t                                 # (+0.0 where it should be -0.0: see _gelu_chunked)
 
 
-def _copy_sign_bit(o, x, scratch):
-    """o <- o with x's sign bit set in it: gelu has x's sign, and maximum(-0.0, 0.0) is +0.0 while
-    gelu(-0.0) is -0.0 (as is gelu(x) for x < -14.4, where Phi(x) underflows). Integer passes: numpy's
-    float32 copysign is a call per element (4.5 ms per million, measured)."""
-    bits = scratch.view(np.int32)
+def _sign_bit_chunk(o, x, s):
+    """o <- o with x's sign bit set in it (gelu has x's sign). Integer passes: numpy's float32 copysign
+    is a call per element (4.5 ms per million, measured)."""
+    bits = s[0].view(np.int32)
     np.bitwise_and(x.view(np.int32), _C_SIGN_BIT, out=bits)
     np.bitwise_or(o.view(np.int32), bits, out=o.view(np.int32))
+
+
+def _gelu_chunked(x):
+    """The chunked GELU kernel. maximum(-0.0, 0.0) is +0.0, so its result is +0.0 where gelu is -0.0: at
+    x = -0.0 and below -14.4, where Phi(x) underflows. These raise a floating-point flag on the way (b3 / -0.0
+    divides by zero; exp underflows, or x^2 overflows): only then is x's sign bit copied into the result
+    (two integer passes, +10% otherwise: the -0.0 would cost every call)."""
+    flagged = []
+    with np.errstate(divide="call", under="call", over="call", invalid="ignore", call=lambda *_: flagged.append(1)):
+        out = chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
+    if flagged:
+        chunked(_sign_bit_chunk, out, x, scratch=1)
+    return out
 
 
 def _gelu_grad_chunk(o, x, ans, g, s):
@@ -245,8 +256,7 @@ def gelu(x):
         if gelu32 is not None:
             return _compiled(gelu32, x)
         if x.size >= _SMALL:
-            with np.errstate(all="ignore"):
-                return chunked(_gelu_chunk, np.empty(x.shape, np.float32), x)
+            return _gelu_chunked(x)
     xd = _scipy_input(x)
     out = sc.ndtr(xd)
     out *= xd
