@@ -6,8 +6,8 @@ every caller keeps its numpy path beside it as the reference, and the tests comp
 
     kernel(fn)     a lazily compiled `fn` (numba.njit: nopython, cache=True, nogil, and numpy's error model:
                    x / 0 is inf or NaN, not an exception, which also keeps loops with a division
-                   vectorisable), or None when
-                   compiled kernels are off; the caller then takes its numpy path
+                   vectorisable), or None when compiled kernels are off; the caller then takes its
+                   numpy path
     available()    True when compiled kernels are on: numba importable and TINYGRAD_LITE_JIT is not 0
     flat(a)        a as the 1-d C-contiguous array kernels take (a view when it can be)
     float32_from_bits(i), bits_of_float32(f)
@@ -120,7 +120,8 @@ def bits_of_float32(f):
 
 
 def fma32(a, b, c):
-    """a * b + c rounded once to float32 (compiled kernels use the processor's fused multiply-add)."""
+    """a * b + c of float32s rounded to float32 (here through a double: rarely off by a double rounding;
+    compiled kernels use the processor's fused multiply-add, rounded once)."""
     return np.float32(float(a) * float(b) + float(c))
 
 
@@ -128,8 +129,8 @@ _INTRINSIC_NAMES = ("float32_from_bits", "bits_of_float32", "fma32")
 
 
 def _numba_globals(fn):
-    """fn's globals as numba compiles them: the kernels it calls as their dispatchers, the bit casts as
-    numba intrinsics."""
+    """fn's globals as numba compiles them: the kernels it calls as their dispatchers, the bit casts and
+    fma32 as numba intrinsics."""
     names = fn.__code__.co_names
     g = dict(fn.__globals__)
     for name in names:
@@ -161,6 +162,7 @@ def _intrinsics():
                     return builder.bitcast(args[0], context.get_value_type(dst))
                 return dst(src), codegen
             return cast
+
         @intrinsic
         def fma(typingctx, a, b, c):
             if not (a == b == c == nt.float32):
