@@ -1,6 +1,7 @@
 """The erf / exact-GELU kernels (tinygrad_lite/ops/erf_kernels.py): float64 through scipy equal to
 PyTorch to double precision; the chunked float32 algorithms against a float64 reference, on arrays
-large enough to take that path (and not a whole number of chunks); edge values; dtypes."""
+large enough to take that path (and not a whole number of chunks); edge values; dtypes. Each test runs
+twice: on the numpy kernels and on the compiled loops (when numba is installed)."""
 import math
 
 import numpy as np
@@ -10,9 +11,18 @@ import scipy.special as sc
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
-from tinygrad_lite.ops import chunked, erf_kernels as K
+from tinygrad_lite.ops import chunked, erf_kernels as K, jit
 
 N_BIG = chunked.CHUNK + 7231  # > one chunk, not a multiple of it, above the scipy threshold
+
+
+@pytest.fixture(autouse=True, params=["numpy"] + (["compiled"] if jit.available() else []))
+def kernels(request, monkeypatch):
+    """Every test on both paths: the chunked numpy kernels (compiled loops off) and the compiled loops."""
+    if request.param == "numpy":
+        for name in ("gelu32", "gelu_grad32", "gelu_grad32_one_g", "erf32"):
+            monkeypatch.setattr(K, name, None)
+    return request.param
 
 
 def _gelu64(x):
@@ -135,7 +145,7 @@ def test_float32_gelu_edge_values_as_pytorch_gives_them():
     edge = np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 3.4e38, -3.4e38, 1e-40, -1e-40, 1e-30, -1e-30])
     x = np.tile(edge, K._SMALL // edge.size + 1)
     got = K.gelu(x)[:edge.size]
-    assert got[0] == 0 and got[1] == 0
+    assert got[0] == 0 and got[1] == 0 and np.signbit(got[1])
     assert np.isnan(got[2:5]).all()  # +-inf: inf - inf as in PyTorch's float32 GELU; NaN stays NaN
     assert got[5] == np.float32(1e30) and got[6] == 0 and got[7] == np.float32(3.4e38) and got[8] == 0
     np.testing.assert_allclose(got[9:], edge[9:] / 2, rtol=1e-5, atol=0)  # denormals: x Phi(x) = x/2 to their precision

@@ -45,3 +45,27 @@ def test_import_does_not_load_numba():
 def test_a_bad_switch_value_names_the_variable():
     r = _run("import tinygrad_lite.ops.jit", "yes")
     assert r.returncode != 0 and "TINYGRAD_LITE_JIT must be '0'" in r.stderr
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_kernel_compiles_in_memory_without_a_cache_directory(monkeypatch):
+    import numba
+    real_njit, asked = numba.njit, []
+
+    def njit(**options):
+        asked.append(options["cache"])
+        if options["cache"]:
+            raise RuntimeError("cannot cache function 'f': no locator available for file")
+        return real_njit(**options)
+    monkeypatch.setattr(numba, "njit", njit)
+
+    def plus_one(x, out):
+        for i in range(x.size):
+            out[i] = x[i] + 1
+
+    k = jit.kernel(plus_one)
+    x = np.arange(3, dtype=np.float32)
+    out = np.empty_like(x)
+    k(x, out)
+    assert asked == [True, False]
+    np.testing.assert_array_equal(out, x + 1)
