@@ -9,7 +9,7 @@ PyTorch's peer runs on one thread too).
 
     ln_forward(x, w, b, eps, y, mu, rstd, has_b)            y = (x - μ) / σ * w (+ b) per row
     ln_backward(g, x, w, rstd, dx, dw, db, need_dx, ...)     dx, Σ g x̂, Σ g
-    softmax_rows(x, xbits, e, se, out, log, bits, scales)   softmax (float32) or log_softmax and its exps
+    softmax_rows(x, e, se, out, log)                        softmax (float32) or log_softmax and its exps
     softmax_dx_rows(g, s, dx), log_softmax_dx_rows(g, e, se, dx)   their rules (float32, float64)
 
 Layer norm's numerics: per-row sums in float64 for float32 and float64 alike; the mean first, then the
@@ -25,7 +25,8 @@ import math
 
 import numpy as np
 
-from .jit import kernel
+from .compiled_math import exp32
+from .jit import bits_of_float32, float32_from_bits, kernel
 
 _FLAGS = {"reassoc", "contract"}
 
@@ -90,61 +91,32 @@ ln_backward = kernel(_ln_backward, fastmath=_FLAGS, error_model="numpy")
 
 # ---------------------------------------------------------------------- softmax and log_softmax (last dim)
 # numba's math.exp / np.exp compile to a call per element (1.9 ms per million float32, numpy's own loop
-# 0.35 ms), so the forward kernel has an exp of its own, float32 only (Cephes' expf: t = k ln2 + r with
-# |r| <= ln2/2, ln2 in two parts, a degree-7 polynomial in r, times 2^k built from its bits; <= 1.01 ulp
-# measured over [-104, 88], subnormals to 0.75 of the smallest; tests/test_fast_reductions.py). In
-# float32 throughout: the same steps in float64 ran at half the speed (measured). 2^k is two factors
-# 2^(k//2) 2^(k - k//2), each a normal float for the clamped argument range, so the product rounds into
-# the subnormals and overflows to inf as exp does.
-# The bits go through `bits`, an int32 (2, n) scratch whose float32 view is `scales` (numba cannot
-# reinterpret a scalar's bits; a store and a load of the same row, in L1, can).
-_LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
-_LOG2E = 1.4426950408889634
+# 0.35 ms), so the forward kernel takes ops/compiled_math.py's exp32 (all arithmetic and bit casts: the
+# loop vectorises), float32 only.
 
 
-def _softmax_rows(x, xbits, e, se, out, log, bits, scales):
-    """For float32 rows x (R, n) (xbits: the same memory as int32): e = exp(x - m), se = Σ e per row (float64
-    sums), then e /= se (softmax: e is the result) or, when log, out = (x - m) - log(se) (log_softmax; e is
-    kept). m is the row's maximum (0 when that is not finite: a row of -inf, an inf or a NaN); softmax takes
-    m = 0 for a row whose maximum lies in [0, log(float32 max) - log(n) - 1]: no exp can overflow there and
-    x is then exp's exact argument (x - m is rounded)."""
+def _softmax_rows(x, e, se, out, log):
+    """For float32 rows x (R, n): e = exp(x - m), se = Σ e per row (float64 sums), then e /= se (softmax: e is
+    the result) or, when log, out = (x - m) - log(se) (log_softmax; e is kept). m is the row's maximum (0
+    when that is not finite: a row of -inf, an inf or a NaN); softmax takes m = 0 for a row whose maximum
+    lies in [0, log(float32 max) - log(n) - 1]: no exp can overflow there and x is then exp's exact
+    argument (x - m is rounded)."""
     r_rows, n = x.shape
-    lo, hi = np.float32(-150.0), np.float32(100.0)
     top = math.log(3.4028234663852886e38) - math.log(n) - 1.0
-    b0, b1, s0, s1 = bits[0], bits[1], scales[0], scales[1]  # (row views made per row cost two atomic
-    # reference counts each: 47 ns a row, as much as a 64-element row's work; so x[i, j], not x[i][j])
     for i in range(r_rows):
         # the maximum on the bits: k = b ^ (sign(b) ? 0x7fffffff : 0) orders floats as integers (a positive
         # NaN above +inf), and an integer maximum vectorises where a float one needs fastmath's "nnan"
         mk = -(1 << 31)
         for j in range(n):
-            b = xbits[i, j]
+            b = bits_of_float32(x[i, j])
             k = b ^ ((b >> 31) & 0x7FFFFFFF)
             mk = k if k > mk else mk
-        b0[0] = mk ^ ((mk >> 31) & 0x7FFFFFFF)      # (the map is its own inverse)
-        mi = s0[0]
+        mi = float32_from_bits(np.int32(mk ^ ((mk >> 31) & 0x7FFFFFFF)))  # (the map is its own inverse)
         if not (-np.inf < mi < np.inf) or (not log and 0 <= mi <= top):
             mi = np.float32(0.0)
-        for j in range(n):
-            t = x[i, j] - mi
-            t = t if t > lo else lo                 # (NaN becomes lo here and is put back below)
-            t = t if t < hi else hi
-            y = t * np.float32(_LOG2E)
-            ki = np.int32(y + (np.float32(0.5) if y >= 0 else np.float32(-0.5)))  # (round: np.floor is a call)
-            k = np.float32(ki)
-            r = t - k * np.float32(_LN2_HI) - k * np.float32(_LN2_LO)  # (ln2 in two parts: k ln2_hi is exact)
-            p = ((((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
-                     + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
-                   + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)) * r * r + r + np.float32(1.0))
-            k1 = ki >> 1
-            b0[j] = (k1 + 127) << 23
-            b1[j] = (ki - k1 + 127) << 23
-            e[i, j] = p
         s = 0.0
         for j in range(n):
-            v = e[i, j] * s0[j] * s1[j]
-            xj = x[i, j]
-            v = v if xj == xj else xj               # NaN in, NaN out
+            v = exp32(x[i, j] - mi, np.float32(0.0))  # (NaN in, NaN out)
             e[i, j] = v
             s += v
         se[i] = s
