@@ -92,17 +92,7 @@ def assert_sigmoid_matches(got, ref, x, same_bits_below_zero=True):
     np.testing.assert_array_max_ulp(ref[~same], true, maxulp=4)
 
 
-@contextlib.contextmanager
-def numpy_kernels(module, *names):
-    """Inside the block the compiled loops `names` of `module` are off (None): its numpy path runs."""
-    saved = [getattr(module, n) for n in names]
-    for n in names:
-        setattr(module, n, None)
-    try:
-        yield
-    finally:
-        for n, v in zip(names, saved):
-            setattr(module, n, v)
+from tinygrad_lite.ops.jit import numpy_kernels  # noqa: E402  (re-exported for the tests)
 
 
 def kernel_paths(module, *names):

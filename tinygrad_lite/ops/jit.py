@@ -27,6 +27,7 @@ Nothing imports numba until a kernel is first called (numba's import costs ~0.2 
 per kernel and dtype; cache=True keeps compiled kernels on disk beside this package).
 Switch compiled kernels off with the environment variable TINYGRAD_LITE_JIT=0 before the import.
 """
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -183,3 +184,17 @@ def kernel(fn=None, **options):
     if fn is None:
         return lambda f: kernel(f, **options)
     return _Lazy(fn, options) if _ON else None
+
+
+@contextlib.contextmanager
+def numpy_kernels(module, *names):
+    """Inside the block the compiled kernels `names` of `module` are off (None), so their callers take the
+    numpy paths: how the tests and benchmarks compare a kernel with its reference in one process."""
+    saved = [getattr(module, n) for n in names]
+    for n in names:
+        setattr(module, n, None)
+    try:
+        yield
+    finally:
+        for n, v in zip(names, saved):
+            setattr(module, n, v)

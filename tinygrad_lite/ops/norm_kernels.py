@@ -31,15 +31,21 @@ from .jit import bits_of_float32, float32_from_bits, kernel
 _FLAGS = {"reassoc", "contract"}
 
 
+@kernel(inline="always", fastmath=_FLAGS)
+def _row_mean(x, i):
+    """The mean of row i of x, summed in float64."""
+    s = 0.0
+    for j in range(x.shape[1]):
+        s += x[i, j]
+    return s / x.shape[1]
+
+
 def _ln_forward(x, w, b, eps, y, mu, rstd, has_b):
     """y[i] = (x[i] - μ_i) / σ_i * w (+ b when has_b); μ_i and 1/σ_i into mu[i], rstd[i].
     x, y (R, n) C-contiguous, w and b (n,) (b is any (n,) array when not has_b)."""
     r_rows, n = x.shape
     for i in range(r_rows):
-        s = 0.0
-        for j in range(n):
-            s += x[i, j]
-        m = s / n
+        m = _row_mean(x, i)
         q = 0.0
         for j in range(n):
             d = x[i, j] - m
@@ -60,10 +66,7 @@ def _ln_backward(g, x, w, rstd, dx, dw, db, need_dx, need_dw, need_db):
     accumulators of shape (n,), zero on entry), with x̂ = (x - μ_i) / σ_i, μ_i recomputed from x."""
     r_rows, n = x.shape
     for i in range(r_rows):
-        s = 0.0
-        for j in range(n):
-            s += x[i, j]
-        m = s / n
+        m = _row_mean(x, i)  # (as the forward's: x - μ is the same)
         r = np.float64(rstd[i])
         s1 = 0.0
         s2 = 0.0
