@@ -46,3 +46,62 @@ def test_torch_special_resolves_under_the_compat_hook():
     assert r.returncode == 0, r.stderr
     np.testing.assert_allclose([float(v) for v in r.stdout.split()], [np.log(2.0), 0.9227843350984671, 0.4769362762044699],
                                rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- the float32 fast paths against scipy
+def _ulps(got, want):
+    want32 = np.abs(want).astype(np.float32)
+    return np.abs(got.astype(np.float64) - want) / np.spacing(want32)
+
+
+def test_float32_trigamma_is_within_half_an_ulp_of_scipy_with_poles_and_edges():
+    from scipy import special
+    from tinygrad_lite.ops.special_more import trigamma32
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-8, 12, 100_000), np.geomspace(1e-6, 1e6, 2000), -np.geomspace(1e-6, 1e3, 2000)])
+    x = x.astype(np.float32)
+    want = special.polygamma(1, x.astype(np.float64))
+    ok = np.isfinite(want) & (np.abs(want) < 1e30)
+    assert _ulps(trigamma32(x)[ok], want[ok]).max() <= 0.51
+    edges = np.array([0, -1, -2, 1, 0.5, np.inf, -np.inf, np.nan], np.float32)
+    np.testing.assert_array_equal(trigamma32(edges), special.polygamma(1, edges.astype(np.float64)).astype(np.float32))
+
+
+@pytest.mark.skipif(not __import__("tinygrad_lite.ops.jit", fromlist=["x"]).available(), reason="numba is not installed")
+def test_float32_erfc_loop_is_accurate_per_range_and_at_the_edges():
+    from scipy import special
+    from tinygrad_lite.ops import erf_kernels as K
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-6, 11, 200_000), np.linspace(-0.01, 0.01, 1001)]).astype(np.float32)
+    got, want = K.erfc(x), special.erfc(x.astype(np.float64))
+    normal = want > np.finfo(np.float32).tiny
+    assert (np.abs(got[normal] - want[normal]) / want[normal]).max() < 1e-6   # (6.4e-7 measured)
+    sub = ~normal  # denormal results: the same relative accuracy, or one denormal step where that is finer
+    assert (np.abs(got[sub] - want[sub]) <= np.maximum(1e-6 * want[sub], np.finfo(np.float32).smallest_subnormal)).all()
+    edges = np.array([np.inf, -np.inf, np.nan, 16, 40, -40] * 100, np.float32)   # (the loop from 128 elements)
+    np.testing.assert_array_equal(K.erfc(edges)[:6], np.array([0, 2, np.nan, 0, 0, 2], np.float32))
+
+
+def test_float32_erfinv_is_within_three_ulps_of_scipy_up_to_the_last_float_below_one():
+    from scipy import special
+    from tinygrad_lite.ops.special_more import erfinv
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-1, 1, 100_000), 1 - np.geomspace(6e-8, 0.1, 3000), -1 + np.geomspace(6e-8, 0.1, 3000),
+                        np.linspace(-1e-3, 1e-3, 2001)]).astype(np.float32)
+    want = special.erfinv(x.astype(np.float64))
+    nonzero = want != 0
+    assert _ulps(erfinv(x)[nonzero], want[nonzero]).max() <= 3   # (2.8 measured: float32 Horner steps)
+    edges = np.array([1, -1, 0, 1.5, -2, np.nan] * 200, np.float32)
+    np.testing.assert_array_equal(erfinv(edges)[:6], np.array([np.inf, -np.inf, 0, np.nan, np.nan, np.nan], np.float32))
+
+
+def test_the_fitted_erfinv_constants_are_what_the_fit_script_prints():
+    import importlib.util
+    import pathlib
+    from tinygrad_lite.ops import special_more
+    spec = importlib.util.spec_from_file_location("fit_erfinv", pathlib.Path(__file__).parents[1] / "bench" / "fit_erfinv.py")
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    p1, p2 = fit.main()
+    np.testing.assert_allclose(special_more._ERFINV_P1, p1, rtol=1e-9)
+    np.testing.assert_allclose(special_more._ERFINV_P2, p2, rtol=1e-9)

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.special as sc
 
 from .chunked import chunked, const
-from .compiled_math import exp_neg_half_square32
+from .compiled_math import exp32, exp_neg_half_square32
 from .jit import flat, fma32, kernel
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -172,19 +172,42 @@ _JIT_MIN, _JIT_MIN_GRAD = 128, 1
 (_K_C1, _K_B1), (_K_C2, _K_B2), (_K_C3, _K_B3), _ = (tuple(_F(v) for v in lv) for lv in _GELU_LEVELS)
 _K_B0, _K_A_MAX, _K_ZERO, _K_NEG_ZERO, _K_HALF = _F(_GELU_B0), _F(16.0), _F(0.0), _F(-0.0), _F(0.5)
 _K_INV_SQRT_2PI = _F(_INV_SQRT_2PI)
+_K_SQRT2, _K_TWO = _F(math.sqrt(2.0)), _F(2.0)
 _K_N0, _K_N1, _K_N2, _K_N3, _K_N4, _K_N5 = (_F(c) for c in _ERF_N)
 _K_D0, _K_D1, _K_D2, _K_D3, _K_D4, _K_D5 = (_F(c) for c in _ERF_D)
 _K_ERF_LO, _K_ERF_HI = _F(-_ERF_X), _F(_ERF_X)
 
 
 @kernel(inline="always")
-def _a_upper_tail32(a):
-    """a Phi(-a) for float32 a >= 0 (NaN stays NaN; inf gives NaN, inf * 0, as PyTorch's gelu(+-inf))."""
-    m = _K_A_MAX if a > _K_A_MAX else a
+def _tail_ratio32(m):
+    """G(m) = Phi(-m) / exp(-m^2/2) for float32 0 <= m <= 16: the continued fraction multiplied out."""
     n3 = fma32(m, m + _K_C3, _K_B3)
     n2 = fma32(m + _K_C2, n3, _K_B2 * m)
     n1 = fma32(m + _K_C1, n2, _K_B1 * n3)
-    return (a * (_K_B0 * n2 / n1)) * exp_neg_half_square32(m)   # (exp last: a denormal exp keeps its bits)
+    return _K_B0 * n2 / n1
+
+
+@kernel(inline="always")
+def _a_upper_tail32(a):
+    """a Phi(-a) for float32 a >= 0 (NaN stays NaN; inf gives NaN, inf * 0, as PyTorch's gelu(+-inf))."""
+    m = _K_A_MAX if a > _K_A_MAX else a
+    return (a * _tail_ratio32(m)) * exp_neg_half_square32(m)   # (exp last: a denormal exp keeps its bits)
+
+
+@kernel
+def erfc32(x, out):
+    """out <- erfc(x) over 1-d float32 arrays: erfc(v) = 2 G(|v| sqrt 2) exp(-v^2) (GELU's tail, with v^2
+    taken exactly into exp), and 2 - erfc(-v) for v < 0."""
+    for i in range(x.size):
+        v = x[i]
+        a = abs(v)
+        a = _K_A_MAX if a > _K_A_MAX else a                          # (erfc(16) is 0 in float32; NaN stays)
+        s = a * a
+        e = exp32(-s, -fma32(a, a, -s))                              # exp(-v^2)
+        m = a * _K_SQRT2
+        m = _K_A_MAX if m > _K_A_MAX else m
+        h = (_K_TWO * _tail_ratio32(m)) * e
+        out[i] = h if v >= _K_ZERO else _K_TWO - h                 # (NaN: NaN either way)
 
 
 @kernel
@@ -248,6 +271,15 @@ def erf(x):
         if x.size >= _SMALL:
             return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
     return sc.erf(_scipy_input(x)).astype(_float_dtype(x), copy=False)
+
+
+def erfc(x):
+    """erfc(x) = 1 - erf(x) elementwise for a numpy array, accurate in the tail (scipy.special.erfc, or for
+    float32 arrays the compiled loop erfc32 when numba is on); float dtypes are kept, others give float64."""
+    x = np.asarray(x)
+    if erfc32 is not None and _big_f32(x, _JIT_MIN):
+        return _compiled(erfc32, x)
+    return sc.erfc(_scipy_input(x)).astype(_float_dtype(x), copy=False)
 
 
 def gelu(x):
