@@ -173,3 +173,20 @@ def test_an_empty_batch():
     out, dx, dw = _step(F.conv2d, x, w, padding=1)
     assert out.shape == (0, 4, 5, 5) and dx.shape == x.shape
     np.testing.assert_array_equal(dw, np.zeros_like(w))
+
+
+@pytest.mark.parametrize("H,W,K,d,lo,hi", [(5, 6, (3, 3), (1, 1), (1, 1), (1, 1)), (4, 1, (3, 3), (2, 2), (2, 2), (2, 2)),
+                                           (3, 2, (3, 5), (1, 3), (1, 6), (1, 6)), (6, 7, (1, 2), (1, 1), (0, 1), (0, 0)),
+                                           (2, 3, (2, 3), (1, 2), (0, 4), (1, 0))])
+def test_column_copies_equal_slices_of_the_zero_padded_input(H, W, K, d, lo, hi):
+    # every entry is the zero-padded input's, including kernel columns that no input reaches (W narrower
+    # than the dilated kernel) and padding on one side only
+    from tinygrad_lite.ops import conv2d as rows
+    from tinygrad_lite.ops.window import WindowArgs
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(np.float32)
+    a = rows.conv_args(WindowArgs(K, (1, 1), d, ((lo[0], hi[0]), (lo[1], hi[1])), 0, (H, W)))
+    cols = rows._column_copies(a, x)
+    xp = np.pad(x, ((0, 0), (0, 0), (lo[0], hi[0]), (lo[1], hi[1])))
+    Wo = a.out[1]
+    want = np.stack([xp[:, :, :, kj * d[1]:kj * d[1] + Wo] for kj in range(K[1])], 1)
+    np.testing.assert_array_equal(cols, want.reshape(cols.shape))
