@@ -9,12 +9,12 @@ import tinygrad_lite.nn.functional as F
 
 _RNG = np.random.default_rng(0)
 _X = _RNG.standard_normal((2, 3, 5, 6))
-_GRID = _RNG.uniform(-1.3, 1.3, (2, 4, 7, 2))
+_GRID = _RNG.uniform(-3.5, 3.5, (2, 4, 7, 2))  # (far outside too: several reflections)
 _GRID[0, 0, :4] = [[1.0, -1.0], [-1.0, 1.0], [0.2, 0.5], [1.0, 1.0]]  # corners and edges, exactly
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_grid_sample_matches_torch(mode, padding_mode, align_corners):
     a, g = tl.tensor(_X, requires_grad=True), tl.tensor(_GRID, requires_grad=True)
@@ -51,7 +51,19 @@ def test_grid_sample_errors_name_the_shapes():
     with pytest.raises(ValueError, match=r"grid_sample: expected input \(N, C, H, W\) and grid \(N, H_out, W_out, 2\) "
                                          r"with the same N, got \(2, 3, 5, 6\) and \(1, 4, 7, 2\)"):
         F.grid_sample(tl.tensor(_X), tl.tensor(_GRID[:1]))
-    with pytest.raises(AttributeError, match=r"grid_sample\(padding_mode='reflection'\)"):
-        F.grid_sample(tl.tensor(_X), tl.tensor(_GRID), padding_mode="reflection")
+    with pytest.raises(ValueError, match=r"grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', got 'wrap'"):
+        F.grid_sample(tl.tensor(_X), tl.tensor(_GRID), padding_mode="wrap")
     with pytest.raises(ValueError, match=r"affine_grid: expected theta of shape \(N, 2, 3\), got \(2, 3, 3\)"):
         F.affine_grid(tl.zeros(2, 3, 3), (2, 1, 4, 4))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_reflection_on_a_one_pixel_wide_image(align_corners):
+    x, g = _X[:, :, :, :1], _GRID[:, :, :, :]
+    a, t = tl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = F.grid_sample(a, tl.tensor(g), padding_mode="reflection", align_corners=align_corners)
+    ty = torch.nn.functional.grid_sample(t, torch.tensor(g), padding_mode="reflection", align_corners=align_corners)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-14)

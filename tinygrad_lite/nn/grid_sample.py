@@ -27,9 +27,33 @@ def _border(coord, size):
     return where(inside, coord, Tensor._leaf(np.clip(c, 0, size - 1)))
 
 
+def _reflect(coord, size, align_corners):
+    """coord reflected at the image's edges (the end pixels' centres, or their outer edges without
+    align_corners) until it lies inside, then clamped to [0, size - 1]. Each reflection flips the
+    gradient's sign; the clamp's is 0 at the bounds, as PyTorch's."""
+    c = coord.detach().numpy().astype(np.float64)
+    lo, hi = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+    span = hi - lo
+    if span <= 0:
+        return coord * 0.0
+    d = c - lo
+    sign = np.where(d < 0, -1.0, 1.0)
+    d = np.abs(d)
+    flips = np.floor(d / span)
+    extra = np.fmod(d, span)
+    odd = np.fmod(flips, 2) == 1
+    reflected = np.where(odd, span - extra, extra) + lo
+    sign = np.where(odd, -sign, sign)
+    clamped = np.clip(reflected, 0, size - 1)
+    sign = np.where((reflected > 0) & (reflected < size - 1), sign, 0.0)
+    s = Tensor._leaf(sign.astype(coord.dtype))
+    return coord * s + Tensor._leaf((clamped - sign * c).astype(coord.dtype))
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """input (N, C, H, W), grid (N, H_out, W_out, 2) -> (N, C, H_out, W_out). mode 'bilinear' or 'nearest'
-    (round half to even); padding_mode 'zeros' (points outside read 0) or 'border' (clamped to the edge).
+    (round half to even); padding_mode 'zeros' (points outside read 0), 'border' (clamped to the edge) or
+    'reflection' (mirrored at the edges).
     align_corners defaults to False, as PyTorch's."""
     op = "grid_sample"
     if not isinstance(input, Tensor) or not isinstance(grid, Tensor):
@@ -40,15 +64,16 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                          f"{tuple(input.shape)} and {tuple(grid.shape)} (5-D volumes are not supported)")
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}")
-    if padding_mode not in ("zeros", "border"):
-        from ..compat import unsupported
-        raise unsupported(f"grid_sample(padding_mode={padding_mode!r}) (only 'zeros' and 'border')")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
     N, C, H, W = input.shape
     L = grid.shape[1] * grid.shape[2]
     ix = _unnormalize(grid[..., 0].reshape(N, L), W, bool(align_corners))
     iy = _unnormalize(grid[..., 1].reshape(N, L), H, bool(align_corners))
     if padding_mode == "border":
         ix, iy = _border(ix, W), _border(iy, H)
+    elif padding_mode == "reflection":
+        ix, iy = _reflect(ix, W, bool(align_corners)), _reflect(iy, H, bool(align_corners))
     pixels = input.reshape(N, C, H * W)
 
     def tap(xi, yi, weight):
