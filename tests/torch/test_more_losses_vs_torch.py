@@ -17,6 +17,9 @@ _COUNTS = _RNG.poisson(2.0, (6, 5)).astype(np.float64)
 _VAR = _RNG.uniform(0.1, 2.0, (6, 5))
 _VAR[0, 0] = 1e-9  # below eps: clamped, the gradient still reaches it
 _W5 = _RNG.uniform(0.5, 2.0, 5)
+# class lists ended by -1: an empty one, a full one, a repeated class (counted twice, as PyTorch), one past the -1
+_MULTI_TARGETS = np.array([[3, 0, -1, 1, 1], [-1, 2, 2, 2, 2], [0, 1, 2, 3, 4], [4, 4, -1, 0, 0], [1, -1, 3, 3, 3],
+                           [2, 0, 4, -1, 1]])
 
 # name -> (arrays, which take gradients, call(lib, *tensors, reduction))
 CASES = {
@@ -27,6 +30,8 @@ CASES = {
     "multi_margin_p1": ([_X, _CLASSES], [0], lambda m, x, y, r: m.nn.functional.multi_margin_loss(x, y, reduction=r)),
     "multi_margin_p2_weight": ([_X, _CLASSES, _W5], [0], lambda m, x, y, w, r: m.nn.functional.multi_margin_loss(
         x, y, p=2, margin=0.5, weight=w, reduction=r)),
+    "multilabel_margin": ([_X, _MULTI_TARGETS], [0], lambda m, x, y, r: m.nn.functional.multilabel_margin_loss(
+        x, y.long() if hasattr(y, "long") else y, reduction=r)),
     "multilabel_soft_margin": ([_X, _LABELS, _W5], [0], lambda m, x, y, w, r: m.nn.functional.multilabel_soft_margin_loss(
         x, y, weight=w, reduction=r)),
     "poisson_log": ([_X, _COUNTS], [0], lambda m, x, y, r: m.nn.functional.poisson_nll_loss(x, y, full=True, reduction=r)),
@@ -63,6 +68,7 @@ def test_module_forms_match_torch():
              (tl.nn.HingeEmbeddingLoss(0.5, reduction="sum"), torch.nn.HingeEmbeddingLoss(0.5, reduction="sum"), (_SIGNS,)),
              (tl.nn.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), (_CLASSES,)),
              (tl.nn.MultiLabelSoftMarginLoss(), torch.nn.MultiLabelSoftMarginLoss(), (_LABELS,)),
+             (tl.nn.MultiLabelMarginLoss(), torch.nn.MultiLabelMarginLoss(), (_MULTI_TARGETS,)),
              (tl.nn.PoissonNLLLoss(full=True), torch.nn.PoissonNLLLoss(full=True), (_COUNTS,)),
              (tl.nn.GaussianNLLLoss(eps=1e-3), torch.nn.GaussianNLLLoss(eps=1e-3), (_X2, _VAR)),
              (tl.nn.CosineEmbeddingLoss(0.1), torch.nn.CosineEmbeddingLoss(0.1), (_X2, _ROW_SIGNS))]
@@ -81,6 +87,8 @@ def test_unbatched_multi_margin_and_errors():
                                torch.nn.functional.multi_margin_loss(torch.tensor(_X[0]), torch.tensor(3)).item(), rtol=1e-12)
     with pytest.raises(ValueError, match=r"soft_margin_loss: input of shape \(6, 5\) and target of shape \(5,\) must have"):
         F.soft_margin_loss(tl.tensor(_X), tl.tensor(_X[0]))
+    with pytest.raises(ValueError, match="multilabel_margin_loss: target class 7 is out of range for 5 classes"):
+        F.multilabel_margin_loss(tl.tensor(_X), tl.tensor(np.full((6, 5), 7)))
     with pytest.raises(ValueError, match="multi_margin_loss: only p == 1 and p == 2"):
         F.multi_margin_loss(tl.tensor(_X), tl.tensor(_CLASSES), p=3)
     with pytest.raises(ValueError, match=r"gaussian_nll_loss: var of shape \(6, 2\) does not fit input of shape \(6, 5\)"):

@@ -555,7 +555,8 @@ from .padding import interpolate, pad  # noqa: E402
 from .fold import fold, unfold  # noqa: E402
 from .grid_sample import affine_grid, grid_sample  # noqa: E402
 from .more_losses import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss,  # noqa: E402
-                          multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss)
+                          multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss,
+                          soft_margin_loss)
 from .more_layers import (celu, glu, group_norm, hardshrink, hardsigmoid, hardswish, hardtanh, mish,  # noqa: E402
                           pairwise_distance, prelu, relu6, selu, softmin, softshrink, softsign, tanhshrink, threshold)
 from .more_layers import (instance_norm, local_response_norm, margin_ranking_loss, pixel_shuffle,  # noqa: E402
@@ -570,5 +571,6 @@ __all__ += ["pad", "interpolate", "celu", "glu", "group_norm", "hardshrink", "ha
             "threshold", "instance_norm", "margin_ranking_loss", "pixel_shuffle", "pixel_unshuffle",
             "triplet_margin_loss"]
 __all__ += ["embedding_bag", "unfold", "fold", "conv3d", "conv_transpose3d", "cosine_embedding_loss", "gaussian_nll_loss",
-            "hinge_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-            "soft_margin_loss", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "grid_sample", "affine_grid", "local_response_norm"]
+            "hinge_embedding_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+            "poisson_nll_loss", "soft_margin_loss", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "grid_sample",
+            "affine_grid", "local_response_norm"]

@@ -11,9 +11,9 @@ from .functional import _reduce, logsigmoid
 from .loss import _Loss, _WeightedLoss
 
 __all__ = ["soft_margin_loss", "hinge_embedding_loss", "cosine_embedding_loss", "multi_margin_loss",
-           "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "SoftMarginLoss",
-           "HingeEmbeddingLoss", "CosineEmbeddingLoss", "MultiMarginLoss", "MultiLabelSoftMarginLoss",
-           "PoissonNLLLoss", "GaussianNLLLoss"]
+           "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
+           "SoftMarginLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+           "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
 
 _COSINE_EPS = 1e-12  # added to each squared norm, as PyTorch's cosine_embedding_loss
 
@@ -75,6 +75,34 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     others = Tensor._leaf(idx.numpy() != np.arange(x.shape[1]))  # class y itself does not count
     loss = where(others, z, 0.0).sum(1) / x.shape[1]
     return _reduce("multi_margin_loss", loss if input.ndim == 2 else loss.squeeze(0), reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Per sample: Σ over its target classes j and the other classes i of max(0, 1 - (x[j] - x[i])), divided
+    by the number of classes. target (N, C) or (C,) holds class indices, ended by the first -1 (a class
+    listed twice counts twice, as in PyTorch)."""
+    if not isinstance(input, Tensor) or input.ndim not in (1, 2):
+        raise ValueError(f"multilabel_margin_loss: expected a (N, C) or (C,) Tensor input, got "
+                         f"{tuple(getattr(input, 'shape', ())) or type(input).__name__}")
+    t = np.asarray(target.numpy() if isinstance(target, Tensor) else target).astype(np.int64)
+    if t.shape != tuple(input.shape):
+        raise ValueError(f"multilabel_margin_loss: target of shape {t.shape} must have the input's shape "
+                         f"{tuple(input.shape)}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    t = t.reshape(x.shape)
+    n, c = x.shape
+    counts = np.zeros((n, c))
+    for row, labels in enumerate(t):
+        for j in labels:
+            if j < 0:
+                break
+            if j >= c:
+                raise ValueError(f"multilabel_margin_loss: target class {j} is out of range for {c} classes")
+            counts[row, j] += 1
+    pairs = counts[:, :, None] * (counts == 0)[:, None, :]   # (n, j, i): how often j counts against i
+    hinge = (1.0 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0.0)
+    loss = (hinge * Tensor._leaf(pairs.astype(x.dtype))).sum((1, 2)) / c
+    return _reduce("multilabel_margin_loss", loss if input.ndim == 2 else loss.squeeze(0), reduction)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -159,6 +187,13 @@ class MultiMarginLoss(_WeightedLoss):
 
     def forward(self, input, target):
         return multi_margin_loss(input, target, self.p, self.margin, self.weight, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """nn.MultiLabelMarginLoss(reduction='mean'). See F.multilabel_margin_loss."""
+
+    def forward(self, input, target):
+        return multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
