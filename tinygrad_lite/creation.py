@@ -177,9 +177,12 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_gra
     sd = std._data if isinstance(std, Tensor) else np.asarray(std, dtype=np.float64)
     if (sd < 0).any():
         raise ValueError("normal: expects std >= 0.0")
-    shape = _shape_arg((size,) if isinstance(size, int) else size) if size is not None else np.broadcast_shapes(m.shape, sd.shape)
-    dt = to_dtype(dtype) or next((a.dtype for a in (m, sd) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-                                  and (isinstance(mean, Tensor) or isinstance(std, Tensor))), None) or _float(None)
+    if size is None:
+        shape = np.broadcast_shapes(m.shape, sd.shape)
+    else:
+        shape = _shape_arg((size,) if isinstance(size, int) else size)
+    given = [a._data.dtype for a in (mean, std) if isinstance(a, Tensor) and a._data.dtype.kind == "f"]
+    dt = to_dtype(dtype) or (given[0] if given else _float(None))  # (a float Tensor argument's dtype, else the default)
     return _wrap((generator or get_rng()).normal(m, sd, shape).astype(dt), requires_grad)
 
 

@@ -196,16 +196,12 @@ class InplaceMethods:
 
     def bernoulli(self, p=None, *, generator=None):
         """A new tensor of 0/1 samples: 1 with probability self (or p when given), in self's dtype."""
-        prob = self._data if p is None else np.broadcast_to(np.asarray(p, dtype=np.float64), self.shape)
-        if ((prob < 0) | (prob > 1) | np.isnan(prob)).any():
-            raise ValueError("bernoulli: expects all the probabilities to be in [0, 1]")
+        prob = _probabilities("bernoulli", self if p is None else p)
         return self._leaf(((generator or get_rng()).random(self.shape) < prob).astype(self.dtype))
 
     def bernoulli_(self, p=0.5, *, generator=None):
         """1 with probability p (a number or a tensor of probabilities broadcast to this shape), else 0."""
-        prob = np.asarray(p._data if isinstance(p, TensorBase) else p, dtype=np.float64)
-        if ((prob < 0) | (prob > 1) | np.isnan(prob)).any():
-            raise ValueError("bernoulli_: expects 0 <= p <= 1")
+        prob = _probabilities("bernoulli_", p)
         return self._fill_random("bernoulli_", lambda r, s: r.random(s) < prob, generator)
 
     __iadd__ = add_
@@ -228,3 +224,11 @@ class InplaceMethods:
             return
         self._inplace("__setitem__")
         self._data[index_arg(idx)] = _data_of(value)
+
+
+def _probabilities(op, p):
+    """p (a number, array or Tensor) as float64 probabilities; an error naming op if one is outside [0, 1]."""
+    prob = np.asarray(p._data if isinstance(p, TensorBase) else p, dtype=np.float64)
+    if ((prob < 0) | (prob > 1) | np.isnan(prob)).any():
+        raise ValueError(f"{op}: expects all the probabilities to be in [0, 1]")
+    return prob
