@@ -222,14 +222,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         sf = per_dim(scale_factor, "scale_factor")
         out = tuple(int(n * f) for n, f in zip(spatial, sf))
         scales = [n / o for n, o in zip(spatial, out)] if recompute_scale_factor else [1.0 / f for f in sf]
+    from . import pooling
     if mode == "area":
-        from . import pooling
         return getattr(pooling, f"adaptive_avg_pool{k}d")(input, out)
     y = input
     for d, (n, o, s) in enumerate(zip(spatial, out, scales)):
         if mode in _INTERP_DIMS:
             a = interpolation_matrix(n, o, s, mode, bool(align_corners)).astype(input.dtype)
-            y = (y.movedim(d + 2, -1) @ Tensor._leaf(np.ascontiguousarray(a.T))).movedim(-1, d + 2)
+            y = pooling.matmul_along(y, d + 2, Tensor._leaf(np.ascontiguousarray(a.T)))
         elif o != n or s != 1.0:
             shift = 0.5 if mode == "nearest-exact" else 0.0
             src = np.minimum(np.floor((np.arange(o) + shift) * np.float32(s)).astype(np.int64), n - 1)

@@ -177,8 +177,16 @@ def _adaptive_avg(op, d, input, output_size):
             out = out.mean(x.ndim - axis, keepdim=True)
             continue
         m = Tensor._leaf(_adaptive_matrix(S, O, dt))
-        out = out @ m if axis == 1 else (out.transpose(-1, -axis) @ m).transpose(-1, -axis)
+        out = matmul_along(out, -axis, m)
     return out
+
+
+def matmul_along(x, dim, m):
+    """x with its dim `dim` (of size S) replaced by m's columns: (..., S, ...) @ m (S, O) along that dim, by
+    one matrix product (the dim moved last and back), so the gradient is the transposed product."""
+    if dim in (-1, x.ndim - 1):
+        return x @ m
+    return (x.transpose(-1, dim) @ m).transpose(-1, dim)
 
 
 def adaptive_avg_pool1d(input, output_size):
