@@ -11,9 +11,9 @@ __all__ = ["weight_norm", "remove_weight_norm"]
 def _norm_except_dim(v, dim):
     """||v|| over every dim but `dim` (keeping v's rank, size 1 there); over everything when dim is None."""
     if dim is None:
-        return (v * v).sum().sqrt()
+        return v.norm()
     dim = dim % v.ndim
-    return (v * v).sum(tuple(d for d in range(v.ndim) if d != dim), keepdim=True).sqrt()
+    return v.norm(2, tuple(d for d in range(v.ndim) if d != dim), keepdim=True)
 
 
 class _WeightNorm:
