@@ -22,7 +22,7 @@ import numpy as np
 from . import _ones, defop, is_array, max_last, sum_last
 from .norm_kernels import ln_backward, ln_forward
 from .numpy_fast import add_outer
-from .reduce import _rows_jit, _rows_jit_dx, _rows_jit_fwd, softmax_dx_rows
+from .reduce import _rows_jit, _rows_jit_dx, _rows_jit_fwd, as_rows, softmax_dx_rows
 from .sparse_matmul import csr_matmul
 
 
@@ -173,15 +173,10 @@ def _ln_jit_ok(x, w):
         and (x.dtype == np.float32 or x.dtype == np.float64) and w.dtype == x.dtype
 
 
-def _rows(a, n):
-    """a as a C-contiguous (R, n) array (a view when it is one already)."""
-    return np.ascontiguousarray(a).reshape(-1, n)
-
-
 def _ln_fwd_jit(eps, x, w, b=None):
     """_ln_fwd by the compiled kernel."""
     n = x.shape[-1]
-    x2 = _rows(x, n)
+    x2 = as_rows(x, n)
     r = x2.shape[0]
     y = np.empty(x.shape, x.dtype)
     stat = x.shape[:-1] + (1,)
@@ -197,13 +192,13 @@ def _ln_grads_jit(g, x, w, rstd, needs, bias):
     if not (needs[0] or needs[1]):
         return None, None, g
     n = x.shape[-1]
-    x2 = _rows(x, n)
+    x2 = as_rows(x, n)
     r = x2.shape[0]
     need_db = bias and needs[2]
     dx = np.empty(x.shape, x.dtype) if needs[0] else None
     dw = np.zeros(n if needs[1] else 0)         # float64 sums over the rows
     db = np.zeros(n if need_db else 0)
-    ln_backward(_rows(g, n), x2, np.ascontiguousarray(w), rstd.reshape(r),
+    ln_backward(as_rows(g, n), x2, np.ascontiguousarray(w), rstd.reshape(r),
                 np.empty((0, n), x.dtype) if dx is None else dx.reshape(r, n), dw, db, needs[0], needs[1], need_db)
     dw = dw.astype(x.dtype, copy=False) if needs[1] else None
     if not bias:

@@ -136,12 +136,17 @@ def _rows_jit_fwd(x, log):
     return out, ((e, se) if log else None)
 
 
+def as_rows(a, n):
+    """a as a C-contiguous (R, n) array of its rows (a view when it is one already): what row kernels take."""
+    return np.ascontiguousarray(a).reshape(-1, n)
+
+
 def _rows_jit_dx(kern, g, full, per_row=None):
     """dx by a compiled rule over (R, n) rows: kern(g, full, dx) or kern(g, full, per_row, dx), `full` of g's
     shape (C-contiguous), `per_row` of shape (..., 1)."""
     n = g.shape[-1]
     dx = np.empty(g.shape, g.dtype)
-    rows = (np.ascontiguousarray(g).reshape(-1, n), full.reshape(-1, n))
+    rows = (as_rows(g, n), full.reshape(-1, n))
     if per_row is not None:
         rows += (per_row.reshape(-1),)
     kern(*rows, dx.reshape(-1, n))
