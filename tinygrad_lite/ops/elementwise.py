@@ -4,7 +4,7 @@ import numpy as np
 from . import cast, defop, is_array, log, sign, where
 from .chunked import chunked
 from .compiled_math import exp32
-from .jit import flat, kernel
+from .jit import elementwise32, kernel
 from .numpy_fast import maximum0, minimum0, zero_of
 
 
@@ -77,9 +77,7 @@ def _jit_float32(x):
 
 def _sigmoid_fwd(args, x):
     if _sigmoid32 is not None and _jit_float32(x):
-        out = np.empty(x.shape, np.float32)
-        _sigmoid32(flat(x), out.reshape(-1))
-        return out
+        return elementwise32(_sigmoid32, x)
     if not _fast_float(x):
         return _sigmoid_ref(x)
     with np.errstate(over="raise", invalid="raise"):  # (e^x = inf: handled in the chunk, found by the flags)
@@ -95,9 +93,7 @@ def _sigmoid_grad_chunk(o, ans, g, s):
 def _sigmoid_dx(g, ans, args, x):
     if (_sigmoid_grad32 is not None and _jit_float32(ans) and type(g) is np.ndarray and g.dtype == np.float32
             and g.shape == ans.shape):
-        out = np.empty(ans.shape, np.float32)
-        _sigmoid_grad32(flat(g), flat(ans), out.reshape(-1))
-        return out
+        return elementwise32(_sigmoid_grad32, g, ans)
     if _fast_float(ans) and is_array(g) and np.shape(g) == ans.shape:
         return chunked(_sigmoid_grad_chunk, np.empty(ans.shape, ans.dtype), ans, g, scratch=0, size=_SIGMOID_PIECES)
     return g * (1 - ans) * ans

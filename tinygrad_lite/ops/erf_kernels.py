@@ -41,7 +41,7 @@ import scipy.special as sc
 
 from .chunked import chunked, const
 from .compiled_math import exp32, exp_neg_half_square32
-from .jit import flat, fma32, kernel
+from .jit import elementwise32, flat, fma32, kernel
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # G(a) = erfcx(a/sqrt 2)/2 = b0 / (a + c1 + b1 / (a + c2 + b2 / (a + c3 + b3 / a))), fitted by
@@ -253,13 +253,6 @@ def erf32(x, out):
         out[i] = n * c / d
 
 
-def _compiled(loop, *arrays):
-    """loop(*flat arrays, flat out) into a new float32 array of the arrays' shape."""
-    out = np.empty(arrays[0].shape, np.float32)
-    loop(*map(flat, arrays), out.reshape(-1))
-    return out
-
-
 # ---- the entry points ----
 
 def erf(x):
@@ -267,7 +260,7 @@ def erf(x):
     x = np.asarray(x)
     if _big_f32(x, _JIT_MIN):  # (one test for both fast paths: scipy's small arrays pay no more than before)
         if erf32 is not None:
-            return _compiled(erf32, x)
+            return elementwise32(erf32, x)
         if x.size >= _SMALL:
             return chunked(_erf_chunk, np.empty(x.shape, np.float32), x)
     return sc.erf(_scipy_input(x)).astype(_float_dtype(x), copy=False)
@@ -278,7 +271,7 @@ def erfc(x):
     float32 arrays the compiled loop erfc32 when numba is on); float dtypes are kept, others give float64."""
     x = np.asarray(x)
     if erfc32 is not None and _big_f32(x, _JIT_MIN):
-        return _compiled(erfc32, x)
+        return elementwise32(erfc32, x)
     return sc.erfc(_scipy_input(x)).astype(_float_dtype(x), copy=False)
 
 
@@ -286,7 +279,7 @@ def gelu(x):
     """x Phi(x) elementwise for a numpy array, in x's dtype (float64 for a non-float x)."""
     if _big_f32(x, _JIT_MIN):
         if gelu32 is not None:
-            return _compiled(gelu32, x)
+            return elementwise32(gelu32, x)
         if x.size >= _SMALL:
             return _gelu_chunked(x)
     xd = _scipy_input(x)
@@ -304,7 +297,7 @@ def gelu_grad(g, x, ans):
             out = np.empty(x.shape, np.float32)
             gelu_grad32_one_g(g.reshape(-1)[0], flat(x), flat(ans), out.reshape(-1))
             return out
-        return _compiled(gelu_grad32, g if g.shape == x.shape else np.broadcast_to(g, x.shape), x, ans)
+        return elementwise32(gelu_grad32, g if g.shape == x.shape else np.broadcast_to(g, x.shape), x, ans)
     # x == 0 gives 0/0 there, which raises the processor's invalid flag: numpy reports it to `flagged`,
     # and only then are the zeros looked for and mended (a pass over x == 0 otherwise: 0.07-0.2 ms per million)
     flagged = []

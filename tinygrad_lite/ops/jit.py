@@ -10,6 +10,8 @@ every caller keeps its numpy path beside it as the reference, and the tests comp
                    numpy path
     available()    True when compiled kernels are on: numba importable and TINYGRAD_LITE_JIT is not 0
     flat(a)        a as the 1-d C-contiguous array kernels take (a view when it can be)
+    elementwise32(loop, *arrays)
+                   an elementwise float32 kernel's result, a new array of arrays[0]'s shape
     float32_from_bits(i), bits_of_float32(f)
                    reinterpret an int32 as a float32 and back, inside kernels (an exp of our own builds
                    2^k from its exponent bits: numba's math.exp is a call per element, never vectorised)
@@ -108,6 +110,14 @@ def flat(a):
     """a as a 1-d C-contiguous array: a view when a is C-contiguous, else a copy (kernels take their
     arrays so: one compiled version each, vectorised, instead of one more per layout, strided ones not)."""
     return np.ascontiguousarray(a).reshape(-1)
+
+
+def elementwise32(loop, *arrays):
+    """loop(*flat arrays, flat out) into a new float32 array of arrays[0]'s shape: how an elementwise
+    kernel over 1-d float32 arrays is called on arrays of any shape and layout."""
+    out = np.empty(arrays[0].shape, np.float32)
+    loop(*map(flat, arrays), out.reshape(-1))
+    return out
 
 
 def float32_from_bits(i):
