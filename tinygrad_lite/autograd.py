@@ -319,24 +319,22 @@ def _dense(g):
 
 
 def _add_pending(grads, shared, uses, x, prev, gx):
-    """A further gradient for x: added to the pending one (see _summed)."""
+    """A further gradient for x: added to the pending one (see _summed); the sum is the engine's own."""
     uses[x] = uses.get(x, 1) + 1
-    total, is_shared = _summed(prev, gx, x in shared)
-    grads[x] = total
-    if not is_shared:
-        shared.discard(x)
+    grads[x] = _summed(prev, gx, x in shared)
+    shared.discard(x)
 
 
 def _summed(prev, gx, prev_shared):
-    """(prev + gx, False): the sum, always a buffer of the engine's own (so not shared): gx added into prev in
-    place when prev is our own buffer (not shared: a fresh numpy result, not g passed through, not a view),
-    lazily for lazy gradients."""
+    """prev + gx, always a buffer of the engine's own (so not shared): gx added into prev in place when prev
+    is our own buffer (not shared: a fresh numpy result, not g passed through, not a view), lazily for lazy
+    gradients."""
     if isinstance(gx, LazyGrad) or isinstance(prev, LazyGrad):
-        return _add_lazy(prev, gx, prev_shared), False
+        return _add_lazy(prev, gx, prev_shared)
     if prev_shared or type(gx) is not np.ndarray or type(prev) is not np.ndarray:
-        return prev + gx, False  # (also the create_graph case: Tensors, recorded)
+        return prev + gx  # (also the create_graph case: Tensors, recorded)
     prev += gx  # our own buffer: accumulate in place
-    return prev, False
+    return prev
 
 
 def _add_lazy(prev, gx, prev_shared):

@@ -133,7 +133,7 @@ def _pend(prev, prev_shared, gx, g):
         return prev, prev_shared
     if prev is None:
         return gx, not (gx is not g and type(gx) is np.ndarray and gx.base is None)
-    return _summed(prev, gx, prev_shared)
+    return _summed(prev, gx, prev_shared), False  # (a sum is the engine's own buffer)
 
 
 def _write(shape):
