@@ -44,10 +44,9 @@ def _reflect(coord, size, align_corners):
     odd = np.fmod(flips, 2) == 1
     reflected = np.where(odd, span - extra, extra) + lo
     sign = np.where(odd, -sign, sign)
-    clamped = np.clip(reflected, 0, size - 1)
-    sign = np.where((reflected > 0) & (reflected < size - 1), sign, 0.0)
-    s = Tensor._leaf(sign.astype(coord.dtype))
-    return coord * s + Tensor._leaf((clamped - sign * c).astype(coord.dtype))
+    dt = coord.dtype
+    mirrored = coord * Tensor._leaf(sign.astype(dt)) + Tensor._leaf((reflected - sign * c).astype(dt))
+    return _border(mirrored, size)
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
