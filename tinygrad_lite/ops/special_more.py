@@ -9,8 +9,8 @@ from scipy import special as sp
 from . import defop, erf_kernels, exp, is_array
 from .chunked import chunked
 from .erf_kernels import _horner
+from .special import _TWO_OVER_SQRT_PI
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _HALF_SQRT_PI = math.sqrt(math.pi) / 2.0
 
 
