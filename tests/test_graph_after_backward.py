@@ -16,14 +16,16 @@ import viz
 
 
 def _intermediate_arrays(root):
-    """Weak references to the value arrays of every non-leaf tensor behind root (not root itself)."""
+    """Weak references to the value arrays of every non-leaf tensor behind root (not root itself) that
+    still holds its value (release.py frees, at a module's exit, the values no backward rule reads)."""
     out, seen, stack = [], set(), list(root._inputs)
     while stack:
         t = stack.pop()
         if id(t) in seen or t._op is None:
             continue
         seen.add(id(t))
-        out.append(weakref.ref(t._data))
+        if type(t._data) is not FreedValue:
+            out.append(weakref.ref(t._data))
         stack.extend(t._inputs)
     return out
 
@@ -38,7 +40,7 @@ def _mlp_loss(seed=0):
 def test_no_activation_is_kept_alive_by_the_kept_structure(no_gc):
     model, loss = _mlp_loss()
     refs = _intermediate_arrays(loss)
-    assert len(refs) >= 3 and all(r() is not None for r in refs)
+    assert len(refs) >= 2 and all(r() is not None for r in refs)
     loss.backward()
     assert all(r() is None for r in refs), "backward must free the activations even while the loss is kept"
     # the structure is still there: ops, shapes, dtypes

@@ -44,22 +44,29 @@ class _Freed:
 FREED = _Freed()
 
 
+BY_BACKWARD = "freed by backward()"
+UNREAD = "freed when its module returned: no backward rule reads it (keep_graph() keeps it)"
+
+
 class FreedValue:
-    """Stands in for the array of an intermediate tensor whose value backward released (nothing but the
-    graph referred to it): its shape and dtype stay, so the graph can still be drawn."""
-    __slots__ = ("shape", "dtype")
+    """Stands in for the array of an intermediate tensor whose value was released, nothing but the graph
+    referring to it: by backward (`BY_BACKWARD`), or when the module call that made it returned because no
+    backward rule reads it (`UNREAD`, release.py). Its shape and dtype stay, so the graph can still be
+    drawn; `reason` says which."""
+    __slots__ = ("shape", "dtype", "reason")
 
     @staticmethod
-    def of(arr):
+    def of(arr, reason=BY_BACKWARD):
         v = _new(FreedValue)  # (without __init__: this runs once per released node)
-        v.shape, v.dtype = arr.shape, arr.dtype
+        v.shape, v.dtype, v.reason = arr.shape, arr.dtype, reason
         return v
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: prod(self.shape))
+    nbytes = 0  # (it holds no memory)
 
     def __repr__(self):
-        return f"<value freed by backward: shape {self.shape}, {self.dtype}>"
+        return f"<value {self.reason}: shape {self.shape}, {self.dtype}>"
 
 
 _new = object.__new__

@@ -153,7 +153,8 @@ class TensorNode:
     has_inf: bool = False
     seq: int = 0                                      # the engine's creation number (backward order)
     tensor: Tensor = field(default=None, repr=False, compare=False)
-    value_freed: bool = False                         # backward released its value (nothing else held it)
+    value_freed: bool = False                         # its value was released (nothing else held it)
+    freed_why: str = ""                               # by whom: autograd.BY_BACKWARD or UNREAD
     grad_freed: bool = False                          # grads asked for, but its gradient was not kept
 
     @property
@@ -419,7 +420,7 @@ def _make_nodes(order, root, names, buffers, idx, tnodes, onodes, op_of, dtype_n
         if id(t) in names and (kind == "parameter" or id(t) in buffers):
             n.module = _module_of_name(names[id(t)])
         if type(t._data) is FreedValue:
-            n.value_freed = True
+            n.value_freed, n.freed_why = True, t._data.reason
         else:
             if dt.kind in "fc" and not np.isfinite(t._data).all():
                 n.has_nan = bool(np.isnan(t._data).any())

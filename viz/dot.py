@@ -11,6 +11,7 @@ import re
 import graphviz
 import numpy as np
 
+from tinygrad_lite.autograd import BY_BACKWARD
 from tinygrad_lite.graph import build_graph, _fmt, _depth
 
 from .names import input_labels, rule_with_names
@@ -355,7 +356,8 @@ def draw_graph(root, model=None, params=None, show_values=False, show_grads=Fals
             for line in _value_lines("data ", n.value):
                 rows.append(_row(line, 9, NAN_COLOR if n.value.nonfinite else "#444444"))
         elif n.value_freed and show_values:
-            rows.append(_row("data freed by backward", 9, FREED_COLOR))
+            rows.append(_row("data freed by backward" if n.freed_why == BY_BACKWARD else
+                             "data freed: no backward rule reads it", 9, FREED_COLOR))
         ft = _flag_text(n)
         if ft and (n.value is None or not n.value.nonfinite):
             rows.append(_row(ft + "!", 9, NAN_COLOR, True))

@@ -59,7 +59,7 @@ def _engine_arrays(view, root):
     from tinygrad_lite.autograd import FreedValue, apply_rules
     from tinygrad_lite.grad_mode import no_grad
     tensors = {n.id: n.tensor for n in view.tensors}
-    values = {tid: Freed(t._data, "value freed by backward()") if type(t._data) is FreedValue else t._data
+    values = {tid: Freed(t._data, "value " + t._data.reason) if type(t._data) is FreedValue else t._data
               for tid, t in tensors.items()}
     totals = {tid: None for tid in tensors}
     sent = {}

@@ -20,6 +20,7 @@ import numpy as np
 from ..device import _KNOWN as _DEVICE_TYPES, CUDA_ERROR, check_device, device
 from ..dtypes import to_dtype
 from ..grad_mode import no_grad
+from ..release import release_unread
 from ..tensor import Tensor
 from ..versions import next_seq
 
@@ -150,6 +151,7 @@ class Module:
                 if r is not None:
                     out = r
         _CALLS.append((id(self), start, next_seq()))
+        release_unread(out, start)  # the call's intermediate values that no backward rule reads
         return out
 
     def register_forward_hook(self, hook):
