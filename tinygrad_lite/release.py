@@ -26,6 +26,7 @@ from .autograd import _SMALL, UNREAD, FreedValue
 from .autograd_modes import MODES
 from .grad_mode import GRAD
 from .ops import EachInput
+from .tensor import Tensor
 
 _SHAPE_ONLY = frozenset({"shape", "dtype", "ndim", "size"})
 ALL = "all"  # an input set meaning every input (a rule that reads *inputs)
@@ -77,17 +78,13 @@ def release_unread(out, start):
     tuple / list / dict of them) depends on and that neither the user nor a backward rule needs."""
     if not GRAD.enabled or MODES.keep:
         return
-    made = {}  # id -> tensor, the tensors of the call (one reference each)
-    stack = [t for t in _tensors_in(out) if t._op is not None and t._seq > start]
-    while stack:
-        t = stack.pop()
-        if id(t) in made:
-            continue
-        made[id(t)] = t
-        stack += [x for x in t._inputs if x._op is not None and x._seq > start]
-    if len(made) < 2:
-        return  # only the output itself (a module of one op): nothing to release
-    uses, needed = _uses_and_reads(made)
+    if type(out) is Tensor:
+        if out._op is None or out._seq <= start or not _any_made_after(out._inputs, start):
+            return  # (a module of one op, Linear, ReLU: no intermediate of its own)
+        roots = [out]
+    else:
+        roots = [t for t in _tensors_in(out) if t._op is not None and t._seq > start]
+    made, uses, needed = _walk(roots, start)
     for key, t in made.items():
         if key not in needed and t._hooks is None and t._redirect is None and t._version == 0 \
                 and type(t._data) is not FreedValue and t._data.nbytes > _SMALL \
@@ -95,34 +92,66 @@ def release_unread(out, start):
             t._data = FreedValue.of(t._data, UNREAD)
 
 
+def _any_made_after(inputs, start):
+    """True when one of the inputs is a node made after `start` (a function: its loop variable must not
+    outlive it, or it would count as a reference)."""
+    for x in inputs:
+        if x._seq > start and x._op is not None:
+            return True
+    return False
+
+
+def _walk(roots, start):
+    """The tensors made after `start` that roots depend on ({id: tensor}), how many times each tensor is
+    an input of one of them ({id: count}), and the ids of the tensors their rules will read."""
+    made, uses, needed = {}, {}, set()
+    stack = roots
+    while stack:
+        t = stack.pop()
+        if id(t) in made:
+            continue
+        made[id(t)] = t
+        inputs = t._inputs
+        for x in inputs:
+            if x._seq > start and x._op is not None:  # (only these may be released: count their uses)
+                uses[id(x)] = uses.get(id(x), 0) + 1
+                stack.append(x)
+        plan = _PLANS.get(t._op)
+        for k, ans, which in (_plan(t._op) if plan is None else plan):
+            if k >= 0 and not inputs[k].requires_grad:
+                continue  # (that input's rule does not run)
+            if ans:
+                needed.add(id(t))
+            for j in (range(len(inputs)) if which == ALL else which):
+                if j < len(inputs):
+                    needed.add(id(inputs[j]))
+    return made, uses, needed
+
+
+_PLANS = {}
+
+
+def _plan(op):
+    """value_reads(op) as the rules that read something: (input whose rule it is, or -1 for a rule that
+    serves every input; reads ans; inputs read)."""
+    one_rule, reads = value_reads(op)
+    plan = _PLANS[op] = tuple((-1 if one_rule else k, ans, which) for k, r in enumerate(reads)
+                              if r is not None for ans, which in (r,) if ans or which)
+    return plan
+
+
 def _uses_and_reads(made):
-    """For the tensors `made`: how many times each tensor is an input of one of them (by id), and the ids
-    of the tensors whose values their rules will read."""
+    """_walk's counts and reads for the given tensors only ({id: tensor}: tests check one node's rules)."""
     uses, needed = {}, set()
     for t in made.values():
-        _note_reads(t, needed)
+        _, _, reads = _walk([t], t._seq)  # (start = t's own number: t alone is walked)
+        needed |= reads
         for x in t._inputs:
             uses[id(x)] = uses.get(id(x), 0) + 1
     return uses, needed
 
 
-def _note_reads(t, needed):
-    """Add to `needed` the ids of the tensors whose values t's rules will read."""
-    inputs, (one_rule, reads) = t._inputs, value_reads(t._op)
-    if one_rule:
-        runs = reads if any(x.requires_grad for x in inputs) else ()
-    else:
-        runs = [r for r, x in zip(reads, inputs) if r is not None and x.requires_grad]
-    for ans, which in runs:
-        if ans:
-            needed.add(id(t))
-        for j in (range(len(inputs)) if which == ALL else which):
-            if j < len(inputs):
-                needed.add(id(inputs[j]))
-
-
 def _tensors_in(out):
-    from .tensor import Tensor
     if isinstance(out, Tensor):
         return [out]
     if isinstance(out, dict):
