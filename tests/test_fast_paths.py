@@ -159,6 +159,24 @@ def _cumsum_bit_for_bit(shape, seed, dtype, reverse, wide):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.skipif(numpy_fast._scan_rows is None, reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1024, 1024), (7, 333), (5, 2, 37), (300, 1), (1, 300), (4, 64), (6, 64)])
+def test_compiled_last_dim_scan_is_numpys_loop_bit_for_bit(shape, dtype):
+    """The compiled scan (four rows at a time) adds in np.cumsum's order: the same bits, NaN and inf
+    included, every row count (the rest after the groups of four), either direction."""
+    x = (np.random.default_rng(0).standard_normal(shape) * 100).astype(dtype)
+    x.flat[::97] = np.nan
+    x.flat[5::89] = np.inf
+    for reverse in (False, True):
+        got = numpy_fast.cumsum(x, -1, reverse)
+        want = np.flip(np.cumsum(np.flip(x, -1), -1, dtype=dtype), -1) if reverse else np.cumsum(x, -1, dtype=dtype)
+        np.testing.assert_array_equal(got, want)
+        out = np.empty_like(x)
+        numpy_fast._scan_rows(x.reshape(-1, shape[-1]), out.reshape(-1, shape[-1]), reverse)
+        np.testing.assert_array_equal(out, want)
+
+
 def test_cumsum_gradient_is_the_reversed_cumsum():
     x = tl.Tensor(np.random.default_rng(0).standard_normal((40, 300)), requires_grad=True)
     g = np.random.default_rng(1).standard_normal((40, 300))
