@@ -9,6 +9,7 @@ from scipy import special as sp
 from . import defop, erf_kernels, exp, is_array
 from .chunked import chunked
 from .erf_kernels import _horner
+from .jit import elementwise32, kernel
 from .special import _TWO_OVER_SQRT_PI
 
 _HALF_SQRT_PI = math.sqrt(math.pi) / 2.0
@@ -54,8 +55,47 @@ def _trigamma_piece(o, z, s):
     o += acc
 
 
+@kernel
+def _trigamma64(z):
+    """ψ(1, z) for a float64 z >= 1/2: _trigamma_piece's steps (the recurrence's reciprocals in pairs,
+    1/a + 1/b = (a + b) / (a b); the series directly from 6.5 on)."""
+    acc = 0.0
+    if z < 6.5:
+        for k in range(0, 6, 2):
+            a, b = (z + k) * (z + k), (z + k + 1) * (z + k + 1)
+            acc += (a + b) / (a * b)
+        z += 6.0
+    t = 1.0 / z
+    w2 = t * t
+    o = ((((-691 / 2730 * w2 + 5 / 66) * w2 - 1 / 30) * w2 + 1 / 42) * w2 - 1 / 30) * w2 + 1 / 6  # _TRIGAMMA_SERIES
+    return (o * w2 + 1.0 + 0.5 * t) * t + acc
+
+
+@kernel
+def _trigamma32_loop(x, out):
+    """out <- ψ(1, x) over 1-d float32 arrays, in float64. One vectorised pass for x >= 1/2 (1M elements:
+    0.7 ms; the numpy form's ~40 passes take 11-14 ms, 17 us on 64 elements), then the reflection for the
+    rest, element by element (a sine in the loop would keep the whole pass from vectorising: 15 ms)."""
+    low = 0
+    for i in range(x.size):
+        z = np.float64(x[i])
+        out[i] = np.float32(_trigamma64(0.5 if z < 0.5 else z))  # (NaN stays NaN)
+        low += z < 0.5
+    if low:
+        for i in range(x.size):
+            zr = np.float64(x[i])
+            if zr < 0.5:
+                if zr == np.floor(zr):  # (np.floor: math.floor gives an int in numba, undefined at -inf)
+                    out[i] = np.inf     # the poles: 0, -1, -2 ... (and -inf)
+                else:
+                    s = math.pi / math.sin(math.pi * zr)
+                    out[i] = np.float32(s * s - _trigamma64(1.0 - zr))
+
+
 def trigamma32(x):
     """ψ(1, x) of a float32 array, as float32 (inf at 0 and the negative integers)."""
+    if _trigamma32_loop is not None:
+        return elementwise32(_trigamma32_loop, x)
     z = x.astype(np.float64)
     low = z < 0.5
     reflect = bool(low.any())
@@ -64,7 +104,7 @@ def trigamma32(x):
         z[low] = 1.0 - zr
     out = chunked(_trigamma_piece, np.empty(z.shape), z)
     if reflect:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # (sin(-inf): a pole, set below)
             wall = (np.pi / np.sin(np.pi * zr)) ** 2
         wall[zr == np.floor(zr)] = np.inf     # (the poles: sin(πx) is not exactly 0 there)
         out[low] = wall - out[low]
