@@ -1,0 +1,149 @@
+"""The compiled loops of the stride-1 conv2d rows (ops/conv_kernels.py, called from ops/conv2d.py) against
+the rows' numpy path (column copies + matrix products) they replace, in one process: forward, both
+gradients, the second order, on shapes the rows take (odd sizes, dilation, 'same' padding either way,
+channel counts 1 to 64, batch 1, non-contiguous inputs, float32, inf/NaN); and the kernels themselves
+against a direct sum. PyTorch: tests/torch/test_conv_kernels_vs_torch.py."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite.ops import conv2d as rows
+from tinygrad_lite.ops import conv_kernels, jit
+
+from helpers import numpy_kernels
+
+pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
+
+_KERNELS = ("conv_flat", "weight_grad_flat")
+
+
+def _step(fn, x, w, create_graph=False, **kw):
+    """Forward, the gradients of <out, g>, and with create_graph those of |dx|^2 + |dw|^2 as well."""
+    xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
+    out = fn(xt, wt, **kw)
+    assert out.grad_fn == "conv2d"
+    g = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
+    (out * tl.Tensor(g)).sum().backward(create_graph=create_graph)
+    res = [out.detach().numpy(), xt.grad.detach().numpy(), wt.grad.detach().numpy()]
+    if create_graph:
+        dx, dw = xt.grad, wt.grad
+        xt.grad = wt.grad = None
+        ((dx * dx).sum() + (dw * dw).sum()).backward()
+        res += [xt.grad.numpy(), wt.grad.numpy()]
+    return res
+
+
+def _both(fn, x, w, create_graph=False, **kw):
+    """(compiled, numpy) results of _step."""
+    fast = _step(fn, x, w, create_graph, **kw)
+    with numpy_kernels(conv_kernels, *_KERNELS):
+        ref = _step(fn, x, w, create_graph, **kw)
+    return fast, ref
+
+
+def _close(fast, ref, tol):
+    for f, r in zip(fast, ref):
+        assert f.dtype == r.dtype and f.shape == r.shape
+        np.testing.assert_allclose(f, r, rtol=tol, atol=tol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 2), c=st.sampled_from([1, 2, 3, 8, 9, 16, 17]), co=st.sampled_from([1, 3, 4, 5, 16, 17]),
+       h=st.integers(1, 9), w=st.integers(1, 9), k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       dilation=st.tuples(st.integers(1, 3), st.integers(1, 2)), at=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+       transpose=st.booleans(), create_graph=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_the_compiled_loops_equal_the_numpy_path(n, c, co, h, w, k, dilation, at, transpose, create_graph, seed):
+    rng = np.random.default_rng(seed)
+    pad = tuple(round(f * d * (kk - 1)) for f, d, kk in zip(at, dilation, k))  # from 0 ('valid') to the kernel's span
+    fn, shape_w = (F.conv_transpose2d, (c, co) + k) if transpose else (F.conv2d, (co, c) + k)
+    h, w = (h + 2 * pad[0], w + 2 * pad[1]) if transpose else (h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1))
+    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    with pytest.MonkeyPatch.context() as mp:  # (the rule leaves out some channel counts: the rows take them all)
+        mp.setattr(rows, "fast_path_applies", lambda *a: True)
+        fast, ref = _both(fn, x, wt, create_graph, padding=pad, dilation=dilation)
+    _close(fast, ref, 1e-11)
+
+
+@pytest.mark.parametrize("c, co", [(16, 16), (64, 16), (16, 64), (17, 33)])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_float32_wide_channels_and_non_contiguous_inputs(c, co, transpose):
+    """float32 (the loops' own vector code) against the float64 numpy path, on non-contiguous inputs."""
+    rng = np.random.default_rng(c + co)
+    x = rng.standard_normal((2, 13, 11, c)).transpose(0, 3, 1, 2)  # (2, c, 13, 11), channels last in memory
+    shape_w = (c, co, 3, 3) if transpose else (co, c, 3, 3)
+    w = rng.standard_normal(shape_w[::-1]).transpose(3, 2, 1, 0) / np.sqrt(9 * c)
+    fn = F.conv_transpose2d if transpose else F.conv2d
+    fast = _step(fn, x.astype(np.float32), w.astype(np.float32), padding=1)
+    with numpy_kernels(conv_kernels, *_KERNELS):
+        ref = _step(fn, x, w, padding=1)
+    for f, r in zip(fast, ref):
+        assert f.dtype == np.float32
+        np.testing.assert_allclose(f, r, rtol=2e-4, atol=2e-4 * np.abs(r).max())
+
+
+def test_batch_one_unbatched_and_odd_sizes():
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((1, 16, 7, 29)), rng.standard_normal((5, 16, 3, 5))
+    _close(*_both(F.conv2d, x, w, padding=(1, 2)), 1e-11)
+    out = F.conv2d(tl.Tensor(x[0]), tl.Tensor(w), padding=(1, 2))
+    with numpy_kernels(conv_kernels, *_KERNELS):
+        np.testing.assert_allclose(out.numpy(), F.conv2d(tl.Tensor(x[0]), tl.Tensor(w), padding=(1, 2)).numpy(),
+                                   rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_inf_and_nan_reach_the_same_outputs_and_gradients(where):
+    """The weight gradient's zero columns of g meet the padded x: 0 * inf must not leave a NaN where the
+    numpy path has a finite value (it is recomputed on windows of x)."""
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 16, 6, 7)), rng.standard_normal((4, 16, 3, 3))
+    if where == "x":
+        x[0, 1, 0, 2], x[1, 0, 5, 6], x[1, 3, 2, 0] = np.inf, np.nan, -np.inf
+    else:
+        w[1, 2, 0, 0], w[3, 0, 2, 1] = np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        fast, ref = _both(F.conv2d, x, w, padding=1)
+    for f, r in zip(fast, ref):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
+        ok = np.isfinite(r)
+        assert ok.any()
+        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-11, atol=1e-11)
+
+
+def test_an_empty_batch():
+    x, w = np.zeros((0, 16, 5, 5)), np.ones((4, 16, 3, 3))
+    out, dx, dw = _step(F.conv2d, x, w, padding=1)
+    assert out.shape == (0, 4, 5, 5) and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+
+
+def _direct(xf, w, P, Wp, d1, d2):
+    """conv_flat's contract as a plain sum over taps."""
+    K1, K2 = w.shape[2:]
+    return sum(np.einsum("oc,ncp->nop", w[:, :, i, j], xf[:, :, i * d1 * Wp + j * d2:i * d1 * Wp + j * d2 + P])
+               for i in range(K1) for j in range(K2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K, d, Wp, P", [((3, 3), (1, 1), 9, 63), ((2, 3), (2, 1), 5, 17), ((1, 4), (1, 3), 11, 3)])
+def test_the_kernels_compute_their_contracts(dtype, K, d, Wp, P):
+    rng = np.random.default_rng(0)
+    N, C, Co = 2, 16, 8
+    L = P + (K[0] - 1) * d[0] * Wp + (K[1] - 1) * d[1]
+    xf, w = rng.standard_normal((N, C, L)).astype(dtype), rng.standard_normal((Co, C) + K).astype(dtype)
+    yf = np.full((N, Co, P), np.nan, dtype)  # (the loop overwrites it)
+    conv_kernels.conv_flat(xf, w, yf, Wp, *d)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(yf, _direct(xf, w, P, Wp, *d), rtol=tol, atol=tol)
+    base = 3
+    gf = rng.standard_normal((N, Co, base + P + 2)).astype(dtype)
+    dw = np.ones((Co, C) + K, dtype)  # (it adds to dw)
+    conv_kernels.weight_grad_flat(xf, gf, dw, Wp, *d, base, P)
+    want = np.stack([np.stack([np.einsum("nop,ncp->oc", gf[:, :, base:base + P],
+                                         xf[:, :, i * d[0] * Wp + j * d[1]:i * d[0] * Wp + j * d[1] + P])
+                               for j in range(K[1])], -1) for i in range(K[0])], -2)
+    np.testing.assert_allclose(dw, 1 + want, rtol=tol, atol=tol * 10)
