@@ -83,7 +83,7 @@ def test_conv2d_with_same_padding_and_even_kernels(padding):
 def test_other_convolutions_take_the_general_route(fn, kw, shape_w):
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal(shape_w)
-    for path in (numpy_kernels(conv_kernels, "conv_flat", "weight_grad_flat"), contextlib.nullcontext()):
+    for path in (numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"), contextlib.nullcontext()):
         with path:
             assert _grad_fn(fn, x, w, **kw) != "conv2d"
 
@@ -99,7 +99,7 @@ def test_padding_away_from_same_takes_the_rows_only_when_compiled(fn, kw, shape_
     rng = np.random.default_rng(1)
     shape_w = (c_in, 4, 3, 3) if fn is F.conv_transpose2d else (4, c_in, 3, 3)
     x, w = rng.standard_normal((2, c_in, 6, 7)), rng.standard_normal(shape_w)
-    with numpy_kernels(conv_kernels, "conv_flat", "weight_grad_flat"):
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
         assert _grad_fn(fn, x, w, **kw) != "conv2d"
     assert (_grad_fn(fn, x, w, **kw) == "conv2d") == (jit.available() and c_in >= 8)
 
@@ -110,7 +110,7 @@ def test_padding_away_from_same_takes_the_rows_only_when_compiled(fn, kw, shape_
 def test_the_rule_takes_the_rows_for_wide_or_tiny_channel_counts(c_in, c_out, rows_apply, rows_apply_compiled):
     for fn, shape_w in ((F.conv2d, (c_out, c_in, 3, 3)), (F.conv_transpose2d, (c_in, c_out, 3, 3))):
         x, w = np.zeros((1, c_in, 5, 5)), np.zeros(shape_w)
-        with numpy_kernels(conv_kernels, "conv_flat", "weight_grad_flat"):
+        with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
             assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == rows_apply
         assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == (rows_apply_compiled if jit.available() else rows_apply)
 

@@ -17,7 +17,7 @@ from helpers import numpy_kernels
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
 
-_KERNELS = ("conv_flat", "weight_grad_flat")
+_KERNELS = ("conv_taps", "weight_grad_taps")
 
 
 def _step(fn, x, w, create_graph=False, **kw):
@@ -121,29 +121,111 @@ def test_an_empty_batch():
     np.testing.assert_array_equal(dw, np.zeros_like(w))
 
 
-def _direct(xf, w, P, Wp, d1, d2):
-    """conv_flat's contract as a plain sum over taps."""
-    K1, K2 = w.shape[2:]
-    return sum(np.einsum("oc,ncp->nop", w[:, :, i, j], xf[:, :, i * d1 * Wp + j * d2:i * d1 * Wp + j * d2 + P])
-               for i in range(K1) for j in range(K2))
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("K, d, Wp, P", [((3, 3), (1, 1), 9, 63), ((2, 3), (2, 1), 5, 17), ((1, 4), (1, 3), 11, 3)])
-def test_the_kernels_compute_their_contracts(dtype, K, d, Wp, P):
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("S, D, T, P", [(1, 1, 9, 63), (4, 1, 9, 17), (1, 4, 6, 3), (2, 3, 1, 40)])
+def test_the_kernels_compute_their_contracts(dtype, S, D, T, P):
+    """conv_taps and weight_grad_taps against their docstrings' sums, taps reading and writing any planes."""
+    rng = np.random.default_rng(S * 10 + D)
     N, C, Co = 2, 16, 8
-    L = P + (K[0] - 1) * d[0] * Wp + (K[1] - 1) * d[1]
-    xf, w = rng.standard_normal((N, C, L)).astype(dtype), rng.standard_normal((Co, C) + K).astype(dtype)
-    yf = np.full((N, Co, P), np.nan, dtype)  # (the loop overwrites it)
-    conv_kernels.conv_flat(xf, w, yf, Wp, *d)
+    src, dst, off = rng.integers(0, S, T), rng.integers(0, D, T), rng.integers(0, 30, T)
+    L = P + 30
+    xf, w = rng.standard_normal((N, S, C, L)).astype(dtype), rng.standard_normal((T, Co, C)).astype(dtype)
+    yf = np.full((N, D, Co, P), np.nan, dtype)  # (the loop zeroes it first)
+    conv_kernels.conv_taps(xf, w, yf, src, dst, off)
+    want = np.zeros((N, D, Co, P))
+    for t in range(T):
+        want[:, dst[t]] += np.einsum("oc,ncp->nop", w[t], xf[:, src[t], :, off[t]:off[t] + P])
     tol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(yf, _direct(xf, w, P, Wp, *d), rtol=tol, atol=tol)
+    np.testing.assert_allclose(yf, want, rtol=tol, atol=tol)
     base = 3
     gf = rng.standard_normal((N, Co, base + P + 2)).astype(dtype)
-    dw = np.ones((Co, C) + K, dtype)  # (it adds to dw)
-    conv_kernels.weight_grad_flat(xf, gf, dw, Wp, *d, base, P)
-    want = np.stack([np.stack([np.einsum("nop,ncp->oc", gf[:, :, base:base + P],
-                                         xf[:, :, i * d[0] * Wp + j * d[1]:i * d[0] * Wp + j * d[1] + P])
-                               for j in range(K[1])], -1) for i in range(K[0])], -2)
+    dw = np.ones((T, Co, C), dtype)  # (it adds to dw)
+    conv_kernels.weight_grad_taps(xf, gf, dw, src, off, base, P)
+    want = np.stack([np.einsum("nop,ncp->oc", gf[:, :, base:base + P], xf[:, src[t], :, off[t]:off[t] + P])
+                     for t in range(T)])
     np.testing.assert_allclose(dw, 1 + want, rtol=tol, atol=tol * 10)
+
+
+def _forced(fn, x, w, create_graph, row, **kw):
+    """_step with the conv2d row forced (row=True) or the general route forced (row=False)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rows, "fast_path_applies", lambda *a: row)
+        if row:
+            return _step(fn, x, w, create_graph, **kw)
+        xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
+        out = fn(xt, wt, **kw)
+        assert out.grad_fn != "conv2d"
+        g = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
+        (out * tl.Tensor(g)).sum().backward(create_graph=create_graph)
+        res = [out.detach().numpy(), xt.grad.detach().numpy(), wt.grad.detach().numpy()]
+        if create_graph:
+            dx, dw = xt.grad, wt.grad
+            xt.grad = wt.grad = None
+            ((dx * dx).sum() + (dw * dw).sum()).backward()
+            res += [xt.grad.numpy(), wt.grad.numpy()]
+        return res
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 2), c=st.sampled_from([1, 3, 8, 16, 17]), co=st.sampled_from([1, 4, 5, 16]),
+       h=st.integers(1, 9), w=st.integers(1, 9), k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(2, 3)), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       pad=st.tuples(st.integers(0, 3), st.integers(0, 3)), extra=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       transpose=st.booleans(), create_graph=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_the_strided_row_equals_the_general_route(n, c, co, h, w, k, stride, dilation, pad, extra, transpose,
+                                                   create_graph, seed):
+    """The strided row (phase planes, compiled; windows / col2im as arrays, numpy) against the general route."""
+    rng = np.random.default_rng(seed)
+    kw = dict(stride=stride, padding=pad, dilation=dilation)
+    if transpose:
+        kw["output_padding"] = tuple(min(e, s - 1) for e, s in zip(extra, stride))  # (< stride: see the report)
+        fn, shape_w = F.conv_transpose2d, (c, co) + k
+        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
+    else:
+        fn, shape_w = F.conv2d, (co, c) + k
+        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
+    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    ref = _forced(fn, x, wt, create_graph, False, **kw)
+    _close(_forced(fn, x, wt, create_graph, True, **kw), ref, 1e-11)
+    with numpy_kernels(conv_kernels, *_KERNELS):
+        _close(_forced(fn, x, wt, create_graph, True, **kw), ref, 1e-11)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_the_rule_takes_the_strided_row_when_compiled_from_8_channels(transpose):
+    fn, kw = (F.conv_transpose2d, dict(stride=2, padding=1, output_padding=1)) if transpose else \
+        (F.conv2d, dict(stride=2, padding=1))
+    for c, want in ((8, True), (16, True), (7, False)):
+        x, w = np.zeros((1, c, 6, 6)), np.zeros((c, 4, 3, 3) if transpose else (4, c, 3, 3))
+        assert (_grad_fn(fn, x, w, **kw) == "conv2d") == (want and jit.available())
+        with numpy_kernels(conv_kernels, *_KERNELS):
+            assert _grad_fn(fn, x, w, **kw) != "conv2d"
+        assert _grad_fn(fn, x.astype(np.float16), w.astype(np.float16), **kw) != "conv2d"  # (the kernels' dtypes only)
+
+
+def _grad_fn(fn, x, w, **kw):
+    return fn(tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True), **kw).grad_fn
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_inf_and_nan_in_the_strided_row_reach_what_the_general_route_reaches(transpose, where):
+    """The phase planes never multiply a value by a weight the convolution does not pair it with."""
+    rng = np.random.default_rng(4)
+    fn, kw = (F.conv_transpose2d, dict(stride=2, padding=1, output_padding=1)) if transpose else \
+        (F.conv2d, dict(stride=2, padding=1))
+    x = rng.standard_normal((2, 16, 7, 6))
+    w = rng.standard_normal((16, 4, 3, 3) if transpose else (4, 16, 3, 3))
+    if where == "x":
+        x[0, 1, 0, 2], x[1, 0, 5, 5], x[1, 3, 3, 0] = np.inf, np.nan, -np.inf
+    else:
+        w[1, 2, 0, 0], w[3, 0, 2, 1] = np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        ref = _forced(fn, x, w, False, False, **kw)
+        fast = _forced(fn, x, w, False, True, **kw)
+    for f, r in zip(fast, ref):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
+        ok = np.isfinite(r)
+        assert ok.any()
+        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-11, atol=1e-11)

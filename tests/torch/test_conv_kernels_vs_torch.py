@@ -19,8 +19,8 @@ PATHS = ["numpy"] + (["compiled"] if jit.available() else [])
 
 
 def _path(name):
-    return contextlib.nullcontext() if name == "compiled" else numpy_kernels(conv_kernels, "conv_flat",
-                                                                              "weight_grad_flat")
+    return contextlib.nullcontext() if name == "compiled" else numpy_kernels(conv_kernels, "conv_taps",
+                                                                              "weight_grad_taps")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -51,4 +51,37 @@ def test_conv_rows_vs_torch(path, dtype, tol, c, co, n, hw, dilation, transpose)
     for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
         theirs = theirs.detach().numpy()
         assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-11), (np.float32, 3e-5)])
+@pytest.mark.parametrize("c, co, n, hw, k, stride, padding, dilation, output_padding", [
+    (16, 16, 2, (12, 10), (3, 3), 2, 1, 1, 1), (8, 3, 1, (9, 11), (3, 2), (2, 3), (1, 0), 1, (1, 2)),
+    (17, 8, 2, (10, 9), (4, 4), 2, 2, (1, 2), 0), (64, 16, 1, (8, 8), (1, 1), 2, 0, 1, 1),
+    (16, 64, 1, (7, 7), (5, 3), 3, (2, 1), 1, (2, 0))])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_strided_rows_vs_torch(path, dtype, tol, c, co, n, hw, k, stride, padding, dilation, output_padding, transpose):
+    rng = np.random.default_rng(c * 100 + co)
+    x = rng.standard_normal((n, c) + hw).astype(dtype)
+    shape_w = (c, co) + k if transpose else (co, c) + k
+    w = (rng.standard_normal(shape_w) / np.sqrt(np.prod(k) * c)).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    if transpose:
+        kw["output_padding"] = output_padding
+    ours_fn, torch_fn = (F.conv_transpose2d, torch.nn.functional.conv_transpose2d) if transpose else \
+        (F.conv2d, torch.nn.functional.conv2d)
+    with pytest.MonkeyPatch.context() as mp, _path(path):
+        mp.setattr(rows, "fast_path_applies", lambda *a: True)  # (the strided row, also on the numpy path)
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        out = ours_fn(xt, wt, **kw)
+        assert out.grad_fn == "conv2d"
+        g = rng.standard_normal(out.shape).astype(dtype)
+        out.backward(Tensor(g))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch_fn(tx, tw, **kw)
+    ty.backward(torch.tensor(g))
+    for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
+        theirs = theirs.detach().numpy()
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))

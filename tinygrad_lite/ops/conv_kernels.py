@@ -34,43 +34,44 @@ _CHUNK = 8192  # output pixels per pass: the rows a pass touches (12 of them) st
 
 
 @kernel(fastmath=_FLAGS, boundscheck=False)
-def conv_flat(xf, w, yf, Wp, d1, d2):
-    """yf (N, Co, P) = the stride-1 convolution of the padded-flat xf (N, C, L) with w (Co, C, K1, K2);
-    C % 8 == 0, Co % 4 == 0, all C-contiguous; L >= P + (K1-1)*d1*Wp + (K2-1)*d2."""
-    N, C = xf.shape[0], xf.shape[1]
-    Co, K1, K2 = w.shape[0], w.shape[2], w.shape[3]
-    P = yf.shape[2]
+def conv_taps(xf, w, yf, src, dst, off):
+    """yf[n, dst[t], :, p] += w[t] @ xf[n, src[t], :, p + off[t]] summed over the taps t, yf zeroed first.
+    xf (N, S, C, L), w (T, Co, C), yf (N, D, Co, P), all C-contiguous; C % 8 == 0, Co % 4 == 0;
+    L >= P + max(off)."""
+    N, C = xf.shape[0], xf.shape[2]
+    D, Co, P = yf.shape[1], yf.shape[2], yf.shape[3]
     for n in range(N):
         for p0 in range(0, P, _CHUNK):
             m = min(P, p0 + _CHUNK) - p0
-            for co in range(0, Co, 4):
-                y0 = yf[n, co, p0:p0 + m]
-                y1 = yf[n, co + 1, p0:p0 + m]
-                y2 = yf[n, co + 2, p0:p0 + m]
-                y3 = yf[n, co + 3, p0:p0 + m]
-                y0[:] = 0
-                y1[:] = 0
-                y2[:] = 0
-                y3[:] = 0
-                for kh in range(K1):
-                    for kw in range(K2):
-                        off = p0 + kh * d1 * Wp + kw * d2
-                        for c in range(0, C, 8):
-                            _conv_block(xf, n, c, off, w, co, kh, kw, y0, y1, y2, y3)
+            for d in range(D):
+                for co in range(0, Co, 4):
+                    y0 = yf[n, d, co, p0:p0 + m]
+                    y1 = yf[n, d, co + 1, p0:p0 + m]
+                    y2 = yf[n, d, co + 2, p0:p0 + m]
+                    y3 = yf[n, d, co + 3, p0:p0 + m]
+                    y0[:] = 0
+                    y1[:] = 0
+                    y2[:] = 0
+                    y3[:] = 0
+                    for t in range(w.shape[0]):
+                        if dst[t] == d:
+                            x = xf[n, src[t]]
+                            for c in range(0, C, 8):
+                                _conv_block(x, c, p0 + off[t], w[t], co, y0, y1, y2, y3)
 
 
 @kernel(fastmath=_FLAGS, boundscheck=False, inline="always")
-def _conv_block(xf, n, c, off, w, co, kh, kw, y0, y1, y2, y3):
-    """y_i[j] += Σ_k w[co + i, c + k, kh, kw] xf[n, c + k, off + j] for i < 4, k < 8: 4 outputs from 8
-    inputs per pass. (Rows taken one by one: a 1-d slice of a C-contiguous array is contiguous to numba,
-    a 2-d one is not, and its loop would gather.)"""
+def _conv_block(x, c, off, w, co, y0, y1, y2, y3):
+    """y_i[j] += Σ_k w[co + i, c + k] x[c + k, off + j] for i < 4, k < 8: 4 outputs from 8 inputs per
+    pass. (Rows taken one by one: a 1-d slice of a C-contiguous array is contiguous to numba, a 2-d one
+    is not, and its loop would gather.)"""
     m = y0.shape[0]
-    x0, x1, x2, x3 = xf[n, c, off:off + m], xf[n, c + 1, off:off + m], xf[n, c + 2, off:off + m], xf[n, c + 3, off:off + m]
-    x4, x5, x6, x7 = xf[n, c + 4, off:off + m], xf[n, c + 5, off:off + m], xf[n, c + 6, off:off + m], xf[n, c + 7, off:off + m]
-    a0, a1, a2, a3, a4, a5, a6, a7 = _taps(w, co, c, kh, kw)
-    b0, b1, b2, b3, b4, b5, b6, b7 = _taps(w, co + 1, c, kh, kw)
-    c0, c1, c2, c3, c4, c5, c6, c7 = _taps(w, co + 2, c, kh, kw)
-    e0, e1, e2, e3, e4, e5, e6, e7 = _taps(w, co + 3, c, kh, kw)
+    x0, x1, x2, x3 = x[c, off:off + m], x[c + 1, off:off + m], x[c + 2, off:off + m], x[c + 3, off:off + m]
+    x4, x5, x6, x7 = x[c + 4, off:off + m], x[c + 5, off:off + m], x[c + 6, off:off + m], x[c + 7, off:off + m]
+    a0, a1, a2, a3, a4, a5, a6, a7 = _row8(w, co, c)
+    b0, b1, b2, b3, b4, b5, b6, b7 = _row8(w, co + 1, c)
+    c0, c1, c2, c3, c4, c5, c6, c7 = _row8(w, co + 2, c)
+    e0, e1, e2, e3, e4, e5, e6, e7 = _row8(w, co + 3, c)
     for j in range(m):
         v0, v1, v2, v3, v4, v5, v6, v7 = x0[j], x1[j], x2[j], x3[j], x4[j], x5[j], x6[j], x7[j]
         s0 = y0[j] + a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5 + a6 * v6 + a7 * v7
@@ -84,35 +85,33 @@ def _conv_block(xf, n, c, off, w, co, kh, kw, y0, y1, y2, y3):
 
 
 @kernel(inline="always")
-def _taps(w, co, c, kh, kw):
-    """The weights of output channel co from input channels c .. c + 7 at tap (kh, kw)."""
-    return (w[co, c, kh, kw], w[co, c + 1, kh, kw], w[co, c + 2, kh, kw], w[co, c + 3, kh, kw],
-            w[co, c + 4, kh, kw], w[co, c + 5, kh, kw], w[co, c + 6, kh, kw], w[co, c + 7, kh, kw])
+def _row8(w, co, c):
+    """w[co, c .. c + 7]."""
+    return w[co, c], w[co, c + 1], w[co, c + 2], w[co, c + 3], w[co, c + 4], w[co, c + 5], w[co, c + 6], w[co, c + 7]
 
 
 @kernel(fastmath=_FLAGS, boundscheck=False)
-def weight_grad_flat(xf, gf, dw, Wp, d1, d2, base, P):
-    """dw (Co, C, K1, K2) += the weight gradient: Σ_n Σ_{p < P} gf[n, co, base + p] xf[n, c, p + tap offset];
-    xf (N, C, L) and gf (N, Co, Lg) C-contiguous, C % 4 == 0, Co % 4 == 0."""
-    N, C = xf.shape[0], xf.shape[1]
-    Co, K1, K2 = dw.shape[0], dw.shape[2], dw.shape[3]
+def weight_grad_taps(xf, gf, dw, src, off, base, P):
+    """dw[t] += Σ_n Σ_{p < P} gf[n, :, base + p] xf[n, src[t], :, p + off[t]]ᵀ for every tap t: dw (T, Co, C),
+    xf (N, S, C, L), gf (N, Co, Lg), all C-contiguous; C % 4 == 0, Co % 4 == 0."""
+    N, C, Co = xf.shape[0], xf.shape[2], gf.shape[1]
     for n in range(N):
         for p0 in range(0, P, _CHUNK):
             m = min(P, p0 + _CHUNK) - p0
+            q = base + p0
             for co in range(0, Co, 4):
-                q = base + p0
                 g0, g1, g2, g3 = gf[n, co, q:q + m], gf[n, co + 1, q:q + m], gf[n, co + 2, q:q + m], gf[n, co + 3, q:q + m]
-                for c in range(0, C, 4):
-                    for kh in range(K1):
-                        for kw in range(K2):
-                            off = p0 + kh * d1 * Wp + kw * d2
-                            x0, x1, x2, x3 = xf[n, c, off:off + m], xf[n, c + 1, off:off + m], xf[n, c + 2, off:off + m], xf[n, c + 3, off:off + m]
-                            _weight_block(g0, g1, g2, g3, x0, x1, x2, x3, dw, co, c, kh, kw)
+                for t in range(dw.shape[0]):
+                    x = xf[n, src[t]]
+                    o = p0 + off[t]
+                    for c in range(0, C, 4):
+                        _weight_block(g0, g1, g2, g3, x[c, o:o + m], x[c + 1, o:o + m], x[c + 2, o:o + m],
+                                      x[c + 3, o:o + m], dw[t], co, c)
 
 
 @kernel(fastmath=_FLAGS, boundscheck=False, inline="always")
-def _weight_block(g0, g1, g2, g3, x0, x1, x2, x3, dw, co, c, kh, kw):
-    """dw[co + i, c + k, kh, kw] += Σ_j g_i[j] x_k[j] for i, k < 4, the 16 sums in registers."""
+def _weight_block(g0, g1, g2, g3, x0, x1, x2, x3, dw, co, c):
+    """dw[co + i, c + k] += Σ_j g_i[j] x_k[j] for i, k < 4, the 16 sums in registers."""
     z = g0.dtype.type(0)
     s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = z
     for j in range(g0.shape[0]):
@@ -133,19 +132,19 @@ def _weight_block(g0, g1, g2, g3, x0, x1, x2, x3, dw, co, c, kh, kw):
         s31 += a3 * b1
         s32 += a3 * b2
         s33 += a3 * b3
-    dw[co + 0, c + 0, kh, kw] += s00
-    dw[co + 0, c + 1, kh, kw] += s01
-    dw[co + 0, c + 2, kh, kw] += s02
-    dw[co + 0, c + 3, kh, kw] += s03
-    dw[co + 1, c + 0, kh, kw] += s10
-    dw[co + 1, c + 1, kh, kw] += s11
-    dw[co + 1, c + 2, kh, kw] += s12
-    dw[co + 1, c + 3, kh, kw] += s13
-    dw[co + 2, c + 0, kh, kw] += s20
-    dw[co + 2, c + 1, kh, kw] += s21
-    dw[co + 2, c + 2, kh, kw] += s22
-    dw[co + 2, c + 3, kh, kw] += s23
-    dw[co + 3, c + 0, kh, kw] += s30
-    dw[co + 3, c + 1, kh, kw] += s31
-    dw[co + 3, c + 2, kh, kw] += s32
-    dw[co + 3, c + 3, kh, kw] += s33
+    dw[co + 0, c + 0] += s00
+    dw[co + 0, c + 1] += s01
+    dw[co + 0, c + 2] += s02
+    dw[co + 0, c + 3] += s03
+    dw[co + 1, c + 0] += s10
+    dw[co + 1, c + 1] += s11
+    dw[co + 1, c + 2] += s12
+    dw[co + 1, c + 3] += s13
+    dw[co + 2, c + 0] += s20
+    dw[co + 2, c + 1] += s21
+    dw[co + 2, c + 2] += s22
+    dw[co + 2, c + 3] += s23
+    dw[co + 3, c + 0] += s30
+    dw[co + 3, c + 1] += s31
+    dw[co + 3, c + 2] += s32
+    dw[co + 3, c + 3] += s33
