@@ -31,6 +31,7 @@ from .jit import kernel
 
 _FLAGS = {"reassoc", "contract"}
 _CHUNK = 8192  # output pixels per pass: the rows a pass touches (12 of them) stay in the L2 cache
+_WEIGHT_CHUNK = 1024  # pixels per pass of the weight gradient: 8 rows of 4 KB (float32) stay in L1 (0.7 vs 0.8 ms)
 
 
 @kernel(fastmath=_FLAGS, boundscheck=False)
@@ -96,15 +97,15 @@ def weight_grad_taps(xf, gf, dw, src, off, base, P):
     xf (N, S, C, L), gf (N, Co, Lg), all C-contiguous; C % 4 == 0, Co % 4 == 0."""
     N, C, Co = xf.shape[0], xf.shape[2], gf.shape[1]
     for n in range(N):
-        for p0 in range(0, P, _CHUNK):
-            m = min(P, p0 + _CHUNK) - p0
+        for p0 in range(0, P, _WEIGHT_CHUNK):
+            m = min(P, p0 + _WEIGHT_CHUNK) - p0
             q = base + p0
             for co in range(0, Co, 4):
                 g0, g1, g2, g3 = gf[n, co, q:q + m], gf[n, co + 1, q:q + m], gf[n, co + 2, q:q + m], gf[n, co + 3, q:q + m]
-                for t in range(dw.shape[0]):
-                    x = xf[n, src[t]]
-                    o = p0 + off[t]
-                    for c in range(0, C, 4):
+                for c in range(0, C, 4):  # (a block's taps read nearby rows of the same 4 channels)
+                    for t in range(dw.shape[0]):
+                        x = xf[n, src[t]]
+                        o = p0 + off[t]
                         _weight_block(g0, g1, g2, g3, x[c, o:o + m], x[c + 1, o:o + m], x[c + 2, o:o + m],
                                       x[c + 3, o:o + m], dw[t], co, c)
 
