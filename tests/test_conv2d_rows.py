@@ -18,6 +18,13 @@ from tinygrad_lite.ops import conv_kernels, jit
 from tinygrad_lite.ops.jit import numpy_kernels
 
 
+@pytest.fixture(autouse=True)
+def _compiled_on_small_images(monkeypatch):
+    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
+    tests here use small images, so that threshold is off: the compiled loops take them."""
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+
+
 def _step(fn, x, w, create_graph=False, **kw):
     """Forward, then the gradients of <out, g> (and with create_graph those of |dx|^2 + |dw|^2)."""
     xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)

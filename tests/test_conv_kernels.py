@@ -20,6 +20,13 @@ pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels of
 _KERNELS = ("conv_taps", "weight_grad_taps")
 
 
+@pytest.fixture(autouse=True)
+def _compiled_on_small_images(monkeypatch):
+    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
+    tests here use small images, so that threshold is off: the compiled loops take them."""
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+
+
 def _step(fn, x, w, create_graph=False, **kw):
     """Forward, the gradients of <out, g>, and with create_graph those of |dx|^2 + |dw|^2 as well."""
     xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
@@ -229,3 +236,19 @@ def test_inf_and_nan_in_the_strided_row_reach_what_the_general_route_reaches(tra
         ok = np.isfinite(r)
         assert ok.any()
         np.testing.assert_allclose(f[ok], r[ok], rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_small_images_take_the_numpy_path(stride, monkeypatch):
+    """Below rows._MIN_PIXELS output pixels per image the rule keeps the numpy rules (and the row its numpy
+    path); from there on the compiled loops run."""
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 144)
+    calls = []
+    monkeypatch.setattr(conv_kernels, "conv_taps", lambda *a, _f=conv_kernels.conv_taps: calls.append(1) or _f(*a))
+    w = np.zeros((16, 16, 3, 3))
+    for side, compiled in ((11 * stride, False), (12 * stride, True)):
+        calls.clear()
+        out = F.conv2d(tl.Tensor(np.zeros((1, 16, side, side)), requires_grad=True), tl.Tensor(w), stride=stride, padding=1)
+        assert out.shape[2:] == (side // stride, side // stride)
+        assert (out.grad_fn == "conv2d") == (compiled or stride == 1)
+        assert bool(calls) == compiled

@@ -18,6 +18,13 @@ from tinygrad_lite.ops.jit import numpy_kernels  # noqa: E402
 PATHS = ["numpy"] + (["compiled"] if jit.available() else [])
 
 
+@pytest.fixture(autouse=True)
+def _compiled_on_small_images(monkeypatch):
+    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
+    tests here use small images, so that threshold is off: the compiled loops take them."""
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+
+
 def _path(name):
     return contextlib.nullcontext() if name == "compiled" else numpy_kernels(conv_kernels, "conv_taps",
                                                                               "weight_grad_taps")

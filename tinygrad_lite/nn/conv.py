@@ -153,7 +153,8 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
     # the geometry of the convolution this one is the transpose of: it maps the output back onto the input
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
     assert a.out == tuple(x.shape[2:]), (a.out, x.shape)
-    if (not any(out_pad) or stride != (1,) * d) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
+    if (not any(out_pad) or stride != (1,) * d) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups,
+                                                                            True):
         out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
     else:
         out = _conv_transpose_general(x, w, a, groups)

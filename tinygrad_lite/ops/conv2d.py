@@ -59,12 +59,13 @@ from .window import WindowArgs, col2im, windows
 _MIN_CHANNELS, _TINY_CHANNELS = 16, 8
 
 
-def fast_path_applies(x, w, stride, dilation, pads, groups):
+def fast_path_applies(x, w, stride, dilation, pads, groups, transposed=False):
     """The rule for the stride-1 rows: 2-D, stride 1, one group, float inputs of one dtype, padding the
     rows handle well and channel counts they handle well.
-    * With the compiled loops (float32, float64) and at least _MIN_COMPILED input channels: any padding
-      from 0 to d*(K-1) on each side ('valid' 32 -> 64 on 64 x 26 x 26: 33 vs 51 ms on the general
-      route). They pad the input channels to a multiple of 8, so fewer channels stay with the rules of
+    * With the compiled loops (float32, float64), at least _MIN_COMPILED input channels and _MIN_PIXELS
+      output pixels per image (the convolution's: `transposed` says x is its output): any stride, any
+      padding from 0 to d*(K-1) on each side ('valid' 32 -> 64 on 64 x 26 x 26: 33 vs 51 ms on the
+      general route). They pad the input channels to a multiple of 8, so fewer channels stay with the rules of
       the numpy path (MNIST's first layer, 1 -> 32 channels, 64 x 28 x 28: 4.6 vs 2.3 ms there).
     * Otherwise: 'same' padding (half the dilated kernel span d*(K-1) on each side, rounded
       either way), and _MIN_CHANNELS. The input gradient is a convolution padded by d*(K-1) - pad: away
@@ -74,17 +75,31 @@ def fast_path_applies(x, w, stride, dilation, pads, groups):
     w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out."""
     if not (len(stride) == 2 and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"):
         return False
-    if stride != (1, 1):  # (the strided row: compiled only; without, the general route is the same code)
-        return _compiled(x, w) and x.shape[1] >= _MIN_COMPILED
     spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])]
-    if _compiled(x, w) and x.shape[1] >= _MIN_COMPILED:
+    compiled = (_compiled(x, w) and x.shape[1] >= _MIN_COMPILED
+                and _output_pixels(x, spans, stride, transposed) >= _MIN_PIXELS)
+    if stride != (1, 1):  # (the strided row: compiled only; without, the general route is the same code)
+        return compiled
+    if compiled:
         return all(0 <= lo <= s and 0 <= hi <= s for lo, hi, s in spans)
     if not all(abs(2 * lo - s) <= 1 and abs(2 * hi - s) <= 1 for lo, hi, s in spans):
         return False
     return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
 
 
-_MIN_COMPILED = 8
+def _output_pixels(x, spans, stride, transposed):
+    """The output pixels per image of the convolution x is the input (or, transposed, the output) of."""
+    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x.shape[2:], spans, stride
+    if transposed:
+        return H * W
+    return ((H + lo1 + hi1 - sp1 - 1) // s1 + 1) * ((W + lo2 + hi2 - sp2 - 1) // s2 + 1)
+
+
+# the compiled loops run one loop per output plane, tap and block of channels: on small images these are
+# a few vectors long and their setup costs more than BLAS's products (64 -> 64 channels, 16 x 10 x 10,
+# 3x3: 5.3 vs 3.9 ms; 16 x 14 x 14: 6.1 vs 7.2; 32 -> 64 stride 2, 64 x 13 x 13 (7 x 7 out): 9.2 vs
+# 7.4 ms; 64 x 21 x 21 (11 x 11 out): 14.0 vs 15.5)
+_MIN_COMPILED, _MIN_PIXELS = 8, 144
 
 
 class ConvArgs(WindowArgs):
@@ -163,10 +178,10 @@ def _conv(a, x, w):
     if a.stride != (1, 1):
         # (the planes' zero padding meets every weight: with an inf or NaN among them, 0 * inf would spread
         # NaN where the general route, which never pairs them, has none)
-        if _compiled(x, w) and np.isfinite(w).all():
+        if _compiled(x, w) and _big_enough(a) and np.isfinite(w).all():
             return _transposed_compiled(a, x, w) if a.flipped else _forward_compiled(a, x, w)
         return _strided_numpy(a, x, w)
-    if _compiled(x, w):
+    if _compiled(x, w) and _big_enough(a):
         return _conv_compiled(a, x, w)
     return _conv_on(a, _column_copies(a, x), w)
 
@@ -187,7 +202,7 @@ def _strided_weight_grad(a, x, g):
     """dW (A's layout) of the strided row: of A from its input and its output's gradient, which are x
     and g, or g and x when the row is Aᵀ (a.flipped)."""
     u, v = (g, x) if a.flipped else (x, g)
-    if _compiled(u, v):
+    if _compiled(u, v) and _big_enough(a):
         d = _weight_grad_compiled(_strided_geometry(a), u, v)
         if d is not None:
             return d
@@ -206,6 +221,11 @@ def _compiled(*arrays):
 
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _big_enough(a):
+    """Whether the images of a are large enough for the compiled loops (_MIN_PIXELS: the smaller side's)."""
+    return min(a.size[0] * a.size[1], a.out[0] * a.out[1]) >= _MIN_PIXELS
 
 
 def _round_up(n, m):
@@ -387,7 +407,7 @@ def _weight_grad(a, x, g, cols_g=None):
     given) for C_in >= _WIDE_ENOUGH, else on windows of x (_weight_grad_exact)."""
     if a.stride != (1, 1):
         return _strided_weight_grad(a, x, g)
-    if cols_g is None and _compiled(x, g):
+    if cols_g is None and _compiled(x, g) and _big_enough(a):
         d = _weight_grad_compiled(a, x, g)  # (in conv2d's layout: of the convolution a.flipped reads)
         if d is None:
             return _weight_grad_exact(a, x, g)
@@ -463,7 +483,7 @@ def _conv_grads(g, ans, a, saved, needs, x, w):
     if a.stride != (1, 1):
         return (_conv(adjoint_args(a), g, w) if needs[0] else None,
                 _strided_weight_grad(a, x, g) if needs[1] else None)
-    if _compiled(x, w, g):
+    if _compiled(x, w, g) and _big_enough(a):
         return _grads_compiled(a, x, w, g, needs)
     adj = adjoint_args(a)
     cols_g = _column_copies(adj, g) if needs[0] else None  # (the weight gradient may read it too)
