@@ -185,7 +185,7 @@ def test_the_strided_row_equals_the_general_route(n, c, co, h, w, k, stride, dil
     rng = np.random.default_rng(seed)
     kw = dict(stride=stride, padding=pad, dilation=dilation)
     if transpose:
-        kw["output_padding"] = tuple(min(e, s - 1) for e, s in zip(extra, stride))  # (< stride: see the report)
+        kw["output_padding"] = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
         fn, shape_w = F.conv_transpose2d, (c, co) + k
         h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
     else:

@@ -92,3 +92,26 @@ def test_strided_rows_vs_torch(path, dtype, tol, c, co, n, hw, k, stride, paddin
         theirs = theirs.detach().numpy()
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("stride, dilation, output_padding, hw", [(1, 2, 1, (3, 3)), ((1, 2), (3, 1), (2, 1), (4, 5)),
+                                                                   (2, 3, 2, (5, 4)), (1, (2, 1), (1, 0), (6, 2))])
+def test_output_padding_past_the_last_window_vs_torch(path, stride, dilation, output_padding, hw):
+    """output_padding may reach the dilation (not only the stride): the extra positions are past every
+    window of x (this asserted in nn/conv.py before; PyTorch pads with what x's zeros would give)."""
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((2, 9) + hw), rng.standard_normal((9, 4, 2, 3))
+    kw = dict(stride=stride, dilation=dilation, output_padding=output_padding, padding=(1, 0))
+    with _path(path):
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        out = F.conv_transpose2d(xt, wt, **kw)
+        g = rng.standard_normal(out.shape)
+        out.backward(Tensor(g))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv_transpose2d(tx, tw, **kw)
+    ty.backward(torch.tensor(g))
+    for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
+        theirs = theirs.detach().numpy()
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11)

@@ -24,6 +24,7 @@ from ..ops.window import col2im, window_args, windows
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
+from .padding import pad as zero_pad
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "Conv1d", "Conv2d",
            "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -152,7 +153,10 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
         raise ValueError(f"{op}: input of shape {tuple(input.shape)} gives a non-positive output size {size}")
     # the geometry of the convolution this one is the transpose of: it maps the output back onto the input
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
-    assert a.out == tuple(x.shape[2:]), (a.out, x.shape)
+    if a.out != tuple(x.shape[2:]):
+        # output_padding of a stride or more (allowed below the dilation) reaches windows past x's last
+        # position: the transpose of that convolution reads x followed by zeros
+        x = zero_pad(x, [e for n, o in zip(x.shape[:1:-1], a.out[::-1]) for e in (0, o - n)])
     if (not any(out_pad) or stride != (1,) * d) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups,
                                                                             True):
         out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
