@@ -3,6 +3,7 @@ against the same calls through the general route (windows + matmul, col2im) they
 gradients and the second order; the rule that picks them; edge cases (inf/NaN, non-contiguous inputs,
 float32, an empty batch). The rows' own gradchecks are in test_ops_gradcheck.py (window_cases.py), their
 PyTorch comparisons in torch/test_ops_vs_torch.py and torch/test_second_order_vs_torch.py."""
+import contextlib
 from unittest import mock
 
 import numpy as np
@@ -13,6 +14,15 @@ from hypothesis import strategies as st
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite.ops import conv2d as rows
+from tinygrad_lite.ops import conv_kernels, jit
+from tinygrad_lite.ops.jit import numpy_kernels
+
+
+@pytest.fixture(autouse=True)
+def _compiled_on_small_images(monkeypatch):
+    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
+    tests here use small images, so that threshold is off: the compiled loops take them."""
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
 
 
 def _step(fn, x, w, create_graph=False, **kw):
@@ -75,23 +85,41 @@ def test_conv2d_with_same_padding_and_even_kernels(padding):
     (F.conv2d, dict(padding=1, groups=3), (3, 1, 3, 3)),
     (F.conv2d, dict(padding=1), (4, 3, 1, 1)),               # padding wider than kernel - 1: dx would need cropping
     (F.conv2d, dict(padding=(3, 1), dilation=(1, 2)), (4, 3, 3, 3)),
-    (F.conv2d, {}, (4, 3, 3, 3)),                             # 'valid': dx would multiply a border of zeros
-    (F.conv_transpose2d, {}, (3, 4, 3, 3)),                   # (and here the forward)
-    (F.conv2d, dict(padding=(1, 0)), (4, 3, 3, 3)),
     (F.conv_transpose2d, dict(stride=2, padding=1), (3, 4, 3, 3)),
 ])
 def test_other_convolutions_take_the_general_route(fn, kw, shape_w):
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal(shape_w)
-    assert _grad_fn(fn, x, w, **kw) != "conv2d"
+    for path in (numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"), contextlib.nullcontext()):
+        with path:
+            assert _grad_fn(fn, x, w, **kw) != "conv2d"
 
 
-@pytest.mark.parametrize("c_in, c_out, rows_apply", [(16, 1, True), (16, 64, True), (32, 64, True), (2, 2, True),
-                                                     (8, 8, True), (4, 16, False), (1, 32, False), (8, 9, False)])
-def test_the_rule_takes_the_rows_for_wide_or_tiny_channel_counts(c_in, c_out, rows_apply):
+@pytest.mark.parametrize("fn, kw, shape_w", [
+    (F.conv2d, {}, (4, 3, 3, 3)),                             # 'valid': dx would multiply a border of zeros
+    (F.conv_transpose2d, {}, (3, 4, 3, 3)),                   # (and here the forward)
+    (F.conv2d, dict(padding=(1, 0)), (4, 3, 3, 3)),
+])
+@pytest.mark.parametrize("c_in", [3, 8])
+def test_padding_away_from_same_takes_the_rows_only_when_compiled(fn, kw, shape_w, c_in):
+    """The numpy path leaves these to the general route; the compiled loops take them from 8 input channels."""
+    rng = np.random.default_rng(1)
+    shape_w = (c_in, 4, 3, 3) if fn is F.conv_transpose2d else (4, c_in, 3, 3)
+    x, w = rng.standard_normal((2, c_in, 6, 7)), rng.standard_normal(shape_w)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        assert _grad_fn(fn, x, w, **kw) != "conv2d"
+    assert (_grad_fn(fn, x, w, **kw) == "conv2d") == (jit.available() and c_in >= 8)
+
+
+@pytest.mark.parametrize("c_in, c_out, rows_apply, rows_apply_compiled", [
+    (16, 1, True, True), (16, 64, True, True), (32, 64, True, True), (2, 2, True, True), (8, 8, True, True),
+    (4, 16, False, False), (1, 32, False, False), (8, 9, False, True), (12, 40, False, True)])
+def test_the_rule_takes_the_rows_for_wide_or_tiny_channel_counts(c_in, c_out, rows_apply, rows_apply_compiled):
     for fn, shape_w in ((F.conv2d, (c_out, c_in, 3, 3)), (F.conv_transpose2d, (c_in, c_out, 3, 3))):
         x, w = np.zeros((1, c_in, 5, 5)), np.zeros(shape_w)
-        assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == rows_apply
+        with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+            assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == rows_apply
+        assert (_grad_fn(fn, x, w, padding=1) == "conv2d") == (rows_apply_compiled if jit.available() else rows_apply)
 
 
 def test_the_rule_wants_one_float_dtype():

@@ -9,7 +9,9 @@ input position over a kernel-sized patch, and col2im adds the overlapping patche
 needs no new rule either (col2im's vjp is `windows`).
 Stride-1 2-D convolutions (one group, padding at most dilation * (kernel - 1)) and the transposed
 convolutions that are their input gradients take the `conv2d` row instead (tinygrad_lite/ops/conv2d.py):
-a copy K2 times the input instead of K1*K2, and no col2im scatter (rows.fast_path_applies is the rule).
+a copy K2 times the input instead of K1*K2, and no col2im scatter; with the compiled loops on
+(ops/jit.py), strided 2-D convolutions and transposed convolutions of one group take it too (phase
+planes instead of windows and col2im). rows.fast_path_applies is the rule.
 """
 import math
 from math import prod
@@ -22,6 +24,7 @@ from ..ops.window import col2im, window_args, windows
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
+from .padding import pad as zero_pad
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "Conv1d", "Conv2d",
            "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -150,8 +153,12 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
         raise ValueError(f"{op}: input of shape {tuple(input.shape)} gives a non-positive output size {size}")
     # the geometry of the convolution this one is the transpose of: it maps the output back onto the input
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
-    assert a.out == tuple(x.shape[2:]), (a.out, x.shape)
-    if not any(out_pad) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
+    if a.out != tuple(x.shape[2:]):
+        # output_padding of a stride or more (allowed below the dilation) reaches windows past x's last
+        # position: the transpose of that convolution reads x followed by zeros
+        x = zero_pad(x, [e for n, o in zip(x.shape[:1:-1], a.out[::-1]) for e in (0, o - n)])
+    if (not any(out_pad) or stride != (1,) * d) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups,
+                                                                            True):
         out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
     else:
         out = _conv_transpose_general(x, w, a, groups)

@@ -1,31 +1,54 @@
-"""Stride-1 2-D convolution as one row: the fast path of F.conv2d and F.conv_transpose2d.
+"""2-D convolution as one row: the fast path of F.conv2d and F.conv_transpose2d (stride 1, and any
+stride when the compiled loops are on).
 
 The general route (nn/conv.py) copies every window out (im2col, 9x the input for a 3x3 kernel), does
-one matrix product per image and, backward, adds every window's gradient back (col2im). For stride 1
-most of that copy is avoidable: copy the zero-padded input K2 times, shifted by each column offset
-kj, into `cols` (N, K2*C, Hp*Wo) (row-major over the padded rows hp and output columns wo). The
-windows of kernel row ki are then the rows of `cols` shifted by ki*dilation: the contiguous column
-range cols[:, :, ki*d*Wo : ki*d*Wo + Ho*Wo], a view. So
+one matrix product per image and, backward, adds every window's gradient back (col2im). This row
+computes the same convolution two ways, both without a col2im scatter:
+
+* compiled (float32 and float64 when ops/jit.py's kernels are on: ops/conv_kernels.py). The input is
+  copied once, zero-padded and flattened ("padded-flat"); every kernel tap is then one contiguous loop
+  over the output pixels at a constant offset, 4 output channels from 8 input channels per pass
+  (conv_flat), and the weight gradient a 4 x 4 block of sums held in registers over the pixels
+  (weight_grad_flat). Input channels are padded to multiples of 8, output channels to 4, with zeros;
+  the extra columns of each padded-width output row are dropped. The backward pads g once for both
+  gradients. (8 x 16 x 64 x 64, 3x3, float32: forward 0.9 ms, as PyTorch's; the numpy path 1.8 ms.)
+* numpy (the reference; also float16 and the kernels off): copy the zero-padded input K2 times, shifted
+  by each column offset kj, into `cols` (N, K2*C, Hp*Wo) (row-major over the padded rows hp and output
+  columns wo). The windows of kernel row ki are then the rows of `cols` shifted by ki*dilation: the
+  contiguous column range cols[:, :, ki*d*Wo : ki*d*Wo + Ho*Wo], a view. So
 
     y = Σ_ki W_ki @ cols_ki          W_ki = w[:, :, ki, :] as (Cout, K2*C), ordered (kj, c)
 
-computed as one product (K1*Cout, K2*C) @ cols per image whose K1 row blocks are added shifted, on a
-copy K2 (not K1*K2) times the input. The input gradient is a convolution of dy with the flipped
-kernel (channels swapped, the padding flipped: d*(K-1) - pad on each side), the same code; the weight
-gradient reads the same column copies of dy with x itself (_weight_grad), so the backward makes one
-copy K2 times dy and the forward saves nothing but x and w. No col2im scatter anywhere.
+  computed as one product (K1*Cout, K2*C) @ cols per image whose K1 row blocks are added shifted, on a
+  copy K2 (not K1*K2) times the input. The weight gradient reads the same column copies of dy with x
+  itself (_weight_grad), so the backward makes one copy K2 times dy.
+
+Either way the input gradient is a convolution of dy with the flipped kernel (channels swapped, the
+padding flipped: d*(K-1) - pad on each side), the same code, and the forward saves nothing but x and w.
+
+Strided (ConvArgs.stride > 1; the rule takes these only with the compiled loops): the padded input is
+split into its s1*s2 phase planes (plane (a, b) holds the padded rows a, a + s1, ... and columns b,
+b + s2, ...), where every kernel tap of the strided convolution A is a stride-1 tap of one plane; the
+same loops then compute A (conv_taps from the planes), its adjoint Aᵀ = conv_transpose2d (conv_taps into
+the planes of the result, which are then interleaved) and the weight gradient (weight_grad_taps). No
+structural zero is multiplied: only the taps A has. 8 x 16 x 64 x 64, 3x3, stride 2, float32, forward +
+backward: 3.1 ms on the general route (windows copies, col2im), ~1.4 ms here. The numpy path of the
+strided row is the general route's arithmetic on arrays (windows + product, product + col2im).
 
 Rows (vjps work on arrays and on Tensors, so create_graph=True records them):
-* `conv2d(x, w)`: x (N, C, H, W), w (Cout, C, K1, K2), args a WindowArgs with stride 1, value 0.
+* `conv2d(x, w)`: x (N, C, H, W), w (Cout, C, K1, K2), args a ConvArgs (flipped: the adjoint).
 * `conv2d_weight(x, dy)`: the weight gradient as a function of x and dy (its own vjps make the
   second order work: both are convolutions again).
 The reference is the general route (windows + matmul / col2im), tested against this one
-(tests/test_conv2d_rows.py); both are tested against PyTorch.
+(tests/test_conv2d_rows.py); the compiled loops are tested against the numpy path
+(tests/test_conv_kernels.py); all against PyTorch (tests/torch/test_conv_kernels_vs_torch.py and others).
 """
+import functools
+
 import numpy as np
 
-from . import defop, is_array
-from .window import WindowArgs
+from . import conv_kernels, defop, is_array
+from .window import WindowArgs, col2im, windows
 
 
 # channel counts for the rows: their products are K2*C_in deep (the general route's K1*K2*C_in), too
@@ -36,54 +59,93 @@ from .window import WindowArgs
 _MIN_CHANNELS, _TINY_CHANNELS = 16, 8
 
 
-def fast_path_applies(x, w, stride, dilation, pads, groups):
-    """The rule for the stride-1 rows: 2-D, stride 1, one group, float inputs of one dtype, 'same'
-    padding (half the dilated kernel span d*(K-1) on each side, rounded either way), and channel
-    counts the rows handle well (_MIN_CHANNELS). The rows compute any padding from 0 to d*(K-1), but
-    the input gradient is a convolution padded by d*(K-1) - pad: away from half the span, one of the
-    two directions multiplies a border of zeros (MNIST's 'valid' 32 -> 64 layer on 26 x 26: 17-26%
-    more products, 58 vs 50 ms), where the general route, which skips them, is faster.
+def fast_path_applies(x, w, stride, dilation, pads, groups, transposed=False):
+    """The rule for the stride-1 rows: 2-D, stride 1, one group, float inputs of one dtype, padding the
+    rows handle well and channel counts they handle well.
+    * With the compiled loops (float32, float64), at least _MIN_COMPILED input channels and _MIN_PIXELS
+      output pixels per image (the convolution's: `transposed` says x is its output): any stride, any
+      padding from 0 to d*(K-1) on each side ('valid' 32 -> 64 on 64 x 26 x 26: 33 vs 51 ms on the
+      general route). They pad the input channels to a multiple of 8, so fewer channels stay with the rules of
+      the numpy path (MNIST's first layer, 1 -> 32 channels, 64 x 28 x 28: 4.6 vs 2.3 ms there).
+    * Otherwise: 'same' padding (half the dilated kernel span d*(K-1) on each side, rounded
+      either way), and _MIN_CHANNELS. The input gradient is a convolution padded by d*(K-1) - pad: away
+      from half the span, one of the two directions multiplies a border of zeros (MNIST's 'valid' 32 -> 64
+      layer on 26 x 26: 17-26% more products, 58 vs 50 ms), where the general route, which skips them,
+      is faster.
     w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out."""
-    if not (len(stride) == 2 and stride == (1, 1) and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"
-            and all(abs(2 * lo - d * (k - 1)) <= 1 and abs(2 * hi - d * (k - 1)) <= 1
-                    for (lo, hi), d, k in zip(pads, dilation, w.shape[2:]))):
+    if not (len(stride) == 2 and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"):
+        return False
+    spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])]
+    compiled = (_compiled(x, w) and x.shape[1] >= _MIN_COMPILED
+                and _output_pixels(x, spans, stride, transposed) >= _MIN_PIXELS)
+    if stride != (1, 1):  # (the strided row: compiled only; without, the general route is the same code)
+        return compiled
+    if compiled:
+        return all(0 <= lo <= s and 0 <= hi <= s for lo, hi, s in spans)
+    if not all(abs(2 * lo - s) <= 1 and abs(2 * hi - s) <= 1 for lo, hi, s in spans):
         return False
     return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
 
 
+def _output_pixels(x, spans, stride, transposed):
+    """The output pixels per image of the convolution x is the input (or, transposed, the output) of."""
+    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x.shape[2:], spans, stride
+    if transposed:
+        return H * W
+    return ((H + lo1 + hi1 - sp1 - 1) // s1 + 1) * ((W + lo2 + hi2 - sp2 - 1) // s2 + 1)
+
+
+# the compiled loops run one loop per output plane, tap and block of channels: on small images these are
+# a few vectors long and their setup costs more than BLAS's products (64 -> 64 channels, 16 x 10 x 10,
+# 3x3: 5.3 vs 3.9 ms; 16 x 14 x 14: 6.1 vs 7.2; 32 -> 64 stride 2, 64 x 13 x 13 (7 x 7 out): 9.2 vs
+# 7.4 ms; 64 x 21 x 21 (11 x 11 out): 14.0 vs 15.5)
+_MIN_COMPILED, _MIN_PIXELS = 8, 144
+
+
 class ConvArgs(WindowArgs):
-    """The geometry of a `conv2d` row: WindowArgs with stride 1 and zero padding, plus `flipped`: the
-    weight is given as the kernel of the adjoint convolution, (C_in, C_out, K1, K2) flipped in both
-    spatial dims (conv_transpose2d's layout). The input gradient of a convolution is a convolution
-    with the same weight array read the other way, so the rules only toggle the flag."""
+    """The geometry of a `conv2d` row: WindowArgs with zero padding, plus `flipped`: the row computes the
+    adjoint (the transposed convolution) Aᵀ of the convolution A with the same weight array. With stride
+    1, Aᵀ is itself a stride-1 convolution: the weight read as its kernel, (C_in, C_out, K1, K2) flipped
+    in both spatial dims, and pads the flipped ones of A (d*(K-1) - pad); `out` is computed as usual.
+    With a larger stride, pads are A's own, `size` is A's output size (the row's input) and `out` A's
+    input size (which output_padding may make larger than the formula's). The input gradient of the row
+    is the row with the flag toggled (adjoint_args), so the rules only toggle it."""
     __slots__ = ("flipped",)
 
-    def __init__(self, kernel, dilation, pads, size, flipped=False):
-        super().__init__(kernel, (1, 1), dilation, pads, 0, size)
+    def __init__(self, kernel, dilation, pads, size, flipped=False, stride=(1, 1)):
+        super().__init__(kernel, stride, dilation, pads, 0, size)
         self.flipped = flipped
 
     def __repr__(self):
         return f"Conv{super().__repr__()[:-1]}, flipped={self.flipped})"
 
 
-def _conv_args_of(kernel, dilation, pads, size, out, flipped):
+def _conv_args_of(kernel, dilation, pads, size, out, flipped, stride=(1, 1)):
     """A ConvArgs from fields already known (WindowArgs recomputes `out`: a few us per small conv step)."""
     a = ConvArgs.__new__(ConvArgs)
-    a.kernel, a.stride, a.dilation, a.pads, a.value, a.size, a.out = kernel, (1, 1), dilation, pads, 0, size, out
+    a.kernel, a.stride, a.dilation, a.pads, a.value, a.size, a.out = kernel, stride, dilation, pads, 0, size, out
     a.flipped = flipped
     return a
 
 
 def conv_args(a):
-    """The ConvArgs of a (stride-1, zero-padded) WindowArgs."""
-    return _conv_args_of(a.kernel, a.dilation, a.pads, a.size, a.out, False)
+    """The ConvArgs of a (zero-padded) WindowArgs: the convolution A itself."""
+    return _conv_args_of(a.kernel, a.dilation, a.pads, a.size, a.out, False, a.stride)
 
 
 def adjoint_args(a):
     """The geometry of the input gradient: a convolution of dy (size a.out) back to size a.size, the
-    padding flipped (d*(K-1) - pad on each side), the weight read the other way."""
+    weight read the other way; with stride 1 the padding flipped (d*(K-1) - pad on each side)."""
+    if a.stride != (1, 1):
+        return _conv_args_of(a.kernel, a.dilation, a.pads, a.out, a.size, not a.flipped, a.stride)
     pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), d, k in zip(a.pads, a.dilation, a.kernel))
     return _conv_args_of(a.kernel, a.dilation, pads, a.out, a.size, not a.flipped)
+
+
+def _strided_geometry(a):
+    """The WindowArgs of the strided convolution A that a computes (a.flipped: its adjoint)."""
+    size = a.out if a.flipped else a.size
+    return WindowArgs(a.kernel, a.stride, a.dilation, a.pads, 0, size)
 
 
 def _flip_swap(w):
@@ -113,7 +175,224 @@ def _row_step(a):
 
 def _conv(a, x, w):
     """The convolution of x (N, C, H, W) with w as a.flipped says -> y (N, Cout, Ho, Wo)."""
+    if a.stride != (1, 1):
+        # (the planes' zero padding meets every weight: with an inf or NaN among them, 0 * inf would spread
+        # NaN where the general route, which never pairs them, has none)
+        if _compiled(x, w) and _big_enough(a) and np.isfinite(w).all():
+            return _transposed_compiled(a, x, w) if a.flipped else _forward_compiled(a, x, w)
+        return _strided_numpy(a, x, w)
+    if _compiled(x, w) and _big_enough(a):
+        return _conv_compiled(a, x, w)
     return _conv_on(a, _column_copies(a, x), w)
+
+
+def _strided_numpy(a, x, w):
+    """The strided row's numpy path, as the general route: windows and a product (A), or a product and
+    col2im (Aᵀ, a.flipped); w in A's layout (Cout_A, C_A, K1, K2)."""
+    wa = _strided_geometry(a)
+    N, P = x.shape[0], x.shape[2] * x.shape[3]
+    if not a.flipped:
+        cols = windows(x, wa).reshape(N, -1, a.out[0] * a.out[1])
+        return np.matmul(w.reshape(w.shape[0], -1), cols).reshape((N, w.shape[0]) + a.out)
+    cols = np.matmul(w.reshape(w.shape[0], -1).T, x.reshape(N, w.shape[0], P))
+    return col2im(cols.reshape((N, w.shape[1]) + a.kernel + a.size), wa)
+
+
+def _strided_weight_grad(a, x, g, planes=None):
+    """dW (A's layout) of the strided row: of A from its input and its output's gradient, which are x
+    and g, or g and x when the row is Aᵀ (a.flipped); `planes`: the phase planes of A's input, when the
+    caller has them."""
+    u, v = (g, x) if a.flipped else (x, g)
+    if _compiled(u, v) and _big_enough(a):
+        d = _weight_grad_compiled(_strided_geometry(a), u, v, planes)
+        if d is not None:
+            return d
+    wa = _strided_geometry(a)
+    N, Cout = v.shape[:2]
+    cols = windows(u, wa).reshape(N, -1, v.shape[2] * v.shape[3])
+    d = np.matmul(v.reshape(N, Cout, -1), cols.transpose(0, 2, 1))
+    return _sum_images(d).reshape((Cout, u.shape[1]) + a.kernel)
+
+
+def _strided_grads(a, x, w, g, needs):
+    """(dx, dw) of the strided row on arrays. When the row is Aᵀ, both gradients read the phase planes of
+    g (A's input): made once (conv_transpose2d stride 2 to 8 x 16 x 128 x 128: 1.2 ms per copy)."""
+    adj = adjoint_args(a)
+    if a.flipped and needs[0] and needs[1] and _compiled(x, w, g) and _big_enough(a) and np.isfinite(w).all():
+        planes = _input_planes(adj, g)
+        return _forward_compiled(adj, g, w, planes), _strided_weight_grad(a, x, g, planes)
+    return (_conv(adj, g, w) if needs[0] else None, _strided_weight_grad(a, x, g) if needs[1] else None)
+
+
+def _compiled(*arrays):
+    """Whether the compiled loops (ops/conv_kernels.py) take arrays of these: kernels on, one dtype,
+    float32 or float64."""
+    return (conv_kernels.conv_taps is not None and arrays[0].dtype in _KERNEL_DTYPES
+            and all(v.dtype == arrays[0].dtype for v in arrays))
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _big_enough(a):
+    """Whether the images of a are large enough for the compiled loops (_MIN_PIXELS: the smaller side's)."""
+    return min(a.size[0] * a.size[1], a.out[0] * a.out[1]) >= _MIN_PIXELS
+
+
+def _round_up(n, m):
+    return -(-n // m) * m
+
+
+def _phase_slices(lo, stride, phase, size, plane):
+    """(plane slices, image slices) of the positions where phase plane `phase` of an image of `size`,
+    zero-padded by lo at the top and left, holds the image: plane (i, j) is image (s1*i + a - lo1,
+    s2*j + b - lo2). None, None when nowhere."""
+    dst, src = [], []
+    for l, s, p, n, m in zip(lo, stride, phase, size, plane):
+        i0, i1 = max(0, -(-(l - p) // s)), min(m, (n - 1 + l - p) // s + 1)
+        if i1 <= i0:
+            return None, None
+        dst.append(slice(i0, i1))
+        src.append(slice(s * i0 + p - l, s * (i1 - 1) + p - l + 1, s))
+    return tuple(dst), tuple(src)
+
+
+def _planes(v, lo, stride, rows, width, channels):
+    """v (N, C, H, W) zero-padded by lo at the top and left, split into its s1*s2 phase planes of rows x width
+    (zero where v has nothing), channels zero-padded to `channels`: (N, s1*s2, channels, rows*width)
+    C-contiguous, conv_kernels' layout. planes[n, a*s2 + b, c, i*width + j] = v[n, c, s1*i + a - lo1,
+    s2*j + b - lo2]; for stride 1 that is the zero-padded image, flattened."""
+    N, C, H, W = v.shape
+    s1, s2 = stride
+    buf = np.zeros((N, s1 * s2, channels, rows, width), v.dtype)
+    if s1 == s2 == 1 and lo[0] + H <= rows and lo[1] + W <= width:  # (the common case, without the general slicing)
+        buf[:, 0, :C, lo[0]:lo[0] + H, lo[1]:lo[1] + W] = v
+        return buf.reshape(N, 1, channels, rows * width)
+    for a in range(s1):
+        for b in range(s2):
+            dst, src = _phase_slices(lo, stride, (a, b), (H, W), (rows, width))
+            if dst is not None:
+                buf[(slice(None), a * s2 + b, slice(0, C)) + dst] = v[(slice(None), slice(None)) + src]
+    return buf.reshape(N, s1 * s2, channels, rows * width)
+
+
+def _taps(a):
+    """For every kernel tap (kh, kw), in that order, of a convolution with a's kernel, dilation and stride:
+    the phase plane it reads and its row and column offsets (r, q) in that plane (arrays, not to be
+    written to), and the largest offsets R, Q."""
+    return _tap_table(a.kernel, a.dilation, a.stride)
+
+
+@functools.lru_cache(maxsize=256)
+def _tap_table(kernel, dilation, stride):
+    (K1, K2), (d1, d2), (s1, s2) = kernel, dilation, stride
+    kh, kw = np.divmod(np.arange(K1 * K2), K2)
+    t1, t2 = kh * d1, kw * d2
+    return (t1 % s1) * s2 + t2 % s2, t1 // s1, t2 // s2, (d1 * (K1 - 1)) // s1, (d2 * (K2 - 1)) // s2
+
+
+def _tap_weights(w, rows, cols):
+    """w (Cout, C, K1, K2) -> (K1*K2, rows, cols) C-contiguous, one (Cout, C) matrix per tap, zero-padded."""
+    Cout, C, K1, K2 = w.shape
+    wt = np.zeros((K1 * K2, rows, cols), w.dtype)
+    wt[:, :Cout, :C] = w.transpose(2, 3, 0, 1).reshape(K1 * K2, Cout, C)
+    return wt
+
+
+def _input_planes(a, x):
+    """The phase planes of x as the input of the convolution with a's geometry reads them (conv_taps'
+    xf, and weight_grad_taps'): padded by a.pads at the top and left, rows and width for a.out."""
+    (Ho, Wo), (_, _, _, R, Q) = a.out, _taps(a)
+    Wq = Wo + Q
+    return _planes(x, (a.pads[0][0], a.pads[1][0]), a.stride, Ho + R + -(-Q // Wq), Wq, _round_up(x.shape[1], 8))
+
+
+def _forward_compiled(a, x, w, planes=None):
+    """y (N, Cout, *a.out) = the convolution of x with w (conv2d's layout), stride a.stride, padding
+    a.pads, by conv_taps on the phase planes of x (`planes` when the caller has them)."""
+    Cout, C = w.shape[:2]
+    N, (Ho, Wo) = x.shape[0], a.out
+    phase, r, q, R, Q = _taps(a)
+    Wq = Wo + Q
+    if planes is None:
+        planes = _input_planes(a, x)
+    wt = _tap_weights(w, _round_up(Cout, 4), planes.shape[2])
+    yb = np.empty((N, 1, wt.shape[1], Ho, Wq), x.dtype)
+    conv_kernels.conv_taps(planes, wt, yb.reshape(N, 1, wt.shape[1], Ho * Wq), phase, np.zeros_like(phase), r * Wq + q)
+    return np.ascontiguousarray(yb[:, 0, :Cout, :, :Wo])
+
+
+def _transposed_compiled(a, x, w):
+    """y = Aᵀ x by conv_taps: A the strided convolution with weight w (Cout_A, C_A, K1, K2) and padding
+    a.pads from size a.out (y's) to a.size (x's). Each phase plane of y sums its own taps over x padded
+    by the largest offsets; the planes are then interleaved into y."""
+    CoA, CA = w.shape[:2]
+    N, (Ho, Wo), (H, W) = x.shape[0], a.size, a.out
+    phase, r, q, R, Q = _taps(a)
+    Wx, Hq, Wq = Wo + 2 * Q, Ho + R, Wo + Q
+    xf = _planes(x, (R, Q), (1, 1), Ho + 2 * R + -(-Q // Wx), Wx, _round_up(CoA, 8))
+    wt = _tap_weights(w.swapaxes(0, 1), _round_up(CA, 4), xf.shape[2])
+    S = a.stride[0] * a.stride[1]
+    yb = np.empty((N, S, wt.shape[1], Hq, Wx), x.dtype)
+    conv_kernels.conv_taps(xf, wt, yb.reshape(N, S, wt.shape[1], Hq * Wx), np.zeros_like(phase), phase,
+                           (R - r) * Wx + (Q - q))
+    y = np.zeros((N, CA, H, W), x.dtype)
+    lo = (a.pads[0][0], a.pads[1][0])
+    for ph in range(S):
+        dst, src = _phase_slices(lo, a.stride, divmod(ph, a.stride[1]), (H, W), (Hq, Wq))
+        if dst is not None:
+            y[(slice(None), slice(None)) + src] = yb[(slice(None), ph, slice(0, CA)) + dst]
+    return y
+
+
+def _weight_grad_compiled(a, u, v, planes=None):
+    """The weight gradient (Cout, C, K1, K2) of the convolution A (stride a.stride, padding a.pads) from its
+    input u (its phase planes: `planes` when the caller has them) and output gradient v, by
+    weight_grad_taps; None when it is not finite (v's zero columns may have met an inf of u: 0 * inf;
+    the caller then computes it exactly)."""
+    Cout, C, N, (Ho, Wo), (K1, K2) = v.shape[1], u.shape[1], u.shape[0], v.shape[2:], a.kernel
+    phase, r, q, R, Q = _taps(a)
+    Wq = Wo + Q
+    if planes is None:
+        planes = _input_planes(a, u)
+    vf = _planes(v, (0, 0), (1, 1), Ho, Wq, _round_up(Cout, 4))
+    dw = np.zeros((K1 * K2, vf.shape[2], planes.shape[2]), u.dtype)
+    conv_kernels.weight_grad_taps(planes, vf.reshape(N, vf.shape[2], Ho * Wq), dw, phase, r * Wq + q, 0, Ho * Wq)
+    dw = dw[:, :Cout, :C]
+    if not np.isfinite(dw).all():
+        return None
+    return np.ascontiguousarray(dw.reshape(K1, K2, Cout, C).transpose(2, 3, 0, 1))
+
+
+def _conv_compiled(a, x, w, planes=None):
+    """_conv (stride 1) by the compiled loops: the forward loop on w read as a.flipped says."""
+    return _forward_compiled(a, x, _flip_swap(w) if a.flipped else w, planes)
+
+
+def _grads_compiled(a, x, w, g, needs):
+    """(dx, dw) of the stride-1 row by the compiled loops: one padded copy of g serves both (the weight
+    gradient reads it where its padded width is x's), one of x the weight gradient."""
+    adj = adjoint_args(a)
+    (Ho, Wo), (K1, K2), (d1, d2) = a.out, a.kernel, a.dilation
+    (l1, h1), (l2, h2) = adj.pads
+    Wg = Wo + l2 + h2
+    gf = _planes(g, (l1, l2), (1, 1), Ho + l1 + h1 + -(-(d2 * (K2 - 1)) // Wg), Wg, _round_up(g.shape[1], 8))
+    dx = _conv_compiled(adj, g, w, gf) if needs[0] else None
+    if not needs[1]:
+        return dx, None
+    Wp = x.shape[3] + a.pads[1][0] + a.pads[1][1]
+    if Wg != Wp:  # (else g sits in gf at rows l1, columns l2 of the adjoint padding, the rest zero: the layout wanted)
+        return dx, _weight_grad(a, x, g)
+    xf = _planes(x, (a.pads[0][0], a.pads[1][0]), (1, 1), Ho + d1 * (K1 - 1) + -(-(d2 * (K2 - 1)) // Wp), Wp,
+                 _round_up(x.shape[1], 4))
+    phase, r, q, _, _ = _taps(a)
+    dw = np.zeros((K1 * K2, gf.shape[2], xf.shape[2]), x.dtype)
+    conv_kernels.weight_grad_taps(xf, gf[:, 0], dw, phase, r * Wp + q, l1 * Wp + l2, Ho * Wp)
+    dw = dw[:, :g.shape[1], :x.shape[1]]
+    if not np.isfinite(dw).all():  # (the zero columns of g met an inf or NaN of x: see _weight_grad_on)
+        return dx, _weight_grad_exact(a, x, g)
+    dw = dw.reshape(K1, K2, g.shape[1], x.shape[1]).transpose(2, 3, 0, 1)
+    return dx, np.ascontiguousarray(_flip_swap(dw) if a.flipped else dw)
 
 
 def _conv_on(a, cols, w):
@@ -145,8 +424,15 @@ _WIDE_ENOUGH = 16
 
 
 def _weight_grad(a, x, g, cols_g=None):
-    """dW in w's layout: on cols_g (built here when not given) for C_in >= _WIDE_ENOUGH, else on
-    windows of x (_weight_grad_exact)."""
+    """dW in w's layout: by the compiled loops when they are on, else on cols_g (built here when not
+    given) for C_in >= _WIDE_ENOUGH, else on windows of x (_weight_grad_exact)."""
+    if a.stride != (1, 1):
+        return _strided_weight_grad(a, x, g)
+    if cols_g is None and _compiled(x, g) and _big_enough(a):
+        d = _weight_grad_compiled(a, x, g)  # (in conv2d's layout: of the convolution a.flipped reads)
+        if d is None:
+            return _weight_grad_exact(a, x, g)
+        return np.ascontiguousarray(_flip_swap(d)) if a.flipped else d
     if x.shape[1] < _WIDE_ENOUGH:
         return _weight_grad_exact(a, x, g)
     return _weight_grad_on(a, x, g, _column_copies(adjoint_args(a), g) if cols_g is None else cols_g)
@@ -215,6 +501,10 @@ def _conv_grads(g, ans, a, saved, needs, x, w):
     if not is_array(g):  # create_graph: the same math through the rows, recorded
         return (conv2d(g, w, adjoint_args(a)) if needs[0] else None,
                 conv2d_weight(x, g, a) if needs[1] else None)
+    if a.stride != (1, 1):
+        return _strided_grads(a, x, w, g, needs)
+    if _compiled(x, w, g) and _big_enough(a):
+        return _grads_compiled(a, x, w, g, needs)
     adj = adjoint_args(a)
     cols_g = _column_copies(adj, g) if needs[0] else None  # (the weight gradient may read it too)
     return (_conv_on(adj, cols_g, w) if needs[0] else None,
