@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from .autograd import (FREED, _NEEDS_ONE, _SMALL, _dense, _fit, _joint_rule, _release_value,
+from .autograd import (FREED, _NEEDS_ONE, _SMALL, _accumulate, _dense, _fit, _joint_rule, _release_value,
                        _summed, _to_leaf)
 from .grad_mode import GRAD
 from .ops import REGISTRY, EachInput
@@ -122,6 +122,7 @@ class Plan:
         namespace = {"FREED": FREED, "INPLACE": INPLACE, "HOOKED_OR_FREED": HOOKED_OR_FREED, "GRAD": GRAD,
                      "_next_seq": next_seq, "_ndarray": np.ndarray, "_SMALL": _SMALL, "_NEEDS_ONE": _NEEDS_ONE,
                      "_leaf": Tensor._leaf, "_fit": _fit, "_dense": _dense, "_to_leaf": _to_leaf, "_pend": _pend,
+                     "_accumulate": _accumulate,
                      "_release_value": _release_value,
                      "_joint_rule": _joint_rule, **names}
         exec(compile(self.source, f"<backward plan: {len(shape)} nodes>", "exec"), namespace)
@@ -211,9 +212,7 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
         r, x = f"r{p}", inputs[p]
         owned = f"{r} is not {g} and type({r}) is _ndarray and {r}.base is None"
         if k < 0:
-            borrow = "False" if not op.views else "True" if c == 0 else f"not s{c}"
-            send = f"if {x}._grad is None and {owned}:\n    {x}._grad = _leaf({r})\n" \
-                   f"else:\n    _to_leaf({x}, {r}, {owned}, {borrow})"
+            send = _to_leaf_code(c, op, x, r, owned)
             out.append(f"if {r} is not None:\n" + _indent(send) if maybe_none[p] else send)
         elif k in pending:
             out.append(f"g{k}, s{k} = _pend(g{k}, s{k}, {r}, {g})")
@@ -227,6 +226,17 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
     out.append(f"{g} = None")
     body = "\n".join(out)
     return [f"# {op.name}", f"if {g} is not None:\n" + _indent(body) if c in pending else body]
+
+
+def _to_leaf_code(c, op, x, r, owned):
+    """The code that delivers r into the leaf x's .grad: _to_leaf's first case written out."""
+    if op.views:
+        borrow = "True" if c == 0 else f"not s{c}"
+        return f"if {x}._grad is None and {owned}:\n    {x}._grad = _leaf({r})\n" \
+               f"else:\n    _to_leaf({x}, {r}, {owned}, {borrow})"
+    # (a row that hands out no views: nothing to borrow, and what _to_leaf does in its other cases is _accumulate)
+    return f"o = {owned}\nif o and {x}._grad is None:\n    {x}._grad = _leaf({r})\n" \
+           f"else:\n    _accumulate({x}, {r}, False, not o)"
 
 
 def _indent(text, by="    "):
