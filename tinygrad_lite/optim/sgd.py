@@ -2,7 +2,6 @@
 import numpy as np
 
 from ..tensor import Tensor
-from ._dense import subtract_scaled
 from .optimizer import Optimizer, _is_sparse, required
 
 __all__ = ["SGD"]
@@ -48,7 +47,8 @@ class SGD(Optimizer):
                     if g is None:
                         continue
                     if g.__class__ is Tensor:
-                        subtract_scaled(p._data, g._data, lr)
+                        pd = p._data
+                        pd -= lr * g._data
                     else:
                         self._sparse_step(p, g, lr, False)
                     p._bump()
