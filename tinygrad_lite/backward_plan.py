@@ -3,8 +3,9 @@
 A training step builds the same graph every time: the same ops in the same order on new tensors. The
 second time in a row that `backward()` meets a graph of one shape, the shape's backward pass is
 written out as straight-line Python, one block per node in the order `_run` visits them (newest
-first), calling the same rules and the same helpers (`_fit`, `_to_leaf`, `_summed`, `_release_value`),
-and compiled. Later backward passes over a graph of that shape run it: no heap, no pending dict, no
+first), calling the same rules and the same helpers (`_fit`, `_to_leaf`, `_accumulate`, `_summed`,
+`_release_value`), and compiled (a rule that passes dC on unchanged, `ops.elementwise.unchanged`, becomes
+an assignment). Later backward passes over a graph of that shape run it: no heap, no pending dict, no
 per-node dispatch. The plain loop stays the reference; `tests/test_backward_plan.py` checks on random
 graphs that both give bit-identical gradients.
 
