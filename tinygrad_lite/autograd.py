@@ -86,6 +86,16 @@ def _as_grad_array(g, t, what):
     return arr
 
 
+def _seed(tensor, gradient):
+    """backward's seed: the given gradient as an array of the tensor's shape, or ones for a one-element tensor."""
+    if gradient is not None:
+        return _as_grad_array(gradient, tensor, "backward")
+    if tensor._data.size != 1:
+        raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, this one has "
+                           f"shape {tensor.shape}; pass gradient= (a tensor of that shape) or reduce it first")
+    return np.ones(tensor.shape, tensor.dtype)
+
+
 def _retain(retain_graph, create_graph):
     """PyTorch's default: retain_graph follows create_graph; keep_graph() (for teaching) keeps every graph."""
     return (create_graph or MODES.keep) if retain_graph is None else retain_graph
@@ -99,15 +109,10 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph behind it; "
                            "did you forget requires_grad=True on an input, or compute it under no_grad()?")
-    if gradient is None:
-        if tensor._data.size != 1:
-            raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, this one has "
-                               f"shape {tensor.shape}; pass gradient= (a tensor of that shape) or reduce it first")
-        seed = _ONES.get(tensor._data.dtype)
-        if seed is None or seed.shape != tensor._data.shape:
-            seed = np.ones(tensor.shape, tensor.dtype)
-    else:
-        seed = _as_grad_array(gradient, tensor, "backward")
+    data = tensor._data
+    seed = _ONES.get(data.dtype) if gradient is None and not data.ndim else None  # (a loss: the shared seed)
+    if seed is None:
+        seed = _seed(tensor, gradient)
     only = None if inputs is None else set(inputs if isinstance(inputs, (list, tuple)) else [inputs])
     retain = (create_graph or MODES.keep) if retain_graph is None else retain_graph  # (see _retain)
     if PLANS.enabled and only is None and not create_graph and not MODES.anomaly and tensor._op is not None \

@@ -3,8 +3,9 @@
 A training step builds the same graph every time: the same ops in the same order on new tensors. The
 second time in a row that `backward()` meets a graph of one shape, the shape's backward pass is
 written out as straight-line Python, one block per node in the order `_run` visits them (newest
-first), calling the same rules and the same helpers (`_fit`, `_to_leaf`, `_summed`, `_release_value`),
-and compiled. Later backward passes over a graph of that shape run it: no heap, no pending dict, no
+first), calling the same rules and the same helpers (`_fit`, `_to_leaf`, `_accumulate`, `_summed`,
+`_release_value`), and compiled (a rule that passes dC on unchanged, `ops.elementwise.unchanged`, becomes
+an assignment). Later backward passes over a graph of that shape run it: no heap, no pending dict, no
 per-node dispatch. The plain loop stays the reference; `tests/test_backward_plan.py` checks on random
 graphs that both give bit-identical gradients.
 
@@ -25,10 +26,11 @@ import os
 
 import numpy as np
 
-from .autograd import (FREED, _NEEDS_ONE, _SMALL, _check_versions, _dense, _fit, _joint_rule, _release_value,
+from .autograd import (FREED, _NEEDS_ONE, _SMALL, _accumulate, _dense, _fit, _joint_rule, _release_value,
                        _summed, _to_leaf)
 from .grad_mode import GRAD
 from .ops import REGISTRY, EachInput
+from .ops.elementwise import unchanged
 from .tensor import Tensor
 from .versions import HOOKED_OR_FREED, INPLACE, next_seq
 
@@ -121,7 +123,8 @@ class Plan:
         namespace = {"FREED": FREED, "INPLACE": INPLACE, "HOOKED_OR_FREED": HOOKED_OR_FREED, "GRAD": GRAD,
                      "_next_seq": next_seq, "_ndarray": np.ndarray, "_SMALL": _SMALL, "_NEEDS_ONE": _NEEDS_ONE,
                      "_leaf": Tensor._leaf, "_fit": _fit, "_dense": _dense, "_to_leaf": _to_leaf, "_pend": _pend,
-                     "_check_versions": _check_versions, "_release_value": _release_value,
+                     "_accumulate": _accumulate,
+                     "_release_value": _release_value,
                      "_joint_rule": _joint_rule, **names}
         exec(compile(self.source, f"<backward plan: {len(shape)} nodes>", "exec"), namespace)
         self.fn = namespace["backward_plan"]
@@ -138,7 +141,7 @@ def _pend(prev, prev_shared, gx, g):
 
 def _write(shape):
     """The source of a plan for `shape` and the names it uses (ops, rules)."""
-    names, check, run = {}, [], []
+    names, run = {}, []
     users = {}                                          # node -> [(user, position)]
     for c, (op, n, refs) in enumerate(shape):
         for p, k in enumerate(refs):
@@ -149,23 +152,28 @@ def _write(shape):
         if len(users[k]) > 1 or any(shape[c][0].joint is not None or c in pending for c, _ in users[k]):
             pending.add(k)
     needs_shared = pending | {c for c, (op, n, refs) in enumerate(shape) if op.views and -1 in refs}
-    leaves = {}
+    check, leaves, same = [], {}, []
     for c, (op, n, refs) in enumerate(shape):          # the checks: nothing runs until they all pass
         names[f"OP{c}"] = op
-        fails = [f"n{c}._op is not OP{c}", f"not last < n{c}._seq" + (f" < n{c - 1}._seq" if c else "")]
-        if op.joint is not None or isinstance(op.vjps, EachInput):
-            fails.append(f"len(n{c}._inputs) != {n}")
-        check.append(f"    if {' or '.join(fails)}:\n        return False")
+        check.append(f"    if n{c}._op is not OP{c}:\n        return False")
+        if op.joint is not None or isinstance(op.vjps, EachInput):  # (rows of any number of inputs)
+            check.append(f"    if len(n{c}._inputs) != {n}:\n        return False")
+        unpacked = []
         for p, k in enumerate(refs):
-            x = f"n{c}._inputs[{p}]"
             if k < 0:
-                leaf = leaves[c, p] = f"l{c}_{p}"
-                check.append(f"    {leaf} = {x}\n    if {leaf}._op is not None or {leaf}._hooks is not None:\n"
-                             f"        return False")
+                unpacked.append(leaves.setdefault((c, p), f"l{c}_{p}"))
             elif users[k][0] == (c, p):
-                check.append(f"    n{k} = {x}")
+                unpacked.append(f"n{k}")
             else:
-                check.append(f"    if {x} is not n{k}:\n        return False")
+                unpacked.append(f"u{c}_{p}")
+                same.append(f"u{c}_{p} is not n{k}")
+        check.append(f"    {', '.join(unpacked)}{',' if n == 1 else ''} = n{c}._inputs")
+    # newest first, as recorded, and all newer than the last in-place update, hook and freeing backward
+    check.append(f"    if not last < {' < '.join(f'n{c}._seq' for c in reversed(range(len(shape))))}:\n"
+                 "        return False")
+    fails = same + [f"{x}._op is not None or {x}._hooks is not None" for x in leaves.values()]
+    if fails:
+        check.append("    if (" + "\n            or ".join(fails) + "):\n        return False")
     run += [f"g{k} = None\ns{k} = False" for k in sorted(pending)] + (["s0 = True"] if 0 in needs_shared else [])
     for c, (op, n, refs) in enumerate(shape):
         run += _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared)
@@ -179,9 +187,9 @@ def _write(shape):
 def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
     """The code of one node: its rules on its gradient g{c}, each result sent on, what it saved freed."""
     g, vals, head = f"g{c}", ", ".join(f"a{p}" for p in range(n)), f"g{c}, n{c}._data, n{c}._args"
-    out = [f"if type({g}) is not _ndarray:\n    {g} = _dense({g})"]
-    if op.reads:
-        out.append(f"if INPLACE.last > n{c}._seq:\n    _check_versions(n{c})")
+    # (the root's gradient is backward's seed, an array; no node needs _run's version check: the plan's checks
+    # found every node newer than the last in-place update, and rules update nothing in place)
+    out = [f"if type({g}) is not _ndarray:\n    {g} = _dense({g})"] if c else []
     inputs = [leaves[c, p] if k < 0 else f"n{k}" for p, k in enumerate(refs)]
     out += [f"a{p} = {x}._data" for p, x in enumerate(inputs)]
     if op.joint is not None and n == 1:
@@ -192,7 +200,7 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
     else:
         for p in range(n):
             names[f"V{c}_{p}"] = op.vjps[p]
-            call = f"V{c}_{p}({head}, {vals})"
+            call = g if op.vjps[p] is unchanged else f"V{c}_{p}({head}, {vals})"
             # (an input that is a node requires grad: it was recorded; only a leaf may not)
             maybe = n > 1 and refs[p] < 0
             out.append(f"r{p} = {call} if {inputs[p]}.requires_grad else None" if maybe else f"r{p} = {call}")
@@ -205,9 +213,7 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
         r, x = f"r{p}", inputs[p]
         owned = f"{r} is not {g} and type({r}) is _ndarray and {r}.base is None"
         if k < 0:
-            borrow = "False" if not op.views else "True" if c == 0 else f"not s{c}"
-            send = f"if {x}._grad is None and {owned}:\n    {x}._grad = _leaf({r})\n" \
-                   f"else:\n    _to_leaf({x}, {r}, {owned}, {borrow})"
+            send = _to_leaf_code(c, op, x, r, owned)
             out.append(f"if {r} is not None:\n" + _indent(send) if maybe_none[p] else send)
         elif k in pending:
             out.append(f"g{k}, s{k} = _pend(g{k}, s{k}, {r}, {g})")
@@ -221,6 +227,17 @@ def _node_block(c, op, n, refs, names, leaves, users, pending, needs_shared):
     out.append(f"{g} = None")
     body = "\n".join(out)
     return [f"# {op.name}", f"if {g} is not None:\n" + _indent(body) if c in pending else body]
+
+
+def _to_leaf_code(c, op, x, r, owned):
+    """The code that delivers r into the leaf x's .grad: _to_leaf's first case written out."""
+    if op.views:
+        borrow = "True" if c == 0 else f"not s{c}"
+        return f"if {x}._grad is None and {owned}:\n    {x}._grad = _leaf({r})\n" \
+               f"else:\n    _to_leaf({x}, {r}, {owned}, {borrow})"
+    # (a row that hands out no views: nothing to borrow, and what _to_leaf does in its other cases is _accumulate)
+    return f"o = {owned}\nif o and {x}._grad is None:\n    {x}._grad = _leaf({r})\n" \
+           f"else:\n    _accumulate({x}, {r}, False, not o)"
 
 
 def _indent(text, by="    "):

@@ -33,6 +33,7 @@ from .tensor_shape import ShapeMethods
 from .versions import next_seq, share_version
 
 _new = object.__new__
+_ndarray = np.ndarray
 
 
 class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceMethods, MoreMethods, MoreShapeMethods,
@@ -65,7 +66,7 @@ class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceM
     def _leaf(arr, requires_grad=False):
         """Wrap an array without copying (internal fast path)."""
         t = _new(Tensor)
-        t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
+        t._data = arr if arr.__class__ is _ndarray else np.asarray(arr)
         t._grad = t._op = t._inputs = t._args = t._ctx = t._hooks = t.name = t._base = t._redirect = None
         t.requires_grad = requires_grad
         t._seq = next_seq()
@@ -77,7 +78,7 @@ class Tensor(MoreMathMethods, MathMethods, ReduceMethods, ShapeMethods, InplaceM
         """A new tensor from an op; records the op only when some input requires grad."""
         t = _new(Tensor)
         # numpy hands back 0-d results as scalars: keep _data an ndarray (writable, .base, in place)
-        t._data = arr if arr.__class__ is np.ndarray else np.asarray(arr)
+        t._data = arr if arr.__class__ is _ndarray else np.asarray(arr)
         t._grad = t._hooks = t.name = t._base = t._ctx = t._redirect = None
         t._seq = next_seq()
         t._version = 0

@@ -153,12 +153,14 @@ def _clamp_dx(g, ans, args, x):
     return where(inside, g, 0.0)
 
 
-ADD = defop("add", lambda args, x, y: x + y,
-            lambda g, ans, args, x, y: g,
-            lambda g, ans, args, x, y: g, forward="x + y", math="d(x+y)/dx = 1, d(x+y)/dy = 1", reads=False,
+def unchanged(g, ans, args, *inputs):
+    """The rule d<input> = dC: the gradient passes on as it is (backward plans write it as an assignment)."""
+    return g
+
+
+ADD = defop("add", lambda args, x, y: x + y, unchanged, unchanged, forward="x + y", math="d(x+y)/dx = 1, d(x+y)/dy = 1", reads=False,
             rule="dx = dC, dy = dC", broadcasts=True)
-SUB = defop("sub", lambda args, x, y: x - y,
-            lambda g, ans, args, x, y: g,
+SUB = defop("sub", lambda args, x, y: x - y, unchanged,
             lambda g, ans, args, x, y: -g, forward="x - y", math="d(x-y)/dx = 1, d(x-y)/dy = -1", reads=False,
             rule="dx = dC, dy = -dC", broadcasts=True)
 MUL = defop("mul", lambda args, x, y: x * y,
