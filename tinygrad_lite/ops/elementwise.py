@@ -4,7 +4,7 @@ import numpy as np
 from . import cast, defop, is_array, log, sign, where
 from .chunked import chunked
 from .compiled_math import exp32
-from .jit import elementwise32, kernel
+from .jit import elementwise32, flat, kernel
 from .numpy_fast import maximum0, minimum0, zero_of
 
 
@@ -207,17 +207,42 @@ SIGMOID = defop("sigmoid", _sigmoid_fwd, _sigmoid_dx,
                 symbols={"σ": "the sigmoid 1 / (1 + exp(-x)), the result"})
 
 
-def _relu_dx(g, ans, args, x):
-    if type(g) is np.ndarray and g.dtype.kind == "f":
-        # the mask as floats, then one same-dtype product: numpy's bool * float32 product is slower
-        # (8x8: 1.3 vs 2.9 us; 128x256: 12.7 vs 18 us, measured); the 0-d zero: see numpy_fast.zero_of
-        m = (ans > zero_of(ans.dtype)).astype(g.dtype)
+# relu's gradient is PyTorch's select, dC where C > 0 and 0 where C <= 0: a NaN result passes dC on, and an
+# infinite dC where C is 0 gives 0 (a product with the mask would give inf * 0 = NaN there).
+@kernel
+def _relu_grad_loop(g, ans, out):
+    """out <- 0 where ans <= 0, else g (1-d arrays of one float dtype): one vectorised select (8x8: 0.9
+    vs 1.3 us for the mask product; 1024x1024 float32: 0.10 vs 0.22 ms)."""
+    for i in range(ans.size):
+        out[i] = 0 if ans[i] <= 0 else g[i]
+
+
+def _relu_grad_numpy(g, ans):
+    """The select with numpy: the mask (not C <= 0: NaN passes) as floats times dC (a same-dtype product:
+    numpy's bool * float32 product is slower; 8x8: 1.3 vs 2.9 us), then np.where where that product made a
+    NaN (inf or NaN dC times a 0 of the mask; np.where throughout would be 17x slower on big arrays)."""
+    m = (ans <= zero_of(ans.dtype)).astype(g.dtype)
+    np.subtract(1, m, out=m)
+    with np.errstate(invalid="ignore"):  # (inf * 0: replaced below)
         m *= g
-        return m
-    return g * (ans > 0)
+    if not np.isfinite(np.add.reduce(m, axis=None)) and np.isnan(m).any():  # (one pass when all is finite)
+        return np.where(ans <= 0, zero_of(g.dtype), g)
+    return m
 
 
-RELU = defop("relu", _relu_fwd, _relu_dx, forward="max(x, 0)", math="d relu(x)/dx = [x > 0]", rule="dx = dC * [x > 0]",
+def _relu_dx(g, ans, args, x):
+    if type(g) is np.ndarray and g.dtype.kind == "f" and g.dtype == ans.dtype:
+        if _relu_grad_loop is not None and g.shape == ans.shape:
+            out = np.empty(ans.shape, ans.dtype)
+            _relu_grad_loop(flat(g), flat(ans), out.reshape(-1))
+            return out
+        return _relu_grad_numpy(g, ans)
+    if is_array(g):  # (arrays of mixed dtypes)
+        return np.where(ans <= 0, zero_of(np.result_type(g)), g)
+    return g._where(ans <= 0, 0.0, g)  # create_graph: recorded (where's own rules: second order)
+
+
+RELU = defop("relu", _relu_fwd, _relu_dx, forward="max(x, 0)", math="d relu(x)/dx = [x > 0]", rule="dx = where(C > 0, dC, 0)",
              saves=("result",))
 CLAMP = defop("clamp", _clamp_fwd, _clamp_dx,
               forward="min(max(x, lo), hi)", math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]",
