@@ -242,7 +242,7 @@ def _relu_dx(g, ans, args, x):
     return g._where(ans <= 0, 0.0, g)  # create_graph: recorded (where's own rules: second order)
 
 
-RELU = defop("relu", _relu_fwd, _relu_dx, forward="max(x, 0)", math="d relu(x)/dx = [x > 0]", rule="dx = where(C > 0, dC, 0)",
+RELU = defop("relu", _relu_fwd, _relu_dx, forward="max(x, 0)", math="d relu(x)/dx = [x > 0]", rule="dx = dC * [x > 0]",
              saves=("result",))
 CLAMP = defop("clamp", _clamp_fwd, _clamp_dx,
               forward="min(max(x, lo), hi)", math="d clamp(x,lo,hi)/dx = [lo <= x <= hi]",
