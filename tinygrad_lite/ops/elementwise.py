@@ -4,7 +4,7 @@ import numpy as np
 from . import cast, defop, is_array, log, sign, where
 from .chunked import chunked
 from .compiled_math import exp32
-from .jit import elementwise32, flat, kernel
+from .jit import elementwise32, kernel
 from .numpy_fast import maximum0, minimum0, zero_of
 
 
@@ -211,10 +211,16 @@ SIGMOID = defop("sigmoid", _sigmoid_fwd, _sigmoid_dx,
 # infinite dC where C is 0 gives 0 (a product with the mask would give inf * 0 = NaN there).
 @kernel
 def _relu_grad_loop(g, ans, out):
-    """out <- 0 where ans <= 0, else g (1-d arrays of one float dtype): one vectorised select (8x8: 0.9
-    vs 1.3 us for the mask product; 1024x1024 float32: 0.10 vs 0.22 ms)."""
-    for i in range(ans.size):
-        out[i] = 0 if ans[i] <= 0 else g[i]
+    """out <- 0 where ans <= 0, else g: C-contiguous arrays of one shape and float dtype (any ndim: flattened
+    here, a view, so the caller makes no copies), one vectorised select (1024x1024 float32: 0.10 vs 0.22 ms
+    for the mask product; 8x8: 0.5 vs 1.1 us)."""
+    g, ans, o = g.reshape(-1), ans.reshape(-1), out.reshape(-1)
+    for i in range(o.size):
+        o[i] = 0 if ans[i] <= 0 else g[i]
+
+
+def _c(a):
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _relu_grad_numpy(g, ans):
@@ -231,10 +237,10 @@ def _relu_grad_numpy(g, ans):
 
 
 def _relu_dx(g, ans, args, x):
-    if type(g) is np.ndarray and g.dtype.kind == "f" and g.dtype == ans.dtype:
+    if type(g) is np.ndarray and g.dtype == ans.dtype and g.dtype.kind == "f":
         if _relu_grad_loop is not None and g.shape == ans.shape:
             out = np.empty(ans.shape, ans.dtype)
-            _relu_grad_loop(flat(g), flat(ans), out.reshape(-1))
+            _relu_grad_loop(_c(g), _c(ans), out)  # (ans: relu's fresh result; of a transposed x, not C-ordered)
             return out
         return _relu_grad_numpy(g, ans)
     if is_array(g):  # (arrays of mixed dtypes)
