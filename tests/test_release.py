@@ -15,7 +15,7 @@ from tinygrad_lite import Tensor
 from tinygrad_lite.autograd import FreedValue, apply_rules, keep_graph
 from tinygrad_lite.graph import build_graph
 from tinygrad_lite.ops import REGISTRY, LazyGrad
-from tinygrad_lite.release import ALL, _reads, _uses_and_reads, value_reads
+from tinygrad_lite.release import ALL, _reads, _walk, value_reads
 
 from test_ops_gradcheck import OP_CASES
 
@@ -75,7 +75,7 @@ def test_rules_read_only_what_value_reads_says(name, data):
     for t in nodes:
         g = rng.standard_normal(t.shape).astype(t._data.dtype)
         full = apply_rules(t, g.copy())
-        _, needed = _uses_and_reads({id(t): t})
+        _, _, needed = _walk([t], t._seq)  # (t alone: its inputs are older than t)
         unread = [x for x in {id(x): x for x in (t,) + tuple(t._inputs)}.values() if id(x) not in needed]
         values = [x._data for x in unread]
         for x in unread:
@@ -283,3 +283,20 @@ def test_pictures_say_why_a_value_is_gone():
     out.sum().backward()
     after = viz.draw_graph(out, model=model, show_values=True, show_grads=True).source
     assert "data freed by backward" in after and "data freed: no backward rule reads it" in after
+
+
+def test_outputs_in_tuples_and_dicts_are_followed():
+    class Two(nn.Module):
+        def forward(self, x):
+            h = (x * 2.0) * 3.0  # exp and tanh read their results, not h; no rule reads x * 2.0 either
+            return {"out": h.exp(), "aux": [h.tanh()]} if self.as_dict else (h.exp(), h.tanh())
+
+    for as_dict in (False, True):
+        m = Two()
+        m.as_dict = as_dict
+        out = m(Tensor(np.ones((64, 64)), requires_grad=True))
+        h = (out["out"] if as_dict else out[0])._inputs[0]
+        assert _freed(h._inputs[0])
+        # a tuple's tensors are all followed: h goes; a list inside the dict is not followed, so h's use by
+        # tanh is not counted and h stays (a reference the walk cannot explain keeps a value)
+        assert _freed(h) != as_dict

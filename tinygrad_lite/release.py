@@ -140,25 +140,14 @@ def _plan(op):
     return plan
 
 
-def _uses_and_reads(made):
-    """_walk's counts and reads for the given tensors only ({id: tensor}: tests check one node's rules)."""
-    uses, needed = {}, set()
-    for t in made.values():
-        _, _, reads = _walk([t], t._seq)  # (start = t's own number: t alone is walked)
-        needed |= reads
-        for x in t._inputs:
-            uses[id(x)] = uses.get(id(x), 0) + 1
-    return uses, needed
-
-
 def _tensors_in(out):
+    """The tensors a forward returned: itself, or those in a tuple, list or dict (anything else: none,
+    and nothing is released)."""
     if isinstance(out, Tensor):
         return [out]
     if isinstance(out, dict):
-        out = out.values()
-    if isinstance(out, (tuple, list)) or hasattr(out, "values") and not hasattr(out, "shape"):
-        return [t for t in out if isinstance(t, Tensor)]
-    return []
+        out = list(out.values())
+    return [t for t in out if isinstance(t, Tensor)] if isinstance(out, (tuple, list)) else []
 
 
 def _probe():
