@@ -218,3 +218,38 @@ def test_column_copies_equal_slices_of_the_zero_padded_input(H, W, K, d, lo, hi)
     Wo = a.out[1]
     want = np.stack([xp[:, :, :, kj * d[1]:kj * d[1] + Wo] for kj in range(K[1])], 1)
     np.testing.assert_array_equal(cols, want.reshape(cols.shape))
+
+
+def test_the_rule_is_decided_again_when_anything_it_reads_changes(monkeypatch):
+    """fast_path_applies caches its decision: a changed shape, dtype, stride, padding, threshold or the
+    kernels' switch gets a fresh one (each asked first with the cache holding the other answer)."""
+    x, w, args = np.zeros((1, 2, 5, 5)), np.zeros((2, 2, 3, 3)), ((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        assert rows.fast_path_applies(x, w, *args)
+        assert not rows.fast_path_applies(np.zeros((1, 4, 5, 5)), np.zeros((16, 4, 3, 3)), *args)  # channels
+        assert not rows.fast_path_applies(x.astype(np.float32), w, *args)  # dtype
+        assert not rows.fast_path_applies(x, w, (2, 2), *args[1:])  # stride (the strided row: compiled only)
+        assert not rows.fast_path_applies(x, w, args[0], args[1], ((0, 0), (1, 1)), 1)  # padding
+        monkeypatch.setattr(rows, "_TINY_CHANNELS", 1)
+        assert not rows.fast_path_applies(x, w, *args)  # a threshold
+    x, w = np.zeros((1, 8, 12, 12)), np.zeros((4, 8, 3, 3))
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        assert not rows.fast_path_applies(x, w, (2, 2), *args[1:])
+    assert rows.fast_path_applies(x, w, (2, 2), *args[1:]) == jit.available()  # the kernels' switch
+
+
+def test_the_cached_geometry_is_that_of_the_call():
+    """nn/conv.py caches each convolution's parsed arguments by shapes and arguments (with their types):
+    another shape, stride or batch gets its own; an argument that is an error stays one after the valid
+    one it equals (stride=1.0 vs 1); unhashable arguments (lists) work uncached."""
+    x, w = tl.Tensor(np.ones((1, 2, 6, 6))), tl.Tensor(np.ones((3, 2, 3, 3)))
+    for fn, w_t in ((F.conv2d, w), (F.conv_transpose2d, tl.Tensor(np.ones((2, 3, 3, 3))))):
+        assert fn(x, w_t, stride=1).shape[2:] == fn(x, w_t, stride=[1, 1]).shape[2:]
+        with pytest.raises(TypeError, match="stride"):
+            fn(x, w_t, stride=1.0)
+        assert fn(x, w_t, stride=2).shape[2:] != fn(x, w_t, stride=1).shape[2:]
+        assert fn(tl.Tensor(np.ones((2, 6, 6))), w_t).ndim == 3  # unbatched: a shape of its own
+        assert fn(tl.Tensor(np.ones((1, 2, 7, 6))), w_t).shape[2:] != fn(x, w_t).shape[2:]
+    with pytest.raises(ValueError, match="channels"):
+        F.conv2d(tl.Tensor(np.ones((1, 3, 6, 6))), w)

@@ -72,24 +72,35 @@ def fast_path_applies(x, w, stride, dilation, pads, groups, transposed=False):
       from half the span, one of the two directions multiplies a border of zeros (MNIST's 'valid' 32 -> 64
       layer on 26 x 26: 17-26% more products, 58 vs 50 ms), where the general route, which skips them,
       is faster.
-    w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out."""
-    if not (len(stride) == 2 and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"):
+    w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out.
+    The decision is cached by everything it reads (shapes, dtypes, arguments, the kernels' switch and the
+    thresholds): ~5 us per small convolution otherwise."""
+    return _rule(tuple(x.shape), tuple(w.shape), x.dtype, w.dtype, tuple(stride), tuple(dilation), tuple(pads),
+                 groups, transposed, conv_kernels.conv_taps is not None,
+                 (_MIN_COMPILED, _MIN_PIXELS, _MIN_CHANNELS, _TINY_CHANNELS))
+
+
+@functools.lru_cache(maxsize=512)
+def _rule(x_shape, w_shape, x_dtype, w_dtype, stride, dilation, pads, groups, transposed, kernels_on, thresholds):
+    min_compiled, min_pixels, min_channels, tiny_channels = thresholds
+    if not (len(stride) == 2 and groups == 1 and x_dtype == w_dtype and x_dtype.kind == "f"):
         return False
-    spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])]
-    compiled = (_compiled(x, w) and x.shape[1] >= _MIN_COMPILED
-                and _output_pixels(x, spans, stride, transposed) >= _MIN_PIXELS)
+    spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w_shape[2:])]
+    compiled = (kernels_on and x_dtype in _KERNEL_DTYPES and x_shape[1] >= min_compiled
+                and _output_pixels(x_shape, spans, stride, transposed) >= min_pixels)
     if stride != (1, 1):  # (the strided row: compiled only; without, the general route is the same code)
         return compiled
     if compiled:
         return all(0 <= lo <= s and 0 <= hi <= s for lo, hi, s in spans)
     if not all(abs(2 * lo - s) <= 1 and abs(2 * hi - s) <= 1 for lo, hi, s in spans):
         return False
-    return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
+    return x_shape[1] >= min_channels or max(w_shape[0], w_shape[1]) <= tiny_channels
 
 
-def _output_pixels(x, spans, stride, transposed):
-    """The output pixels per image of the convolution x is the input (or, transposed, the output) of."""
-    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x.shape[2:], spans, stride
+def _output_pixels(x_shape, spans, stride, transposed):
+    """The output pixels per image of the convolution an input of x_shape is the input (or, transposed, the
+    output) of."""
+    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x_shape[2:], spans, stride
     if transposed:
         return H * W
     return ((H + lo1 + hi1 - sp1 - 1) // s1 + 1) * ((W + lo2 + hi2 - sp2 - 1) // s2 + 1)
