@@ -248,6 +248,7 @@ def _gather_tables(size, out, kernel, stride, dilation, pads):
     rank = np.arange(pixel.size) - np.searchsorted(pixel, pixel)
     back = np.full((H * W, int(rank.max()) + 1 if rank.size else 1), win.size)
     back[pixel, rank] = cols
+    win.flags.writeable = back.flags.writeable = False  # (shared by every call with this geometry)
     return win, back
 
 
