@@ -97,6 +97,11 @@ def _conv(rng, n):  # (N, C, H, W) images and (C, C, 3, 3) kernels; large: 8 x 1
     return {"x": _f(rng, N, C, H, H), "w": _f(rng, C, C, 3, 3) / (3 * math.sqrt(C))}
 
 
+def _cols(rng, n):  # F.fold's input: the 3x3 stride-2 windows of _conv's images, (N, C*9, (H/2)^2)
+    N, C, H = (1, 2, 8) if n < 64 else (8, 16, 64)
+    return {"x": _f(rng, N, C * 9, (H // 2) ** 2)}
+
+
 def _scatter(rng, n):
     return {"x": _f(rng, n, n), "idx": np.argsort(rng.random((n, n)), axis=1)[:, : n // 2], "src": _f(rng, n, n // 2)}
 
@@ -179,14 +184,18 @@ CASES = [
     Case("contiguous", _x(), lambda ns, x: x.transpose(0, 1).contiguous(), label="contiguous (of a transpose)"),
     Case("scatter", _scatter, lambda ns, x, idx, src: x.scatter(1, idx, src)),
     Case("einsum", _xy(), lambda ns, x, y: ns.T.einsum("ij,jk->ik", x, y), large=512),
-    # stride 1 (the common case) runs the conv2d row; strided convolutions the general windows / col2im route
+    # the conv2d row takes all four (strided ones: compiled, or tiny); windows and col2im alone: unfold and fold
     Case("conv2d", _conv, lambda ns, x, w: ns.F.conv2d(x, w, padding=1), label="conv2d (F.conv2d 3x3)"),
     Case("conv2d", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, padding=1),
          label="conv2d (F.conv_transpose2d 3x3)"),
-    Case("windows", _conv, lambda ns, x, w: ns.F.conv2d(x, w, stride=2, padding=1),
-         label="windows (F.conv2d 3x3 stride 2)"),
-    Case("col2im", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
-         label="col2im (F.conv_transpose2d 3x3 stride 2)"),
+    Case("conv2d", _conv, lambda ns, x, w: ns.F.conv2d(x, w, stride=2, padding=1),
+         label="conv2d (F.conv2d 3x3 stride 2)"),
+    Case("conv2d", _conv, lambda ns, x, w: ns.F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+         label="conv2d (F.conv_transpose2d 3x3 stride 2)"),
+    Case("windows", _conv, lambda ns, x, w: ns.F.unfold(x, 3, padding=1, stride=2), const=("w",),
+         label="windows (F.unfold 3x3 stride 2)"),
+    Case("col2im", _cols, lambda ns, x: ns.F.fold(x, (2 * math.isqrt(x.shape[2]),) * 2, 3, padding=1, stride=2),
+         label="col2im (F.fold 3x3 stride 2)"),
     Case("masked_softmax", _att, _masked_softmax_ours, _masked_softmax_torch, label="masked_softmax (vs masked_fill+softmax)"),
 ]
 

@@ -21,8 +21,10 @@ from tinygrad_lite.ops.jit import numpy_kernels
 @pytest.fixture(autouse=True)
 def _compiled_on_small_images(monkeypatch):
     """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
-    tests here use small images, so that threshold is off: the compiled loops take them."""
+    tests here use small images, so that threshold is off: the compiled loops take them. The tiny path
+    (rows._TINY_ELEMENTS) is off too: it has tests of its own (test_conv2d_rows.py)."""
     monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)
 
 
 def _step(fn, x, w, create_graph=False, **kw):
@@ -218,3 +220,128 @@ def test_column_copies_equal_slices_of_the_zero_padded_input(H, W, K, d, lo, hi)
     Wo = a.out[1]
     want = np.stack([xp[:, :, :, kj * d[1]:kj * d[1] + Wo] for kj in range(K[1])], 1)
     np.testing.assert_array_equal(cols, want.reshape(cols.shape))
+
+
+def test_the_rule_is_decided_again_when_anything_it_reads_changes(monkeypatch):
+    """fast_path_applies caches its decision: a changed shape, dtype, stride, padding, threshold or the
+    kernels' switch gets a fresh one (each asked first with the cache holding the other answer)."""
+    x, w, args = np.zeros((1, 2, 5, 5)), np.zeros((2, 2, 3, 3)), ((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        assert rows.fast_path_applies(x, w, *args)
+        assert not rows.fast_path_applies(np.zeros((1, 4, 5, 5)), np.zeros((16, 4, 3, 3)), *args)  # channels
+        assert not rows.fast_path_applies(x.astype(np.float32), w, *args)  # dtype
+        assert not rows.fast_path_applies(x, w, (2, 2), *args[1:])  # stride (the strided row: compiled only)
+        assert not rows.fast_path_applies(x, w, args[0], args[1], ((0, 0), (1, 1)), 1)  # padding
+        monkeypatch.setattr(rows, "_TINY_CHANNELS", 1)
+        assert not rows.fast_path_applies(x, w, *args)  # a threshold
+    x, w = np.zeros((1, 8, 12, 12)), np.zeros((4, 8, 3, 3))
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        assert not rows.fast_path_applies(x, w, (2, 2), *args[1:])
+    assert rows.fast_path_applies(x, w, (2, 2), *args[1:]) == jit.available()  # the kernels' switch
+
+
+def test_the_cached_geometry_is_that_of_the_call():
+    """nn/conv.py caches each convolution's parsed arguments by shapes and arguments (with their types):
+    another shape, stride or batch gets its own; an argument that is an error stays one after the valid
+    one it equals (stride=1.0 vs 1); unhashable arguments (lists) work uncached."""
+    x, w = tl.Tensor(np.ones((1, 2, 6, 6))), tl.Tensor(np.ones((3, 2, 3, 3)))
+    for fn, w_t in ((F.conv2d, w), (F.conv_transpose2d, tl.Tensor(np.ones((2, 3, 3, 3))))):
+        assert fn(x, w_t, stride=1).shape[2:] == fn(x, w_t, stride=[1, 1]).shape[2:]
+        with pytest.raises(TypeError, match="stride"):
+            fn(x, w_t, stride=1.0)
+        assert fn(x, w_t, stride=2).shape[2:] != fn(x, w_t, stride=1).shape[2:]
+        assert fn(tl.Tensor(np.ones((2, 6, 6))), w_t).ndim == 3  # unbatched: a shape of its own
+        assert fn(tl.Tensor(np.ones((1, 2, 7, 6))), w_t).shape[2:] != fn(x, w_t).shape[2:]
+    with pytest.raises(ValueError, match="channels"):
+        F.conv2d(tl.Tensor(np.ones((1, 3, 6, 6))), w)
+
+
+def _tiny_on(monkeypatch):
+    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 10 ** 9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), co=st.integers(1, 3), h=st.integers(1, 7), w=st.integers(1, 7),
+       k=st.tuples(st.integers(1, 3), st.integers(1, 3)), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)), at=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+       extra=st.tuples(st.integers(0, 2), st.integers(0, 2)), transpose=st.booleans(), create_graph=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_the_tiny_path_equals_the_general_route(n, c, co, h, w, k, stride, dilation, at, extra, transpose,
+                                                create_graph, seed):
+    """The tiny path (gathers by index tables) of the stride-1 and the strided rows, conv2d and
+    conv_transpose2d (with output_padding), forward, gradients and second order, against the general route.
+    Padding anywhere from 0 to the dilated span d*(K-1) (the stride-1 row's range)."""
+    rng = np.random.default_rng(seed)
+    pad = tuple(int(a * d * (kk - 1)) for a, d, kk in zip(at, dilation, k))
+    kw = dict(stride=stride, padding=pad, dilation=dilation)
+    if transpose:
+        if stride != (1, 1):
+            kw["output_padding"] = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
+        fn, shape_w = F.conv_transpose2d, (c, co) + k
+        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
+    else:
+        fn, shape_w = F.conv2d, (co, c) + k
+        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
+    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    ref = _general(fn, x, wt, create_graph, **kw)
+    with pytest.MonkeyPatch.context() as mp:
+        _tiny_on(mp)
+        mp.setattr(rows, "_compiled", lambda *a: pytest.fail("the tiny path runs no compiled loop"))
+        assert _grad_fn(fn, x, wt, **kw) == "conv2d"
+        fast = _step(fn, x, wt, create_graph, **kw)
+    for f, r in zip(fast, ref):
+        np.testing.assert_allclose(f, r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_inf_and_nan_on_the_tiny_path_reach_what_the_general_route_reaches(stride, transpose, where, monkeypatch):
+    rng = np.random.default_rng(4)
+    fn, kw = (F.conv_transpose2d, dict(stride=stride, padding=1)) if transpose else (F.conv2d, dict(stride=stride, padding=1))
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((3, 4, 3, 3) if transpose else (4, 3, 3, 3))
+    if where == "x":
+        x[0, 1, 0, 2], x[1, 0, 5, 5], x[1, 2, 3, 0] = np.inf, np.nan, -np.inf
+    else:
+        w[1, 2, 0, 0], w[2, 0, 2, 1] = np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        ref = _general(fn, x, w, **kw)
+        _tiny_on(monkeypatch)
+        assert _grad_fn(fn, x, w, **kw) == "conv2d"
+        fast = _step(fn, x, w, **kw)
+    for f, r in zip(fast, ref):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
+        ok = np.isfinite(r)
+        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-12, atol=1e-12)
+    assert np.isfinite(ref[0]).any() and not np.isfinite(ref[0]).all()  # (the forward: some of each)
+
+
+@pytest.mark.parametrize("size, kernel, stride, dilation, pads", [
+    ((8, 8), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), ((7, 5), (3, 2), (2, 3), (2, 1), ((2, 0), (1, 3))),
+    ((1, 4), (3, 3), (3, 1), (1, 2), ((3, 3), (0, 4))), ((5, 5), (1, 1), (2, 2), (1, 1), ((0, 0), (0, 0)))])
+def test_the_gather_tables_are_windows_and_col2im(size, kernel, stride, dilation, pads):
+    """_tiny_windows is windows(x) (as (N, C*K1*K2, Ho*Wo)) and _tiny_adjoint col2im of the products, bit
+    for bit in float32, including positions no window reaches (zero) and windows wholly in the padding."""
+    from tinygrad_lite.ops.window import WindowArgs, col2im, windows
+    rng = np.random.default_rng(0)
+    wa = WindowArgs(kernel, stride, dilation, pads, 0, size)
+    x = rng.standard_normal((2, 3) + size).astype(np.float32)
+    np.testing.assert_array_equal(rows._tiny_windows(wa, x), windows(x, wa).reshape(2, 3 * kernel[0] * kernel[1], -1))
+    w, v = rng.standard_normal((4, 3) + kernel).astype(np.float32), rng.standard_normal((2, 4) + wa.out).astype(np.float32)
+    cols = np.matmul(w.reshape(4, -1).T, v.reshape(2, 4, -1)).reshape((2, 3) + kernel + wa.out)
+    np.testing.assert_allclose(rows._tiny_adjoint(wa, v, w), col2im(cols, wa), rtol=1e-6, atol=1e-6)
+
+
+def test_tiny_convolutions_take_the_row_below_the_threshold(monkeypatch):
+    """With or without the compiled loops, any stride; from _TINY_ELEMENTS on the rules of before."""
+    x, w = np.zeros((1, 2, 8, 8), np.float32), np.zeros((2, 2, 3, 3), np.float32)
+    with numpy_kernels(conv_kernels, "conv_taps", "weight_grad_taps"):
+        for fn, kw in ((F.conv2d, dict(stride=2, padding=1)), (F.conv_transpose2d, dict(stride=2, padding=1)),
+                       (F.conv2d, {}), (F.conv2d, dict(padding=1))):
+            monkeypatch.setattr(rows, "_TINY_ELEMENTS", 2 * 9 * 64)
+            assert _grad_fn(fn, x, w, **kw) == "conv2d"
+            monkeypatch.setattr(rows, "_TINY_ELEMENTS", 2 * 9 * 16 - 1)
+            assert (_grad_fn(fn, x, w, **kw) == "conv2d") == (kw == dict(padding=1))  # ('same': the numpy row's)

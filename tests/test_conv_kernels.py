@@ -23,8 +23,10 @@ _KERNELS = ("conv_taps", "weight_grad_taps")
 @pytest.fixture(autouse=True)
 def _compiled_on_small_images(monkeypatch):
     """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
-    tests here use small images, so that threshold is off: the compiled loops take them."""
+    tests here use small images, so that threshold is off: the compiled loops take them. The tiny path
+    (rows._TINY_ELEMENTS) is off too: it has tests of its own (test_conv2d_rows.py)."""
     monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)
 
 
 def _step(fn, x, w, create_graph=False, **kw):

@@ -60,43 +60,81 @@ def _pads(op, padding, kernel, stride, dilation):
     return tuple((p, p) for p in ntuple(op, "padding", padding, d))
 
 
-def _checked_input(op, d, input, weight, weight_layout):
-    """The checks every convolution shares: Tensors, a (d + 2)-dim weight laid out as `weight_layout`
-    says, an input with a batch dim (added when unbatched). Returns (x batched, weight, unbatched)."""
+def _checked_input(op, d, input, weight):
+    """The checks every convolution makes on every call: Tensors; the input batched (a batch dim added
+    when unbatched). The shape checks are _batched_shape's and the geometry's (cached by shapes)."""
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"{op}: input and weight must be Tensors, got {type(input).__name__} and "
                         f"{type(weight).__name__}")
-    if weight.ndim != d + 2:
-        raise ValueError(f"{op}: weight must have shape ({weight_layout}, {d} kernel dims), got {tuple(weight.shape)}")
-    unbatched = input.ndim == d + 1
-    x = input.unsqueeze(0) if unbatched else input
-    if x.ndim != d + 2:
+    return input.unsqueeze(0) if input.ndim == d + 1 else input
+
+
+def _batched_shape(op, d, shape):
+    """The input's shape with its batch dim (1 when unbatched); an error unless it has d + 1 or d + 2 dims."""
+    if len(shape) not in (d + 1, d + 2):
         raise ValueError(f"{op}: expected input of shape (N, C_in, {d} spatial dims) or unbatched (C_in, ...), "
-                         f"got {tuple(input.shape)}")
-    return x, weight, unbatched
+                         f"got {shape}")
+    return shape if len(shape) == d + 2 else (1,) + shape
+
+
+def _check_bias(op, bias, Cout):
+    if bias is not None and tuple(bias.shape) != (Cout,):
+        raise ValueError(f"{op}: bias must have shape ({Cout},) (out_channels), got {tuple(bias.shape)}")
+
+
+def _with_bias(out, bias, Cout, d, input):
+    """out + bias (one per output channel), the batch dim dropped again when the input had none."""
+    if bias is not None:
+        out = out + bias.reshape((Cout,) + (1,) * d)
+    return out.squeeze(0) if input.ndim == d + 1 else out
+
+
+# the geometry of a convolution (parsed arguments, checks, WindowArgs) by its shapes and arguments: a training
+# loop computes it once (~10 us per small step otherwise). Only a function of the key, which holds each
+# argument with its type (stride=1.0, an error, is not stride=1); unhashable arguments (lists) are not cached.
+_GEOMETRY, _GEOMETRY_SIZE = {}, 256
+
+
+def _cached(geometry, op, d, input, weight, *args):
+    try:
+        key = (geometry, op, d, input._data.shape, weight._data.shape) + tuple((type(v), v) for v in args)
+        hit = _GEOMETRY.get(key)
+    except TypeError:  # (an unhashable argument)
+        return geometry(op, d, input._data.shape, weight._data.shape, *args)
+    if hit is None:
+        if len(_GEOMETRY) >= _GEOMETRY_SIZE:
+            _GEOMETRY.clear()
+        hit = _GEOMETRY[key] = geometry(op, d, input._data.shape, weight._data.shape, *args)
+    return hit
 
 
 def _conv(op, d, input, weight, bias, stride, padding, dilation, groups):
-    x, w, unbatched = _checked_input(op, d, input, weight, "out_channels, in_channels/groups")
-    groups = int(groups)
-    N, C = x.shape[0], x.shape[1]
-    Cout, Cg, K = w.shape[0], w.shape[1], tuple(w.shape[2:])
-    if groups < 1 or C % groups or Cout % groups or Cg * groups != C:
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {C} channels; weight of shape "
-                         f"{tuple(w.shape)} with groups={groups} expects {Cg * groups} "
-                         f"(in_channels = weight.shape[1] * groups; out_channels divisible by groups)")
-    if bias is not None and tuple(bias.shape) != (Cout,):
-        raise ValueError(f"{op}: bias must have shape ({Cout},) (out_channels), got {tuple(bias.shape)}")
-    stride = ntuple(op, "stride", stride, d)
-    dilation = ntuple(op, "dilation", dilation, d)
-    a = window_args(op, x.shape, K, stride, dilation, _pads(op, padding, K, stride, dilation))
-    if rows.fast_path_applies(x, w, stride, dilation, a.pads, groups):
-        out = rows.conv2d(x, w, rows.conv_args(a))
+    x, w = _checked_input(op, d, input, weight), weight
+    a, row_args, groups, Cout = _cached(_conv_geometry, op, d, input, weight, stride, padding, dilation, groups)
+    _check_bias(op, bias, Cout)
+    if row_args is not None and rows.fast_path_applies(x, w, a.stride, a.dilation, a.pads, groups):
+        out = rows.conv2d(x, w, row_args)
     else:
         out = _conv_general(x, w, a, groups)
-    if bias is not None:
-        out = out + bias.reshape((Cout,) + (1,) * d)
-    return out.squeeze(0) if unbatched else out
+    return _with_bias(out, bias, Cout, d, input)
+
+
+def _conv_geometry(op, d, x_shape, w_shape, stride, padding, dilation, groups):
+    """(WindowArgs, the conv2d row's ConvArgs or None (not 2-D), groups, C_out) of a convolution, checked."""
+    if len(w_shape) != d + 2:
+        raise ValueError(f"{op}: weight must have shape (out_channels, in_channels/groups, {d} kernel dims), "
+                         f"got {w_shape}")
+    shape, x_shape = x_shape, _batched_shape(op, d, x_shape)
+    groups = int(groups)
+    C, (Cout, Cg), K = x_shape[1], w_shape[:2], w_shape[2:]
+    if groups < 1 or C % groups or Cout % groups or Cg * groups != C:
+        raise ValueError(f"{op}: input of shape {shape} has {C} channels; weight of shape "
+                         f"{w_shape} with groups={groups} expects {Cg * groups} "
+                         f"(in_channels = weight.shape[1] * groups; out_channels divisible by groups)")
+    stride = ntuple(op, "stride", stride, d)
+    dilation = ntuple(op, "dilation", dilation, d)
+    a = window_args(op, x_shape, K, stride, dilation, _pads(op, padding, K, stride, dilation))
+    return a, (rows.conv_args(a) if d == 2 else None), groups, Cout
 
 
 def _conv_general(x, w, a, groups):
@@ -130,16 +168,35 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
-    x, w, unbatched = _checked_input(op, d, input, weight, "in_channels, out_channels/groups")
+    x, w = _checked_input(op, d, input, weight), weight
+    a, row_args, groups, Cout, x_pads = _cached(_conv_transpose_geometry, op, d, input, weight, stride, padding,
+                                                output_padding, groups, dilation)
+    _check_bias(op, bias, Cout)
+    if x_pads is not None:
+        # output_padding of a stride or more (allowed below the dilation) reaches windows past x's last
+        # position: the transpose of that convolution reads x followed by zeros
+        x = zero_pad(x, x_pads)
+    if row_args is not None and rows.fast_path_applies(x, w, a.stride, a.dilation, a.pads, groups, True):
+        out = rows.conv2d(x, w, row_args)  # the input gradient of that convolution
+    else:
+        out = _conv_transpose_general(x, w, a, groups)
+    return _with_bias(out, bias, Cout, d, input)
+
+
+def _conv_transpose_geometry(op, d, x_shape, w_shape, stride, padding, output_padding, groups, dilation):
+    """(WindowArgs of the convolution this one is the transpose of, the conv2d row's ConvArgs or None (not
+    2-D, or output_padding with stride 1), groups, C_out, the padding that x needs or None), checked."""
+    if len(w_shape) != d + 2:
+        raise ValueError(f"{op}: weight must have shape (in_channels, out_channels/groups, {d} kernel dims), "
+                         f"got {w_shape}")
+    shape, x_shape = x_shape, _batched_shape(op, d, x_shape)
     groups = int(groups)
-    N, C = x.shape[0], x.shape[1]
-    Cg_out, K = w.shape[1], tuple(w.shape[2:])
-    if groups < 1 or w.shape[0] != C or C % groups:
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} has {C} channels; weight of shape "
-                         f"{tuple(w.shape)} expects weight.shape[0] = in_channels, divisible by groups={groups}")
+    N, C = x_shape[:2]
+    Cg_out, K = w_shape[1], w_shape[2:]
+    if groups < 1 or w_shape[0] != C or C % groups:
+        raise ValueError(f"{op}: input of shape {shape} has {C} channels; weight of shape "
+                         f"{w_shape} expects weight.shape[0] = in_channels, divisible by groups={groups}")
     Cout = Cg_out * groups
-    if bias is not None and tuple(bias.shape) != (Cout,):
-        raise ValueError(f"{op}: bias must have shape ({Cout},) (out_channels), got {tuple(bias.shape)}")
     stride = ntuple(op, "stride", stride, d)
     dilation = ntuple(op, "dilation", dilation, d)
     pad = ntuple(op, "padding", padding, d)
@@ -148,23 +205,16 @@ def _conv_transpose(op, d, input, weight, bias, stride, padding, output_padding,
         raise ValueError(f"{op}: output_padding {out_pad} must be smaller than either stride {stride} or "
                          f"dilation {dilation}")
     size = tuple((n - 1) * s - 2 * p + dl * (k - 1) + o + 1
-                 for n, s, p, dl, k, o in zip(x.shape[2:], stride, pad, dilation, K, out_pad))
+                 for n, s, p, dl, k, o in zip(x_shape[2:], stride, pad, dilation, K, out_pad))
     if any(n < 1 for n in size):
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} gives a non-positive output size {size}")
+        raise ValueError(f"{op}: input of shape {shape} gives a non-positive output size {size}")
     # the geometry of the convolution this one is the transpose of: it maps the output back onto the input
     a = window_args(op, (N, Cout) + size, K, stride, dilation, tuple((p, p) for p in pad))
-    if a.out != tuple(x.shape[2:]):
-        # output_padding of a stride or more (allowed below the dilation) reaches windows past x's last
-        # position: the transpose of that convolution reads x followed by zeros
-        x = zero_pad(x, [e for n, o in zip(x.shape[:1:-1], a.out[::-1]) for e in (0, o - n)])
-    if (not any(out_pad) or stride != (1,) * d) and rows.fast_path_applies(x, w, stride, dilation, a.pads, groups,
-                                                                            True):
-        out = rows.conv2d(x, w, rows.adjoint_args(rows.conv_args(a)))  # the input gradient of that convolution
-    else:
-        out = _conv_transpose_general(x, w, a, groups)
-    if bias is not None:
-        out = out + bias.reshape((Cout,) + (1,) * d)
-    return out.squeeze(0) if unbatched else out
+    x_pads = None
+    if a.out != tuple(x_shape[2:]):
+        x_pads = [e for n, o in zip(x_shape[:1:-1], a.out[::-1]) for e in (0, o - n)]
+    rowable = d == 2 and (not any(out_pad) or stride != (1,) * d)
+    return a, (rows.adjoint_args(rows.conv_args(a)) if rowable else None), groups, Cout, x_pads
 
 
 def _conv_transpose_general(x, w, a, groups):

@@ -35,6 +35,10 @@ structural zero is multiplied: only the taps A has. 8 x 16 x 64 x 64, 3x3, strid
 backward: 3.1 ms on the general route (windows copies, col2im), ~1.4 ms here. The numpy path of the
 strided row is the general route's arithmetic on arrays (windows + product, product + col2im).
 
+Tiny (bench_ops' small case, 1 x 2 x 8 x 8): any stride, the general route's arithmetic in fewer numpy calls,
+windows and col2im as gathers by cached index tables (_TINY_ELEMENTS; 24-31 us per forward + backward, as
+PyTorch's 20-23 us within 1.4x).
+
 Rows (vjps work on arrays and on Tensors, so create_graph=True records them):
 * `conv2d(x, w)`: x (N, C, H, W), w (Cout, C, K1, K2), args a ConvArgs (flipped: the adjoint).
 * `conv2d_weight(x, dy)`: the weight gradient as a function of x and dy (its own vjps make the
@@ -72,24 +76,38 @@ def fast_path_applies(x, w, stride, dilation, pads, groups, transposed=False):
       from half the span, one of the two directions multiplies a border of zeros (MNIST's 'valid' 32 -> 64
       layer on 26 x 26: 17-26% more products, 58 vs 50 ms), where the general route, which skips them,
       is faster.
-    w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out."""
-    if not (len(stride) == 2 and groups == 1 and x.dtype == w.dtype and x.dtype.kind == "f"):
+    * Tiny convolutions (up to _TINY_ELEMENTS in the columns): any stride, any padding from 0 to d*(K-1)
+      (stride 1; any padding strided), with or without the compiled loops: the row's tiny path.
+    w may be in either layout (conv2d's or conv_transpose2d's): its first two dims are C_in and C_out.
+    The decision is cached by everything it reads (shapes, dtypes, arguments, the kernels' switch and the
+    thresholds): ~5 us per small convolution otherwise."""
+    return _rule(tuple(x.shape), tuple(w.shape), x.dtype, w.dtype, tuple(stride), tuple(dilation), tuple(pads),
+                 groups, transposed, conv_kernels.conv_taps is not None,
+                 (_MIN_COMPILED, _MIN_PIXELS, _MIN_CHANNELS, _TINY_CHANNELS, _TINY_ELEMENTS))
+
+
+@functools.lru_cache(maxsize=512)
+def _rule(x_shape, w_shape, x_dtype, w_dtype, stride, dilation, pads, groups, transposed, kernels_on, thresholds):
+    min_compiled, min_pixels, min_channels, tiny_channels, tiny_elements = thresholds
+    if not (len(stride) == 2 and groups == 1 and x_dtype == w_dtype and x_dtype.kind == "f"):
         return False
-    spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w.shape[2:])]
-    compiled = (_compiled(x, w) and x.shape[1] >= _MIN_COMPILED
-                and _output_pixels(x, spans, stride, transposed) >= _MIN_PIXELS)
-    if stride != (1, 1):  # (the strided row: compiled only; without, the general route is the same code)
-        return compiled
-    if compiled:
+    spans = [(lo, hi, d * (k - 1)) for (lo, hi), d, k in zip(pads, dilation, w_shape[2:])]
+    pixels = _output_pixels(x_shape, spans, stride, transposed)
+    compiled = kernels_on and x_dtype in _KERNEL_DTYPES and x_shape[1] >= min_compiled and pixels >= min_pixels
+    tiny = _tiny_elements(x_shape[0], max(w_shape[:2]), w_shape[2:], pixels) <= tiny_elements
+    if stride != (1, 1):  # (the strided row: compiled or tiny only; else the general route is the same code)
+        return compiled or tiny
+    if compiled or tiny:
         return all(0 <= lo <= s and 0 <= hi <= s for lo, hi, s in spans)
     if not all(abs(2 * lo - s) <= 1 and abs(2 * hi - s) <= 1 for lo, hi, s in spans):
         return False
-    return x.shape[1] >= _MIN_CHANNELS or max(w.shape[0], w.shape[1]) <= _TINY_CHANNELS
+    return x_shape[1] >= min_channels or max(w_shape[0], w_shape[1]) <= tiny_channels
 
 
-def _output_pixels(x, spans, stride, transposed):
-    """The output pixels per image of the convolution x is the input (or, transposed, the output) of."""
-    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x.shape[2:], spans, stride
+def _output_pixels(x_shape, spans, stride, transposed):
+    """The output pixels per image of the convolution an input of x_shape is the input (or, transposed, the
+    output) of."""
+    (H, W), ((lo1, hi1, sp1), (lo2, hi2, sp2)), (s1, s2) = x_shape[2:], spans, stride
     if transposed:
         return H * W
     return ((H + lo1 + hi1 - sp1 - 1) // s1 + 1) * ((W + lo2 + hi2 - sp2 - 1) // s2 + 1)
@@ -175,6 +193,8 @@ def _row_step(a):
 
 def _conv(a, x, w):
     """The convolution of x (N, C, H, W) with w as a.flipped says -> y (N, Cout, Ho, Wo)."""
+    if _tiny(a, x, w):
+        return _tiny_conv(a, x, w)
     if a.stride != (1, 1):
         # (the planes' zero padding meets every weight: with an inf or NaN among them, 0 * inf would spread
         # NaN where the general route, which never pairs them, has none)
@@ -184,6 +204,101 @@ def _conv(a, x, w):
     if _compiled(x, w) and _big_enough(a):
         return _conv_compiled(a, x, w)
     return _conv_on(a, _column_copies(a, x), w)
+
+
+# Tiny convolutions (bench_ops' small case: 1 x 2 x 8 x 8 images, 2 -> 2 channels, 3 x 3): every array is a
+# few hundred elements and numpy's cost per call (~1 us) is all there is. There the row computes the general
+# route's arithmetic (windows + one product, one product + col2im) with fewer calls: the windows as one
+# gather from the flattened image by a cached index table, col2im as one gather of the products plus a sum
+# over the (at most K1*K2) windows that meet each input position, in kernel order. Up to _TINY_ELEMENTS
+# elements in A's columns (N * max(C_in, C_out) * K1*K2 * A's output pixels). The row is A, or Aᵀ when
+# flipped (A = adjoint_args(a), w in A's layout either way), so each pair of values meets as on the general
+# route: an inf or NaN reaches the same outputs (the stride-1 numpy path convolves a flipped row's zero
+# padding with w instead).
+# (forward + backward, float32, tiny path vs before: 2 x 4 x 8 x 8 3x3 padding 1: 36 vs 50 us, stride 2: 31 vs 67,
+# conv_transpose2d stride 2: 57 vs 88 (4608 elements); 1 x 4 x 16 x 16 padding 1 (9216): 51 vs 37 us, 1 x 8 x 12 x 12
+# (10368, compiled before): 59 vs 40)
+_TINY_ELEMENTS = 6144
+
+
+def _tiny_elements(n, channels, kernel, pixels):
+    return n * channels * kernel[0] * kernel[1] * pixels
+
+
+def _tiny(a, x, w):
+    """Whether the row with geometry a on x and w takes the tiny path."""
+    pixels = a.size if a.flipped else a.out  # (A's output)
+    return _tiny_elements(x.shape[0], max(w.shape[0], w.shape[1]), a.kernel, pixels[0] * pixels[1]) <= _TINY_ELEMENTS
+
+
+@functools.lru_cache(maxsize=256)
+def _gather_tables(size, out, kernel, stride, dilation, pads):
+    """Index tables of the convolution A from `size` to `out`: `win` (K1*K2*Ho*Wo,), for each column (k, o)
+    of A's windows its pixel of the flattened input, H*W where it reads the padding; `back` (H*W, hits),
+    for each input pixel the columns that read it, in increasing order, padded with K1*K2*Ho*Wo."""
+    (H, W), (Ho, Wo), (K1, K2), (s1, s2), (d1, d2), ((lo1, _), (lo2, _)) = size, out, kernel, stride, dilation, pads
+    kh, kw, oh, ow = np.meshgrid(np.arange(K1), np.arange(K2), np.arange(Ho), np.arange(Wo), indexing="ij")
+    ih, iw = (oh * s1 + kh * d1 - lo1).ravel(), (ow * s2 + kw * d2 - lo2).ravel()
+    inside = (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+    win = np.where(inside, ih * W + iw, H * W)
+    cols = np.flatnonzero(inside)  # (increasing: a stable sort keeps each pixel's columns in kernel order)
+    pixel = win[cols]
+    order = np.argsort(pixel, kind="stable")
+    pixel, cols = pixel[order], cols[order]
+    rank = np.arange(pixel.size) - np.searchsorted(pixel, pixel)
+    back = np.full((H * W, int(rank.max()) + 1 if rank.size else 1), win.size)
+    back[pixel, rank] = cols
+    win.flags.writeable = back.flags.writeable = False  # (shared by every call with this geometry)
+    return win, back
+
+
+def _tables(wa):
+    return _gather_tables(wa.size, wa.out, wa.kernel, wa.stride, wa.dilation, wa.pads)
+
+
+def _tiny_windows(wa, x):
+    """windows(x, wa) as (N, C * K1*K2, Ho*Wo): one gather from x flattened, followed by a zero."""
+    N, C, H, W = x.shape
+    xe = np.zeros((N, C, H * W + 1), x.dtype)
+    xe[:, :, :-1] = x.reshape(N, C, H * W)
+    return np.take(xe, _tables(wa)[0], axis=2).reshape(N, C * wa.kernel[0] * wa.kernel[1], wa.out[0] * wa.out[1])  # (take: 1.3 vs 4.6 us)
+
+
+def _tiny_forward(wa, x, w):
+    """A x: the convolution with geometry wa of x (N, C, *wa.size) with w (Cout, C, K1, K2)."""
+    y = np.matmul(w.reshape(w.shape[0], w[0].size), _tiny_windows(wa, x))
+    return y.reshape((x.shape[0], w.shape[0]) + wa.out)
+
+
+def _tiny_adjoint(wa, v, w):
+    """Aᵀ v (col2im of wᵀ v): v (N, Cout, *wa.out) -> (N, C, *wa.size), w (Cout, C, K1, K2)."""
+    N, (Cout, C), KP = v.shape[0], w.shape[:2], wa.kernel[0] * wa.kernel[1] * wa.out[0] * wa.out[1]
+    prods = np.matmul(w.reshape(Cout, C * wa.kernel[0] * wa.kernel[1]).T, v.reshape(N, Cout, wa.out[0] * wa.out[1]))
+    cols = np.zeros((N, C, KP + 1), prods.dtype)  # (a zero after each channel's columns: what `back` pads with)
+    cols[:, :, :-1] = prods.reshape(N, C, KP)
+    return np.take(cols, _tables(wa)[1], axis=2).sum(-1).reshape((N, C) + wa.size)
+
+
+def _tiny_weight_grad(wa, u, v):
+    """dW (Cout, C, K1, K2) of A from its input u (N, C, *wa.size) and output gradient v (N, Cout, *wa.out)."""
+    N, Cout = v.shape[:2]
+    d = np.matmul(v.reshape(N, Cout, wa.out[0] * wa.out[1]), _tiny_windows(wa, u).transpose(0, 2, 1))
+    return _sum_images(d).reshape((Cout, u.shape[1]) + wa.kernel)
+
+
+def _tiny_conv(a, x, w):
+    """The row's forward on the tiny path: A x, or Aᵀ x when a.flipped (w then in A's layout as it is)."""
+    return _tiny_adjoint(adjoint_args(a), x, w) if a.flipped else _tiny_forward(a, x, w)
+
+
+def _tiny_weight(a, x, g):
+    """The row's weight gradient on the tiny path (in w's layout: A's)."""
+    return _tiny_weight_grad(adjoint_args(a), g, x) if a.flipped else _tiny_weight_grad(a, x, g)
+
+
+def _tiny_input_grad(a, w, g):
+    """The row's input gradient on the tiny path."""
+    return _tiny_forward(adjoint_args(a), g, w) if a.flipped else _tiny_adjoint(a, g, w)
 
 
 def _strided_numpy(a, x, w):
@@ -425,7 +540,9 @@ _WIDE_ENOUGH = 16
 
 def _weight_grad(a, x, g, cols_g=None):
     """dW in w's layout: by the compiled loops when they are on, else on cols_g (built here when not
-    given) for C_in >= _WIDE_ENOUGH, else on windows of x (_weight_grad_exact)."""
+    given) for C_in >= _WIDE_ENOUGH, else on windows of x (_weight_grad_exact); tiny ones on the tiny path."""
+    if _tiny(a, x, g):
+        return _tiny_weight(a, x, g)
     if a.stride != (1, 1):
         return _strided_weight_grad(a, x, g)
     if cols_g is None and _compiled(x, g) and _big_enough(a):
@@ -501,6 +618,8 @@ def _conv_grads(g, ans, a, saved, needs, x, w):
     if not is_array(g):  # create_graph: the same math through the rows, recorded
         return (conv2d(g, w, adjoint_args(a)) if needs[0] else None,
                 conv2d_weight(x, g, a) if needs[1] else None)
+    if _tiny(a, x, w):
+        return (_tiny_input_grad(a, w, g) if needs[0] else None, _tiny_weight(a, x, g) if needs[1] else None)
     if a.stride != (1, 1):
         return _strided_grads(a, x, w, g, needs)
     if _compiled(x, w, g) and _big_enough(a):
