@@ -325,14 +325,16 @@ def test_inf_and_nan_on_the_tiny_path_reach_what_the_general_route_reaches(strid
 def test_the_gather_tables_are_windows_and_col2im(size, kernel, stride, dilation, pads):
     """_tiny_windows is windows(x) (as (N, C*K1*K2, Ho*Wo)) and _tiny_adjoint col2im of the products, bit
     for bit in float32, including positions no window reaches (zero) and windows wholly in the padding."""
-    from tinygrad_lite.ops.window import WindowArgs, col2im, windows
+    from tinygrad_lite.ops import window
+    from tinygrad_lite.ops.window import WindowArgs
     rng = np.random.default_rng(0)
     wa = WindowArgs(kernel, stride, dilation, pads, 0, size)
     x = rng.standard_normal((2, 3) + size).astype(np.float32)
-    np.testing.assert_array_equal(rows._tiny_windows(wa, x), windows(x, wa).reshape(2, 3 * kernel[0] * kernel[1], -1))
+    np.testing.assert_array_equal(rows._tiny_windows(wa, x),
+                                  window._windows_ref(wa, x).reshape(2, 3 * kernel[0] * kernel[1], -1))
     w, v = rng.standard_normal((4, 3) + kernel).astype(np.float32), rng.standard_normal((2, 4) + wa.out).astype(np.float32)
     cols = np.matmul(w.reshape(4, -1).T, v.reshape(2, 4, -1)).reshape((2, 3) + kernel + wa.out)
-    np.testing.assert_allclose(rows._tiny_adjoint(wa, v, w), col2im(cols, wa), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rows._tiny_adjoint(wa, v, w), window._col2im_ref(wa, cols), rtol=1e-6, atol=1e-6)
 
 
 def test_tiny_convolutions_take_the_row_below_the_threshold(monkeypatch):

@@ -52,10 +52,45 @@ def test_col2im_2d_equals_reference_and_loops(geo, dtype, seed, transposed):
 def test_col2im_takes_the_fast_path_for_2d_only():
     a2 = WindowArgs((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 0.0, (5, 6))
     a1 = WindowArgs((3,), (1,), (1,), ((1, 1),), 0.0, (6,))
-    with mock.patch.object(window, "_col2im_2d", wraps=window._col2im_2d) as fast:
+    with mock.patch.object(window, "_col2im_2d", wraps=window._col2im_2d) as fast, \
+            mock.patch.object(window, "_TINY_ELEMENTS", 0):  # (not the tiny path: tested below)
         window.col2im(np.ones((2, 3, 3, 3) + a2.out), a2)
         window.col2im(np.ones((2, 3, 3) + a1.out), a1)
     assert fast.call_count == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(geo=_geometry_2d(), dtype=st.sampled_from([np.float32, np.float64, np.int64]), seed=st.integers(0, 2 ** 16),
+       value=st.sampled_from([0.0, -np.inf, 1.5]), transposed=st.booleans())
+def test_tiny_windows_and_col2im_are_the_reference_routes(geo, dtype, seed, value, transposed):
+    """The gathers by index tables (small inputs) against the strided copy and the strided adds: windows bit
+    for bit (the padding's value included: -inf for max pooling), col2im to rounding (another order)."""
+    a, lead = geo
+    if value == -np.inf and dtype == np.int64:
+        value = 0.0
+    a = WindowArgs(a.kernel, a.stride, a.dilation, a.pads, value, a.size)
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(lead + a.size) * 10).astype(dtype)
+    if transposed:
+        x = np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2)
+    cols = (rng.standard_normal(lead + a.kernel + a.out) * 10).astype(dtype)
+    with mock.patch.object(window, "_TINY_ELEMENTS", float("inf")):  # (every geometry drawn takes it)
+        got, back = window.windows(x, a), window.col2im(cols, a)
+    np.testing.assert_array_equal(got, window._windows_ref(a, x))
+    assert got.dtype == x.dtype and got.shape == lead + a.kernel + a.out
+    got = back
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, window._col2im_ref(a, cols), rtol=tol, atol=tol)
+    assert got.dtype == cols.dtype and got.shape == lead + a.size
+
+
+def test_the_tiny_path_ends_at_its_threshold():
+    a = WindowArgs((3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), 0.0, (8, 8))
+    small, large = (1, 2) + a.size, (64, 64) + a.size
+    with mock.patch.object(window, "tiny_windows", wraps=window.tiny_windows) as tiny:
+        window.windows(np.ones(small), a)
+        window.windows(np.ones(large), a)
+    assert tiny.call_count == 1
 
 
 def _conv_step(fn, x, w, create_graph=False, **kw):
