@@ -4,6 +4,7 @@ import contextlib
 import os
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -102,3 +103,14 @@ def kernel_paths(module, *names):
     if jit.available():
         paths.append((True, contextlib.nullcontext()))
     return paths
+
+
+@pytest.fixture(autouse=True)
+def small_images_on_the_rows(monkeypatch):
+    """For the conv2d row's tests (imported there as an autouse fixture): the rule leaves images under
+    _MIN_PIXELS output pixels to the numpy paths (faster there) and tiny convolutions to the tiny path; the
+    tests use small images, so both thresholds are off: the compiled loops (or the numpy path) take them.
+    The tiny path has tests of its own (test_conv2d_rows.py)."""
+    from tinygrad_lite.ops import conv2d as rows
+    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
+    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)

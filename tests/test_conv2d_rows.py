@@ -17,14 +17,9 @@ from tinygrad_lite.ops import conv2d as rows
 from tinygrad_lite.ops import conv_kernels, jit
 from tinygrad_lite.ops.jit import numpy_kernels
 
+from helpers import small_images_on_the_rows  # noqa: F401  (an autouse fixture)
 
-@pytest.fixture(autouse=True)
-def _compiled_on_small_images(monkeypatch):
-    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
-    tests here use small images, so that threshold is off: the compiled loops take them. The tiny path
-    (rows._TINY_ELEMENTS) is off too: it has tests of its own (test_conv2d_rows.py)."""
-    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
-    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)
+
 
 
 def _step(fn, x, w, create_graph=False, **kw):

@@ -13,27 +13,21 @@ import tinygrad_lite.nn.functional as F
 from tinygrad_lite.ops import conv2d as rows
 from tinygrad_lite.ops import conv_kernels, jit
 
-from helpers import numpy_kernels
+from helpers import numpy_kernels, small_images_on_the_rows  # noqa: F401  (an autouse fixture)
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
 
 _KERNELS = ("conv_taps", "weight_grad_taps")
 
 
-@pytest.fixture(autouse=True)
-def _compiled_on_small_images(monkeypatch):
-    """The rule leaves images under rows._MIN_PIXELS output pixels to the numpy paths (faster there); the
-    tests here use small images, so that threshold is off: the compiled loops take them. The tiny path
-    (rows._TINY_ELEMENTS) is off too: it has tests of its own (test_conv2d_rows.py)."""
-    monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
-    monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)
 
 
-def _step(fn, x, w, create_graph=False, **kw):
-    """Forward, the gradients of <out, g>, and with create_graph those of |dx|^2 + |dw|^2 as well."""
+def _step(fn, x, w, create_graph=False, row=True, **kw):
+    """Forward, the gradients of <out, g>, and with create_graph those of |dx|^2 + |dw|^2 as well; the
+    convolution ran the conv2d row (row=True) or the general route (row=False)."""
     xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
     out = fn(xt, wt, **kw)
-    assert out.grad_fn == "conv2d"
+    assert (out.grad_fn == "conv2d") == row
     g = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
     (out * tl.Tensor(g)).sum().backward(create_graph=create_graph)
     res = [out.detach().numpy(), xt.grad.detach().numpy(), wt.grad.detach().numpy()]
@@ -159,20 +153,7 @@ def _forced(fn, x, w, create_graph, row, **kw):
     """_step with the conv2d row forced (row=True) or the general route forced (row=False)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rows, "fast_path_applies", lambda *a: row)
-        if row:
-            return _step(fn, x, w, create_graph, **kw)
-        xt, wt = tl.Tensor(x, requires_grad=True), tl.Tensor(w, requires_grad=True)
-        out = fn(xt, wt, **kw)
-        assert out.grad_fn != "conv2d"
-        g = np.random.default_rng(7).standard_normal(out.shape).astype(x.dtype)
-        (out * tl.Tensor(g)).sum().backward(create_graph=create_graph)
-        res = [out.detach().numpy(), xt.grad.detach().numpy(), wt.grad.detach().numpy()]
-        if create_graph:
-            dx, dw = xt.grad, wt.grad
-            xt.grad = wt.grad = None
-            ((dx * dx).sum() + (dw * dw).sum()).backward()
-            res += [xt.grad.numpy(), wt.grad.numpy()]
-        return res
+        return _step(fn, x, w, create_graph, row, **kw)
 
 
 @settings(max_examples=60, deadline=None)

@@ -384,3 +384,42 @@ def test_switched_off_kernels_give_the_numpy_paths_softmax(tmp_path):
     assert sorted(off.files) == sorted(here)
     for k, v in here.items():
         np.testing.assert_array_equal(off[k], v, err_msg=k)
+
+
+# ---------------------------------------------------------------------- a float32 array's total
+@pytest.mark.parametrize("n", [4096, 4097, 100_003, 1 << 20])
+def test_compiled_float32_total_is_the_exact_sum_rounded(n):
+    """The compiled total adds in float64: the float32 rounding of the exact sum (math.fsum), or one ulp
+    from it; numpy's float32 pairwise sum is further off. The numpy path (kernels off) is numpy's sum."""
+    import math
+    from tinygrad_lite.ops import reduce
+    x = (np.random.default_rng(n).standard_normal(n) * 1e3 + 7).astype(np.float32)
+    exact = np.float32(math.fsum(x.astype(np.float64)))
+    got = reduce.total(x)
+    assert got.shape == () and got.dtype == np.float32
+    if reduce._total32 is not None:
+        assert abs(float(got) - float(exact)) <= float(np.spacing(exact))
+    with jit.numpy_kernels(reduce, "_total32"):
+        np.testing.assert_array_equal(reduce.total(x), np.add.reduce(x, axis=None))
+    x2 = x.reshape(-1, 1)[:, 0][::-1]  # non-contiguous: numpy's sum (the kernel takes C-contiguous arrays)
+    np.testing.assert_allclose(reduce.total(x2), exact, rtol=1e-5)
+
+
+def test_float32_total_through_the_api_nan_inf_keepdim_and_gradient():
+    x = np.random.default_rng(0).standard_normal((64, 128)).astype(np.float32)
+    t = Tensor(x, requires_grad=True)
+    s = t.sum()
+    s.backward()
+    np.testing.assert_allclose(s.item(), x.astype(np.float64).sum(), rtol=1e-6)
+    np.testing.assert_array_equal(t.grad.numpy(), np.ones_like(x))
+    for kw in (dict(keepdim=True), dict(dim=(0, 1), keepdim=True)):
+        kept = Tensor(x).sum(**kw).numpy()
+        assert kept.shape == (1, 1)
+        np.testing.assert_allclose(kept, x.sum(keepdims=True), rtol=1e-5)
+    for bad, want in ((np.nan, np.nan), (np.inf, np.inf), (-np.inf, -np.inf)):
+        y = x.copy()
+        y[3, 5] = bad
+        np.testing.assert_array_equal(Tensor(y).sum().numpy(), want)
+    y = x.copy()
+    y[0, 0], y[1, 1] = np.inf, -np.inf
+    assert np.isnan(Tensor(y).sum().item())

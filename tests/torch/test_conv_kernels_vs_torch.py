@@ -30,6 +30,24 @@ def _path(name):
                                                                               "weight_grad_taps")
 
 
+def _row_vs_torch(path, ours_fn, torch_fn, x, w, rng, tol, **kw):
+    """The conv2d row (forced, on `path`) against PyTorch: output, dx and dw for a random output gradient."""
+    with pytest.MonkeyPatch.context() as mp, _path(path):
+        mp.setattr(rows, "fast_path_applies", lambda *a: True)  # (the row for every case here, strided ones too)
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        out = ours_fn(xt, wt, **kw)
+        assert out.grad_fn == "conv2d"
+        g = rng.standard_normal(out.shape).astype(x.dtype)
+        out.backward(Tensor(g))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch_fn(tx, tw, **kw)
+    ty.backward(torch.tensor(g))
+    for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
+        theirs = theirs.detach().numpy()
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-11), (np.float32, 3e-5)])
 @pytest.mark.parametrize("c, co, n, hw, dilation", [(1, 1, 1, (5, 6), 1), (3, 16, 2, (9, 8), 1), (16, 16, 1, (12, 10), 2),
@@ -45,20 +63,7 @@ def test_conv_rows_vs_torch(path, dtype, tol, c, co, n, hw, dilation, transpose)
     kw = dict(padding=d, dilation=d)  # 'same' for a 3x3 kernel
     ours_fn, torch_fn = (F.conv_transpose2d, torch.nn.functional.conv_transpose2d) if transpose else \
         (F.conv2d, torch.nn.functional.conv2d)
-    with pytest.MonkeyPatch.context() as mp, _path(path):
-        mp.setattr(rows, "fast_path_applies", lambda *a: True)  # (the row for every channel count here)
-        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-        out = ours_fn(xt, wt, **kw)
-        assert out.grad_fn == "conv2d"
-        g = rng.standard_normal(out.shape).astype(dtype)
-        out.backward(Tensor(g))
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    ty = torch_fn(tx, tw, **kw)
-    ty.backward(torch.tensor(g))
-    for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
-        theirs = theirs.detach().numpy()
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
+    _row_vs_torch(path, ours_fn, torch_fn, x, w, rng, tol, **kw)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -78,20 +83,7 @@ def test_strided_rows_vs_torch(path, dtype, tol, c, co, n, hw, k, stride, paddin
         kw["output_padding"] = output_padding
     ours_fn, torch_fn = (F.conv_transpose2d, torch.nn.functional.conv_transpose2d) if transpose else \
         (F.conv2d, torch.nn.functional.conv2d)
-    with pytest.MonkeyPatch.context() as mp, _path(path):
-        mp.setattr(rows, "fast_path_applies", lambda *a: True)  # (the strided row, also on the numpy path)
-        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-        out = ours_fn(xt, wt, **kw)
-        assert out.grad_fn == "conv2d"
-        g = rng.standard_normal(out.shape).astype(dtype)
-        out.backward(Tensor(g))
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    ty = torch_fn(tx, tw, **kw)
-    ty.backward(torch.tensor(g))
-    for ours, theirs in ((out.detach().numpy(), ty), (xt.grad.numpy(), tx.grad), (wt.grad.numpy(), tw.grad)):
-        theirs = theirs.detach().numpy()
-        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
-        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * max(1.0, np.abs(theirs).max()))
+    _row_vs_torch(path, ours_fn, torch_fn, x, w, rng, tol, **kw)
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from . import broadcast_to, cast, defop, exp, is_array, max_last, sum_last, where
+from .jit import kernel
 from .norm_kernels import log_softmax_dx_rows, softmax_dx_rows, softmax_rows
 from .numpy_fast import row_dot, sub_col_
 
@@ -38,8 +39,34 @@ def _sum_keep(x, axes):
     return sum_last(x) if is_array(x) and _last(axes, x.ndim) else x.sum(axis=axes, keepdims=True)
 
 
+# A float32 array's total: numpy's pairwise sum runs without wide vectors (1024x1024: 127 us; PyTorch's 41 us).
+# The compiled loop adds in float64, where every float32 is exact, with reassociation allowed (LLVM then keeps
+# several vector accumulators: 41 us): a sum accurate to ~1e-16 relative to the sum of |x|, rounded once to
+# float32, where numpy's float32 pairwise sum is good to ~1e-7. Equal to numpy's to rounding, not bit for
+# bit. (NaN and inf propagate as in any order of additions: reassociation is the only liberty allowed.)
+@kernel(fastmath={"reassoc"})
+def _total32(x):
+    s = 0.0
+    for i in range(x.size):
+        s += x[i]
+    return s
+
+
+_TOTAL_MIN = 4096  # elements (below, numpy's call costs less than the kernel's)
+
+
+def total(x):
+    """x.sum() as a 0-d array of x's dtype."""
+    if _total32 is not None and x.dtype == np.float32 and x.size >= _TOTAL_MIN and x.flags.c_contiguous:
+        return np.array(_total32(x.reshape(-1)), np.float32)
+    return np.add.reduce(x, None, None, np.empty((), x.dtype))
+
+
 def _sum_fwd(args, x):
     axes, keepdims = args
+    if axes is None and x.dtype.kind == "f":
+        out = total(x)
+        return out.reshape((1,) * x.ndim) if keepdims else out
     if _last(axes, x.ndim):
         out = sum_last(x)
         return out if keepdims else out.reshape(x.shape[:-1])
