@@ -57,7 +57,7 @@ _TOTAL_MIN = 4096  # elements (below, numpy's call costs less than the kernel's)
 
 def total(x):
     """x.sum() as a 0-d array of x's dtype."""
-    if _total32 is not None and x.dtype == np.float32 and x.size >= _TOTAL_MIN and x.flags.c_contiguous:
+    if x.size >= _TOTAL_MIN and x.dtype == np.float32 and _total32 is not None and x.flags.c_contiguous:
         return np.array(_total32(x.reshape(-1)), np.float32)
     return np.add.reduce(x, None, None, np.empty((), x.dtype))
 
