@@ -107,3 +107,21 @@ def test_output_padding_past_the_last_window_vs_torch(path, stride, dilation, ou
         theirs = theirs.detach().numpy()
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_conv_transpose_with_an_infinite_weight_is_pytorchs(path):
+    """Above the tiny size, with an inf and a NaN in the weight: the positions PyTorch's transposed convolution
+    makes inf, NaN or finite are ours too (the stride-1 paths used to pair the zero padding with the inf: NaN)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 16, 12, 12))
+    w = rng.standard_normal((16, 16, 3, 3)) / 12
+    w[3, 5, 0, 2], w[7, 1, 2, 2] = np.inf, np.nan
+    with _path(path):
+        ours = F.conv_transpose2d(Tensor(x), Tensor(w), padding=1).numpy()
+    theirs = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    ok = np.isfinite(theirs)
+    np.testing.assert_array_equal(ours[~ok], theirs[~ok])  # (inf and -inf where PyTorch has them)
+    assert ok.any() and not ok.all()
+    np.testing.assert_allclose(ours[ok], theirs[ok], rtol=1e-11, atol=1e-11)

@@ -195,6 +195,11 @@ def _conv(a, x, w):
     """The convolution of x (N, C, H, W) with w as a.flipped says -> y (N, Cout, Ho, Wo)."""
     if _tiny(a, x, w):
         return _tiny_conv(a, x, w)
+    if a.flipped and a.stride == (1, 1) and not np.isfinite(w).all():
+        # (conv_transpose2d and every input gradient: both stride-1 paths convolve zero padding with w, and
+        # 0 * inf would put NaN where the general route, which never pairs them, has none; the tiny path's
+        # gathers are the general route's arithmetic at any size)
+        return _tiny_conv(a, x, w)
     if a.stride != (1, 1):
         # (the planes' zero padding meets every weight: with an inf or NaN among them, 0 * inf would spread
         # NaN where the general route, which never pairs them, has none)
