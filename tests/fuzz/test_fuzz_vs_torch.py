@@ -124,8 +124,13 @@ def outcome(program, ours):
 
 
 def _np(t):
-    # force=True: torch's second derivatives may be ZeroTensors, which need it to become arrays
-    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.detach().numpy()
+    if not isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    if t._is_zerotensor():
+        # torch's second derivatives may be ZeroTensors (no storage): numpy(force=True) segfaults on some of
+        # them in torch 2.13 (a (4,) one, first seen with fuzz seed 1796664026), so they are made here
+        return np.zeros(tuple(t.shape), dtype=torch.empty((), dtype=t.dtype).numpy().dtype)
+    return t.detach().numpy(force=True)
 
 
 def check_program(program):
