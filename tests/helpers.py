@@ -114,3 +114,27 @@ def small_images_on_the_rows(monkeypatch):
     from tinygrad_lite.ops import conv2d as rows
     monkeypatch.setattr(rows, "_MIN_PIXELS", 0)
     monkeypatch.setattr(rows, "_TINY_ELEMENTS", 0)
+
+
+def conv_case(rng, transpose, n, c, co, h, w, k, pad, dilation):
+    """F.conv2d or F.conv_transpose2d with random x and weight for the conv2d row's tests: (fn, x, w), the
+    image grown so that the kernel fits (conv2d) or the output is not empty (conv_transpose2d)."""
+    import tinygrad_lite.nn.functional as F
+    if transpose:
+        fn, shape_w = F.conv_transpose2d, (c, co) + tuple(k)
+        h, w = h + 2 * pad[0], w + 2 * pad[1]
+    else:
+        fn, shape_w = F.conv2d, (co, c) + tuple(k)
+        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)
+    return fn, rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+
+
+def assert_same_nonfinite(fast, ref, tol=1e-11):
+    """Pairs of results with NaN and inf at the same places (some finite values among them) and equal to
+    tol elsewhere."""
+    for f, r in zip(fast, ref):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
+        ok = np.isfinite(r)
+        assert ok.any()
+        np.testing.assert_allclose(f[ok], r[ok], rtol=tol, atol=tol)

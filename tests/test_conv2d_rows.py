@@ -17,7 +17,7 @@ from tinygrad_lite.ops import conv2d as rows
 from tinygrad_lite.ops import conv_kernels, jit
 from tinygrad_lite.ops.jit import numpy_kernels
 
-from helpers import small_images_on_the_rows  # noqa: F401  (an autouse fixture)
+from helpers import conv_case, small_images_on_the_rows  # noqa: F401  (an autouse fixture)
 
 
 
@@ -53,13 +53,7 @@ def _grad_fn(fn, x, w, **kw):
 def test_the_conv2d_row_equals_the_general_route(n, c, co, h, w, k, dilation, up, transpose, create_graph, seed):
     rng = np.random.default_rng(seed)
     pad = tuple((d * (kk - 1) + u) // 2 for u, d, kk in zip(up, dilation, k))  # ('same' padding: the rule's)
-    if transpose:
-        fn, shape_w = F.conv_transpose2d, (c, co) + k
-        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
-    else:
-        fn, shape_w = F.conv2d, (co, c) + k
-        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
-    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    fn, x, wt = conv_case(rng, transpose, n, c, co, h, w, k, pad, dilation)
     kw = dict(padding=pad, dilation=dilation)
     assert _grad_fn(fn, x, wt, **kw) == "conv2d"
     fast, ref = _step(fn, x, wt, create_graph, **kw), _general(fn, x, wt, create_graph, **kw)
@@ -273,12 +267,7 @@ def test_the_tiny_path_equals_the_general_route(n, c, co, h, w, k, stride, dilat
     if transpose:
         if stride != (1, 1):
             kw["output_padding"] = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
-        fn, shape_w = F.conv_transpose2d, (c, co) + k
-        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
-    else:
-        fn, shape_w = F.conv2d, (co, c) + k
-        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
-    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    fn, x, wt = conv_case(rng, transpose, n, c, co, h, w, k, pad, dilation)
     ref = _general(fn, x, wt, create_graph, **kw)
     with pytest.MonkeyPatch.context() as mp:
         _tiny_on(mp)

@@ -13,7 +13,7 @@ import tinygrad_lite.nn.functional as F
 from tinygrad_lite.ops import conv2d as rows
 from tinygrad_lite.ops import conv_kernels, jit
 
-from helpers import numpy_kernels, small_images_on_the_rows  # noqa: F401  (an autouse fixture)
+from helpers import assert_same_nonfinite, conv_case, numpy_kernels, small_images_on_the_rows  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="compiled kernels off: numba missing or TINYGRAD_LITE_JIT=0")
 
@@ -109,12 +109,7 @@ def test_inf_and_nan_reach_the_same_outputs_and_gradients(where):
         w[1, 2, 0, 0], w[3, 0, 2, 1] = np.inf, np.nan
     with np.errstate(invalid="ignore"):
         fast, ref = _both(F.conv2d, x, w, padding=1)
-    for f, r in zip(fast, ref):
-        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
-        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
-        ok = np.isfinite(r)
-        assert ok.any()
-        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-11, atol=1e-11)
+    assert_same_nonfinite(fast, ref)
 
 
 def test_an_empty_batch():
@@ -169,12 +164,7 @@ def test_the_strided_row_equals_the_general_route(n, c, co, h, w, k, stride, dil
     kw = dict(stride=stride, padding=pad, dilation=dilation)
     if transpose:
         kw["output_padding"] = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
-        fn, shape_w = F.conv_transpose2d, (c, co) + k
-        h, w = h + 2 * pad[0], w + 2 * pad[1]  # (so that the output is not empty)
-    else:
-        fn, shape_w = F.conv2d, (co, c) + k
-        h, w = h + dilation[0] * (k[0] - 1), w + dilation[1] * (k[1] - 1)  # (so that the kernel fits)
-    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal(shape_w)
+    fn, x, wt = conv_case(rng, transpose, n, c, co, h, w, k, pad, dilation)
     ref = _forced(fn, x, wt, create_graph, False, **kw)
     _close(_forced(fn, x, wt, create_graph, True, **kw), ref, 1e-11)
     with numpy_kernels(conv_kernels, *_KERNELS):
@@ -213,12 +203,7 @@ def test_inf_and_nan_in_the_strided_row_reach_what_the_general_route_reaches(tra
     with np.errstate(invalid="ignore"):
         ref = _forced(fn, x, w, False, False, **kw)
         fast = _forced(fn, x, w, False, True, **kw)
-    for f, r in zip(fast, ref):
-        np.testing.assert_array_equal(np.isnan(f), np.isnan(r))
-        np.testing.assert_array_equal(np.isinf(f), np.isinf(r))
-        ok = np.isfinite(r)
-        assert ok.any()
-        np.testing.assert_allclose(f[ok], r[ok], rtol=1e-11, atol=1e-11)
+    assert_same_nonfinite(fast, ref)
 
 
 @pytest.mark.parametrize("stride", [1, 2])
