@@ -53,7 +53,7 @@ def test_col2im_takes_the_fast_path_for_2d_only():
     a2 = WindowArgs((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 0.0, (5, 6))
     a1 = WindowArgs((3,), (1,), (1,), ((1, 1),), 0.0, (6,))
     with mock.patch.object(window, "_col2im_2d", wraps=window._col2im_2d) as fast, \
-            mock.patch.object(window, "_TINY_ELEMENTS", 0):  # (not the tiny path: tested below)
+            mock.patch.object(window, "TINY_ELEMENTS", 0):  # (not the tiny path: tested below)
         window.col2im(np.ones((2, 3, 3, 3) + a2.out), a2)
         window.col2im(np.ones((2, 3, 3) + a1.out), a1)
     assert fast.call_count == 1
@@ -74,7 +74,7 @@ def test_tiny_windows_and_col2im_are_the_reference_routes(geo, dtype, seed, valu
     if transposed:
         x = np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2)
     cols = (rng.standard_normal(lead + a.kernel + a.out) * 10).astype(dtype)
-    with mock.patch.object(window, "_TINY_ELEMENTS", float("inf")):  # (every geometry drawn takes it)
+    with mock.patch.object(window, "TINY_ELEMENTS", float("inf")):  # (every geometry drawn takes it)
         got, back = window.windows(x, a), window.col2im(cols, a)
     np.testing.assert_array_equal(got, window._windows_ref(a, x))
     assert got.dtype == x.dtype and got.shape == lead + a.kernel + a.out

@@ -20,7 +20,6 @@ instead of Modules keeps its values until backward, as before.
 import dis
 import inspect
 import sys
-from functools import lru_cache
 
 from .autograd import _SMALL, UNREAD, FreedValue
 from .autograd_modes import MODES
@@ -32,7 +31,6 @@ _SHAPE_ONLY = frozenset({"shape", "dtype", "ndim", "size"})
 ALL = "all"  # an input set meaning every input (a rule that reads *inputs)
 
 
-@lru_cache(maxsize=None)
 def value_reads(op):
     """What op's rules read: (one_rule, reads). reads holds one (reads_ans, inputs_read) per input (None
     where that input never gets a rule) or, when one_rule (a joint or variadic row), a single one that
@@ -132,8 +130,8 @@ _PLANS = {}
 
 
 def _plan(op):
-    """value_reads(op) as the rules that read something: (input whose rule it is, or -1 for a rule that
-    serves every input; reads ans; inputs read)."""
+    """value_reads(op) as the rules that read something, kept in _PLANS (read once per op): (input whose rule
+    it is, or -1 for a rule that serves every input; reads ans; inputs read)."""
     one_rule, reads = value_reads(op)
     plan = _PLANS[op] = tuple((-1 if one_rule else k, ans, which) for k, r in enumerate(reads)
                               if r is not None for ans, which in (r,) if ans or which)

@@ -52,7 +52,7 @@ import functools
 import numpy as np
 
 from . import conv_kernels, defop, is_array
-from .window import WindowArgs, col2im, tiny_col2im, tiny_windows, windows
+from .window import TINY_ELEMENTS, WindowArgs, col2im, tiny_col2im, tiny_windows, windows
 
 
 # channel counts for the rows: their products are K2*C_in deep (the general route's K1*K2*C_in), too
@@ -195,17 +195,18 @@ def _conv(a, x, w):
     """The convolution of x (N, C, H, W) with w as a.flipped says -> y (N, Cout, Ho, Wo)."""
     if _tiny(a, x, w):
         return _tiny_conv(a, x, w)
-    if a.flipped and a.stride == (1, 1) and not np.isfinite(w).all():
-        # (conv_transpose2d and every input gradient: both stride-1 paths convolve zero padding with w, and
-        # 0 * inf would put NaN where the general route, which never pairs them, has none; the tiny path's
-        # gathers are the general route's arithmetic at any size)
-        return _tiny_conv(a, x, w)
-    if a.stride != (1, 1):
-        # (the planes' zero padding meets every weight: with an inf or NaN among them, 0 * inf would spread
-        # NaN where the general route, which never pairs them, has none)
-        if _compiled(x, w) and _big_enough(a) and np.isfinite(w).all():
-            return _transposed_compiled(a, x, w) if a.flipped else _forward_compiled(a, x, w)
-        return _strided_numpy(a, x, w)
+    if a.stride != (1, 1) or a.flipped:
+        # the phase planes (strided) and the stride-1 paths of a transposed convolution (conv_transpose2d, every
+        # input gradient) pair zero padding with every weight: with an inf or NaN among them, 0 * inf would put
+        # NaN where the general route, which never pairs them, has none. Such weights take the general route's
+        # arithmetic (the strided numpy path; stride 1: the tiny path's gathers, at any size)
+        finite = np.isfinite(w).all()
+        if a.stride != (1, 1):
+            if finite and _compiled(x, w) and _big_enough(a):
+                return _transposed_compiled(a, x, w) if a.flipped else _forward_compiled(a, x, w)
+            return _strided_numpy(a, x, w)
+        if not finite:
+            return _tiny_conv(a, x, w)
     if _compiled(x, w) and _big_enough(a):
         return _conv_compiled(a, x, w)
     return _conv_on(a, _column_copies(a, x), w)
@@ -222,8 +223,8 @@ def _conv(a, x, w):
 # padding with w instead).
 # (forward + backward, float32, tiny path vs before: 2 x 4 x 8 x 8 3x3 padding 1: 36 vs 50 us, stride 2: 31 vs 67,
 # conv_transpose2d stride 2: 57 vs 88 (4608 elements); 1 x 4 x 16 x 16 padding 1 (9216): 51 vs 37 us, 1 x 8 x 12 x 12
-# (10368, compiled before): 59 vs 40)
-_TINY_ELEMENTS = 6144
+# (10368, compiled before): 59 vs 40); window.py's windows and col2im rows take their gathers up to the same size
+_TINY_ELEMENTS = TINY_ELEMENTS
 
 
 def _tiny_elements(n, channels, kernel, pixels):

@@ -87,16 +87,17 @@ def _windows_fwd(a, x):
 
 
 # Tiny 2-D windows and col2im (bench_ops' small case: 1 x 2 x 8 x 8): numpy's ~1 us per call is the whole cost,
-# and the routes above make 10-20 calls (padding, strided view, copy; col2im's K1*K2 adds). Up to _TINY_ELEMENTS
+# and the routes above make 10-20 calls (padding, strided view, copy; col2im's K1*K2 adds). Up to TINY_ELEMENTS
 # elements of cols they are one gather each by cached index tables (gather_tables): windows reads x flattened,
 # followed by the padding's value; col2im sums, for each input position, the columns that read it, in kernel
 # order (the routes above add in another order: equal to rounding). conv2d.py's tiny path uses the same tables.
-# (F.unfold of 1 x 2 x 8 x 8, 3x3 stride 2, forward + backward: 46 -> 22 us.)
-_TINY_ELEMENTS = 6144
+# (F.unfold of 1 x 2 x 8 x 8, 3x3 stride 2, forward + backward: 46 -> 22 us.) The limit is the one conv2d.py
+# measured for its tiny convolutions (it counts the same columns).
+TINY_ELEMENTS = 6144
 
 
 def _tiny(a, shape, lead):
-    return len(a.kernel) == 2 and len(shape) >= 2 and prod(lead) * prod(a.kernel) * prod(a.out) <= _TINY_ELEMENTS
+    return len(a.kernel) == 2 and len(shape) >= 2 and prod(lead) * prod(a.kernel) * prod(a.out) <= TINY_ELEMENTS
 
 
 def gather_tables(a):
